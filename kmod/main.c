@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * qkd: a per-network-namespace store of QKD key material for IPsec.
+ *
+ * Module and namespace lifetime.  Each network namespace gets its own
+ * store (pernet_operations); a store is reachable only through a netlink
+ * socket of its own namespace.  On namespace exit and module unload every
+ * buffered key is wiped.
+ */
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <net/genetlink.h>
+#include <net/netns/generic.h>
+
+#include "qkd.h"
+
+static unsigned int qkd_net_id __read_mostly;
+
+/* All stores, so that unload can wake takers sleeping in any of them. */
+static LIST_HEAD(qkd_all_nets);
+static DEFINE_MUTEX(qkd_all_nets_lock);
+bool qkd_unloading;
+
+struct qkd_net *qkd_pernet(struct net *net)
+{
+	return net_generic(net, qkd_net_id);
+}
+
+static int __net_init qkd_net_init(struct net *net)
+{
+	struct qkd_net *qn = qkd_pernet(net);
+
+	qn->net = net;
+	mutex_init(&qn->lock);
+	INIT_LIST_HEAD(&qn->links);
+	spin_lock_init(&qn->stats_lock);
+	qkd_audit_init(&qn->audit);
+
+	mutex_lock(&qkd_all_nets_lock);
+	list_add(&qn->all_nets, &qkd_all_nets);
+	mutex_unlock(&qkd_all_nets_lock);
+	return 0;
+}
+
+static void __net_exit qkd_net_exit(struct net *net)
+{
+	struct qkd_net *qn = qkd_pernet(net);
+
+	mutex_lock(&qkd_all_nets_lock);
+	list_del(&qn->all_nets);
+	mutex_unlock(&qkd_all_nets_lock);
+
+	qkd_net_destroy_links(qn);
+	qkd_audit_destroy(&qn->audit);
+}
+
+static struct pernet_operations qkd_net_ops = {
+	.init = qkd_net_init,
+	.exit = qkd_net_exit,
+	.id = &qkd_net_id,
+	.size = sizeof(struct qkd_net),
+};
+
+static int __init qkd_init(void)
+{
+	int err;
+
+	err = register_pernet_subsys(&qkd_net_ops);
+	if (err)
+		return err;
+	err = qkd_genl_register();
+	if (err) {
+		unregister_pernet_subsys(&qkd_net_ops);
+		return err;
+	}
+	pr_info("QKD key store loaded\n");
+	return 0;
+}
+
+static void __exit qkd_exit(void)
+{
+	struct qkd_net *qn;
+
+	/*
+	 * Takers sleeping for a key by ID hold the netlink family busy;
+	 * wake them so that unregistering it does not wait out their
+	 * timeouts.
+	 */
+	WRITE_ONCE(qkd_unloading, true);
+	mutex_lock(&qkd_all_nets_lock);
+	list_for_each_entry(qn, &qkd_all_nets, all_nets)
+		qkd_net_wake_all(qn);
+	mutex_unlock(&qkd_all_nets_lock);
+
+	qkd_genl_unregister();
+	/* Wipes every key left in every namespace. */
+	unregister_pernet_subsys(&qkd_net_ops);
+	pr_info("QKD key store unloaded, all keys wiped\n");
+}
+
+module_init(qkd_init);
+module_exit(qkd_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Per-namespace QKD key store for IPsec gateways");
+MODULE_AUTHOR("qkd-ipsec developers");
+MODULE_VERSION("0.1.0");
+MODULE_ALIAS_GENL_FAMILY(QKD_FAMILY_NAME);

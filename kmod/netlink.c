@@ -1,0 +1,838 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "qkd" generic netlink family: policies, commands and notifications.
+ * docs/netlink/qkd.yaml is the written specification of what is here.
+ *
+ * Every command requires CAP_NET_ADMIN in the user namespace that owns
+ * the caller's network namespace (GENL_UNS_ADMIN_PERM), and so does
+ * joining the notification group.  Policies are strict: unknown
+ * attributes, wrong lengths and out-of-range values are refused by the
+ * core with an extack message before any handler runs; every refusal a
+ * handler makes carries an extack message of its own.
+ */
+#include <linux/ctype.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+#include <net/sock.h>
+
+#include "qkd.h"
+
+static struct netlink_range_validation qkd_max_keys_range = {
+	.min = 1, .max = QKD_LINK_MAX_KEYS_LIMIT,
+};
+
+static struct netlink_range_validation qkd_max_bytes_range = {
+	.min = QKD_KEY_MAX_LEN, .max = QKD_LINK_MAX_BYTES_LIMIT,
+};
+
+static struct netlink_range_validation qkd_ttl_range = {
+	.min = 1, .max = QKD_LINK_TTL_MAX,
+};
+
+static struct netlink_range_validation qkd_rate_range = {
+	.min = 0, .max = QKD_LINK_RATE_MAX,
+};
+
+static struct netlink_range_validation qkd_burst_range = {
+	.min = 1, .max = QKD_LINK_BURST_MAX,
+};
+
+static struct netlink_range_validation qkd_lowat_range = {
+	.min = 0, .max = QKD_LINK_MAX_KEYS_LIMIT,
+};
+
+static const struct nla_policy qkd_key_policy[QKD_KEY_A_MAX + 1] = {
+	[QKD_KEY_A_ID] = NLA_POLICY_EXACT_LEN(QKD_KEY_ID_LEN),
+	[QKD_KEY_A_MATERIAL] = NLA_POLICY_RANGE(NLA_BINARY, QKD_KEY_MIN_LEN,
+						QKD_KEY_MAX_LEN),
+	[QKD_KEY_A_ROLE] = NLA_POLICY_RANGE(NLA_U8, QKD_KEY_ROLE_INITIATOR,
+					    QKD_KEY_ROLE_RESPONDER),
+};
+
+/* One policy for the whole family; each handler checks what it needs. */
+static const struct nla_policy qkd_policy[QKD_A_MAX + 1] = {
+	[QKD_A_LINK_NAME] = { .type = NLA_NUL_STRING,
+			      .len = QKD_LINK_NAME_MAX - 1 },
+	[QKD_A_LOCAL_SAE_ID] = { .type = NLA_NUL_STRING,
+				 .len = QKD_SAE_ID_MAX - 1 },
+	[QKD_A_REMOTE_SAE_ID] = { .type = NLA_NUL_STRING,
+				  .len = QKD_SAE_ID_MAX - 1 },
+	[QKD_A_MAX_KEYS] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_max_keys_range),
+	[QKD_A_MAX_BYTES] = NLA_POLICY_FULL_RANGE(NLA_U32,
+						  &qkd_max_bytes_range),
+	[QKD_A_KEY_TTL] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_ttl_range),
+	[QKD_A_RATE] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_rate_range),
+	[QKD_A_BURST] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_burst_range),
+	[QKD_A_LOW_WATERMARK] = NLA_POLICY_FULL_RANGE(NLA_U32,
+						      &qkd_lowat_range),
+	[QKD_A_KEY] = NLA_POLICY_NESTED(qkd_key_policy),
+	[QKD_A_KEY_ID] = NLA_POLICY_EXACT_LEN(QKD_KEY_ID_LEN),
+	[QKD_A_KEY_ROLE] = NLA_POLICY_RANGE(NLA_U8, QKD_KEY_ROLE_INITIATOR,
+					    QKD_KEY_ROLE_RESPONDER),
+	[QKD_A_WAIT_MS] = NLA_POLICY_MAX(NLA_U32, QKD_TAKE_WAIT_MAX_MS),
+	[QKD_A_SPI] = { .type = NLA_U32 },
+	[QKD_A_USAGE] = { .type = NLA_NUL_STRING, .len = QKD_USAGE_MAX - 1 },
+};
+
+static struct genl_family qkd_genl_family;
+
+enum qkd_mcgrp {
+	QKD_MCGRP_NOTIFY_ID,
+};
+
+static struct qkd_net *qkd_info_net(struct genl_info *info)
+{
+	return qkd_pernet(genl_info_net(info));
+}
+
+/*
+ * Link names appear in logs, in `qkdctl` columns and in config files:
+ * keep them to characters that need no quoting anywhere.
+ */
+static int qkd_check_link_name(struct genl_info *info)
+{
+	const struct nlattr *attr = info->attrs[QKD_A_LINK_NAME];
+	const char *name = nla_data(attr);
+	const char *p;
+
+	if (!*name) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "link name is empty");
+		return -EINVAL;
+	}
+	for (p = name; *p; p++) {
+		if (!isalnum(*p) && !strchr("._-:@", *p)) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "link name may hold only letters, digits and . _ - : @");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static struct qkd_link *qkd_info_link(struct genl_info *info)
+{
+	struct qkd_link *link;
+
+	link = qkd_link_get(qkd_info_net(info),
+			    nla_data(info->attrs[QKD_A_LINK_NAME]));
+	if (!link)
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[QKD_A_LINK_NAME],
+				    "no link of that name");
+	return link;
+}
+
+static void qkd_nl_get_u32(struct genl_info *info, int type, u32 *val)
+{
+	if (info->attrs[type])
+		*val = nla_get_u32(info->attrs[type]);
+}
+
+/* Applies the attributes present in @info over @cfg and checks the result. */
+static int qkd_nl_parse_config(struct genl_info *info,
+			       struct qkd_link_config *cfg)
+{
+	if (info->attrs[QKD_A_LOCAL_SAE_ID])
+		nla_strscpy(cfg->local_sae_id, info->attrs[QKD_A_LOCAL_SAE_ID],
+			    sizeof(cfg->local_sae_id));
+	if (info->attrs[QKD_A_REMOTE_SAE_ID])
+		nla_strscpy(cfg->remote_sae_id,
+			    info->attrs[QKD_A_REMOTE_SAE_ID],
+			    sizeof(cfg->remote_sae_id));
+	qkd_nl_get_u32(info, QKD_A_MAX_KEYS, &cfg->max_keys);
+	qkd_nl_get_u32(info, QKD_A_MAX_BYTES, &cfg->max_bytes);
+	qkd_nl_get_u32(info, QKD_A_KEY_TTL, &cfg->key_ttl);
+	qkd_nl_get_u32(info, QKD_A_RATE, &cfg->rate);
+	qkd_nl_get_u32(info, QKD_A_BURST, &cfg->burst);
+	qkd_nl_get_u32(info, QKD_A_LOW_WATERMARK, &cfg->low_watermark);
+
+	if (!cfg->local_sae_id[0] || !cfg->remote_sae_id[0]) {
+		NL_SET_ERR_MSG_MOD(info->extack, "SAE IDs must not be empty");
+		return -EINVAL;
+	}
+	if (cfg->low_watermark > cfg->max_keys) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[QKD_A_LOW_WATERMARK] ?:
+				    info->attrs[QKD_A_MAX_KEYS],
+				    "low watermark exceeds max_keys");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int qkd_nl_put_stats(struct sk_buff *skb, const struct qkd_stats *s)
+{
+	struct nlattr *nest = nla_nest_start(skb, QKD_A_STATS);
+	const struct {
+		int type;
+		u64 val;
+	} counters[] = {
+		{ QKD_STATS_A_INJECTED, s->injected },
+		{ QKD_STATS_A_TAKEN, s->taken },
+		{ QKD_STATS_A_EXPIRED, s->expired },
+		{ QKD_STATS_A_FLUSHED, s->flushed },
+		{ QKD_STATS_A_REJECTED_DUPLICATE, s->rejected_duplicate },
+		{ QKD_STATS_A_REJECTED_CAP, s->rejected_cap },
+		{ QKD_STATS_A_REJECTED_NOT_FOUND, s->rejected_not_found },
+		{ QKD_STATS_A_RATE_LIMITED, s->rate_limited },
+		{ QKD_STATS_A_KEYS_BUFFERED, s->keys_buffered },
+		{ QKD_STATS_A_INITIATOR_KEYS, s->initiator_keys },
+		{ QKD_STATS_A_BYTES_BUFFERED, s->bytes_buffered },
+		{ QKD_STATS_A_BYTES_HIGH_WATER, s->bytes_high_water },
+		{ QKD_STATS_A_WANTED, s->wanted },
+		{ QKD_STATS_A_LOW_WATERMARK, s->low_watermark },
+	};
+	unsigned int i;
+
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < ARRAY_SIZE(counters); i++) {
+		if (nla_put_u64_64bit(skb, counters[i].type, counters[i].val,
+				      QKD_STATS_A_PAD)) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int qkd_nl_fill_link(struct sk_buff *skb, struct qkd_link *link,
+			    u32 portid, u32 seq, int flags)
+{
+	struct qkd_link_config cfg;
+	struct qkd_stats stats;
+	void *hdr;
+
+	qkd_link_snapshot(link, &cfg, &stats);
+	hdr = genlmsg_put(skb, portid, seq, &qkd_genl_family, flags,
+			  QKD_CMD_LINK_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
+	    nla_put_string(skb, QKD_A_LOCAL_SAE_ID, cfg.local_sae_id) ||
+	    nla_put_string(skb, QKD_A_REMOTE_SAE_ID, cfg.remote_sae_id) ||
+	    nla_put_u32(skb, QKD_A_MAX_KEYS, cfg.max_keys) ||
+	    nla_put_u32(skb, QKD_A_MAX_BYTES, cfg.max_bytes) ||
+	    nla_put_u32(skb, QKD_A_KEY_TTL, cfg.key_ttl) ||
+	    nla_put_u32(skb, QKD_A_RATE, cfg.rate) ||
+	    nla_put_u32(skb, QKD_A_BURST, cfg.burst) ||
+	    nla_put_u32(skb, QKD_A_LOW_WATERMARK, cfg.low_watermark) ||
+	    qkd_nl_put_stats(skb, &stats)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+static int qkd_nl_link_new(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkd_link_config cfg;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME) ||
+	    GENL_REQ_ATTR_CHECK(info, QKD_A_LOCAL_SAE_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, QKD_A_REMOTE_SAE_ID))
+		return -EINVAL;
+	err = qkd_check_link_name(info);
+	if (err)
+		return err;
+	qkd_link_config_defaults(&cfg);
+	err = qkd_nl_parse_config(info, &cfg);
+	if (err)
+		return err;
+	return qkd_link_create(qkd_info_net(info),
+			       nla_data(info->attrs[QKD_A_LINK_NAME]), &cfg,
+			       info->extack);
+}
+
+static int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkd_link_config cfg;
+	struct qkd_link *link;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME))
+		return -EINVAL;
+	link = qkd_info_link(info);
+	if (!link)
+		return -ENODEV;
+	/*
+	 * Read-modify-write: two concurrent sets of different limits may
+	 * both win partly; admins set a link from one place.
+	 */
+	qkd_link_snapshot(link, &cfg, NULL);
+	err = qkd_nl_parse_config(info, &cfg);
+	if (!err)
+		qkd_link_set_config(link, &cfg);
+	qkd_link_put(link);
+	return err;
+}
+
+static int qkd_nl_link_del(struct sk_buff *skb, struct genl_info *info)
+{
+	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME))
+		return -EINVAL;
+	return qkd_link_delete(qkd_info_net(info),
+			       nla_data(info->attrs[QKD_A_LINK_NAME]),
+			       info->extack);
+}
+
+static int qkd_nl_link_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkd_link *link;
+	struct sk_buff *msg;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME))
+		return -EINVAL;
+	link = qkd_info_link(info);
+	if (!link)
+		return -ENODEV;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg) {
+		qkd_link_put(link);
+		return -ENOMEM;
+	}
+	err = qkd_nl_fill_link(msg, link, info->snd_portid, info->snd_seq, 0);
+	qkd_link_put(link);
+	if (err) {
+		nlmsg_free(msg);
+		return err;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+static int qkd_nl_link_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct qkd_net *qn = qkd_pernet(sock_net(cb->skb->sk));
+	long idx = 0, start = cb->args[0];
+	struct qkd_link *link;
+
+	mutex_lock(&qn->lock);
+	list_for_each_entry(link, &qn->links, node) {
+		if (idx++ < start)
+			continue;
+		if (qkd_nl_fill_link(skb, link, NETLINK_CB(cb->skb).portid,
+				     cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+			idx--;
+			break;
+		}
+	}
+	mutex_unlock(&qn->lock);
+	cb->args[0] = idx;
+	/* A full skb ends this round; the core calls again for the rest. */
+	return skb->len;
+}
+
+/* Zero every key's material inside the request, whatever happened. */
+static void qkd_nl_wipe_request_keys(struct genl_info *info)
+{
+	struct nlattr *attr, *inner;
+	int rem, rem_inner;
+
+	nla_for_each_attr(attr, genlmsg_data(info->genlhdr),
+			  genlmsg_len(info->genlhdr), rem) {
+		if (nla_type(attr) != QKD_A_KEY)
+			continue;
+		nla_for_each_nested(inner, attr, rem_inner)
+			if (nla_type(inner) == QKD_KEY_A_MATERIAL)
+				memzero_explicit(nla_data(inner),
+						 nla_len(inner));
+	}
+}
+
+static int qkd_nl_parse_keys(struct genl_info *info, struct qkd_key_in *in,
+			     unsigned int *nr)
+{
+	struct nlattr *tb[QKD_KEY_A_MAX + 1];
+	struct nlattr *attr;
+	int rem, err;
+
+	*nr = 0;
+	nla_for_each_attr(attr, genlmsg_data(info->genlhdr),
+			  genlmsg_len(info->genlhdr), rem) {
+		struct qkd_key_in *k = &in[*nr];
+
+		if (nla_type(attr) != QKD_A_KEY)
+			continue;
+		if (*nr == QKD_INJECT_MAX_KEYS) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "too many keys in one message");
+			return -E2BIG;
+		}
+		err = nla_parse_nested(tb, QKD_KEY_A_MAX, attr, qkd_key_policy,
+				       info->extack);
+		if (err)
+			return err;
+		if (NL_REQ_ATTR_CHECK(info->extack, attr, tb, QKD_KEY_A_ID) ||
+		    NL_REQ_ATTR_CHECK(info->extack, attr, tb,
+				      QKD_KEY_A_MATERIAL) ||
+		    NL_REQ_ATTR_CHECK(info->extack, attr, tb, QKD_KEY_A_ROLE))
+			return -EINVAL;
+		k->attr = attr;
+		memcpy(k->id, nla_data(tb[QKD_KEY_A_ID]), QKD_KEY_ID_LEN);
+		k->len = nla_len(tb[QKD_KEY_A_MATERIAL]);
+		memcpy(k->material, nla_data(tb[QKD_KEY_A_MATERIAL]), k->len);
+		k->role = nla_get_u8(tb[QKD_KEY_A_ROLE]);
+		(*nr)++;
+	}
+	if (!*nr) {
+		NL_SET_ERR_ATTR_MISS(info->extack, NULL, QKD_A_KEY);
+		NL_SET_ERR_MSG_MOD(info->extack, "no key to inject");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int qkd_nl_key_inject(struct sk_buff *skb, struct genl_info *info)
+{
+	const size_t size = QKD_INJECT_MAX_KEYS * sizeof(struct qkd_key_in);
+	struct qkd_link *link = NULL;
+	struct qkd_key_in *in;
+	unsigned int nr;
+	int err;
+
+	in = kvzalloc(size, GFP_KERNEL);
+	if (!in) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME)) {
+		err = -EINVAL;
+		goto out;
+	}
+	link = qkd_info_link(info);
+	if (!link) {
+		err = -ENODEV;
+		goto out;
+	}
+	err = qkd_nl_parse_keys(info, in, &nr);
+	if (!err)
+		err = qkd_link_inject(link, in, nr, info->extack);
+out:
+	if (link)
+		qkd_link_put(link);
+	qkd_nl_wipe_request_keys(info);
+	kvfree_sensitive(in, size);
+	return err;
+}
+
+static int qkd_nl_put_key(struct sk_buff *skb, const struct qkd_key *key)
+{
+	struct nlattr *nest = nla_nest_start(skb, QKD_A_KEY);
+
+	if (!nest ||
+	    nla_put(skb, QKD_KEY_A_ID, QKD_KEY_ID_LEN, key->id) ||
+	    nla_put(skb, QKD_KEY_A_MATERIAL, key->len, key->material) ||
+	    nla_put_u8(skb, QKD_KEY_A_ROLE, key->role) ||
+	    nla_put_u64_64bit(skb, QKD_KEY_A_INJECTED, key->injected_ns,
+			      QKD_KEY_A_PAD) ||
+	    nla_put_u64_64bit(skb, QKD_KEY_A_EXPIRES, key->expires_ns,
+			      QKD_KEY_A_PAD))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
+{
+	const u8 *id = NULL;
+	struct qkd_link *link;
+	struct sk_buff *msg;
+	struct qkd_key key;
+	u32 wait_ms = 0;
+	void *hdr;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME))
+		return -EINVAL;
+	if (info->attrs[QKD_A_KEY_ID])
+		id = nla_data(info->attrs[QKD_A_KEY_ID]);
+	if (info->attrs[QKD_A_WAIT_MS]) {
+		if (!id) {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[QKD_A_WAIT_MS],
+					    "waiting applies only to take by key ID");
+			return -EINVAL;
+		}
+		wait_ms = nla_get_u32(info->attrs[QKD_A_WAIT_MS]);
+	}
+	link = qkd_info_link(info);
+	if (!link)
+		return -ENODEV;
+
+	/* Allocate first: a key taken must not be lost to a failed alloc. */
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg) {
+		qkd_link_put(link);
+		return -ENOMEM;
+	}
+	err = qkd_link_take(link, id, wait_ms, &key, info->extack);
+	if (err)
+		goto out_free;
+
+	hdr = genlmsg_put_reply(msg, info, &qkd_genl_family, 0,
+				QKD_CMD_KEY_TAKE);
+	if (!hdr || nla_put_string(msg, QKD_A_LINK_NAME, link->name) ||
+	    qkd_nl_put_key(msg, &key)) {
+		err = -EMSGSIZE;
+		goto out_wipe;
+	}
+	genlmsg_end(msg, hdr);
+	memzero_explicit(&key, sizeof(key));
+	qkd_link_put(link);
+	/*
+	 * The reply skb holds the material until the caller reads it; the
+	 * module cannot wipe it after that (see docs: init_on_free=1).
+	 */
+	return genlmsg_reply(msg, info);
+
+out_wipe:
+	memzero_explicit(&key, sizeof(key));
+	memzero_explicit(msg->data, msg->len);
+out_free:
+	nlmsg_free(msg);
+	qkd_link_put(link);
+	return err;
+}
+
+static int qkd_nl_flush(struct sk_buff *skb, struct genl_info *info)
+{
+	const char *name = NULL;
+	u8 role = 0;
+
+	if (info->attrs[QKD_A_LINK_NAME])
+		name = nla_data(info->attrs[QKD_A_LINK_NAME]);
+	if (info->attrs[QKD_A_KEY_ROLE])
+		role = nla_get_u8(info->attrs[QKD_A_KEY_ROLE]);
+	return qkd_flush(qkd_info_net(info), name, role, info->extack);
+}
+
+static int qkd_nl_stats_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkd_link *link = NULL;
+	struct qkd_stats stats;
+	struct sk_buff *msg;
+	u32 nr_links = 0;
+	void *hdr;
+
+	if (info->attrs[QKD_A_LINK_NAME]) {
+		link = qkd_info_link(info);
+		if (!link)
+			return -ENODEV;
+		qkd_link_snapshot(link, NULL, &stats);
+	} else {
+		qkd_net_snapshot(qkd_info_net(info), &stats, &nr_links);
+	}
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		goto nomem;
+	hdr = genlmsg_put_reply(msg, info, &qkd_genl_family, 0,
+				QKD_CMD_STATS_GET);
+	if (!hdr)
+		goto nomem_free;
+	if (link ? nla_put_string(msg, QKD_A_LINK_NAME, link->name) :
+		   nla_put_u32(msg, QKD_A_LINK_COUNT, nr_links))
+		goto nomem_free;
+	if (qkd_nl_put_stats(msg, &stats))
+		goto nomem_free;
+	genlmsg_end(msg, hdr);
+	if (link)
+		qkd_link_put(link);
+	return genlmsg_reply(msg, info);
+
+nomem_free:
+	nlmsg_free(msg);
+nomem:
+	if (link)
+		qkd_link_put(link);
+	return -EMSGSIZE;
+}
+
+static int qkd_nl_fill_audit(struct sk_buff *skb,
+			     const struct qkd_audit_record *rec,
+			     u32 portid, u32 seq)
+{
+	struct nlattr *nest;
+	unsigned int i;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &qkd_genl_family, NLM_F_MULTI,
+			  QKD_CMD_AUDIT_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	nest = nla_nest_start(skb, QKD_A_AUDIT);
+	if (!nest ||
+	    nla_put_u64_64bit(skb, QKD_AUDIT_A_SEQ, rec->seq,
+			      QKD_AUDIT_A_PAD) ||
+	    nla_put_u64_64bit(skb, QKD_AUDIT_A_TIME, rec->time_ns,
+			      QKD_AUDIT_A_PAD) ||
+	    nla_put_string(skb, QKD_AUDIT_A_LINK_NAME, rec->link_name) ||
+	    nla_put(skb, QKD_AUDIT_A_KEY_ID, QKD_KEY_ID_LEN, rec->key_id) ||
+	    nla_put_u8(skb, QKD_AUDIT_A_ROLE, rec->role) ||
+	    nla_put_u32(skb, QKD_AUDIT_A_PID, rec->pid) ||
+	    nla_put_string(skb, QKD_AUDIT_A_COMM, rec->comm))
+		goto cancel;
+	for (i = 0; i < rec->nr_spi; i++)
+		if (nla_put_u32(skb, QKD_AUDIT_A_SPI, rec->spi[i]))
+			goto cancel;
+	if (rec->usage[0] &&
+	    nla_put_string(skb, QKD_AUDIT_A_USAGE, rec->usage))
+		goto cancel;
+	nla_nest_end(skb, nest);
+	genlmsg_end(skb, hdr);
+	return 0;
+
+cancel:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
+}
+
+static int qkd_nl_audit_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *dinfo = genl_dumpit_info(cb);
+	struct qkd_net *qn = qkd_pernet(sock_net(cb->skb->sk));
+	const struct nlattr *name_attr = dinfo->attrs[QKD_A_LINK_NAME];
+	struct qkd_audit_record rec;
+	u64 cursor = cb->args[0], prev;
+
+	for (;;) {
+		prev = cursor;
+		if (!qkd_audit_read(&qn->audit, &cursor, &rec))
+			break;
+		if (name_attr && strcmp(rec.link_name, nla_data(name_attr)))
+			continue;
+		if (qkd_nl_fill_audit(skb, &rec, NETLINK_CB(cb->skb).portid,
+				      cb->nlh->nlmsg_seq)) {
+			/* Resend this record in the next round. */
+			cursor = prev;
+			break;
+		}
+	}
+	cb->args[0] = cursor;
+	return skb->len;
+}
+
+static int qkd_nl_audit_annotate(struct sk_buff *skb, struct genl_info *info)
+{
+	u32 spi[QKD_AUDIT_SPI_MAX];
+	const char *usage = NULL;
+	unsigned int nr_spi = 0;
+	struct nlattr *attr;
+	int rem, err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME) ||
+	    GENL_REQ_ATTR_CHECK(info, QKD_A_KEY_ID))
+		return -EINVAL;
+	nla_for_each_attr(attr, genlmsg_data(info->genlhdr),
+			  genlmsg_len(info->genlhdr), rem) {
+		if (nla_type(attr) != QKD_A_SPI)
+			continue;
+		if (nr_spi == QKD_AUDIT_SPI_MAX) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "too many SPIs for one record");
+			return -E2BIG;
+		}
+		spi[nr_spi++] = nla_get_u32(attr);
+	}
+	if (info->attrs[QKD_A_USAGE])
+		usage = nla_data(info->attrs[QKD_A_USAGE]);
+	if (!nr_spi && !usage) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "nothing to annotate: give SPIs or a usage");
+		return -EINVAL;
+	}
+	err = qkd_audit_annotate(&qkd_info_net(info)->audit,
+				 nla_data(info->attrs[QKD_A_LINK_NAME]),
+				 nla_data(info->attrs[QKD_A_KEY_ID]), spi,
+				 nr_spi, usage);
+	if (err == -ENOENT)
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "no take record of that key ID on that link");
+	else if (err == -ENOSPC)
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "the record already names its maximum of SPIs");
+	return err;
+}
+
+static const struct genl_ops qkd_genl_ops[] = {
+	{
+		.cmd = QKD_CMD_LINK_NEW,
+		.doit = qkd_nl_link_new,
+	},
+	{
+		.cmd = QKD_CMD_LINK_SET,
+		.doit = qkd_nl_link_set,
+	},
+	{
+		.cmd = QKD_CMD_LINK_DEL,
+		.doit = qkd_nl_link_del,
+	},
+	{
+		.cmd = QKD_CMD_LINK_GET,
+		.doit = qkd_nl_link_get,
+		.dumpit = qkd_nl_link_dump,
+	},
+	{
+		.cmd = QKD_CMD_KEY_INJECT,
+		.doit = qkd_nl_key_inject,
+	},
+	{
+		.cmd = QKD_CMD_KEY_TAKE,
+		.doit = qkd_nl_key_take,
+	},
+	{
+		.cmd = QKD_CMD_FLUSH,
+		.doit = qkd_nl_flush,
+	},
+	{
+		.cmd = QKD_CMD_STATS_GET,
+		.doit = qkd_nl_stats_get,
+	},
+	{
+		.cmd = QKD_CMD_AUDIT_GET,
+		.dumpit = qkd_nl_audit_dump,
+	},
+	{
+		.cmd = QKD_CMD_AUDIT_ANNOTATE,
+		.doit = qkd_nl_audit_annotate,
+	},
+};
+
+static const struct genl_multicast_group qkd_mcgrps[] = {
+	[QKD_MCGRP_NOTIFY_ID] = {
+		.name = QKD_MCGRP_NOTIFY,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
+};
+
+static struct genl_family qkd_genl_family __ro_after_init = {
+	.name = QKD_FAMILY_NAME,
+	.version = QKD_FAMILY_VERSION,
+	.maxattr = QKD_A_MAX,
+	.policy = qkd_policy,
+	.netnsok = true,
+	/* Takers may sleep for a key by ID: do not hold genl_mutex. */
+	.parallel_ops = true,
+	.module = THIS_MODULE,
+	.ops = qkd_genl_ops,
+	.n_ops = ARRAY_SIZE(qkd_genl_ops),
+	.resv_start_op = QKD_CMD_LINK_NEW,
+	.mcgrps = qkd_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(qkd_mcgrps),
+};
+
+static struct sk_buff *qkd_ntf_new(struct net *net, int cmd, void **hdr)
+{
+	struct sk_buff *skb;
+
+	if (!genl_has_listeners(&qkd_genl_family, net, QKD_MCGRP_NOTIFY_ID))
+		return NULL;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return NULL;
+	*hdr = genlmsg_put(skb, 0, 0, &qkd_genl_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+static void qkd_ntf_send(struct net *net, struct sk_buff *skb, void *hdr,
+			 int err)
+{
+	if (err) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&qkd_genl_family, net, skb, 0,
+				QKD_MCGRP_NOTIFY_ID, GFP_KERNEL);
+}
+
+void qkd_notify_low_watermark(struct qkd_link *link, u32 count, u32 lowat)
+{
+	char remote_sae_id[QKD_SAE_ID_MAX];
+	struct net *net = link->qn->net;
+	struct sk_buff *skb;
+	void *hdr;
+
+	spin_lock(&link->lock);
+	memcpy(remote_sae_id, link->cfg.remote_sae_id, sizeof(remote_sae_id));
+	link->stats.low_watermark++;
+	spin_lock(&link->qn->stats_lock);
+	link->qn->stats.low_watermark++;
+	spin_unlock(&link->qn->stats_lock);
+	spin_unlock(&link->lock);
+
+	skb = qkd_ntf_new(net, QKD_CMD_LOW_WATERMARK_NTF, &hdr);
+	if (!skb)
+		return;
+	qkd_ntf_send(net, skb, hdr,
+		     nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
+		     nla_put_string(skb, QKD_A_REMOTE_SAE_ID, remote_sae_id) ||
+		     nla_put_u32(skb, QKD_A_KEY_COUNT, count) ||
+		     nla_put_u32(skb, QKD_A_LOW_WATERMARK, lowat));
+}
+
+void qkd_notify_key_wanted(struct qkd_link *link, const u8 *id)
+{
+	char remote_sae_id[QKD_SAE_ID_MAX];
+	struct net *net = link->qn->net;
+	struct sk_buff *skb;
+	void *hdr;
+
+	spin_lock(&link->lock);
+	memcpy(remote_sae_id, link->cfg.remote_sae_id, sizeof(remote_sae_id));
+	spin_unlock(&link->lock);
+
+	skb = qkd_ntf_new(net, QKD_CMD_KEY_WANTED_NTF, &hdr);
+	if (!skb)
+		return;
+	qkd_ntf_send(net, skb, hdr,
+		     nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
+		     nla_put_string(skb, QKD_A_REMOTE_SAE_ID, remote_sae_id) ||
+		     nla_put(skb, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id));
+}
+
+void qkd_notify_key_expired(struct qkd_link *link, const u8 *id, u8 role)
+{
+	struct net *net = link->qn->net;
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = qkd_ntf_new(net, QKD_CMD_KEY_EXPIRED_NTF, &hdr);
+	if (!skb)
+		return;
+	qkd_ntf_send(net, skb, hdr,
+		     nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
+		     nla_put(skb, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id) ||
+		     nla_put_u8(skb, QKD_A_KEY_ROLE, role));
+}
+
+void qkd_notify_link_del(struct qkd_net *qn, const char *name)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = qkd_ntf_new(qn->net, QKD_CMD_LINK_DEL_NTF, &hdr);
+	if (!skb)
+		return;
+	qkd_ntf_send(qn->net, skb, hdr,
+		     nla_put_string(skb, QKD_A_LINK_NAME, name));
+}
+
+int __init qkd_genl_register(void)
+{
+	return genl_register_family(&qkd_genl_family);
+}
+
+void qkd_genl_unregister(void)
+{
+	genl_unregister_family(&qkd_genl_family);
+}

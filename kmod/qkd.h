@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internal interfaces of the qkd module.  One file per concern:
+ *   main.c        module and per-namespace setup
+ *   netlink.c     the generic netlink family (policies, commands, replies)
+ *   store.c       links and their keys: inject, take, flush, expiry
+ *   ratelimiter.c the per-link token bucket
+ *   audit.c       the per-namespace ring of take records
+ */
+#ifndef _QKD_H
+#define _QKD_H
+
+#include <linux/hashtable.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <net/net_namespace.h>
+#include <uapi/linux/qkd.h>
+
+struct genl_info;
+struct netlink_ext_ack;
+
+/* Token bucket: tokens are kept in units of 1/NSEC_PER_SEC key. */
+struct qkd_ratelimiter {
+	u64 tokens;
+	u64 last_ns;
+	u32 rate;	/* keys per second, 0 means unlimited */
+	u32 burst;
+};
+
+void qkd_ratelimiter_init(struct qkd_ratelimiter *rl, u32 rate, u32 burst);
+bool qkd_ratelimiter_has_token(struct qkd_ratelimiter *rl, u64 now_ns);
+void qkd_ratelimiter_consume(struct qkd_ratelimiter *rl);
+
+/* Counters of one link, or the sum over a namespace. */
+struct qkd_stats {
+	u64 injected;
+	u64 taken;
+	u64 expired;
+	u64 flushed;
+	u64 rejected_duplicate;
+	u64 rejected_cap;
+	u64 rejected_not_found;
+	u64 rate_limited;
+	u64 keys_buffered;
+	u64 initiator_keys;
+	u64 bytes_buffered;
+	u64 bytes_high_water;
+	u64 wanted;
+	u64 low_watermark;
+};
+
+struct qkd_link_config {
+	char local_sae_id[QKD_SAE_ID_MAX];
+	char remote_sae_id[QKD_SAE_ID_MAX];
+	u32 max_keys;
+	u32 max_bytes;
+	u32 key_ttl;		/* seconds */
+	u32 rate;
+	u32 burst;
+	u32 low_watermark;
+};
+
+struct qkd_key {
+	struct list_head fifo;		/* link->initiator_keys or responder_keys */
+	struct hlist_node by_id;	/* link->keys_by_id */
+	u8 id[QKD_KEY_ID_LEN];
+	u8 role;
+	u8 len;
+	u64 injected;			/* jiffies */
+	u64 injected_ns;		/* CLOCK_REALTIME, for userspace */
+	u64 expires;			/* jiffies */
+	u64 expires_ns;			/* CLOCK_REALTIME, for userspace */
+	u8 material[QKD_KEY_MAX_LEN];
+};
+
+struct qkd_net;
+
+struct qkd_link {
+	struct list_head node;		/* qkd_net->links, under qn->lock */
+	struct kref refcount;
+	struct qkd_net *qn;
+	char name[QKD_LINK_NAME_MAX];
+
+	spinlock_t lock;		/* guards everything below */
+	bool dead;			/* deleted: no more injects or takes */
+	struct qkd_link_config cfg;
+	struct qkd_ratelimiter rl;
+	struct list_head initiator_keys;	/* oldest first */
+	struct list_head responder_keys;	/* oldest first */
+	DECLARE_HASHTABLE(keys_by_id, 8);
+	struct qkd_stats stats;
+
+	/* Takers waiting for a responder key by ID sleep here. */
+	wait_queue_head_t waiters;
+	/* Runs at the earliest expiry; idle links schedule nothing. */
+	struct delayed_work expiry_work;
+};
+
+struct qkd_audit_record {
+	u64 seq;
+	u64 time_ns;
+	char link_name[QKD_LINK_NAME_MAX];
+	u8 key_id[QKD_KEY_ID_LEN];
+	u8 role;
+	u8 nr_spi;
+	u32 pid;
+	char comm[TASK_COMM_LEN];
+	u32 spi[QKD_AUDIT_SPI_MAX];
+	char usage[QKD_USAGE_MAX];
+};
+
+struct qkd_audit {
+	spinlock_t lock;		/* guards the ring and next_seq */
+	u64 next_seq;			/* seq of the next record, from 1 */
+	struct qkd_audit_record *ring;	/* QKD_AUDIT_RING_SIZE entries */
+};
+
+struct qkd_net {
+	struct net *net;
+	struct list_head all_nets;	/* qkd_all_nets, for module unload */
+	struct mutex lock;		/* links list and name uniqueness */
+	struct list_head links;
+	u32 nr_links;
+	spinlock_t stats_lock;		/* nested inside link->lock */
+	struct qkd_stats stats;		/* totals, kept across link deletion */
+	struct qkd_audit audit;
+};
+
+/* main.c */
+struct qkd_net *qkd_pernet(struct net *net);
+extern bool qkd_unloading;
+
+/* store.c */
+struct qkd_key_in {
+	const struct nlattr *attr;	/* for extack: which key was refused */
+	u8 id[QKD_KEY_ID_LEN];
+	u8 role;
+	u8 len;
+	u8 material[QKD_KEY_MAX_LEN];
+};
+
+void qkd_link_config_defaults(struct qkd_link_config *cfg);
+int qkd_link_create(struct qkd_net *qn, const char *name,
+		    const struct qkd_link_config *cfg,
+		    struct netlink_ext_ack *extack);
+struct qkd_link *qkd_link_get(struct qkd_net *qn, const char *name);
+void qkd_link_put(struct qkd_link *link);
+int qkd_link_delete(struct qkd_net *qn, const char *name,
+		    struct netlink_ext_ack *extack);
+void qkd_link_set_config(struct qkd_link *link,
+			 const struct qkd_link_config *cfg);
+void qkd_link_snapshot(struct qkd_link *link, struct qkd_link_config *cfg,
+		       struct qkd_stats *stats);
+int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *keys,
+		    unsigned int nr, struct netlink_ext_ack *extack);
+int qkd_link_take(struct qkd_link *link, const u8 *id, u32 wait_ms,
+		  struct qkd_key *out, struct netlink_ext_ack *extack);
+int qkd_flush(struct qkd_net *qn, const char *name, u8 role,
+	      struct netlink_ext_ack *extack);
+void qkd_net_snapshot(struct qkd_net *qn, struct qkd_stats *stats,
+		      u32 *nr_links);
+void qkd_net_destroy_links(struct qkd_net *qn);
+void qkd_net_wake_all(struct qkd_net *qn);
+
+/* audit.c */
+void qkd_audit_init(struct qkd_audit *audit);
+void qkd_audit_destroy(struct qkd_audit *audit);
+void qkd_audit_record_take(struct qkd_audit *audit, const char *link_name,
+			   const struct qkd_key *key);
+int qkd_audit_annotate(struct qkd_audit *audit, const char *link_name,
+		       const u8 *key_id, const u32 *spi, unsigned int nr_spi,
+		       const char *usage);
+/* Copies the record at *pos (counting from the oldest kept) into rec. */
+bool qkd_audit_read(struct qkd_audit *audit, u64 *cursor,
+		    struct qkd_audit_record *rec);
+
+/* netlink.c */
+int qkd_genl_register(void);
+void qkd_genl_unregister(void);
+void qkd_notify_low_watermark(struct qkd_link *link, u32 count, u32 lowat);
+void qkd_notify_key_wanted(struct qkd_link *link, const u8 *id);
+void qkd_notify_key_expired(struct qkd_link *link, const u8 *id, u8 role);
+void qkd_notify_link_del(struct qkd_net *qn, const char *name);
+
+#endif /* _QKD_H */

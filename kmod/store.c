@@ -1,0 +1,679 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Links and their keys: inject, take, flush and expiry.
+ *
+ * A link keeps its keys in two FIFO lists, one per role, and in one hash
+ * table by ID (for duplicate checks and take by ID).  All keys of a link
+ * share its TTL, so both lists are also sorted by expiry time and expiry
+ * only ever looks at their heads.
+ *
+ * Locking: qn->lock (a mutex) guards the list of links and name
+ * uniqueness; each link's spinlock guards its keys, limits, bucket and
+ * counters; qn->stats_lock nests inside a link's lock for the namespace
+ * totals.  Links are reference counted so that a taker sleeping for a key
+ * by ID, or a netlink reply being built, keeps its link alive across a
+ * concurrent delete; a deleted link is marked dead and emptied at once.
+ *
+ * Zeroization: key material lives only in struct qkd_key, which is freed
+ * with kfree_sensitive() on every path that drops a key (take, expiry,
+ * flush, link deletion, namespace exit and module unload).
+ */
+#include <linux/jhash.h>
+#include <linux/jiffies.h>
+#include <linux/netlink.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
+
+#include "qkd.h"
+
+void qkd_link_config_defaults(struct qkd_link_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_keys = QKD_LINK_DEFAULT_MAX_KEYS;
+	cfg->max_bytes = QKD_LINK_DEFAULT_MAX_BYTES;
+	cfg->key_ttl = QKD_LINK_DEFAULT_TTL;
+	cfg->rate = QKD_LINK_DEFAULT_RATE;
+	cfg->burst = QKD_LINK_DEFAULT_BURST;
+	cfg->low_watermark = QKD_LINK_DEFAULT_LOW_WATERMARK;
+}
+
+static u32 qkd_key_hash(const u8 *id)
+{
+	return jhash(id, QKD_KEY_ID_LEN, 0);
+}
+
+static struct qkd_key *qkd_link_find_key(struct qkd_link *link, const u8 *id)
+{
+	struct qkd_key *key;
+
+	hash_for_each_possible(link->keys_by_id, key, by_id, qkd_key_hash(id))
+		if (!memcmp(key->id, id, QKD_KEY_ID_LEN))
+			return key;
+	return NULL;
+}
+
+/*
+ * Called with link->lock held: add to one of the link's counters and to
+ * the same counter of the namespace totals.
+ */
+static void qkd_stat_add(struct qkd_link *link, u64 *counter, u64 n)
+{
+	size_t offset = (u8 *)counter - (u8 *)&link->stats;
+	struct qkd_net *qn = link->qn;
+
+	*counter += n;
+	spin_lock(&qn->stats_lock);
+	*(u64 *)((u8 *)&qn->stats + offset) += n;
+	spin_unlock(&qn->stats_lock);
+}
+
+/* Called with link->lock held; moves the key to @dropped, or frees it. */
+static void qkd_link_unlink_key(struct qkd_link *link, struct qkd_key *key)
+{
+	struct qkd_net *qn = link->qn;
+
+	list_del(&key->fifo);
+	hash_del(&key->by_id);
+	link->stats.keys_buffered--;
+	link->stats.bytes_buffered -= key->len;
+	if (key->role == QKD_KEY_ROLE_INITIATOR)
+		link->stats.initiator_keys--;
+
+	spin_lock(&qn->stats_lock);
+	qn->stats.keys_buffered--;
+	qn->stats.bytes_buffered -= key->len;
+	if (key->role == QKD_KEY_ROLE_INITIATOR)
+		qn->stats.initiator_keys--;
+	spin_unlock(&qn->stats_lock);
+}
+
+static void qkd_key_free(struct qkd_key *key)
+{
+	/* kfree_sensitive() wipes the whole object, material included. */
+	kfree_sensitive(key);
+}
+
+static void qkd_free_key_list(struct list_head *keys)
+{
+	struct qkd_key *key, *tmp;
+
+	list_for_each_entry_safe(key, tmp, keys, fifo) {
+		list_del(&key->fifo);
+		qkd_key_free(key);
+	}
+}
+
+static struct qkd_key *qkd_link_oldest(struct qkd_link *link)
+{
+	struct qkd_key *a, *b;
+
+	a = list_first_entry_or_null(&link->initiator_keys, struct qkd_key,
+				     fifo);
+	b = list_first_entry_or_null(&link->responder_keys, struct qkd_key,
+				     fifo);
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return time_before64(a->expires, b->expires) ? a : b;
+}
+
+/* Called with link->lock held: arm the expiry work for the oldest key. */
+static void qkd_link_arm_expiry(struct qkd_link *link)
+{
+	struct qkd_key *oldest = qkd_link_oldest(link);
+	u64 now = get_jiffies_64();
+
+	if (!oldest || link->dead)
+		return;
+	mod_delayed_work(system_wq, &link->expiry_work,
+			 time_after64(oldest->expires, now) ?
+			 (unsigned long)(oldest->expires - now) : 0);
+}
+
+/*
+ * Called with link->lock held: move every expired key to @expired and
+ * return how many initiator keys went.
+ */
+static unsigned int qkd_link_reap_expired(struct qkd_link *link,
+					  struct list_head *expired)
+{
+	u64 now = get_jiffies_64();
+	unsigned int initiators = 0;
+	struct qkd_key *key;
+
+	while ((key = qkd_link_oldest(link)) &&
+	       time_after_eq64(now, key->expires)) {
+		qkd_link_unlink_key(link, key);
+		qkd_stat_add(link, &link->stats.expired, 1);
+		if (key->role == QKD_KEY_ROLE_INITIATOR)
+			initiators++;
+		list_add_tail(&key->fifo, expired);
+	}
+	return initiators;
+}
+
+/* Called with link->lock held. */
+static bool qkd_link_below_watermark(struct qkd_link *link, u32 *count,
+				     u32 *lowat)
+{
+	*count = link->stats.initiator_keys;
+	*lowat = link->cfg.low_watermark;
+	return *lowat && *count < *lowat;
+}
+
+static void qkd_link_notify_expired(struct qkd_link *link,
+				    struct list_head *expired)
+{
+	struct qkd_key *key;
+
+	list_for_each_entry(key, expired, fifo)
+		qkd_notify_key_expired(link, key->id, key->role);
+}
+
+static void qkd_link_expiry_work(struct work_struct *work)
+{
+	struct qkd_link *link = container_of(to_delayed_work(work),
+					     struct qkd_link, expiry_work);
+	LIST_HEAD(expired);
+	bool lowat_hit = false;
+	u32 count, lowat;
+
+	spin_lock(&link->lock);
+	if (link->dead) {
+		spin_unlock(&link->lock);
+		return;
+	}
+	if (qkd_link_reap_expired(link, &expired))
+		lowat_hit = qkd_link_below_watermark(link, &count, &lowat);
+	qkd_link_arm_expiry(link);
+	spin_unlock(&link->lock);
+
+	qkd_link_notify_expired(link, &expired);
+	qkd_free_key_list(&expired);
+	if (lowat_hit)
+		qkd_notify_low_watermark(link, count, lowat);
+}
+
+static struct qkd_link *qkd_link_find(struct qkd_net *qn, const char *name)
+{
+	struct qkd_link *link;
+
+	lockdep_assert_held(&qn->lock);
+	list_for_each_entry(link, &qn->links, node)
+		if (!strcmp(link->name, name))
+			return link;
+	return NULL;
+}
+
+int qkd_link_create(struct qkd_net *qn, const char *name,
+		    const struct qkd_link_config *cfg,
+		    struct netlink_ext_ack *extack)
+{
+	struct qkd_link *link;
+
+	link = kzalloc(sizeof(*link), GFP_KERNEL);
+	if (!link)
+		return -ENOMEM;
+	kref_init(&link->refcount);
+	link->qn = qn;
+	strscpy(link->name, name, sizeof(link->name));
+	spin_lock_init(&link->lock);
+	link->cfg = *cfg;
+	qkd_ratelimiter_init(&link->rl, cfg->rate, cfg->burst);
+	INIT_LIST_HEAD(&link->initiator_keys);
+	INIT_LIST_HEAD(&link->responder_keys);
+	hash_init(link->keys_by_id);
+	init_waitqueue_head(&link->waiters);
+	INIT_DELAYED_WORK(&link->expiry_work, qkd_link_expiry_work);
+
+	mutex_lock(&qn->lock);
+	if (qkd_link_find(qn, name)) {
+		mutex_unlock(&qn->lock);
+		kfree(link);
+		NL_SET_ERR_MSG_MOD(extack, "a link of that name exists");
+		return -EEXIST;
+	}
+	list_add_tail(&link->node, &qn->links);
+	qn->nr_links++;
+	mutex_unlock(&qn->lock);
+	return 0;
+}
+
+struct qkd_link *qkd_link_get(struct qkd_net *qn, const char *name)
+{
+	struct qkd_link *link;
+
+	mutex_lock(&qn->lock);
+	link = qkd_link_find(qn, name);
+	if (link)
+		kref_get(&link->refcount);
+	mutex_unlock(&qn->lock);
+	return link;
+}
+
+static void qkd_link_release(struct kref *ref)
+{
+	struct qkd_link *link = container_of(ref, struct qkd_link, refcount);
+
+	/* Its keys were wiped when it died; nothing secret is left. */
+	kfree(link);
+}
+
+void qkd_link_put(struct qkd_link *link)
+{
+	kref_put(&link->refcount, qkd_link_release);
+}
+
+/*
+ * Mark a link unlinked from its namespace as dead, wipe its keys, wake
+ * its waiters and stop its expiry work.  Drops the namespace's reference.
+ */
+static void qkd_link_kill(struct qkd_link *link, bool notify)
+{
+	struct qkd_key *key, *tmp;
+	LIST_HEAD(dropped);
+	struct list_head *lists[] = {
+		&link->initiator_keys, &link->responder_keys,
+	};
+	unsigned int i;
+
+	spin_lock(&link->lock);
+	link->dead = true;
+	for (i = 0; i < ARRAY_SIZE(lists); i++) {
+		list_for_each_entry_safe(key, tmp, lists[i], fifo) {
+			qkd_link_unlink_key(link, key);
+			qkd_stat_add(link, &link->stats.flushed, 1);
+			list_add_tail(&key->fifo, &dropped);
+		}
+	}
+	spin_unlock(&link->lock);
+
+	qkd_free_key_list(&dropped);
+	wake_up_all(&link->waiters);
+	cancel_delayed_work_sync(&link->expiry_work);
+	if (notify)
+		qkd_notify_link_del(link->qn, link->name);
+	qkd_link_put(link);
+}
+
+int qkd_link_delete(struct qkd_net *qn, const char *name,
+		    struct netlink_ext_ack *extack)
+{
+	struct qkd_link *link;
+
+	mutex_lock(&qn->lock);
+	link = qkd_link_find(qn, name);
+	if (!link) {
+		mutex_unlock(&qn->lock);
+		NL_SET_ERR_MSG_MOD(extack, "no link of that name");
+		return -ENODEV;
+	}
+	list_del(&link->node);
+	qn->nr_links--;
+	mutex_unlock(&qn->lock);
+
+	qkd_link_kill(link, true);
+	return 0;
+}
+
+void qkd_net_destroy_links(struct qkd_net *qn)
+{
+	struct qkd_link *link, *tmp;
+	LIST_HEAD(links);
+
+	mutex_lock(&qn->lock);
+	list_splice_init(&qn->links, &links);
+	qn->nr_links = 0;
+	mutex_unlock(&qn->lock);
+
+	/* The namespace is going away: nobody is left to notify. */
+	list_for_each_entry_safe(link, tmp, &links, node) {
+		list_del(&link->node);
+		qkd_link_kill(link, false);
+	}
+}
+
+void qkd_net_wake_all(struct qkd_net *qn)
+{
+	struct qkd_link *link;
+
+	mutex_lock(&qn->lock);
+	list_for_each_entry(link, &qn->links, node)
+		wake_up_all(&link->waiters);
+	mutex_unlock(&qn->lock);
+}
+
+static void qkd_key_set_ttl(struct qkd_key *key, u32 ttl)
+{
+	key->expires = key->injected + (u64)ttl * HZ;
+	key->expires_ns = key->injected_ns + (u64)ttl * NSEC_PER_SEC;
+}
+
+void qkd_link_set_config(struct qkd_link *link,
+			 const struct qkd_link_config *cfg)
+{
+	struct qkd_key *key;
+
+	spin_lock(&link->lock);
+	if (cfg->rate != link->cfg.rate || cfg->burst != link->cfg.burst)
+		qkd_ratelimiter_init(&link->rl, cfg->rate, cfg->burst);
+	if (cfg->key_ttl != link->cfg.key_ttl) {
+		/*
+		 * A new TTL applies to every buffered key, counted from its
+		 * injection, so both lists stay sorted by expiry.
+		 */
+		list_for_each_entry(key, &link->initiator_keys, fifo)
+			qkd_key_set_ttl(key, cfg->key_ttl);
+		list_for_each_entry(key, &link->responder_keys, fifo)
+			qkd_key_set_ttl(key, cfg->key_ttl);
+	}
+	/*
+	 * Lower caps apply to later injections: keys already buffered stay,
+	 * since dropping QKD material that both sites hold helps nobody.
+	 */
+	link->cfg = *cfg;
+	qkd_link_arm_expiry(link);
+	spin_unlock(&link->lock);
+}
+
+void qkd_link_snapshot(struct qkd_link *link, struct qkd_link_config *cfg,
+		       struct qkd_stats *stats)
+{
+	spin_lock(&link->lock);
+	if (cfg)
+		*cfg = link->cfg;
+	if (stats)
+		*stats = link->stats;
+	spin_unlock(&link->lock);
+}
+
+void qkd_net_snapshot(struct qkd_net *qn, struct qkd_stats *stats,
+		      u32 *nr_links)
+{
+	mutex_lock(&qn->lock);
+	*nr_links = qn->nr_links;
+	spin_lock(&qn->stats_lock);
+	*stats = qn->stats;
+	spin_unlock(&qn->stats_lock);
+	mutex_unlock(&qn->lock);
+}
+
+int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *in,
+		    unsigned int nr, struct netlink_ext_ack *extack)
+{
+	u64 now = get_jiffies_64(), now_ns = ktime_get_real_ns();
+	unsigned int i, j, bytes = 0, responders = 0;
+	struct qkd_key **keys;
+	int err = 0;
+
+	/* Duplicates within the batch are refused like duplicates held. */
+	for (i = 0; i < nr; i++) {
+		bytes += in[i].len;
+		responders += in[i].role == QKD_KEY_ROLE_RESPONDER;
+		for (j = 0; j < i; j++) {
+			if (!memcmp(in[i].id, in[j].id, QKD_KEY_ID_LEN)) {
+				NL_SET_ERR_MSG_ATTR(extack, in[i].attr,
+						    "duplicate key ID in this batch");
+				spin_lock(&link->lock);
+				qkd_stat_add(link, &link->stats.rejected_duplicate, nr);
+				spin_unlock(&link->lock);
+				return -EEXIST;
+			}
+		}
+	}
+
+	keys = kcalloc(nr, sizeof(*keys), GFP_KERNEL);
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		keys[i] = kzalloc(sizeof(*keys[i]), GFP_KERNEL);
+		if (!keys[i]) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+	}
+
+	spin_lock(&link->lock);
+	if (link->dead) {
+		spin_unlock(&link->lock);
+		NL_SET_ERR_MSG_MOD(extack, "link was deleted");
+		err = -ENODEV;
+		goto out_free;
+	}
+	for (i = 0; i < nr; i++) {
+		if (qkd_link_find_key(link, in[i].id)) {
+			qkd_stat_add(link, &link->stats.rejected_duplicate, nr);
+			spin_unlock(&link->lock);
+			NL_SET_ERR_MSG_ATTR(extack, in[i].attr,
+					    "key ID already held");
+			err = -EEXIST;
+			goto out_free;
+		}
+	}
+	if (link->stats.keys_buffered + nr > link->cfg.max_keys ||
+	    link->stats.bytes_buffered + bytes > link->cfg.max_bytes) {
+		qkd_stat_add(link, &link->stats.rejected_cap, nr);
+		spin_unlock(&link->lock);
+		NL_SET_ERR_MSG_MOD(extack,
+				   "keys would exceed the link's max_keys or max_bytes");
+		err = -ENOSPC;
+		goto out_free;
+	}
+
+	for (i = 0; i < nr; i++) {
+		struct qkd_key *key = keys[i];
+
+		memcpy(key->id, in[i].id, QKD_KEY_ID_LEN);
+		memcpy(key->material, in[i].material, in[i].len);
+		key->len = in[i].len;
+		key->role = in[i].role;
+		key->injected = now;
+		key->injected_ns = now_ns;
+		qkd_key_set_ttl(key, link->cfg.key_ttl);
+		list_add_tail(&key->fifo,
+			      key->role == QKD_KEY_ROLE_INITIATOR ?
+			      &link->initiator_keys : &link->responder_keys);
+		hash_add(link->keys_by_id, &key->by_id, qkd_key_hash(key->id));
+		keys[i] = NULL;
+	}
+
+	link->stats.injected += nr;
+	link->stats.keys_buffered += nr;
+	link->stats.initiator_keys += nr - responders;
+	link->stats.bytes_buffered += bytes;
+	link->stats.bytes_high_water = max(link->stats.bytes_high_water,
+					   link->stats.bytes_buffered);
+	spin_lock(&link->qn->stats_lock);
+	link->qn->stats.injected += nr;
+	link->qn->stats.keys_buffered += nr;
+	link->qn->stats.initiator_keys += nr - responders;
+	link->qn->stats.bytes_buffered += bytes;
+	link->qn->stats.bytes_high_water =
+		max(link->qn->stats.bytes_high_water,
+		    link->qn->stats.bytes_buffered);
+	spin_unlock(&link->qn->stats_lock);
+
+	qkd_link_arm_expiry(link);
+	spin_unlock(&link->lock);
+
+	if (responders)
+		wake_up_all(&link->waiters);
+
+out_free:
+	for (i = 0; i < nr; i++)
+		kfree(keys[i]);	/* never held material: plain kfree */
+	kfree(keys);
+	return err;
+}
+
+/* Is a responder key of this ID held (or is waiting pointless now)? */
+static bool qkd_link_wait_done(struct qkd_link *link, const u8 *id)
+{
+	struct qkd_key *key;
+	bool done;
+
+	if (READ_ONCE(qkd_unloading))
+		return true;
+	spin_lock(&link->lock);
+	key = qkd_link_find_key(link, id);
+	done = link->dead || (key && key->role == QKD_KEY_ROLE_RESPONDER);
+	spin_unlock(&link->lock);
+	return done;
+}
+
+int qkd_link_take(struct qkd_link *link, const u8 *id, u32 wait_ms,
+		  struct qkd_key *out, struct netlink_ext_ack *extack)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(wait_ms);
+	bool wanted_sent = false, lowat_hit = false;
+	struct qkd_key *key;
+	LIST_HEAD(expired);
+	u32 count, lowat;
+	long left;
+	int err;
+
+	for (;;) {
+		spin_lock(&link->lock);
+		if (link->dead) {
+			spin_unlock(&link->lock);
+			NL_SET_ERR_MSG_MOD(extack, "link was deleted");
+			err = -ENODEV;
+			break;
+		}
+		/* An expired key is never handed out, even before the work runs. */
+		if (qkd_link_reap_expired(link, &expired))
+			lowat_hit = qkd_link_below_watermark(link, &count,
+							     &lowat);
+		if (!qkd_ratelimiter_has_token(&link->rl, ktime_get_ns())) {
+			qkd_stat_add(link, &link->stats.rate_limited, 1);
+			spin_unlock(&link->lock);
+			NL_SET_ERR_MSG_MOD(extack,
+					   "rate limit: the link's token bucket is empty");
+			err = -QKD_ERR_RATE_LIMITED;
+			break;
+		}
+		if (id) {
+			key = qkd_link_find_key(link, id);
+			/* Never let a peer spend this side's initiator keys. */
+			if (key && key->role != QKD_KEY_ROLE_RESPONDER)
+				key = NULL;
+		} else {
+			key = list_first_entry_or_null(&link->initiator_keys,
+						       struct qkd_key, fifo);
+		}
+		if (key) {
+			qkd_ratelimiter_consume(&link->rl);
+			qkd_link_unlink_key(link, key);
+			qkd_stat_add(link, &link->stats.taken, 1);
+			if (key->role == QKD_KEY_ROLE_INITIATOR)
+				lowat_hit = qkd_link_below_watermark(link,
+								     &count,
+								     &lowat);
+			spin_unlock(&link->lock);
+
+			memcpy(out, key, sizeof(*out));
+			INIT_LIST_HEAD(&out->fifo);
+			qkd_key_free(key);
+			qkd_audit_record_take(&link->qn->audit, link->name, out);
+			err = 0;
+			break;
+		}
+		if (!id) {
+			qkd_stat_add(link, &link->stats.rejected_not_found, 1);
+			spin_unlock(&link->lock);
+			NL_SET_ERR_MSG_MOD(extack, "no initiator key buffered");
+			err = -ENOENT;
+			break;
+		}
+		if (!wanted_sent)
+			qkd_stat_add(link, &link->stats.wanted, 1);
+		spin_unlock(&link->lock);
+
+		if (!wanted_sent) {
+			/* Like net/handshake: ask the agent to fetch it. */
+			qkd_notify_key_wanted(link, id);
+			wanted_sent = true;
+		}
+		left = (long)deadline - (long)jiffies;
+		if (!wait_ms || left <= 0 || READ_ONCE(qkd_unloading)) {
+			spin_lock(&link->lock);
+			qkd_stat_add(link, &link->stats.rejected_not_found, 1);
+			spin_unlock(&link->lock);
+			if (wait_ms) {
+				NL_SET_ERR_MSG_MOD(extack,
+						   "key ID did not arrive in time");
+				err = -ETIMEDOUT;
+			} else {
+				NL_SET_ERR_MSG_MOD(extack, "key ID not held");
+				err = -ENOENT;
+			}
+			break;
+		}
+		left = wait_event_interruptible_timeout(link->waiters,
+							qkd_link_wait_done(link, id),
+							left);
+		if (left < 0) {
+			NL_SET_ERR_MSG_MOD(extack, "interrupted while waiting for the key");
+			err = -EINTR;
+			break;
+		}
+	}
+
+	qkd_link_notify_expired(link, &expired);
+	qkd_free_key_list(&expired);
+	if (lowat_hit)
+		qkd_notify_low_watermark(link, count, lowat);
+	return err;
+}
+
+static unsigned int qkd_link_flush(struct qkd_link *link, u8 role)
+{
+	struct qkd_key *key, *tmp;
+	unsigned int n = 0, i;
+	LIST_HEAD(dropped);
+	struct list_head *lists[] = {
+		&link->initiator_keys, &link->responder_keys,
+	};
+	u8 roles[] = { QKD_KEY_ROLE_INITIATOR, QKD_KEY_ROLE_RESPONDER };
+
+	spin_lock(&link->lock);
+	for (i = 0; i < ARRAY_SIZE(lists); i++) {
+		if (role && role != roles[i])
+			continue;
+		list_for_each_entry_safe(key, tmp, lists[i], fifo) {
+			qkd_link_unlink_key(link, key);
+			list_add_tail(&key->fifo, &dropped);
+			n++;
+		}
+	}
+	qkd_stat_add(link, &link->stats.flushed, n);
+	spin_unlock(&link->lock);
+
+	qkd_free_key_list(&dropped);
+	return n;
+}
+
+int qkd_flush(struct qkd_net *qn, const char *name, u8 role,
+	      struct netlink_ext_ack *extack)
+{
+	struct qkd_link *link;
+
+	mutex_lock(&qn->lock);
+	if (name) {
+		link = qkd_link_find(qn, name);
+		if (!link) {
+			mutex_unlock(&qn->lock);
+			NL_SET_ERR_MSG_MOD(extack, "no link of that name");
+			return -ENODEV;
+		}
+		qkd_link_flush(link, role);
+	} else {
+		list_for_each_entry(link, &qn->links, node)
+			qkd_link_flush(link, role);
+	}
+	mutex_unlock(&qn->lock);
+	return 0;
+}
