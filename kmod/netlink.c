@@ -78,6 +78,29 @@ static const struct nla_policy qkd_policy[QKD_A_MAX + 1] = {
 
 static struct genl_family qkd_genl_family;
 
+/*
+ * The core reports which attribute is missing (NLMSGERR_ATTR_MISS_TYPE);
+ * add words so that every refusal also reads well in a log.
+ */
+#define QKD_REQUIRE(info, type)						\
+	({								\
+		struct genl_info *__i = (info);				\
+		bool __miss = GENL_REQ_ATTR_CHECK(__i, type);		\
+		if (__miss)						\
+			NL_SET_ERR_MSG_MOD(__i->extack,			\
+					   "missing required attribute");	\
+		__miss;							\
+	})
+
+#define QKD_REQUIRE_NESTED(extack, nest, tb, type)			\
+	({								\
+		bool __miss = NL_REQ_ATTR_CHECK(extack, nest, tb, type); \
+		if (__miss)						\
+			NL_SET_ERR_MSG_MOD(extack,			\
+					   "missing required attribute in key"); \
+		__miss;							\
+	})
+
 enum qkd_mcgrp {
 	QKD_MCGRP_NOTIFY_ID,
 };
@@ -232,9 +255,9 @@ static int qkd_nl_link_new(struct sk_buff *skb, struct genl_info *info)
 	struct qkd_link_config cfg;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME) ||
-	    GENL_REQ_ATTR_CHECK(info, QKD_A_LOCAL_SAE_ID) ||
-	    GENL_REQ_ATTR_CHECK(info, QKD_A_REMOTE_SAE_ID))
+	if (QKD_REQUIRE(info, QKD_A_LINK_NAME) ||
+	    QKD_REQUIRE(info, QKD_A_LOCAL_SAE_ID) ||
+	    QKD_REQUIRE(info, QKD_A_REMOTE_SAE_ID))
 		return -EINVAL;
 	err = qkd_check_link_name(info);
 	if (err)
@@ -254,7 +277,7 @@ static int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
 	struct qkd_link *link;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME))
+	if (QKD_REQUIRE(info, QKD_A_LINK_NAME))
 		return -EINVAL;
 	link = qkd_info_link(info);
 	if (!link)
@@ -273,7 +296,7 @@ static int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
 
 static int qkd_nl_link_del(struct sk_buff *skb, struct genl_info *info)
 {
-	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME))
+	if (QKD_REQUIRE(info, QKD_A_LINK_NAME))
 		return -EINVAL;
 	return qkd_link_delete(qkd_info_net(info),
 			       nla_data(info->attrs[QKD_A_LINK_NAME]),
@@ -286,7 +309,7 @@ static int qkd_nl_link_get(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME))
+	if (QKD_REQUIRE(info, QKD_A_LINK_NAME))
 		return -EINVAL;
 	link = qkd_info_link(info);
 	if (!link)
@@ -367,10 +390,10 @@ static int qkd_nl_parse_keys(struct genl_info *info, struct qkd_key_in *in,
 				       info->extack);
 		if (err)
 			return err;
-		if (NL_REQ_ATTR_CHECK(info->extack, attr, tb, QKD_KEY_A_ID) ||
-		    NL_REQ_ATTR_CHECK(info->extack, attr, tb,
+		if (QKD_REQUIRE_NESTED(info->extack, attr, tb, QKD_KEY_A_ID) ||
+		    QKD_REQUIRE_NESTED(info->extack, attr, tb,
 				      QKD_KEY_A_MATERIAL) ||
-		    NL_REQ_ATTR_CHECK(info->extack, attr, tb, QKD_KEY_A_ROLE))
+		    QKD_REQUIRE_NESTED(info->extack, attr, tb, QKD_KEY_A_ROLE))
 			return -EINVAL;
 		k->attr = attr;
 		memcpy(k->id, nla_data(tb[QKD_KEY_A_ID]), QKD_KEY_ID_LEN);
@@ -400,7 +423,7 @@ static int qkd_nl_key_inject(struct sk_buff *skb, struct genl_info *info)
 		err = -ENOMEM;
 		goto out;
 	}
-	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME)) {
+	if (QKD_REQUIRE(info, QKD_A_LINK_NAME)) {
 		err = -EINVAL;
 		goto out;
 	}
@@ -447,7 +470,7 @@ static int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME))
+	if (QKD_REQUIRE(info, QKD_A_LINK_NAME))
 		return -EINVAL;
 	if (info->attrs[QKD_A_KEY_ID])
 		id = nla_data(info->attrs[QKD_A_KEY_ID]);
@@ -625,8 +648,8 @@ static int qkd_nl_audit_annotate(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *attr;
 	int rem, err;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKD_A_LINK_NAME) ||
-	    GENL_REQ_ATTR_CHECK(info, QKD_A_KEY_ID))
+	if (QKD_REQUIRE(info, QKD_A_LINK_NAME) ||
+	    QKD_REQUIRE(info, QKD_A_KEY_ID))
 		return -EINVAL;
 	nla_for_each_attr(attr, genlmsg_data(info->genlhdr),
 			  genlmsg_len(info->genlhdr), rem) {
@@ -662,43 +685,53 @@ static int qkd_nl_audit_annotate(struct sk_buff *skb, struct genl_info *info)
 static const struct genl_ops qkd_genl_ops[] = {
 	{
 		.cmd = QKD_CMD_LINK_NEW,
+		.flags = GENL_UNS_ADMIN_PERM,
 		.doit = qkd_nl_link_new,
 	},
 	{
 		.cmd = QKD_CMD_LINK_SET,
+		.flags = GENL_UNS_ADMIN_PERM,
 		.doit = qkd_nl_link_set,
 	},
 	{
 		.cmd = QKD_CMD_LINK_DEL,
+		.flags = GENL_UNS_ADMIN_PERM,
 		.doit = qkd_nl_link_del,
 	},
 	{
 		.cmd = QKD_CMD_LINK_GET,
+		.flags = GENL_UNS_ADMIN_PERM,
 		.doit = qkd_nl_link_get,
 		.dumpit = qkd_nl_link_dump,
 	},
 	{
 		.cmd = QKD_CMD_KEY_INJECT,
+		.flags = GENL_UNS_ADMIN_PERM,
 		.doit = qkd_nl_key_inject,
 	},
 	{
 		.cmd = QKD_CMD_KEY_TAKE,
+		.flags = GENL_UNS_ADMIN_PERM,
 		.doit = qkd_nl_key_take,
 	},
 	{
 		.cmd = QKD_CMD_FLUSH,
+		.flags = GENL_UNS_ADMIN_PERM,
 		.doit = qkd_nl_flush,
 	},
 	{
 		.cmd = QKD_CMD_STATS_GET,
+		.flags = GENL_UNS_ADMIN_PERM,
 		.doit = qkd_nl_stats_get,
 	},
 	{
 		.cmd = QKD_CMD_AUDIT_GET,
+		.flags = GENL_UNS_ADMIN_PERM,
 		.dumpit = qkd_nl_audit_dump,
 	},
 	{
 		.cmd = QKD_CMD_AUDIT_ANNOTATE,
+		.flags = GENL_UNS_ADMIN_PERM,
 		.doit = qkd_nl_audit_annotate,
 	},
 };

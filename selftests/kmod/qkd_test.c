@@ -1,0 +1,1084 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftests of the qkd module's netlink family.  Run as root in the guest
+ * with the module loaded.  Every test runs in a fresh network namespace
+ * (the harness forks per test, the fixture unshares), so counters start
+ * at zero and assertions can be exact.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/capability.h>
+#include <linux/netlink.h>
+
+#include "qkd_nl.h"
+#include "kselftest_harness.h"
+
+#define LINK "dc-east"
+
+static void make_key(struct qkd_key_buf *k, uint32_t n, uint8_t role,
+		     uint8_t len)
+{
+	unsigned int i;
+
+	memset(k, 0, sizeof(*k));
+	/* IDs and material are derived from n so that tests can check them. */
+	k->id[0] = 0x51;
+	k->id[12] = n >> 24;
+	k->id[13] = n >> 16;
+	k->id[14] = n >> 8;
+	k->id[15] = n;
+	k->id[1] = role;
+	for (i = 0; i < len; i++)
+		k->material[i] = (uint8_t)(n * 31 + i * 7 + role);
+	k->len = len;
+	k->role = role;
+}
+
+static uint32_t key_num(const uint8_t *id)
+{
+	return (uint32_t)id[12] << 24 | id[13] << 16 | id[14] << 8 | id[15];
+}
+
+static int inject_range(struct qkd_nl *nl, const char *link, uint32_t first,
+			unsigned int nr, uint8_t role)
+{
+	struct qkd_key_buf *keys = calloc(nr, sizeof(*keys));
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < nr; i++)
+		make_key(&keys[i], first + i, role, 32);
+	ret = qkd_key_inject(nl, link, keys, nr);
+	explicit_bzero(keys, nr * sizeof(*keys));
+	free(keys);
+	return ret;
+}
+
+static uint64_t stat_of(struct qkd_nl *nl, const char *link, int which)
+{
+	struct qkd_stats_buf s;
+
+	if (qkd_stats_get(nl, link, &s))
+		return UINT64_MAX;
+	return s.v[which];
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+FIXTURE(store) {
+	struct qkd_nl nl;
+};
+
+FIXTURE_SETUP(store)
+{
+	struct qkd_link_opts o;
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, qkd_nl_open(&self->nl));
+	qkd_link_opts_init(&o, "sae-a", "sae-b");
+	ASSERT_EQ(0, qkd_link_new(&self->nl, LINK, &o));
+}
+
+FIXTURE_TEARDOWN(store)
+{
+	qkd_nl_close(&self->nl);
+}
+
+TEST_F(store, link_defaults_and_get)
+{
+	struct qkd_link_info info;
+
+	ASSERT_EQ(0, qkd_link_get(&self->nl, LINK, &info));
+	EXPECT_STREQ(LINK, info.name);
+	EXPECT_STREQ("sae-a", info.local_sae_id);
+	EXPECT_STREQ("sae-b", info.remote_sae_id);
+	EXPECT_EQ(QKD_LINK_DEFAULT_MAX_KEYS, info.max_keys);
+	EXPECT_EQ(QKD_LINK_DEFAULT_MAX_BYTES, info.max_bytes);
+	EXPECT_EQ(QKD_LINK_DEFAULT_TTL, info.key_ttl);
+	EXPECT_EQ(QKD_LINK_DEFAULT_RATE, info.rate);
+	EXPECT_EQ(QKD_LINK_DEFAULT_BURST, info.burst);
+	EXPECT_EQ(0, info.stats.v[QKD_STATS_A_KEYS_BUFFERED]);
+}
+
+TEST_F(store, link_duplicate_name)
+{
+	struct qkd_link_opts o;
+
+	qkd_link_opts_init(&o, "x", "y");
+	EXPECT_EQ(-EEXIST, qkd_link_new(&self->nl, LINK, &o));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "exists"));
+}
+
+static void build_link_no_remote(struct nlmsghdr *nlh, void *arg)
+{
+	(void)arg;
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, "l2");
+	mnl_attr_put_strz(nlh, QKD_A_LOCAL_SAE_ID, "a");
+}
+
+TEST_F(store, link_missing_attribute)
+{
+	EXPECT_EQ(-EINVAL, qkd_nl_request(&self->nl, QKD_CMD_LINK_NEW, 0,
+					  build_link_no_remote, NULL, NULL,
+					  NULL));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "missing required attribute"));
+	EXPECT_EQ(QKD_A_REMOTE_SAE_ID, self->nl.miss_type);
+}
+
+TEST_F(store, link_bad_name)
+{
+	struct qkd_link_opts o;
+	char long_name[QKD_LINK_NAME_MAX + 1];
+
+	qkd_link_opts_init(&o, "a", "b");
+	EXPECT_EQ(-EINVAL, qkd_link_new(&self->nl, "bad name", &o));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "link name"));
+	EXPECT_EQ(-EINVAL, qkd_link_new(&self->nl, "", &o));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "empty"));
+	memset(long_name, 'x', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	EXPECT_EQ(-EINVAL, qkd_link_new(&self->nl, long_name, &o));
+	EXPECT_NE(0, self->nl.err_msg[0]);
+	qkd_link_opts_init(&o, "", "b");
+	EXPECT_EQ(-EINVAL, qkd_link_new(&self->nl, "ok", &o));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "SAE"));
+}
+
+TEST_F(store, link_limits_out_of_range)
+{
+	struct qkd_link_opts o;
+
+	qkd_link_opts_init(&o, "a", "b");
+	o.max_keys = QKD_LINK_MAX_KEYS_LIMIT + 1;
+	EXPECT_EQ(-ERANGE, qkd_link_new(&self->nl, "l1", &o));
+	EXPECT_NE(0, self->nl.err_msg[0]);
+	qkd_link_opts_init(&o, "a", "b");
+	o.key_ttl = 0;
+	EXPECT_EQ(-ERANGE, qkd_link_new(&self->nl, "l1", &o));
+	qkd_link_opts_init(&o, "a", "b");
+	o.burst = 0;
+	EXPECT_EQ(-ERANGE, qkd_link_new(&self->nl, "l1", &o));
+	qkd_link_opts_init(&o, "a", "b");
+	o.max_bytes = QKD_KEY_MAX_LEN - 1;
+	EXPECT_EQ(-ERANGE, qkd_link_new(&self->nl, "l1", &o));
+	qkd_link_opts_init(&o, "a", "b");
+	o.max_keys = 4;
+	o.low_watermark = 5;
+	EXPECT_EQ(-EINVAL, qkd_link_new(&self->nl, "l1", &o));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "watermark"));
+	/* Nothing was created by any of the refusals. */
+	EXPECT_EQ(-ENODEV, qkd_link_del(&self->nl, "l1"));
+}
+
+TEST_F(store, link_set_and_dump)
+{
+	struct qkd_link_info infos[8];
+	struct qkd_link_opts o;
+	int n;
+
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.max_keys = 10;
+	o.rate = 5;
+	o.burst = 2;
+	o.key_ttl = 60;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	qkd_link_opts_init(&o, "c", "d");
+	ASSERT_EQ(0, qkd_link_new(&self->nl, "dc-west", &o));
+	n = qkd_link_dump(&self->nl, infos, 8);
+	ASSERT_EQ(2, n);
+	EXPECT_STREQ(LINK, infos[0].name);
+	EXPECT_EQ(10, infos[0].max_keys);
+	EXPECT_EQ(5, infos[0].rate);
+	EXPECT_EQ(2, infos[0].burst);
+	EXPECT_EQ(60, infos[0].key_ttl);
+	EXPECT_STREQ("sae-a", infos[0].local_sae_id);
+	EXPECT_STREQ("dc-west", infos[1].name);
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.low_watermark = 11;
+	EXPECT_EQ(-EINVAL, qkd_link_set(&self->nl, LINK, &o));
+	EXPECT_EQ(-ENODEV, qkd_link_set(&self->nl, "nope", &o));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "no link"));
+}
+
+TEST_F_TIMEOUT(store, link_dump_many, 120)
+{
+	struct qkd_link_info *infos = calloc(300, sizeof(*infos));
+	struct qkd_link_opts o;
+	char name[32];
+	int i;
+
+	/* Enough links that the dump spans several messages. */
+	qkd_link_opts_init(&o, "a", "b");
+	for (i = 0; i < 199; i++) {
+		snprintf(name, sizeof(name), "link-%03d", i);
+		ASSERT_EQ(0, qkd_link_new(&self->nl, name, &o));
+	}
+	ASSERT_EQ(200, qkd_link_dump(&self->nl, infos, 300));
+	EXPECT_STREQ("link-198", infos[199].name);
+	free(infos);
+}
+
+TEST_F(store, link_del)
+{
+	struct qkd_link_info info;
+	struct qkd_nl ntf;
+	struct qkd_ntf n;
+
+	ASSERT_EQ(0, qkd_nl_open(&ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 5, QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, qkd_link_del(&self->nl, LINK));
+	EXPECT_EQ(-ENODEV, qkd_link_get(&self->nl, LINK, &info));
+	EXPECT_EQ(-ENODEV, qkd_link_del(&self->nl, LINK));
+	ASSERT_EQ(0, qkd_nl_recv_ntf(&ntf, &n, 2000));
+	EXPECT_EQ(QKD_CMD_LINK_DEL_NTF, n.cmd);
+	EXPECT_STREQ(LINK, n.link_name);
+	/* The namespace totals keep the deleted link's history. */
+	EXPECT_EQ(5, stat_of(&self->nl, NULL, QKD_STATS_A_INJECTED));
+	EXPECT_EQ(5, stat_of(&self->nl, NULL, QKD_STATS_A_FLUSHED));
+	EXPECT_EQ(0, stat_of(&self->nl, NULL, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(0, stat_of(&self->nl, NULL, QKD_STATS_A_BYTES_BUFFERED));
+	qkd_nl_close(&ntf);
+}
+
+TEST_F(store, inject_take_fifo)
+{
+	struct qkd_key_buf expect, got;
+	uint32_t i;
+
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 100, 10,
+				  QKD_KEY_ROLE_INITIATOR));
+	EXPECT_EQ(10, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(320, stat_of(&self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
+	for (i = 0; i < 10; i++) {
+		ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+		make_key(&expect, 100 + i, QKD_KEY_ROLE_INITIATOR, 32);
+		EXPECT_EQ(0, memcmp(expect.id, got.id, QKD_KEY_ID_LEN));
+		EXPECT_EQ(32, got.len);
+		EXPECT_EQ(0, memcmp(expect.material, got.material, 32));
+		EXPECT_EQ(QKD_KEY_ROLE_INITIATOR, got.role);
+		EXPECT_EQ(got.injected_ns + QKD_LINK_DEFAULT_TTL * 1000000000ULL,
+			  got.expires_ns);
+	}
+	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "no initiator key"));
+	EXPECT_EQ(10, stat_of(&self->nl, LINK, QKD_STATS_A_TAKEN));
+	EXPECT_EQ(1, stat_of(&self->nl, LINK, QKD_STATS_A_REJECTED_NOT_FOUND));
+	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
+	EXPECT_EQ(320, stat_of(&self->nl, LINK,
+			       QKD_STATS_A_BYTES_HIGH_WATER));
+	EXPECT_EQ(-ENODEV, qkd_key_take(&self->nl, "nope", NULL, -1, &got));
+}
+
+TEST_F(store, key_lengths)
+{
+	struct qkd_key_buf k[2], got;
+
+	make_key(&k[0], 1, QKD_KEY_ROLE_INITIATOR, QKD_KEY_MIN_LEN);
+	make_key(&k[1], 2, QKD_KEY_ROLE_INITIATOR, QKD_KEY_MAX_LEN);
+	ASSERT_EQ(0, qkd_key_inject(&self->nl, LINK, k, 2));
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(QKD_KEY_MIN_LEN, got.len);
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(QKD_KEY_MAX_LEN, got.len);
+	EXPECT_EQ(0, memcmp(k[1].material, got.material, QKD_KEY_MAX_LEN));
+
+	/* Length ranges are refused by policy, naming the attribute. */
+	make_key(&k[0], 3, QKD_KEY_ROLE_INITIATOR, QKD_KEY_MIN_LEN - 1);
+	EXPECT_EQ(-ERANGE, qkd_key_inject(&self->nl, LINK, k, 1));
+	EXPECT_NE(0, self->nl.err_msg[0]);
+	EXPECT_NE(0, self->nl.err_off);
+	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+}
+
+struct raw_key {
+	int id_len, mat_len, role;	/* negative: attribute left out */
+};
+
+static void build_raw_key(struct nlmsghdr *nlh, void *arg)
+{
+	const struct raw_key *r = arg;
+	uint8_t buf[80] = { 1, 2, 3 };
+	struct nlattr *nest;
+
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, LINK);
+	nest = mnl_attr_nest_start(nlh, QKD_A_KEY);
+	if (r->id_len >= 0)
+		mnl_attr_put(nlh, QKD_KEY_A_ID, r->id_len, buf);
+	if (r->mat_len >= 0)
+		mnl_attr_put(nlh, QKD_KEY_A_MATERIAL, r->mat_len, buf);
+	if (r->role >= 0)
+		mnl_attr_put_u8(nlh, QKD_KEY_A_ROLE, r->role);
+	mnl_attr_nest_end(nlh, nest);
+}
+
+TEST_F(store, inject_malformed)
+{
+	const struct {
+		struct raw_key k;
+		const char *msg;
+	} cases[] = {
+		{ { 15, 32, 1 }, NULL },	/* short ID */
+		{ { 16, 15, 1 }, NULL },	/* short material */
+		{ { 16, 65, 1 }, NULL },	/* long material */
+		{ { 17, 32, 1 }, NULL },	/* long ID */
+		{ { 16, 32, 0 }, NULL },	/* role unspec */
+		{ { 16, 32, 3 }, NULL },	/* unknown role */
+		{ { -1, 32, 1 }, "missing required attribute in key" },
+		{ { 16, -1, 1 }, "missing required attribute in key" },
+		{ { 16, 32, -1 }, "missing required attribute in key" },
+	};
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ret = qkd_nl_request(&self->nl, QKD_CMD_KEY_INJECT, 0,
+				     build_raw_key, (void *)&cases[i].k, NULL,
+				     NULL);
+		EXPECT_TRUE(ret == -EINVAL || ret == -ERANGE)
+			TH_LOG("case %u gave %d", i, ret);
+		EXPECT_NE(0, self->nl.err_msg[0]) TH_LOG("case %u", i);
+		if (cases[i].msg)
+			EXPECT_NE(NULL, strstr(self->nl.err_msg, cases[i].msg));
+	}
+	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_INJECTED));
+}
+
+static void build_no_keys(struct nlmsghdr *nlh, void *arg)
+{
+	(void)arg;
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, LINK);
+}
+
+static void build_unknown_attr(struct nlmsghdr *nlh, void *arg)
+{
+	(void)arg;
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, LINK);
+	mnl_attr_put_u32(nlh, QKD_A_MAX + 1, 7);
+}
+
+TEST_F(store, inject_no_keys_and_unknown_attr)
+{
+	EXPECT_EQ(-EINVAL, qkd_nl_request(&self->nl, QKD_CMD_KEY_INJECT, 0,
+					  build_no_keys, NULL, NULL, NULL));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "no key"));
+	/* Strict validation: attributes the family does not know. */
+	EXPECT_EQ(-EINVAL, qkd_nl_request(&self->nl, QKD_CMD_STATS_GET, 0,
+					  build_unknown_attr, NULL, NULL,
+					  NULL));
+	EXPECT_NE(0, self->nl.err_msg[0]);
+}
+
+TEST_F(store, inject_batch_limit)
+{
+	struct qkd_link_opts o;
+
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.max_keys = 1000;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 0, QKD_INJECT_MAX_KEYS,
+				  QKD_KEY_ROLE_INITIATOR));
+	EXPECT_EQ(-E2BIG, inject_range(&self->nl, LINK, 1000,
+				       QKD_INJECT_MAX_KEYS + 1,
+				       QKD_KEY_ROLE_INITIATOR));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "too many keys"));
+	EXPECT_EQ(QKD_INJECT_MAX_KEYS,
+		  stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+}
+
+TEST_F(store, inject_duplicates)
+{
+	struct qkd_key_buf k[3];
+
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 3,
+				  QKD_KEY_ROLE_INITIATOR));
+	/* Key 2 is held: the whole batch is refused, nothing changes. */
+	make_key(&k[0], 10, QKD_KEY_ROLE_INITIATOR, 32);
+	make_key(&k[1], 2, QKD_KEY_ROLE_INITIATOR, 32);
+	make_key(&k[2], 11, QKD_KEY_ROLE_INITIATOR, 32);
+	EXPECT_EQ(-EEXIST, qkd_key_inject(&self->nl, LINK, k, 3));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "already held"));
+	EXPECT_NE(0, self->nl.err_off);
+	/* Same ID under the other role is still the same key ID. */
+	make_key(&k[0], 3, QKD_KEY_ROLE_INITIATOR, 32);
+	k[0].role = QKD_KEY_ROLE_RESPONDER;
+	EXPECT_EQ(-EEXIST, qkd_key_inject(&self->nl, LINK, k, 1));
+	/* Duplicates inside one batch. */
+	make_key(&k[0], 20, QKD_KEY_ROLE_INITIATOR, 32);
+	make_key(&k[1], 20, QKD_KEY_ROLE_INITIATOR, 32);
+	EXPECT_EQ(-EEXIST, qkd_key_inject(&self->nl, LINK, k, 2));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "duplicate"));
+	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_INJECTED));
+	EXPECT_EQ(6, stat_of(&self->nl, LINK,
+			     QKD_STATS_A_REJECTED_DUPLICATE));
+}
+
+TEST_F(store, inject_over_caps)
+{
+	struct qkd_link_opts o;
+	struct qkd_key_buf k;
+
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.max_keys = 4;
+	o.max_bytes = 200;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 3,
+				  QKD_KEY_ROLE_INITIATOR));
+	/* 3 held + 2 > max_keys 4 */
+	EXPECT_EQ(-ENOSPC, inject_range(&self->nl, LINK, 10, 2,
+					QKD_KEY_ROLE_INITIATOR));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "max_keys"));
+	/* 96 held + 64 + 64 > max_bytes 200, though keys would fit */
+	make_key(&k, 20, QKD_KEY_ROLE_INITIATOR, 64);
+	ASSERT_EQ(0, qkd_key_inject(&self->nl, LINK, &k, 1));
+	make_key(&k, 21, QKD_KEY_ROLE_RESPONDER, 64);
+	EXPECT_EQ(-ENOSPC, qkd_key_inject(&self->nl, LINK, &k, 1));
+	EXPECT_EQ(4, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(160, stat_of(&self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
+	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_REJECTED_CAP));
+}
+
+TEST_F(store, roles_never_mix)
+{
+	struct qkd_key_buf k, got;
+
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 2,
+				  QKD_KEY_ROLE_RESPONDER));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 5, 1,
+				  QKD_KEY_ROLE_INITIATOR));
+	/* Oldest-first only ever gives initiator keys. */
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(5, key_num(got.id));
+	EXPECT_EQ(QKD_KEY_ROLE_INITIATOR, got.role);
+	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	/* By ID only ever gives responder keys. */
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 6, 1,
+				  QKD_KEY_ROLE_INITIATOR));
+	make_key(&k, 6, QKD_KEY_ROLE_INITIATOR, 32);
+	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, k.id, 0, &got));
+	make_key(&k, 2, QKD_KEY_ROLE_RESPONDER, 32);
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, k.id, 0, &got));
+	EXPECT_EQ(0, memcmp(k.material, got.material, 32));
+	EXPECT_EQ(QKD_KEY_ROLE_RESPONDER, got.role);
+	/* Used once: the same ID is gone now. */
+	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, k.id, 0, &got));
+	EXPECT_EQ(1, stat_of(&self->nl, LINK, QKD_STATS_A_INITIATOR_KEYS));
+	EXPECT_EQ(2, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+}
+
+TEST_F(store, wait_ms_needs_id)
+{
+	struct qkd_key_buf got;
+
+	EXPECT_EQ(-EINVAL, qkd_key_take(&self->nl, LINK, NULL, 10, &got));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "key ID"));
+}
+
+TEST_F(store, token_bucket)
+{
+	struct qkd_link_opts o;
+	struct qkd_key_buf got;
+	int i;
+
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.rate = 1;
+	o.burst = 3;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 10,
+				  QKD_KEY_ROLE_INITIATOR));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(-EBUSY, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "rate limit"));
+	/* A refused take does not consume a key. */
+	EXPECT_EQ(7, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	/* One key per second comes back. */
+	sleep_ms(1200);
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(4, key_num(got.id));
+	EXPECT_EQ(-EBUSY, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(2, stat_of(&self->nl, LINK, QKD_STATS_A_RATE_LIMITED));
+	EXPECT_EQ(4, stat_of(&self->nl, LINK, QKD_STATS_A_TAKEN));
+	/* Unlimited again: all the rest at once. */
+	o.rate = 0;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	for (i = 0; i < 6; i++)
+		ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+}
+
+TEST_F(store, expiry)
+{
+	struct qkd_link_opts o;
+	struct qkd_key_buf got;
+	struct qkd_nl ntf;
+	struct qkd_ntf n;
+	int expired = 0;
+
+	ASSERT_EQ(0, qkd_nl_open(&ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.key_ttl = 1;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 2,
+				  QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 3, 1,
+				  QKD_KEY_ROLE_RESPONDER));
+	/* Expiry runs without any taker. */
+	while (expired < 3 && !qkd_nl_recv_ntf(&ntf, &n, 5000)) {
+		if (n.cmd != QKD_CMD_KEY_EXPIRED_NTF)
+			continue;
+		EXPECT_STREQ(LINK, n.link_name);
+		EXPECT_TRUE(n.has_key_id);
+		expired++;
+	}
+	EXPECT_EQ(3, expired);
+	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_EXPIRED));
+	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
+	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	qkd_nl_close(&ntf);
+}
+
+TEST_F(store, ttl_change_applies_to_buffered_keys)
+{
+	struct qkd_link_opts o;
+
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 2,
+				  QKD_KEY_ROLE_INITIATOR));
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.key_ttl = 1;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	sleep_ms(2500);
+	EXPECT_EQ(2, stat_of(&self->nl, LINK, QKD_STATS_A_EXPIRED));
+}
+
+TEST_F(store, flush)
+{
+	struct qkd_link_opts o;
+
+	qkd_link_opts_init(&o, "a", "b");
+	ASSERT_EQ(0, qkd_link_new(&self->nl, "other", &o));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 4,
+				  QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 10, 3,
+				  QKD_KEY_ROLE_RESPONDER));
+	ASSERT_EQ(0, inject_range(&self->nl, "other", 1, 5,
+				  QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, qkd_flush(&self->nl, LINK, QKD_KEY_ROLE_RESPONDER));
+	EXPECT_EQ(4, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_FLUSHED));
+	ASSERT_EQ(0, qkd_flush(&self->nl, LINK, 0));
+	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(5, stat_of(&self->nl, "other", QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(-ENODEV, qkd_flush(&self->nl, "nope", 0));
+	ASSERT_EQ(0, qkd_flush(&self->nl, NULL, 0));
+	EXPECT_EQ(0, stat_of(&self->nl, NULL, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(12, stat_of(&self->nl, NULL, QKD_STATS_A_FLUSHED));
+	EXPECT_EQ(12, stat_of(&self->nl, NULL, QKD_STATS_A_INJECTED));
+}
+
+TEST_F(store, namespace_stats)
+{
+	struct qkd_link_opts o;
+	struct qkd_stats_buf s;
+	struct qkd_key_buf got;
+
+	qkd_link_opts_init(&o, "a", "b");
+	ASSERT_EQ(0, qkd_link_new(&self->nl, "l2", &o));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 3,
+				  QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, inject_range(&self->nl, "l2", 1, 2,
+				  QKD_KEY_ROLE_RESPONDER));
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(0, qkd_stats_get(&self->nl, NULL, &s));
+	EXPECT_EQ(2, s.link_count);
+	EXPECT_EQ(5, s.v[QKD_STATS_A_INJECTED]);
+	EXPECT_EQ(1, s.v[QKD_STATS_A_TAKEN]);
+	EXPECT_EQ(4, s.v[QKD_STATS_A_KEYS_BUFFERED]);
+	EXPECT_EQ(2, s.v[QKD_STATS_A_INITIATOR_KEYS]);
+	EXPECT_EQ(128, s.v[QKD_STATS_A_BYTES_BUFFERED]);
+	EXPECT_EQ(160, s.v[QKD_STATS_A_BYTES_HIGH_WATER]);
+}
+
+TEST_F(store, audit_records_and_annotations)
+{
+	struct qkd_audit_buf recs[4];
+	struct qkd_key_buf got[2];
+	uint32_t spi[5] = { 0xc1000001, 0xc2000002, 3, 4, 5 };
+	uint8_t unknown[QKD_KEY_ID_LEN] = { 0xee };
+
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 3,
+				  QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got[0]));
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got[1]));
+	ASSERT_EQ(0, qkd_audit_annotate(&self->nl, LINK, got[0].id, spi, 2,
+					"child rekey"));
+	ASSERT_EQ(2, qkd_audit_dump(&self->nl, NULL, recs, 4));
+	EXPECT_EQ(1, recs[0].seq);
+	EXPECT_EQ(2, recs[1].seq);
+	EXPECT_EQ(0, memcmp(got[0].id, recs[0].key_id, QKD_KEY_ID_LEN));
+	EXPECT_EQ(0, memcmp(got[1].id, recs[1].key_id, QKD_KEY_ID_LEN));
+	EXPECT_STREQ(LINK, recs[0].link_name);
+	EXPECT_EQ((uint32_t)getpid(), recs[0].pid);
+	EXPECT_EQ(QKD_KEY_ROLE_INITIATOR, recs[0].role);
+	EXPECT_NE(0, recs[0].time_ns);
+	EXPECT_EQ(2, recs[0].nr_spi);
+	EXPECT_EQ(0xc1000001, recs[0].spi[0]);
+	EXPECT_EQ(0xc2000002, recs[0].spi[1]);
+	EXPECT_STREQ("child rekey", recs[0].usage);
+	EXPECT_EQ(0, recs[1].nr_spi);
+	/* Filter by link. */
+	EXPECT_EQ(0, qkd_audit_dump(&self->nl, "nope", recs, 4));
+	EXPECT_EQ(-ENOENT, qkd_audit_annotate(&self->nl, LINK, unknown, spi,
+					      1, NULL));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "no take record"));
+	EXPECT_EQ(-E2BIG, qkd_audit_annotate(&self->nl, LINK, got[1].id, spi,
+					     5, NULL));
+	EXPECT_EQ(-ENOSPC, qkd_audit_annotate(&self->nl, LINK, got[0].id,
+					      spi + 2, 3, NULL));
+	EXPECT_EQ(-EINVAL, qkd_audit_annotate(&self->nl, LINK, got[1].id,
+					      NULL, 0, NULL));
+}
+
+/* Over a thousand takes: slow under TCG. */
+TEST_F_TIMEOUT(store, audit_ring_is_bounded, 300)
+{
+	struct qkd_audit_buf *recs = calloc(QKD_AUDIT_RING_SIZE + 10,
+					    sizeof(*recs));
+	struct qkd_link_opts o;
+	struct qkd_key_buf got;
+	unsigned int i, total = QKD_AUDIT_RING_SIZE + 5;
+
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.max_keys = 2000;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	for (i = 0; i < total; i += 200)
+		ASSERT_EQ(0, inject_range(&self->nl, LINK, i,
+					  total - i < 200 ? total - i : 200,
+					  QKD_KEY_ROLE_INITIATOR));
+	for (i = 0; i < total; i++)
+		ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(QKD_AUDIT_RING_SIZE,
+		  qkd_audit_dump(&self->nl, NULL, recs,
+				 QKD_AUDIT_RING_SIZE + 10));
+	EXPECT_EQ(6, recs[0].seq);
+	EXPECT_EQ(total, recs[QKD_AUDIT_RING_SIZE - 1].seq);
+	EXPECT_EQ(total - 1, key_num(recs[QKD_AUDIT_RING_SIZE - 1].key_id));
+	free(recs);
+}
+
+TEST_F(store, low_watermark_notification)
+{
+	struct qkd_link_opts o;
+	struct qkd_key_buf got;
+	struct qkd_nl ntf;
+	struct qkd_ntf n;
+
+	ASSERT_EQ(0, qkd_nl_open(&ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.low_watermark = 2;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 3,
+				  QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	/* 2 left: not below the watermark yet. */
+	EXPECT_EQ(-ETIMEDOUT, qkd_nl_recv_ntf(&ntf, &n, 300));
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(0, qkd_nl_recv_ntf(&ntf, &n, 2000));
+	EXPECT_EQ(QKD_CMD_LOW_WATERMARK_NTF, n.cmd);
+	EXPECT_STREQ(LINK, n.link_name);
+	EXPECT_STREQ("sae-b", n.remote_sae_id);
+	EXPECT_EQ(1, n.key_count);
+	EXPECT_EQ(2, n.low_watermark);
+	EXPECT_EQ(1, stat_of(&self->nl, LINK, QKD_STATS_A_LOW_WATERMARK));
+	qkd_nl_close(&ntf);
+}
+
+TEST_F(store, key_wanted_notification)
+{
+	struct qkd_key_buf k, got;
+	struct qkd_nl ntf;
+	struct qkd_ntf n;
+
+	ASSERT_EQ(0, qkd_nl_open(&ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	make_key(&k, 77, QKD_KEY_ROLE_RESPONDER, 32);
+	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, k.id, 0, &got));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "not held"));
+	ASSERT_EQ(0, qkd_nl_recv_ntf(&ntf, &n, 2000));
+	EXPECT_EQ(QKD_CMD_KEY_WANTED_NTF, n.cmd);
+	EXPECT_TRUE(n.has_key_id);
+	EXPECT_EQ(0, memcmp(k.id, n.key_id, QKD_KEY_ID_LEN));
+	EXPECT_STREQ("sae-b", n.remote_sae_id);
+	EXPECT_EQ(1, stat_of(&self->nl, LINK, QKD_STATS_A_WANTED));
+	qkd_nl_close(&ntf);
+}
+
+struct waiter {
+	struct qkd_key_buf want, got;
+	int64_t wait_ms;
+	int ret;
+};
+
+static void *take_waiting(void *arg)
+{
+	struct waiter *w = arg;
+	struct qkd_nl nl;
+
+	w->ret = qkd_nl_open(&nl);
+	if (w->ret)
+		return NULL;
+	w->ret = qkd_key_take(&nl, LINK, w->want.id, w->wait_ms, &w->got);
+	qkd_nl_close(&nl);
+	return NULL;
+}
+
+TEST_F(store, take_by_id_waits_for_agent)
+{
+	struct waiter w = { .wait_ms = 5000 };
+	struct qkd_nl ntf;
+	struct qkd_ntf n;
+	pthread_t t;
+
+	ASSERT_EQ(0, qkd_nl_open(&ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	make_key(&w.want, 42, QKD_KEY_ROLE_RESPONDER, 32);
+	ASSERT_EQ(0, pthread_create(&t, NULL, take_waiting, &w));
+	/* Play the agent: hear the request, fetch, inject. */
+	ASSERT_EQ(0, qkd_nl_recv_ntf(&ntf, &n, 3000));
+	ASSERT_EQ(QKD_CMD_KEY_WANTED_NTF, n.cmd);
+	ASSERT_EQ(0, memcmp(w.want.id, n.key_id, QKD_KEY_ID_LEN));
+	ASSERT_EQ(0, qkd_key_inject(&self->nl, LINK, &w.want, 1));
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, w.ret);
+	EXPECT_EQ(0, memcmp(w.want.material, w.got.material, 32));
+	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	qkd_nl_close(&ntf);
+}
+
+TEST_F(store, take_by_id_times_out)
+{
+	struct waiter w = { .wait_ms = 300 };
+	struct timespec a, b;
+	long ms;
+
+	make_key(&w.want, 43, QKD_KEY_ROLE_RESPONDER, 32);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	take_waiting(&w);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	EXPECT_EQ(-ETIMEDOUT, w.ret);
+	EXPECT_GE(ms, 290);
+	EXPECT_EQ(1, stat_of(&self->nl, LINK,
+			     QKD_STATS_A_REJECTED_NOT_FOUND));
+}
+
+TEST_F(store, link_del_wakes_waiter)
+{
+	struct waiter w = { .wait_ms = 8000 };
+	struct qkd_nl ntf;
+	struct qkd_ntf n;
+	pthread_t t;
+
+	ASSERT_EQ(0, qkd_nl_open(&ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	make_key(&w.want, 44, QKD_KEY_ROLE_RESPONDER, 32);
+	ASSERT_EQ(0, pthread_create(&t, NULL, take_waiting, &w));
+	ASSERT_EQ(0, qkd_nl_recv_ntf(&ntf, &n, 3000));
+	ASSERT_EQ(0, qkd_link_del(&self->nl, LINK));
+	pthread_join(t, NULL);
+	EXPECT_EQ(-ENODEV, w.ret);
+	qkd_nl_close(&ntf);
+}
+
+static int drop_net_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[CAP_NET_ADMIN / 32].effective &= ~(1U << (CAP_NET_ADMIN % 32));
+	data[CAP_NET_ADMIN / 32].permitted &= ~(1U << (CAP_NET_ADMIN % 32));
+	return syscall(SYS_capset, &hdr, data);
+}
+
+TEST_F(store, unprivileged_caller)
+{
+	struct qkd_link_info info;
+	struct qkd_stats_buf s;
+	struct qkd_key_buf got;
+	struct qkd_audit_buf rec;
+	struct qkd_link_opts o;
+	struct qkd_nl nl;
+
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 1,
+				  QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, drop_net_admin());
+	ASSERT_EQ(0, qkd_nl_open(&nl));
+	qkd_link_opts_init(&o, "a", "b");
+	EXPECT_EQ(-EPERM, qkd_link_new(&nl, "x", &o));
+	EXPECT_EQ(-EPERM, qkd_link_get(&nl, LINK, &info));
+	EXPECT_EQ(-EPERM, qkd_link_dump(&nl, &info, 1));
+	EXPECT_EQ(-EPERM, qkd_key_take(&nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(-EPERM, inject_range(&nl, LINK, 5, 1,
+				       QKD_KEY_ROLE_INITIATOR));
+	EXPECT_EQ(-EPERM, qkd_flush(&nl, NULL, 0));
+	EXPECT_EQ(-EPERM, qkd_stats_get(&nl, NULL, &s));
+	EXPECT_EQ(-EPERM, qkd_audit_dump(&nl, NULL, &rec, 1));
+	EXPECT_EQ(-EPERM, qkd_link_del(&nl, LINK));
+	EXPECT_EQ(-EPERM, qkd_nl_subscribe(&nl));
+	qkd_nl_close(&nl);
+	/*
+	 * A socket opened while privileged does not help: the family checks
+	 * the sender's capabilities on every message.
+	 */
+	EXPECT_EQ(-EPERM, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+}
+
+TEST_F(store, other_namespace_is_isolated)
+{
+	struct qkd_link_info info;
+	struct qkd_key_buf got;
+	struct qkd_nl other;
+	int orig_ns, ret;
+
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 2,
+				  QKD_KEY_ROLE_INITIATOR));
+	orig_ns = open("/proc/self/ns/net", O_RDONLY);
+	ASSERT_GE(orig_ns, 0);
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, qkd_nl_open(&other));
+	EXPECT_EQ(-ENODEV, qkd_link_get(&other, LINK, &info));
+	EXPECT_EQ(-ENODEV, qkd_key_take(&other, LINK, NULL, -1, &got));
+	EXPECT_EQ(0, qkd_link_dump(&other, &info, 1));
+	EXPECT_EQ(0, stat_of(&other, NULL, QKD_STATS_A_KEYS_BUFFERED));
+	qkd_nl_close(&other);
+	/* The first namespace still holds both keys. */
+	ASSERT_EQ(0, setns(orig_ns, CLONE_NEWNET));
+	close(orig_ns);
+	ret = qkd_link_get(&self->nl, LINK, &info);
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(2, info.stats.v[QKD_STATS_A_KEYS_BUFFERED]);
+}
+
+TEST(namespace_exit_wipes_keys)
+{
+	struct qkd_link_opts o;
+	struct qkd_nl nl;
+	pid_t pid;
+	int status;
+
+	/* A child namespace with keys that dies: nothing may leak or warn. */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (unshare(CLONE_NEWNET) || qkd_nl_open(&nl))
+			_exit(1);
+		qkd_link_opts_init(&o, "a", "b");
+		if (qkd_link_new(&nl, "gone", &o) ||
+		    inject_range(&nl, "gone", 1, 100, QKD_KEY_ROLE_INITIATOR))
+			_exit(2);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+#define CONC_THREADS	4
+#define CONC_KEYS	1500	/* per injecting thread */
+#define CONC_BATCH	50
+
+struct conc {
+	atomic_int injected_done;
+	atomic_uint taken;
+	uint8_t seen[CONC_THREADS * CONC_KEYS];
+	atomic_int errors;
+};
+
+static void *conc_injector(void *arg)
+{
+	struct conc *c = ((void **)arg)[0];
+	int idx = (int)(long)((void **)arg)[1];
+	struct qkd_nl nl;
+	int i;
+
+	if (qkd_nl_open(&nl)) {
+		c->errors++;
+		return NULL;
+	}
+	for (i = 0; i < CONC_KEYS; i += CONC_BATCH)
+		if (inject_range(&nl, LINK, idx * CONC_KEYS + i, CONC_BATCH,
+				 QKD_KEY_ROLE_INITIATOR))
+			c->errors++;
+	c->injected_done++;
+	qkd_nl_close(&nl);
+	return NULL;
+}
+
+static void *conc_taker(void *arg)
+{
+	struct conc *c = arg;
+	struct qkd_key_buf got, expect;
+	struct qkd_nl nl;
+	uint32_t n;
+	int ret;
+
+	if (qkd_nl_open(&nl)) {
+		c->errors++;
+		return NULL;
+	}
+	for (;;) {
+		ret = qkd_key_take(&nl, LINK, NULL, -1, &got);
+		if (ret == -ENOENT) {
+			if (c->injected_done == CONC_THREADS)
+				break;
+			continue;
+		}
+		if (ret) {
+			c->errors++;
+			break;
+		}
+		n = key_num(got.id);
+		make_key(&expect, n, QKD_KEY_ROLE_INITIATOR, 32);
+		if (n >= CONC_THREADS * CONC_KEYS ||
+		    memcmp(expect.material, got.material, 32) ||
+		    __atomic_fetch_add(&c->seen[n], 1, __ATOMIC_SEQ_CST))
+			c->errors++;
+		c->taken++;
+	}
+	qkd_nl_close(&nl);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(store, concurrent_inject_take, 300)
+{
+	pthread_t inj[CONC_THREADS], tak[CONC_THREADS];
+	void *args[CONC_THREADS][2];
+	struct qkd_link_opts o;
+	struct conc *c = calloc(1, sizeof(*c));
+	struct qkd_stats_buf s;
+	int i;
+
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.max_keys = QKD_LINK_MAX_KEYS_LIMIT;
+	o.max_bytes = QKD_LINK_MAX_BYTES_LIMIT;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	for (i = 0; i < CONC_THREADS; i++) {
+		args[i][0] = c;
+		args[i][1] = (void *)(long)i;
+		ASSERT_EQ(0, pthread_create(&inj[i], NULL, conc_injector,
+					    args[i]));
+		ASSERT_EQ(0, pthread_create(&tak[i], NULL, conc_taker, c));
+	}
+	for (i = 0; i < CONC_THREADS; i++) {
+		pthread_join(inj[i], NULL);
+		pthread_join(tak[i], NULL);
+	}
+	EXPECT_EQ(0, c->errors);
+	EXPECT_EQ(CONC_THREADS * CONC_KEYS, c->taken);
+	for (i = 0; i < CONC_THREADS * CONC_KEYS; i++)
+		ASSERT_EQ(1, c->seen[i]) TH_LOG("key %d", i);
+	ASSERT_EQ(0, qkd_stats_get(&self->nl, LINK, &s));
+	EXPECT_EQ(CONC_THREADS * CONC_KEYS, s.v[QKD_STATS_A_INJECTED]);
+	EXPECT_EQ(CONC_THREADS * CONC_KEYS, s.v[QKD_STATS_A_TAKEN]);
+	EXPECT_EQ(0, s.v[QKD_STATS_A_KEYS_BUFFERED]);
+	EXPECT_EQ(0, s.v[QKD_STATS_A_BYTES_BUFFERED]);
+	free(c);
+}
+
+struct flusher {
+	atomic_int stop;
+	int flushes;
+};
+
+static void *conc_flusher(void *arg)
+{
+	struct flusher *f = arg;
+	struct qkd_nl nl;
+
+	if (qkd_nl_open(&nl))
+		return NULL;
+	while (!f->stop) {
+		if (!qkd_flush(&nl, f->flushes % 2 ? LINK : NULL, 0))
+			f->flushes++;
+		usleep(2000);
+	}
+	qkd_nl_close(&nl);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(store, concurrent_flush_accounting, 300)
+{
+	pthread_t inj[CONC_THREADS], tak[CONC_THREADS], fl;
+	void *args[CONC_THREADS][2];
+	struct flusher f = { 0 };
+	struct qkd_link_opts o;
+	struct conc *c = calloc(1, sizeof(*c));
+	struct qkd_stats_buf s, ns;
+	int i;
+
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.max_keys = QKD_LINK_MAX_KEYS_LIMIT;
+	o.max_bytes = QKD_LINK_MAX_BYTES_LIMIT;
+	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, pthread_create(&fl, NULL, conc_flusher, &f));
+	for (i = 0; i < CONC_THREADS; i++) {
+		args[i][0] = c;
+		args[i][1] = (void *)(long)i;
+		ASSERT_EQ(0, pthread_create(&inj[i], NULL, conc_injector,
+					    args[i]));
+		ASSERT_EQ(0, pthread_create(&tak[i], NULL, conc_taker, c));
+	}
+	for (i = 0; i < CONC_THREADS; i++) {
+		pthread_join(inj[i], NULL);
+		pthread_join(tak[i], NULL);
+	}
+	f.stop = 1;
+	pthread_join(fl, NULL);
+	EXPECT_EQ(0, c->errors);
+	EXPECT_GT(f.flushes, 0);
+	ASSERT_EQ(0, qkd_stats_get(&self->nl, LINK, &s));
+	ASSERT_EQ(0, qkd_stats_get(&self->nl, NULL, &ns));
+	/* Every key is accounted for exactly once. */
+	EXPECT_EQ(CONC_THREADS * CONC_KEYS, s.v[QKD_STATS_A_INJECTED]);
+	EXPECT_EQ(c->taken, s.v[QKD_STATS_A_TAKEN]);
+	EXPECT_EQ(s.v[QKD_STATS_A_INJECTED],
+		  s.v[QKD_STATS_A_TAKEN] + s.v[QKD_STATS_A_FLUSHED] +
+		  s.v[QKD_STATS_A_KEYS_BUFFERED]);
+	EXPECT_EQ(s.v[QKD_STATS_A_TAKEN], ns.v[QKD_STATS_A_TAKEN]);
+	EXPECT_EQ(s.v[QKD_STATS_A_FLUSHED], ns.v[QKD_STATS_A_FLUSHED]);
+	EXPECT_EQ(s.v[QKD_STATS_A_BYTES_BUFFERED],
+		  32 * s.v[QKD_STATS_A_KEYS_BUFFERED]);
+	TH_LOG("taken %llu flushed %llu in %d flushes",
+	       (unsigned long long)s.v[QKD_STATS_A_TAKEN],
+	       (unsigned long long)s.v[QKD_STATS_A_FLUSHED], f.flushes);
+	free(c);
+}
+
+TEST_HARNESS_MAIN
