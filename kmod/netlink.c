@@ -78,32 +78,32 @@ static const struct nla_policy qkd_policy[QKD_A_MAX + 1] = {
 
 static struct genl_family qkd_genl_family;
 
-/*
- * The core reports which attribute is missing (NLMSGERR_ATTR_MISS_TYPE);
- * add words so that every refusal also reads well in a log.
- */
-#define QKD_REQUIRE(info, type)						\
-	({								\
-		struct genl_info *__i = (info);				\
-		bool __miss = GENL_REQ_ATTR_CHECK(__i, type);		\
-		if (__miss)						\
-			NL_SET_ERR_MSG_MOD(__i->extack,			\
-					   "missing required attribute");	\
-		__miss;							\
-	})
-
-#define QKD_REQUIRE_NESTED(extack, nest, tb, type)			\
-	({								\
-		bool __miss = NL_REQ_ATTR_CHECK(extack, nest, tb, type); \
-		if (__miss)						\
-			NL_SET_ERR_MSG_MOD(extack,			\
-					   "missing required attribute in key"); \
-		__miss;							\
-	})
-
 enum qkd_mcgrp {
 	QKD_MCGRP_NOTIFY_ID,
 };
+
+/*
+ * Like GENL_REQ_ATTR_CHECK(), which reports which attribute is missing
+ * (NLMSGERR_ATTR_MISS_TYPE), plus words so the refusal reads well in a log.
+ */
+static bool qkd_attr_missing(struct netlink_ext_ack *extack,
+			     const struct nlattr *nest, struct nlattr **tb,
+			     int type, const char *msg)
+{
+	if (tb[type])
+		return false;
+	NL_SET_ERR_ATTR_MISS(extack, nest, type);
+	/* NL_SET_ERR_MSG() wants a literal; msg is one of two below. */
+	if (extack)
+		extack->_msg = msg;
+	return true;
+}
+
+static bool qkd_require(struct genl_info *info, int type)
+{
+	return qkd_attr_missing(info->extack, NULL, info->attrs, type,
+				KBUILD_MODNAME ": missing required attribute");
+}
 
 static struct qkd_net *qkd_info_net(struct genl_info *info)
 {
@@ -255,9 +255,9 @@ static int qkd_nl_link_new(struct sk_buff *skb, struct genl_info *info)
 	struct qkd_link_config cfg;
 	int err;
 
-	if (QKD_REQUIRE(info, QKD_A_LINK_NAME) ||
-	    QKD_REQUIRE(info, QKD_A_LOCAL_SAE_ID) ||
-	    QKD_REQUIRE(info, QKD_A_REMOTE_SAE_ID))
+	if (qkd_require(info, QKD_A_LINK_NAME) ||
+	    qkd_require(info, QKD_A_LOCAL_SAE_ID) ||
+	    qkd_require(info, QKD_A_REMOTE_SAE_ID))
 		return -EINVAL;
 	err = qkd_check_link_name(info);
 	if (err)
@@ -277,7 +277,7 @@ static int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
 	struct qkd_link *link;
 	int err;
 
-	if (QKD_REQUIRE(info, QKD_A_LINK_NAME))
+	if (qkd_require(info, QKD_A_LINK_NAME))
 		return -EINVAL;
 	link = qkd_info_link(info);
 	if (!link)
@@ -296,7 +296,7 @@ static int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
 
 static int qkd_nl_link_del(struct sk_buff *skb, struct genl_info *info)
 {
-	if (QKD_REQUIRE(info, QKD_A_LINK_NAME))
+	if (qkd_require(info, QKD_A_LINK_NAME))
 		return -EINVAL;
 	return qkd_link_delete(qkd_info_net(info),
 			       nla_data(info->attrs[QKD_A_LINK_NAME]),
@@ -309,7 +309,7 @@ static int qkd_nl_link_get(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	int err;
 
-	if (QKD_REQUIRE(info, QKD_A_LINK_NAME))
+	if (qkd_require(info, QKD_A_LINK_NAME))
 		return -EINVAL;
 	link = qkd_info_link(info);
 	if (!link)
@@ -367,6 +367,14 @@ static void qkd_nl_wipe_request_keys(struct genl_info *info)
 	}
 }
 
+static bool qkd_key_attr_missing(struct netlink_ext_ack *extack,
+				 const struct nlattr *nest, struct nlattr **tb,
+				 int type)
+{
+	return qkd_attr_missing(extack, nest, tb, type,
+				KBUILD_MODNAME ": missing required attribute in key");
+}
+
 static int qkd_nl_parse_keys(struct genl_info *info, struct qkd_key_in *in,
 			     unsigned int *nr)
 {
@@ -390,10 +398,10 @@ static int qkd_nl_parse_keys(struct genl_info *info, struct qkd_key_in *in,
 				       info->extack);
 		if (err)
 			return err;
-		if (QKD_REQUIRE_NESTED(info->extack, attr, tb, QKD_KEY_A_ID) ||
-		    QKD_REQUIRE_NESTED(info->extack, attr, tb,
-				      QKD_KEY_A_MATERIAL) ||
-		    QKD_REQUIRE_NESTED(info->extack, attr, tb, QKD_KEY_A_ROLE))
+		if (qkd_key_attr_missing(info->extack, attr, tb, QKD_KEY_A_ID) ||
+		    qkd_key_attr_missing(info->extack, attr, tb,
+					 QKD_KEY_A_MATERIAL) ||
+		    qkd_key_attr_missing(info->extack, attr, tb, QKD_KEY_A_ROLE))
 			return -EINVAL;
 		k->attr = attr;
 		memcpy(k->id, nla_data(tb[QKD_KEY_A_ID]), QKD_KEY_ID_LEN);
@@ -423,7 +431,7 @@ static int qkd_nl_key_inject(struct sk_buff *skb, struct genl_info *info)
 		err = -ENOMEM;
 		goto out;
 	}
-	if (QKD_REQUIRE(info, QKD_A_LINK_NAME)) {
+	if (qkd_require(info, QKD_A_LINK_NAME)) {
 		err = -EINVAL;
 		goto out;
 	}
@@ -470,7 +478,7 @@ static int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int err;
 
-	if (QKD_REQUIRE(info, QKD_A_LINK_NAME))
+	if (qkd_require(info, QKD_A_LINK_NAME))
 		return -EINVAL;
 	if (info->attrs[QKD_A_KEY_ID])
 		id = nla_data(info->attrs[QKD_A_KEY_ID]);
@@ -648,8 +656,8 @@ static int qkd_nl_audit_annotate(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *attr;
 	int rem, err;
 
-	if (QKD_REQUIRE(info, QKD_A_LINK_NAME) ||
-	    QKD_REQUIRE(info, QKD_A_KEY_ID))
+	if (qkd_require(info, QKD_A_LINK_NAME) ||
+	    qkd_require(info, QKD_A_KEY_ID))
 		return -EINVAL;
 	nla_for_each_attr(attr, genlmsg_data(info->genlhdr),
 			  genlmsg_len(info->genlhdr), rem) {

@@ -597,8 +597,13 @@ int qkd_link_take(struct qkd_link *link, const u8 *id, u32 wait_ms,
 			qkd_notify_key_wanted(link, id);
 			wanted_sent = true;
 		}
+		if (READ_ONCE(qkd_unloading)) {
+			NL_SET_ERR_MSG_MOD(extack, "the module is unloading");
+			err = -ESHUTDOWN;
+			break;
+		}
 		left = (long)deadline - (long)jiffies;
-		if (!wait_ms || left <= 0 || READ_ONCE(qkd_unloading)) {
+		if (!wait_ms || left <= 0) {
 			spin_lock(&link->lock);
 			qkd_stat_add(link, &link->stats.rejected_not_found, 1);
 			spin_unlock(&link->lock);

@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# qkd-ipsec: QKD-keyed IPsec for strongSwan gateways.
+#
+#   make deps      install every Debian package the build and tests need
+#   make           build the module, the charon plugin and the programs
+#   make check     build, then run host tests, static checks and the guest
+#                  tests; ends with "N passed, N failed"
+#   make demo      the two-site demo on a simulated QKD link (see README)
+#   make install   install everything (DESTDIR, PREFIX) incl. DKMS source
+#
+# The module builds against KDIR (default: the Debian 6.1 headers that
+# `make deps` installs, which is also the kernel the guest tests boot).
+
+VERSION  := 0.1.0
+REPO     := $(CURDIR)
+KVER     ?= $(shell ls -d /lib/modules/6.1.*-amd64/build 2>/dev/null | sort -V | tail -1 | cut -d/ -f4)
+KDIR     ?= /lib/modules/$(KVER)/build
+LINUXSRC := $(REPO)/build/linux-src
+DESTDIR  ?=
+PREFIX   ?= /usr
+
+# Parts that exist in this tree; each has its own Makefile and a
+# debian-packages list.
+SUBDIRS := $(wildcard userspace/Makefile charon-plugin/Makefile)
+SUBDIRS := $(patsubst %/Makefile,%,$(SUBDIRS))
+
+DEB_LISTS := $(wildcard debian-packages */debian-packages* */*/debian-packages*)
+
+all: module selftests $(SUBDIRS)
+
+module:
+	$(MAKE) -C $(KDIR) M=$(REPO) modules
+
+module-clean:
+	$(MAKE) -C $(KDIR) M=$(REPO) clean
+
+# W=1 and sparse (C=1 checks every file, even unchanged ones).
+module-checks:
+	$(MAKE) -C $(KDIR) M=$(REPO) W=1 C=2 modules
+
+$(LINUXSRC)/scripts/checkpatch.pl:
+	selftests/vm/kselftest-headers.sh $(LINUXSRC)
+
+checkpatch: $(LINUXSRC)/scripts/checkpatch.pl
+	perl $(LINUXSRC)/scripts/checkpatch.pl --strict --no-tree --terse \
+		--ignore FILE_PATH_CHANGES \
+		-f $(filter-out kmod/qkd.mod.c,$(wildcard kmod/*.c)) kmod/*.h \
+		include/uapi/linux/qkd.h
+
+selftests: $(LINUXSRC)/scripts/checkpatch.pl
+	$(MAKE) -C selftests/kmod
+
+$(SUBDIRS):
+	$(MAKE) -C $@
+
+deps:
+	selftests/install-deps $(DEB_LISTS)
+
+check: all
+	selftests/run-all
+
+check-host: all
+	selftests/run-all --host-only
+
+demo: all
+	@if [ -x demo/run ]; then demo/run; else \
+		echo "demo: not implemented yet (issue 5)"; exit 1; fi
+
+# The module's source for DKMS, as /usr/src/qkd-VERSION.
+install-dkms-src:
+	install -d $(DESTDIR)/usr/src/qkd-$(VERSION)/kmod \
+		$(DESTDIR)/usr/src/qkd-$(VERSION)/include/uapi/linux
+	install -m 0644 Kbuild dkms.conf $(DESTDIR)/usr/src/qkd-$(VERSION)/
+	install -m 0644 kmod/Kbuild kmod/*.c kmod/*.h \
+		$(DESTDIR)/usr/src/qkd-$(VERSION)/kmod/
+	rm -f $(DESTDIR)/usr/src/qkd-$(VERSION)/kmod/*.mod.c
+	install -m 0644 include/uapi/linux/qkd.h \
+		$(DESTDIR)/usr/src/qkd-$(VERSION)/include/uapi/linux/
+
+install: all install-dkms-src
+	install -D -m 0644 include/uapi/linux/qkd.h \
+		$(DESTDIR)$(PREFIX)/include/linux/qkd.h
+	for d in $(SUBDIRS); do $(MAKE) -C $$d install DESTDIR=$(DESTDIR) \
+		PREFIX=$(PREFIX) || exit 1; done
+
+clean: module-clean
+	$(MAKE) -C selftests/kmod clean
+	for d in $(SUBDIRS); do $(MAKE) -C $$d clean; done
+
+.PHONY: all module module-clean module-checks checkpatch selftests deps \
+	check check-host demo install install-dkms-src clean $(SUBDIRS)

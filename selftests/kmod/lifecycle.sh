@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Module and namespace lifetime with keys buffered: unload, unload while a
+# taker sleeps for a key by ID, namespace deletion, reload.  Runs in the
+# guest as root (selftests/vm/run); the VM runner fails the run on any
+# kernel warning, slub_debug report or oops these provoke.
+set -euo pipefail
+[ -n "${QKD_TRACE:-}" ] && set -x
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+. "$REPO/selftests/lib/tap.sh"
+KO=${QKD_KO:-$REPO/kmod/qkd.ko}
+CLI=$HERE/qkd-cli
+
+cleanup() {
+	ip netns del qkd-t1 2>/dev/null || true
+	ip netns del qkd-t2 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# keys FIRST COUNT ROLE: COUNT key lines with IDs FIRST.. and random
+# material, in one pipeline (forks are slow under TCG).
+keys() {
+	od -An -tx1 -v -N$(($2 * 32)) /dev/urandom | tr -d ' \n' | fold -w64 |
+		awk -v first="$1" -v role="$3" \
+			'{ printf "%s %032x %s\n", role, first + NR - 1, $0 }'
+}
+
+stat() { "$CLI" stats ${2:+"$2"} | awk -v k="$1" '$1 == k { print $2 }'; }
+
+lsmod | grep -q '^qkd ' && rmmod qkd
+insmod "$KO"
+tap_check "module loads" grep -q '^qkd ' /proc/modules
+
+# Unload with keys buffered in two links of the initial namespace.
+"$CLI" link-add a sae-1 sae-2 max_keys 5000
+"$CLI" link-add b sae-1 sae-3
+keys 0 1000 initiator | "$CLI" inject a
+keys 1000 200 responder | "$CLI" inject a
+keys 0 50 initiator | "$CLI" inject b
+tap_eq "1250 keys buffered before unload" 1250 "$(stat keys_buffered)"
+tap_check "unload with keys buffered" rmmod qkd
+tap_check "module gone" bash -c '! grep -q "^qkd " /proc/modules'
+
+# Reload: a fresh, empty store.
+insmod "$KO"
+tap_eq "reloaded store has no links" 0 "$(stat links)"
+tap_eq "reloaded store has no keys" 0 "$(stat keys_buffered)"
+
+# Unload while a taker sleeps for a key by ID: it must be woken and the
+# unload must not wait out the 10 s timeout.
+"$CLI" link-add a sae-1 sae-2
+start=$(date +%s%N)
+"$CLI" take a 000000000000000000000000000000ff 10000 > /tmp/qkd-take.out 2>&1 &
+taker=$!
+sleep 1
+rmmod qkd
+wait "$taker" && rc=0 || rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+tap_check "sleeping taker fails when the module unloads" test "$rc" -ne 0
+echo "# taker said: $(cat /tmp/qkd-take.out)"
+tap_check "unload did not wait for the taker's timeout (${ms} ms)" test "$ms" -lt 8000
+
+# Namespaces: keys in two namespaces, one deleted, the other untouched.
+insmod "$KO"
+ip netns add qkd-t1
+ip netns add qkd-t2
+ip netns exec qkd-t1 "$CLI" link-add x s1 s2
+ip netns exec qkd-t2 "$CLI" link-add x s1 s2
+keys 0 100 initiator | ip netns exec qkd-t1 "$CLI" inject x
+keys 0 7 initiator | ip netns exec qkd-t2 "$CLI" inject x
+tap_eq "namespace 1 holds its 100 keys" 100 "$(ip netns exec qkd-t1 "$CLI" stats x | awk '$1=="keys_buffered"{print $2}')"
+tap_eq "namespace 2 holds its 7 keys" 7 "$(ip netns exec qkd-t2 "$CLI" stats x | awk '$1=="keys_buffered"{print $2}')"
+tap_eq "initial namespace sees neither" 0 "$(stat links)"
+ip netns del qkd-t1
+sleep 1	# netns cleanup runs from a workqueue
+tap_eq "namespace 2 unaffected by deleting namespace 1" 7 "$(ip netns exec qkd-t2 "$CLI" stats x | awk '$1=="keys_buffered"{print $2}')"
+tap_check "unload with a namespace holding keys" rmmod qkd
+ip netns del qkd-t2
+
+tap_done
