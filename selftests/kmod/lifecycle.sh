@@ -53,11 +53,17 @@ tap_eq "reloaded store has no keys" 0 "$(stat keys_buffered)"
 start=$(date +%s%N)
 "$CLI" take a 000000000000000000000000000000ff 10000 > /tmp/qkd-take.out 2>&1 &
 taker=$!
-sleep 1
+# The taker is asleep in the module once its key-wanted was counted.
+for _ in $(seq 100); do
+	[ "$(stat wanted a)" = 1 ] && break
+	sleep 0.1
+done
+tap_eq "taker is waiting in the module" 1 "$(stat wanted a)"
 rmmod qkd
 wait "$taker" && rc=0 || rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 tap_check "sleeping taker fails when the module unloads" test "$rc" -ne 0
+tap_check "taker was told the module is unloading" grep -q "unloading" /tmp/qkd-take.out
 echo "# taker said: $(cat /tmp/qkd-take.out)"
 tap_check "unload did not wait for the taker's timeout (${ms} ms)" test "$ms" -lt 8000
 
