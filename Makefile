@@ -7,6 +7,7 @@
 #   make check     build, then run host tests, static checks and the guest
 #                  tests; ends with "N passed, N failed"
 #   make demo      the two-site demo on a simulated QKD link (see README)
+#   make bench     module throughput figures (in the guest)
 #   make install   install everything (DESTDIR, PREFIX) incl. DKMS source
 #
 # The module builds against KDIR (default: the Debian 6.1 headers that
@@ -63,6 +64,11 @@ check: all
 check-host: all
 	selftests/run-all --host-only
 
+# Throughput figures of the module (in the guest; TCG numbers).
+bench: module selftests
+	selftests/vm/run -- /bin/sh -c 'insmod $(REPO)/kmod/qkd.ko && \
+		$(REPO)/selftests/kmod/qkd_bench'
+
 demo: all
 	@if [ -x demo/run ]; then demo/run; else \
 		echo "demo: not implemented yet (issue 5)"; exit 1; fi
@@ -89,4 +95,4 @@ clean: module-clean
 	for d in $(SUBDIRS); do $(MAKE) -C $$d clean; done
 
 .PHONY: all module module-clean module-checks checkpatch selftests deps \
-	check check-host demo install install-dkms-src clean $(SUBDIRS)
+	check check-host bench demo install install-dkms-src clean $(SUBDIRS)

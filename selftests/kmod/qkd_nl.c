@@ -123,6 +123,7 @@ static int qkd_nl_run(struct qkd_nl *nl, struct nlmsghdr *nlh,
 		[NLMSG_DONE] = qkd_nl_done_cb,
 	};
 	unsigned int portid = mnl_socket_get_portid(nl->sock);
+	size_t used = 0;
 	char *buf;
 	int ret;
 
@@ -141,9 +142,13 @@ static int qkd_nl_run(struct qkd_nl *nl, struct nlmsghdr *nlh,
 			ret = -1;
 			break;
 		}
+		if ((size_t)ret > used)
+			used = ret;
 		ret = mnl_cb_run2(buf, ret, nlh->nlmsg_seq, portid,
 				  qkd_nl_data_cb, &ctx, ctl, NLMSG_MIN_TYPE);
 	} while (ret > 0);
+	/* Replies of a take carry key material. */
+	explicit_bzero(buf, used);
 	free(buf);
 	return ret < 0 ? -errno : 0;
 }
@@ -314,7 +319,7 @@ int qkd_nl_request(struct qkd_nl *nl, uint8_t cmd, uint16_t flags,
 		build(nlh, build_arg);
 	ret = qkd_nl_run(nl, nlh, parse, parse_arg);
 	/* Requests may carry key material: wipe before freeing. */
-	explicit_bzero(buf, QKD_NL_BUF_SIZE);
+	explicit_bzero(buf, nlh->nlmsg_len);
 	free(buf);
 	return ret;
 }
