@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/**
+ * @defgroup qkd_ke qkd_ke
+ * @{ @ingroup qkd
+ *
+ * The hybrid key exchange: X25519 (from the crypto factory) plus one QKD
+ * key taken from the kernel module.  Shared secret = X25519 secret || QKD
+ * key, or the X25519 secret alone if a "prefer" link had no key (both
+ * sides learn that from the flags in the KE data, see qkd_wire.h).
+ */
+#ifndef QKD_KE_H_
+#define QKD_KE_H_
+
+#include "qkd_links.h"
+
+#include <crypto/key_exchange.h>
+
+typedef struct qkd_ke_t qkd_ke_t;
+
+/**
+ * Hybrid X25519 + QKD key exchange.
+ */
+struct qkd_ke_t {
+
+	/**
+	 * Implements key_exchange_t (must be first: listeners cast to it).
+	 */
+	key_exchange_t ke;
+
+	/**
+	 * Attach SPIs and a usage text to the module's audit record of the QKD
+	 * key this exchange took (if any).
+	 *
+	 * @param spis		SPIs in host order
+	 * @param count		number of SPIs (at most 4)
+	 * @param usage		what the key keyed
+	 * @return			TRUE if a QKD key was used and annotated
+	 */
+	bool (*annotate)(qkd_ke_t *this, uint32_t *spis, int count, char *usage);
+
+	/**
+	 * Whether the QKD key was mixed into the shared secret.
+	 */
+	bool (*uses_qkd)(qkd_ke_t *this);
+};
+
+/**
+ * Create the key exchange (registered as KE constructor).
+ *
+ * @param method	QKD_KE_METHOD
+ * @return			object, NULL if X25519 is unavailable
+ */
+qkd_ke_t *qkd_ke_create(key_exchange_method_t method, ...);
+
+/**
+ * Set the link configuration used by new objects (NULL to unset).
+ */
+void qkd_ke_set_links(qkd_links_t *links);
+
+/**
+ * Log the counters (DBG1).
+ */
+void qkd_ke_log_stats();
+
+#endif /** QKD_KE_H_ @}*/

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/**
+ * @defgroup qkd_keysrc qkd_keysrc
+ * @{ @ingroup qkd
+ *
+ * Where QKD keys come from.  Plain C (no strongSwan types) so the
+ * implementation can be unit-tested on the host.
+ *
+ * The shipped plugin links qkd_kmod.c (the "qkd" generic netlink family of
+ * the kernel module).  Only the test build (make TEST_KEYSRC=1, never
+ * installed) links qkd_keyfile.c instead, which takes keys from files.
+ */
+#ifndef QKD_KEYSRC_H_
+#define QKD_KEYSRC_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QKD_KEYSRC_ID_LEN		16
+#define QKD_KEYSRC_MAX_KEY_LEN	64
+#define QKD_KEYSRC_ERR_LEN		160
+
+/** one QKD key; wipe with qkd_key_wipe() */
+struct qkd_key {
+	uint8_t id[QKD_KEYSRC_ID_LEN];
+	uint8_t material[QKD_KEYSRC_MAX_KEY_LEN];
+	size_t len;
+	uint8_t role;		/* enum qkd_key_role */
+};
+
+/** wipe a key so the compiler cannot drop it */
+void qkd_key_wipe(struct qkd_key *key);
+
+/**
+ * Take a key from the link.
+ *
+ * @param link		module link name
+ * @param id		NULL: the oldest initiator-role key; otherwise the
+ *					responder-role key of that ID
+ * @param wait_ms	for take by ID: how long the module may wait for it
+ * @param key		filled on success
+ * @param err		extended error text (extack) on failure, may be ""
+ * @return			0, or a negative errno: -ENODEV (no link), -ENOENT
+ *					(pool empty / no such ID), -EBUSY (rate limited),
+ *					-ETIMEDOUT (ID did not arrive), -ENOPROTOOPT (module
+ *					not loaded), others
+ */
+int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
+					struct qkd_key *key, char err[QKD_KEYSRC_ERR_LEN]);
+
+/**
+ * Attach SPIs (host order) and/or a usage text to the audit record of a
+ * take.
+ *
+ * @return			0 or a negative errno
+ */
+int qkd_keysrc_annotate(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+						const uint32_t *spis, int nspis, const char *usage,
+						char err[QKD_KEYSRC_ERR_LEN]);
+
+/** a short name of the implementation, for the log */
+const char *qkd_keysrc_name(void);
+
+#endif /** QKD_KEYSRC_H_ @}*/

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/**
+ * @defgroup qkd_wire qkd_wire
+ * @{ @ingroup qkd
+ *
+ * Encoding and strict parsing of the Key Exchange Data of the qkd method.
+ * Pure C with no strongSwan dependency, so it is unit-testable on the host.
+ *
+ * All messages start with a 4 byte header:
+ *
+ *      0               1               2               3
+ *     +---------------+---------------+---------------+---------------+
+ *     |   version=1   |     type      |     flags     |  reserved=0   |
+ *     +---------------+---------------+---------------+---------------+
+ *     |                 QKD key ID (16 bytes, ETSI key_ID)            |
+ *     +---------------------------------------------------------------+
+ *     | type RESP only: key confirmation tag (16 bytes)               |
+ *     +---------------------------------------------------------------+
+ *     |                 X25519 public value (32 bytes)                |
+ *     +---------------------------------------------------------------+
+ *
+ * type INIT (1), 52 bytes: sent by the exchange initiator, which took the
+ *   oldest initiator-role (ETSI master) key from its link and sends its ID.
+ *   Flag NO_KEY: it has no QKD key (policy prefer); the ID is then zero.
+ * type RESP (2), 68 bytes: sent by the responder, which took the
+ *   responder-role key of that ID.  It echoes the ID.  Flag NO_KEY echoes
+ *   the initiator's; flag UNAVAILABLE: it could not get the key (policy
+ *   prefer).  If neither is set, the tag is
+ *     HMAC-SHA256(QKD key, label || INIT message || RESP message with a
+ *                 zero tag) truncated to 16 bytes,
+ *   otherwise the tag is zero and both sides use X25519 alone.
+ * Flag REQUIRE is informational: the sender's policy is "require".
+ */
+#ifndef QKD_WIRE_H_
+#define QKD_WIRE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QKD_WIRE_VERSION		1
+#define QKD_WIRE_ID_LEN			16
+#define QKD_WIRE_TAG_LEN		16
+#define QKD_WIRE_X25519_LEN		32
+#define QKD_WIRE_HDR_LEN		4
+#define QKD_WIRE_INIT_LEN		(QKD_WIRE_HDR_LEN + QKD_WIRE_ID_LEN + \
+								 QKD_WIRE_X25519_LEN)
+#define QKD_WIRE_RESP_LEN		(QKD_WIRE_HDR_LEN + QKD_WIRE_ID_LEN + \
+								 QKD_WIRE_TAG_LEN + QKD_WIRE_X25519_LEN)
+#define QKD_WIRE_MAX_LEN		QKD_WIRE_RESP_LEN
+
+/** Label prefixed to the key confirmation transcript */
+#define QKD_WIRE_TAG_LABEL		"qkd-ipsec key confirmation v1"
+#define QKD_WIRE_TAG_LABEL_LEN	(sizeof(QKD_WIRE_TAG_LABEL) - 1)
+/** Length of the transcript the tag is computed over */
+#define QKD_WIRE_TRANSCRIPT_LEN	(QKD_WIRE_TAG_LABEL_LEN + QKD_WIRE_INIT_LEN + \
+								 QKD_WIRE_RESP_LEN)
+
+enum qkd_wire_type {
+	QKD_WIRE_INIT = 1,
+	QKD_WIRE_RESP = 2,
+};
+
+/** the initiator has no QKD key (ID is zero); both use X25519 alone */
+#define QKD_WIRE_F_NO_KEY		0x01
+/** the responder could not get the key of the ID; both use X25519 alone */
+#define QKD_WIRE_F_UNAVAILABLE	0x02
+/** informational: the sender's policy is require */
+#define QKD_WIRE_F_REQUIRE		0x80
+#define QKD_WIRE_F_ALL_INIT		(QKD_WIRE_F_NO_KEY | QKD_WIRE_F_REQUIRE)
+#define QKD_WIRE_F_ALL_RESP		(QKD_WIRE_F_NO_KEY | QKD_WIRE_F_UNAVAILABLE | \
+								 QKD_WIRE_F_REQUIRE)
+
+/** A decoded message (points into nothing: all fields are copies) */
+struct qkd_wire_msg {
+	uint8_t version;
+	uint8_t type;
+	uint8_t flags;
+	uint8_t id[QKD_WIRE_ID_LEN];
+	uint8_t tag[QKD_WIRE_TAG_LEN];		/* RESP only */
+	uint8_t x25519[QKD_WIRE_X25519_LEN];
+};
+
+/** Parse results (0 is success) */
+enum qkd_wire_err {
+	QKD_WIRE_OK = 0,
+	QKD_WIRE_E_LENGTH,		/* wrong length (truncated or trailing data) */
+	QKD_WIRE_E_VERSION,		/* unsupported version */
+	QKD_WIRE_E_TYPE,		/* not the expected message type */
+	QKD_WIRE_E_RESERVED,	/* reserved byte not zero */
+	QKD_WIRE_E_FLAGS,		/* unknown or contradictory flags */
+	QKD_WIRE_E_ID,			/* ID zero with a key / non-zero without */
+	QKD_WIRE_E_TAG,			/* tag non-zero although no key is used */
+	QKD_WIRE_E_X25519,		/* all-zero X25519 value */
+	QKD_WIRE_E_MISMATCH,	/* RESP does not answer this INIT */
+	QKD_WIRE_E_ARG,			/* invalid arguments to an encoder */
+};
+
+/** Human readable text of an enum qkd_wire_err */
+const char *qkd_wire_strerror(int err);
+
+/**
+ * Encode a message.
+ *
+ * @param msg		message (version is ignored: QKD_WIRE_VERSION is written;
+ *					tag ignored for INIT)
+ * @param out		buffer
+ * @param outlen	size of buffer
+ * @return			bytes written, or 0 if the buffer is too small or msg is
+ *					not valid (same checks as qkd_wire_parse)
+ */
+size_t qkd_wire_encode(const struct qkd_wire_msg *msg, uint8_t *out,
+					   size_t outlen);
+
+/**
+ * Strictly parse a message of the expected type.
+ *
+ * @param buf		received KE data
+ * @param len		its length
+ * @param type		expected type
+ * @param msg		filled on success (zeroed on failure)
+ * @return			enum qkd_wire_err
+ */
+int qkd_wire_parse(const uint8_t *buf, size_t len, enum qkd_wire_type type,
+				   struct qkd_wire_msg *msg);
+
+/**
+ * Check that a parsed RESP answers a parsed INIT (same ID, NO_KEY echoed).
+ *
+ * @return			enum qkd_wire_err
+ */
+int qkd_wire_check_resp(const struct qkd_wire_msg *init,
+						const struct qkd_wire_msg *resp);
+
+/**
+ * TRUE if this RESP means both sides mix a QKD key into the secret.
+ */
+int qkd_wire_uses_key(const struct qkd_wire_msg *resp);
+
+/**
+ * Build the key confirmation transcript: label || INIT || RESP (zero tag).
+ *
+ * @param init		INIT message
+ * @param resp		RESP message (its tag is ignored)
+ * @param out		buffer of at least QKD_WIRE_TRANSCRIPT_LEN bytes
+ * @return			QKD_WIRE_TRANSCRIPT_LEN, or 0 on invalid messages
+ */
+size_t qkd_wire_transcript(const struct qkd_wire_msg *init,
+						   const struct qkd_wire_msg *resp, uint8_t *out,
+						   size_t outlen);
+
+/**
+ * Format a key ID as 8-4-4-4-12 UUID text (37 bytes with NUL).
+ */
+void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37]);
+
+#endif /** QKD_WIRE_H_ @}*/

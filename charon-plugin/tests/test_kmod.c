@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Host unit tests of the netlink parsing in qkd_kmod.c (KEY_TAKE replies,
+ * extended ACKs) with hand-built, truncated and hostile messages, and of
+ * the behaviour without the module.  Run under ASan/UBSan.
+ */
+#include "tap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include <linux/qkd.h>
+
+#include "qkd_kmod.h"
+
+static uint8_t ID[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+static struct nlmsghdr *reply(char *buf, uint8_t cmd)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+
+	nlh->nlmsg_type = 0x20;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = cmd;
+	g->version = QKD_FAMILY_VERSION;
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, "l1");
+	return nlh;
+}
+
+static void put_key(struct nlmsghdr *nlh, const uint8_t *id, size_t idlen,
+					size_t matlen, int role)
+{
+	struct nlattr *nest = mnl_attr_nest_start(nlh, QKD_A_KEY);
+	uint8_t mat[100];
+
+	memset(mat, 0x5a, sizeof(mat));
+	if (id)
+	{
+		mnl_attr_put(nlh, QKD_KEY_A_ID, idlen, id);
+	}
+	if (matlen)
+	{
+		mnl_attr_put(nlh, QKD_KEY_A_MATERIAL, matlen, mat);
+	}
+	if (role >= 0)
+	{
+		mnl_attr_put_u8(nlh, QKD_KEY_A_ROLE, role);
+	}
+	mnl_attr_put_u64(nlh, QKD_KEY_A_INJECTED, 1);
+	mnl_attr_put_u64(nlh, QKD_KEY_A_EXPIRES, 2);
+	mnl_attr_nest_end(nlh, nest);
+}
+
+/* parse from an exactly sized heap copy */
+static int parse_exact(struct nlmsghdr *nlh, const uint8_t *want, uint8_t role,
+					   struct qkd_key *key)
+{
+	struct nlmsghdr *copy = malloc(nlh->nlmsg_len);
+	int ret;
+
+	memcpy(copy, nlh, nlh->nlmsg_len);
+	ret = qkd_kmod_parse_take(copy, want, role, key);
+	free(copy);
+	return ret;
+}
+
+static void test_take(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct qkd_key key;
+	int ret;
+
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	ret = parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key);
+	ok(ret == 0 && key.len == 32 && memcmp(key.id, ID, 16) == 0 &&
+	   key.material[0] == 0x5a && key.role == QKD_KEY_ROLE_INITIATOR,
+	   "initiator key parsed");
+	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_RESPONDER, &key) == -EPROTO,
+	   "wrong role rejected");
+	ok(parse_exact(nlh, ID, QKD_KEY_ROLE_INITIATOR, &key) == 0,
+	   "expected ID accepted");
+	{
+		uint8_t other[16];
+
+		memcpy(other, ID, 16);
+		other[0] ^= 0xff;
+		ok(parse_exact(nlh, other, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
+		   "other ID than requested rejected");
+	}
+	{
+		uint8_t zero[sizeof(key)] = { 0 };
+
+		ok(memcmp(&key, zero, sizeof(key)) == 0,
+		   "rejected reply leaves no key material");
+	}
+
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, ID, 16, 64, QKD_KEY_ROLE_RESPONDER);
+	ok(parse_exact(nlh, ID, QKD_KEY_ROLE_RESPONDER, &key) == 0 &&
+	   key.len == 64, "64 byte responder key parsed");
+
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, ID, 16, 65, QKD_KEY_ROLE_INITIATOR);
+	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EMSGSIZE,
+	   "65 byte key rejected");
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, ID, 16, 15, QKD_KEY_ROLE_INITIATOR);
+	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EMSGSIZE,
+	   "15 byte key rejected");
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, ID, 15, 32, QKD_KEY_ROLE_INITIATOR);
+	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
+	   "15 byte ID rejected");
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, NULL, 0, 32, QKD_KEY_ROLE_INITIATOR);
+	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
+	   "missing ID rejected");
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, ID, 16, 0, QKD_KEY_ROLE_INITIATOR);
+	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
+	   "missing material rejected");
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, ID, 16, 32, -1);
+	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
+	   "missing role rejected");
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
+	   "reply without key rejected");
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
+	   "reply with two keys rejected");
+	nlh = reply(buf, QKD_CMD_LINK_GET);
+	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
+	   "reply of another command rejected");
+
+	/* truncated: cut the message at every length */
+	{
+		int bad = 0;
+		uint32_t full, len;
+
+		nlh = reply(buf, QKD_CMD_KEY_TAKE);
+		put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+		full = nlh->nlmsg_len;
+		for (len = sizeof(struct nlmsghdr); len < full; len++)
+		{
+			nlh->nlmsg_len = len;
+			if (parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == 0 &&
+				len < full - 24)
+			{	/* only the trailing u64 attributes may go missing */
+				bad++;
+			}
+		}
+		ok(!bad, "truncated replies rejected");
+	}
+
+	/* hostile: nested attribute claiming more than the message */
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	{
+		struct nlattr *a = mnl_nlmsg_get_payload_offset(nlh, GENL_HDRLEN);
+
+		a = mnl_attr_next(a);	/* the QKD_A_KEY nest */
+		a->nla_len = 0xfff0;
+		ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) != 0,
+		   "oversized nest length rejected");
+	}
+
+	/* random garbage after the genl header */
+	{
+		unsigned int seed = 7, i, j, crashes = 0;
+
+		for (i = 0; i < 20000; i++)
+		{
+			nlh = reply(buf, QKD_CMD_KEY_TAKE);
+			put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+			for (j = 0; j < 4; j++)
+			{
+				((uint8_t*)nlh)[sizeof(*nlh) + GENL_HDRLEN +
+					rand_r(&seed) % (nlh->nlmsg_len - sizeof(*nlh) -
+									 GENL_HDRLEN)] = rand_r(&seed);
+			}
+			ret = parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key);
+			if (ret == 0 && (key.len < 16 || key.len > 64))
+			{
+				crashes++;
+			}
+		}
+		ok(!crashes, "20000 corrupted replies parsed safely");
+	}
+}
+
+static void test_error(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE], err[QKD_KEYSRC_ERR_LEN];
+	struct nlmsghdr *nlh;
+	struct nlmsgerr *e;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_flags = NLM_F_CAPPED | NLM_F_ACK_TLVS;
+	e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
+	e->error = -EBUSY;
+	e->msg.nlmsg_len = 100;
+	mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, "token bucket empty");
+	ok(qkd_kmod_parse_error(nlh, err) == -EBUSY &&
+	   strcmp(err, "token bucket empty") == 0, "capped extack message read");
+
+	/* uncapped: the request follows the nlmsgerr */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_flags = NLM_F_ACK_TLVS;
+	e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e) + 8);
+	e->error = -ENODEV;
+	e->msg.nlmsg_len = sizeof(struct nlmsghdr) + 8;
+	mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, "no such link");
+	ok(qkd_kmod_parse_error(nlh, err) == -ENODEV &&
+	   strcmp(err, "no such link") == 0, "uncapped extack message read");
+
+	/* request length pointing past the message */
+	e->msg.nlmsg_len = 4000;
+	ok(qkd_kmod_parse_error(nlh, err) == -ENODEV && err[0] == '\0',
+	   "bogus embedded request length: errno kept, no message");
+
+	/* ACK */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NLMSG_ERROR;
+	e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
+	e->error = 0;
+	ok(qkd_kmod_parse_error(nlh, err) == 0, "ACK is success");
+
+	/* unterminated message string */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_flags = NLM_F_CAPPED | NLM_F_ACK_TLVS;
+	e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
+	e->error = -EINVAL;
+	mnl_attr_put(nlh, NLMSGERR_ATTR_MSG, 4, "abcd");
+	ok(qkd_kmod_parse_error(nlh, err) == -EINVAL && err[0] == '\0',
+	   "unterminated extack string ignored");
+
+	/* positive error */
+	e->error = 5;
+	ok(qkd_kmod_parse_error(nlh, err) == -EBADMSG, "positive error rejected");
+
+	/* short */
+	nlh->nlmsg_len = sizeof(*nlh) + 4;
+	ok(qkd_kmod_parse_error(nlh, err) == -EBADMSG, "short error rejected");
+}
+
+static void test_no_module(void)
+{
+	char err[QKD_KEYSRC_ERR_LEN];
+	struct qkd_key key;
+	int ret;
+
+	ret = qkd_keysrc_take("nosuchlink", NULL, 0, &key, err);
+	if (ret == -ENOPROTOOPT)
+	{
+		ok(strstr(err, "not found") != NULL,
+		   "without the module: -ENOPROTOOPT and a message");
+	}
+	else
+	{	/* the module is loaded here: the link does not exist */
+		ok(ret == -ENODEV || ret == -EPERM, "with the module: no such link "
+		   "(ret %d, %s)", ret, err);
+	}
+	ok(qkd_keysrc_take("", NULL, 0, &key, err) == -EINVAL,
+	   "empty link name rejected locally");
+	ok(qkd_keysrc_take("0123456789012345678901234567890123", NULL, 0, &key,
+					   err) == -EINVAL, "over-long link name rejected locally");
+}
+
+int main(void)
+{
+	test_take();
+	test_error();
+	test_no_module();
+	return tap_done();
+}
