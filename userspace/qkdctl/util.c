@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_digits_u64(const char *s, int base, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	/* strtoull skips blanks and accepts signs; a number here has neither. */
+	if (!s || !*s || !isxdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -1;
+	return parse_digits_u64(s, 10, out);
+}
+
+int parse_u32_range(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+
+	if (parse_u64(s, &v) < 0 || v < min || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int parse_spi(const char *s, uint32_t *out)
+{
+	uint64_t v;
+
+	if (!s)
+		return -1;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		if (parse_digits_u64(s + 2, 16, &v) < 0)
+			return -1;
+	} else if (parse_u64(s, &v) < 0) {
+		return -1;
+	}
+	if (v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int hex_val(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int uuid_parse(const char *s, size_t len, uint8_t out[QKD_KEY_ID_LEN])
+{
+	size_t i, n = 0;
+
+	if (len != UUID_STR_LEN)
+		return -1;
+	for (i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return -1;
+			continue;
+		}
+		hi = hex_val((unsigned char)s[i]);
+		lo = i + 1 < len ? hex_val((unsigned char)s[i + 1]) : -1;
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[n++] = (uint8_t)(hi << 4 | lo);
+		i++;
+	}
+	return n == QKD_KEY_ID_LEN ? 0 : -1;
+}
+
+void uuid_format(const uint8_t id[QKD_KEY_ID_LEN], char *buf)
+{
+	snprintf(buf, UUID_STR_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7],
+		 id[8], id[9], id[10], id[11], id[12], id[13], id[14], id[15]);
+}
+
+int hex_decode(const char *s, size_t len, uint8_t *out, size_t cap)
+{
+	size_t i;
+
+	if (len == 0 || len % 2)
+		return -1;
+	for (i = 0; i < len; i++)
+		if (hex_val((unsigned char)s[i]) < 0)
+			return -1;
+	if (len / 2 > cap)
+		return -2;
+	for (i = 0; i < len / 2; i++)
+		out[i] = (uint8_t)(hex_val((unsigned char)s[2 * i]) << 4 |
+				   hex_val((unsigned char)s[2 * i + 1]));
+	return (int)(len / 2);
+}
+
+void hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+static int b64_val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int base64_decode(const char *s, size_t len, uint8_t *out, size_t cap)
+{
+	size_t i, pad = 0, n = 0, outlen;
+
+	if (len == 0 || len % 4)
+		return -1;
+	if (s[len - 1] == '=')
+		pad++;
+	if (s[len - 2] == '=')
+		pad++;
+	/* '=' only as trailing padding; everything else from the alphabet. */
+	for (i = 0; i < len - pad; i++)
+		if (b64_val((unsigned char)s[i]) < 0)
+			return -1;
+	outlen = len / 4 * 3 - pad;
+	if (outlen > cap)
+		return -2;
+	for (i = 0; i < len; i += 4) {
+		uint32_t v = 0;
+		size_t j;
+
+		for (j = 0; j < 4; j++) {
+			int d = s[i + j] == '=' ? 0 : b64_val((unsigned char)s[i + j]);
+
+			v = v << 6 | (uint32_t)d;
+		}
+		if (n < outlen)
+			out[n++] = (uint8_t)(v >> 16);
+		if (n < outlen)
+			out[n++] = (uint8_t)(v >> 8);
+		if (n < outlen)
+			out[n++] = (uint8_t)v;
+		v = 0;
+		secure_wipe(&v, sizeof(v));
+	}
+	return (int)outlen;
+}
+
+const char *role_name(uint8_t role)
+{
+	switch (role) {
+	case QKD_KEY_ROLE_INITIATOR:
+		return "initiator";
+	case QKD_KEY_ROLE_RESPONDER:
+		return "responder";
+	default:
+		return "unknown";
+	}
+}
+
+uint8_t role_parse(const char *s)
+{
+	if (!strcmp(s, "initiator"))
+		return QKD_KEY_ROLE_INITIATOR;
+	if (!strcmp(s, "responder"))
+		return QKD_KEY_ROLE_RESPONDER;
+	return QKD_KEY_ROLE_UNSPEC;
+}
+
+void format_time_ns(uint64_t ns, char *buf, size_t len)
+{
+	time_t secs = (time_t)(ns / 1000000000ULL);
+	unsigned ms = (unsigned)(ns % 1000000000ULL / 1000000ULL);
+	struct tm tm;
+
+	if (!gmtime_r(&secs, &tm)) {
+		snprintf(buf, len, "%" PRIu64 "ns", ns);
+		return;
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+void format_age(uint64_t s, char *buf, size_t len)
+{
+	if (s < 60)
+		snprintf(buf, len, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, s % 86400 / 3600);
+}
+
+void secure_wipe(void *p, size_t len)
+{
+	if (p && len)
+		explicit_bzero(p, len);
+}
+
+bool copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap) {
+		memcpy(dst, src, cap - 1);
+		dst[cap - 1] = '\0';
+		return false;
+	}
+	memcpy(dst, src, n + 1);
+	return true;
+}

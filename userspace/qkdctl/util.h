@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Small, pure helpers shared by qkdctl's parsers and printers: number and
+ * UUID parsing, hex/base64 decoding, time formatting.  Nothing here talks to
+ * the kernel, so everything can be unit tested on the host.
+ */
+#ifndef QKDCTL_UTIL_H
+#define QKDCTL_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <linux/qkd.h>
+
+#define UUID_STR_LEN	36	/* 8-4-4-4-12 hex digits, without the NUL */
+
+/*
+ * Parse a decimal unsigned number in [min, max].  Signs, spaces, empty
+ * strings, trailing junk and overflow are rejected: strtoul() alone accepts
+ * " -1" and wraps it, which is exactly what a limit must never do.
+ * Returns 0 or -1.
+ */
+int parse_u32_range(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+int parse_u64(const char *s, uint64_t *out);
+
+/* SPI as `ip xfrm` prints it: 0x-prefixed hex, or decimal.  Returns 0/-1. */
+int parse_spi(const char *s, uint32_t *out);
+
+/* Canonical UUID text (36 chars, case-insensitive) to 16 bytes.  0/-1. */
+int uuid_parse(const char *s, size_t len, uint8_t out[QKD_KEY_ID_LEN]);
+/* 16 bytes to lower-case canonical text; buf must hold UUID_STR_LEN + 1. */
+void uuid_format(const uint8_t id[QKD_KEY_ID_LEN], char *buf);
+
+/*
+ * Decode hex (even number of digits) or standard base64 (with '=' padding
+ * to a multiple of 4) into out[0..cap).  Returns the decoded length, -1 on a
+ * bad character or shape, -2 if the result would not fit in cap.
+ */
+int hex_decode(const char *s, size_t len, uint8_t *out, size_t cap);
+int base64_decode(const char *s, size_t len, uint8_t *out, size_t cap);
+void hex_encode(const uint8_t *in, size_t len, char *out); /* 2*len+1 */
+
+/* Key role names as the key file and the output spell them, and back;
+ * role_parse() returns QKD_KEY_ROLE_UNSPEC (0) for an unknown name. */
+const char *role_name(uint8_t role);
+uint8_t role_parse(const char *s);
+
+/* ns since the epoch (CLOCK_REALTIME) as ISO 8601 UTC with milliseconds. */
+void format_time_ns(uint64_t ns, char *buf, size_t len);
+/* Seconds as "42s", "3m12s", "2h05m", "3d04h": compact, for ages. */
+void format_age(uint64_t seconds, char *buf, size_t len);
+
+/* Wipe memory that held key material; the compiler may not drop it. */
+void secure_wipe(void *p, size_t len);
+
+/* Bounded copy that always terminates; returns false if it truncated. */
+bool copy_str(char *dst, size_t cap, const char *src);
+
+#endif
