@@ -1,0 +1,160 @@
+#!/bin/bash
+# Guest test of qkd-agent with the real qkd module (TAP output).
+# Run as root inside the test guest (CAP_NET_ADMIN, module loadable):
+#   QKD_KO=/path/to/qkd.ko ./agent_guest_test.sh
+# If QKD_KO is unset the module must already be loaded (reload steps are
+# then skipped).  Uses 127.0.0.1 only; both agents share one namespace and
+# manage different links: agent A is master of link "to-b", agent B is
+# slave of link "to-a"; the simulator plays KME A and KME B.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$here/../..
+SIM=$top/userspace/kms-sim/qkd-kms-sim
+AGENT=$top/userspace/agent/qkd-agent
+PROBE=$here/qkd_nl_probe
+if [ -n "${QKD_VM_RESULTS:-}" ] && [ -d "$QKD_VM_RESULTS" ]; then
+	T=$QKD_VM_RESULTS/agent-test; mkdir -p "$T"	# logs come back to the host
+else
+	T=$(mktemp -d /tmp/qkd-guest.XXXXXX)
+fi
+PA=18443 PB=18444 PADM=18445 MA=18446 MB=18447
+pids=()
+n=0 rc=0
+cleanup() {
+	local p i
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for i in $(seq 50); do
+		local alive=0
+		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	for p in "${pids[@]}"; do
+		if kill -0 "$p" 2>/dev/null; then
+			echo "# pid $p ($(tr '\0' ' ' </proc/$p/cmdline | cut -c1-60)) ignored SIGTERM for 5 s: $(cat /proc/$p/wchan 2>/dev/null)"
+			kill -KILL "$p"
+		fi
+	done
+	wait 2>/dev/null
+}
+trap cleanup EXIT
+tap() { n=$((n + 1)); if eval "$1"; then echo "ok $n - $2"; else echo "not ok $n - $2"; rc=1; fi; }
+field() { "$PROBE" get "$1" 2>/dev/null | tr ' ' '\n' | awk -F= -v k="$2" '$1==k {print $2}'; }
+wait_for() { # cond timeout_s
+	local i
+	for i in $(seq $(($2 * 10))); do eval "$1" && return 0; sleep 0.1; done
+	return 1
+}
+metric() { curl -s --max-time 3 "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1==k {print $2}'; }
+
+ip link set lo up 2>/dev/null
+if [ -n "${QKD_KO:-}" ] && ! grep -q '^qkd ' /proc/modules; then
+	insmod "$QKD_KO" || { echo "not ok 1 - insmod $QKD_KO"; echo "1..1"; exit 1; }
+fi
+"$top/userspace/tests/mkcerts.sh" "$T/pki"
+P=$T/pki
+"$SIM" --cert-a "$P/kme.crt" --key-a "$P/kme.key" --ca "$P/ca.crt" \
+	--listen-a 127.0.0.1:$PA --listen-b 127.0.0.1:$PB --admin 127.0.0.1:$PADM \
+	--key-rate 51200 --initial-keys 200 >"$T/sim.out" 2>"$T/sim.log" &
+pids+=($!)
+tap 'wait_for "grep -q ready $T/sim.out" 10' "simulator up"
+
+mk() { # name link local remote role metrics kmeport
+	cat >"$T/$1.conf" <<CONF
+[agent]
+metrics_listen = 127.0.0.1:$6
+stats_interval = 2
+[link $2]
+kme_url = https://localhost:$7
+local_sae_id = $3
+remote_sae_id = $4
+role = $5
+client_cert = $P/$3.crt
+client_key = $P/$3.key
+ca_cert = $P/ca.crt
+low_watermark = 8
+high_watermark = 32
+# long poll: refills must come from the low-watermark notification
+poll_interval = 600
+backoff_base_ms = 100
+backoff_max_ms = 1000
+CONF
+}
+mk a to-b SAE_A SAE_B master $MA $PA
+mk b to-a SAE_B SAE_A slave $MB $PB
+# to-b exists before the agent, without a low watermark: the agent must
+# adopt it and set the watermark (LINK_SET) or no notification would come
+"$PROBE" new to-b SAE_A SAE_B
+tap '[ $? -eq 0 ]' "link to-b made beforehand without a low watermark"
+"$AGENT" -c "$T/a.conf" -v 2>"$T/a.log" & APID=$!; pids+=($APID)
+"$AGENT" -c "$T/b.conf" -v 2>"$T/b.log" & BPID=$!; pids+=($BPID)
+
+tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 10' "agent A adopted link to-b and filled it to the high watermark (32)"
+tap 'wait_for "\"$PROBE\" get to-a >/dev/null 2>&1" 5' "agent B created link to-a"
+
+# take 26 keys: 32 -> 6 < 8 -> LOW_WATERMARK_NTF -> refill to 32
+: >"$T/taken"
+for i in $(seq 26); do "$PROBE" take to-b >>"$T/taken" 2>>"$T/probe.err"; done
+tap '[ $(wc -l <"$T/taken") -eq 26 ]' "26 initiator keys taken ($(wc -l <"$T/taken") lines)"
+# the notification comes at 7 (< 8); the agent refills by 25 while takes go on
+tap 'wait_for "[ \"\$(field to-b initiator)\" -ge 24 ]" 5' "refilled after the low-watermark notification (poll_interval 600 s): $(field to-b initiator) keys"
+lw=$(metric $MA 'qkd_agent_low_watermark_events_total{link="to-b"}')
+tap '[ "${lw:-0}" -ge 1 ]' "agent counted $lw low-watermark notification(s)"
+tap 'grep -q "to-b: existing link: setting low_watermark to 8 (was 0)" "$T/a.log"' "agent set the low watermark of the existing link"
+
+# slave: B's taker asks for the peer's key IDs -> KEY_WANTED -> dec_keys -> inject
+ok_same=0
+while read -r id len fp; do
+	got=$("$PROBE" take-id to-a "$id" 5000 2>>"$T/probe.err")
+	[ "$got" = "$id $len $fp" ] && ok_same=$((ok_same + 1))
+done < <(head -5 "$T/taken")
+tap '[ $ok_same -eq 5 ]' "5 keys taken by ID at B match A's keys (fingerprints): $ok_same"
+id=$(tail -1 "$T/taken" | cut -d' ' -f1)
+"$PROBE" take-id to-a "$id" 5000 >/dev/null 2>&1
+tap '! "$PROBE" take-id to-a "$id" 2000 >/dev/null 2>&1' "a key is delivered once: second take of $id fails"
+
+# agent restart: nothing injected twice, pool unchanged
+# agent restart: it tops the pool up to high, nothing more, no duplicate
+kill -TERM $APID; wait $APID; tap '[ $? -eq 0 ]' "agent A exits 0 on SIGTERM"
+inj1=$(field to-b injected) lvl1=$(field to-b initiator)
+"$AGENT" -c "$T/a.conf" -v 2>"$T/a2.log" & APID=$!; pids+=($APID)
+wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 5
+inj2=$(field to-b injected)
+tap '[ "$(field to-b initiator)" = 32 ] && [ $((inj2 - inj1)) -eq $((32 - lvl1)) ]' "restarted agent tops up $lvl1 -> 32 and injects exactly $((32 - lvl1)) (injected $inj1 -> $inj2)"
+
+# link deleted -> recreated and refilled
+"$PROBE" del to-b
+tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 10' "deleted link recreated and refilled"
+
+# module reload
+if [ -n "${QKD_KO:-}" ]; then
+	rmmod qkd && insmod "$QKD_KO"
+	tap '[ $? -eq 0 ]' "module reloaded"
+	tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 20' "after reload: link to-b recreated and refilled"
+	tap 'wait_for "\"$PROBE\" get to-a >/dev/null 2>&1" 20' "after reload: link to-a recreated"
+	for i in $(seq 26); do "$PROBE" take to-b >/dev/null 2>&1; done
+	tap 'wait_for "[ \"\$(field to-b initiator)\" -ge 24 ]" 5' "after reload: notifications work again (refilled to $(field to-b initiator))"
+	# module away for a while: agents wait for it, then recreate
+	rmmod qkd
+	sleep 3
+	tap 'kill -0 $APID && kill -0 $BPID && grep -q "unavailable" "$T/a2.log"' "module unloaded: agents keep running and report the store unavailable"
+	insmod "$QKD_KO"
+	tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 20' "module back after 3 s: link to-b recreated and filled"
+	dup=$(metric $MA 'qkd_agent_duplicate_keys_skipped_total{link="to-b"}')
+	tap '[ "${dup:-1}" = 0 ]' "no duplicate injections ($dup)"
+fi
+
+# KME down and back
+kill -KILL "${pids[0]}"
+for i in $(seq 26); do "$PROBE" take to-b >/dev/null 2>&1; done
+sleep 2
+tap 'kill -0 $APID' "agent survives the KME going down"
+"$SIM" --cert-a "$P/kme.crt" --key-a "$P/kme.key" --ca "$P/ca.crt" \
+	--listen-a 127.0.0.1:$PA --listen-b 127.0.0.1:$PB --key-rate 51200 --initial-keys 100 \
+	>"$T/sim2.out" 2>>"$T/sim.log" &
+pids+=($!)
+tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 10' "KME back: pool refilled"
+tap '! grep -qi "\"key\"" "$T"/*.log' "no key material in the logs"
+echo "1..$n"
+[ $rc -eq 0 ] || { echo "# logs in $T"; for f in "$T"/*.log "$T/probe.err"; do echo "# == $f"; tail -20 "$f" | sed 's/^/# /'; done; }
+exit $rc

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Where the agent puts keys.  The real sink is the kernel module "qkd"
+ * over generic netlink (sink_netlink.c).  The dry-run sink (sink_dry.c) is
+ * a TEST MODE for hosts without the module: it counts keys, never stores
+ * material, and simulates takers.
+ */
+#ifndef QKD_AGENT_SINK_H
+#define QKD_AGENT_SINK_H
+#include <stddef.h>
+#include <stdint.h>
+#include "conf.h"
+#include "etsi.h"
+
+enum sink_ev_type {
+	SINK_EV_LOW_WATERMARK = 1,	/* link's initiator pool below low watermark */
+	SINK_EV_KEY_WANTED,		/* a taker waits for a responder key ID */
+	SINK_EV_LINK_DEL,		/* link deleted */
+	SINK_EV_RESYNC,			/* events were lost: re-read every link */
+};
+
+struct sink_event {
+	enum sink_ev_type type;
+	char link[CONF_NAME_MAX];
+	uint8_t key_id[16];
+	char remote_sae[CONF_SAE_MAX];
+	uint32_t key_count, low_watermark;
+};
+
+struct sink;
+
+struct sink_ops {
+	const char *name;
+	/* (Re)connect: resolve the family, join the notify group. 0 or -errno. */
+	int (*open)(struct sink *s);
+	void (*close)(struct sink *s);
+	/* fd to poll for events, or -1. */
+	int (*fd)(struct sink *s);
+	/* Create the link if absent: 1 created, 0 existed, -errno. */
+	int (*ensure_link)(struct sink *s, const struct conf_link *l);
+	/* Initiator keys buffered; -ENODEV if the link is gone. */
+	int (*pool_level)(struct sink *s, const char *link, uint32_t *initiator);
+	/* Inject ks->keys[off .. off+n) with role (QKD_KEY_ROLE_*), all or
+	 * nothing.  0 or -errno (EEXIST: a key ID already held). */
+	int (*inject)(struct sink *s, const char *link, const struct etsi_keys *ks,
+		      size_t off, size_t n, int role);
+	/* Read pending events (non-blocking).  Returns count or -errno. */
+	int (*events)(struct sink *s, struct sink_event *ev, int max);
+	/* Called once per loop iteration (dry-run takers); may be NULL. */
+	void (*tick)(struct sink *s);
+};
+
+struct sink {
+	const struct sink_ops *ops;
+	char last_error[256];	/* extack message of the last failure */
+	void *priv;
+};
+
+/* Largest number of keys one inject call may carry. */
+#define SINK_INJECT_BATCH 128
+
+extern const struct sink_ops sink_netlink_ops;
+extern const struct sink_ops sink_dry_ops;
+
+struct dry_opts {
+	double consume_rate;		/* initiator keys taken per second, per link */
+	const char *taken_out;		/* append IDs of taken keys here (a FIFO) */
+	const char *wanted_in;		/* read wanted key IDs from here (a FIFO) */
+};
+int sink_dry_setup(struct sink *s, const struct dry_opts *o, const struct conf *c);
+int sink_netlink_setup(struct sink *s);
+
+#endif

@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include "conf.h"
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#define LINE_MAX_LEN 1024
+
+void conf_link_defaults(struct conf_link *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->role = ROLE_BOTH;
+	l->key_size = 256;
+	l->low_watermark = 16;
+	l->high_watermark = 64;
+	l->poll_interval = 10;
+	l->request_timeout = 5;
+	l->backoff_base_ms = 500;
+	l->backoff_max_ms = 30000;
+	l->rate_drift = 0.5;
+	l->qber_threshold = 0.08;
+	l->error_rate_threshold = 0.2;
+}
+
+static int perr(char *err, size_t errsz, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!err || !errsz)
+		return -1;
+	n = snprintf(err, errsz, "%s:%d: ", file, line);
+	if (n < 0 || (size_t)n >= errsz)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errsz - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long x;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || *end || x < min || x > max)
+		return -1;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int parse_double(const char *v, double min, double max, double *out)
+{
+	char *end;
+	double x;
+
+	if (!*v)
+		return -1;
+	errno = 0;
+	x = strtod(v, &end);
+	if (errno || *end || !(x >= min && x <= max))
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int valid_id(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+
+	if (!*p)
+		return 0;
+	for (; *p; p++)
+		if (!isgraph(*p) || *p == '/' || *p == '?' || *p == '#' || *p == '%')
+			return 0;
+	return 1;
+}
+
+static int set_str(char *dst, size_t dstsz, const char *v)
+{
+	size_t l = strlen(v);
+
+	if (l == 0 || l >= dstsz)
+		return -1;
+	memcpy(dst, v, l + 1);
+	return 0;
+}
+
+/* Keys seen in the current section, to refuse duplicates. */
+struct seen {
+	char keys[48][32];
+	int n;
+};
+
+static int seen_add(struct seen *s, const char *k)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->keys[i], k))
+			return -1;
+	if (s->n < 48)
+		snprintf(s->keys[s->n++], sizeof(s->keys[0]), "%s", k);
+	return 0;
+}
+
+static int link_key(struct conf_link *l, const char *k, const char *v, const char **why)
+{
+	uint32_t u;
+
+#define STR(field, check) \
+	if (!strcmp(k, #field)) { \
+		if (set_str(l->field, sizeof(l->field), v)) \
+			return *why = "value empty or too long", -1; \
+		if (check && !valid_id(v)) \
+			return *why = "invalid characters in ID", -1; \
+		return 0; \
+	}
+#define U32(field, min, max) \
+	if (!strcmp(k, #field)) { \
+		if (parse_u32(v, min, max, &l->field)) \
+			return *why = "expected an integer in " #min ".." #max, -1; \
+		return 0; \
+	}
+#define DBL(field, min, max) \
+	if (!strcmp(k, #field)) { \
+		if (parse_double(v, min, max, &l->field)) \
+			return *why = "expected a number in " #min ".." #max, -1; \
+		return 0; \
+	}
+	STR(kme_url, 0)
+	STR(local_sae_id, 1)
+	STR(remote_sae_id, 1)
+	STR(client_cert, 0)
+	STR(client_key, 0)
+	STR(ca_cert, 0)
+	if (!strcmp(k, "role")) {
+		if (!strcmp(v, "both"))
+			l->role = ROLE_BOTH;
+		else if (!strcmp(v, "master"))
+			l->role = ROLE_MASTER;
+		else if (!strcmp(v, "slave"))
+			l->role = ROLE_SLAVE;
+		else
+			return *why = "role must be master, slave or both", -1;
+		return 0;
+	}
+	if (!strcmp(k, "key_size")) {
+		if (parse_u32(v, 128, 512, &u) || u % 8)
+			return *why = "key_size must be a multiple of 8 in 128..512 (bits)", -1;
+		l->key_size = u;
+		return 0;
+	}
+	U32(low_watermark, 0, 65536)
+	U32(high_watermark, 1, 65536)
+	U32(batch, 1, 1024)
+	U32(max_keys, 1, 65536)
+	U32(max_bytes, 64, 4194304)
+	U32(key_ttl, 1, 604800)
+	U32(rate, 0, 1000000)
+	U32(burst, 1, 1000000)
+	U32(poll_interval, 1, 3600)
+	U32(request_timeout, 1, 300)
+	U32(backoff_base_ms, 1, 600000)
+	U32(backoff_max_ms, 1, 3600000)
+	DBL(expected_key_rate, 0, 1e9)
+	DBL(rate_drift, 0, 1)
+	DBL(qber_threshold, 0, 1)
+	DBL(error_rate_threshold, 0, 1)
+#undef STR
+#undef U32
+#undef DBL
+	return *why = "unknown key", -1;
+}
+
+static int agent_key(struct conf *c, const char *k, const char *v, const char **why)
+{
+	uint32_t u;
+
+	if (!strcmp(k, "metrics_listen")) {
+		const char *colon = strrchr(v, ':');
+
+		if (!strcmp(v, "off")) {
+			c->metrics_listen[0] = '\0';
+			return 0;
+		}
+		char host[INET_ADDRSTRLEN];
+		struct in_addr ia;
+
+		if (!colon || colon == v || (size_t)(colon - v) >= sizeof(host) ||
+		    parse_u32(colon + 1, 1, 65535, &u) ||
+		    set_str(c->metrics_listen, sizeof(c->metrics_listen), v))
+			return *why = "metrics_listen must be IPV4:PORT or off", -1;
+		memcpy(host, v, (size_t)(colon - v));
+		host[colon - v] = '\0';
+		if (inet_pton(AF_INET, host, &ia) != 1)
+			return *why = "metrics_listen must be IPV4:PORT or off", -1;
+		return 0;
+	}
+	if (!strcmp(k, "log_level")) {
+		static const char *lv[] = { "error", "warning", "info", "debug" };
+		int i;
+
+		for (i = 0; i < 4; i++)
+			if (!strcmp(v, lv[i])) {
+				c->log_level = i;
+				return 0;
+			}
+		return *why = "log_level must be error, warning, info or debug", -1;
+	}
+	if (!strcmp(k, "stats_interval")) {
+		if (parse_u32(v, 1, 3600, &c->stats_interval))
+			return *why = "expected an integer in 1..3600", -1;
+		return 0;
+	}
+	return *why = "unknown key", -1;
+}
+
+static int readable(const char *path)
+{
+	return access(path, R_OK) == 0;
+}
+
+static int finish_link(const char *file, struct conf *c, struct conf_link *l,
+		       char *err, size_t errsz)
+{
+	size_t i;
+
+	if (!l->kme_url[0])
+		return perr(err, errsz, file, l->line, "link %s: kme_url missing", l->name);
+	if (strncmp(l->kme_url, "https://", 8) || !l->kme_url[8])
+		return perr(err, errsz, file, l->line, "link %s: kme_url must be https://HOST[:PORT][/PATH]", l->name);
+	while (strlen(l->kme_url) > 8 && l->kme_url[strlen(l->kme_url) - 1] == '/')
+		l->kme_url[strlen(l->kme_url) - 1] = '\0';
+	if (!l->local_sae_id[0])
+		return perr(err, errsz, file, l->line, "link %s: local_sae_id missing", l->name);
+	if (!l->remote_sae_id[0])
+		return perr(err, errsz, file, l->line, "link %s: remote_sae_id missing", l->name);
+	if (!strcmp(l->local_sae_id, l->remote_sae_id))
+		return perr(err, errsz, file, l->line, "link %s: local and remote SAE IDs are equal", l->name);
+	if (!l->client_cert[0] || !l->client_key[0] || !l->ca_cert[0])
+		return perr(err, errsz, file, l->line, "link %s: client_cert, client_key and ca_cert are required", l->name);
+	if (l->low_watermark >= l->high_watermark)
+		return perr(err, errsz, file, l->line, "link %s: low_watermark (%u) must be below high_watermark (%u)",
+			    l->name, l->low_watermark, l->high_watermark);
+	if (l->high_watermark > (l->max_keys ? l->max_keys : 1024))
+		return perr(err, errsz, file, l->line, "link %s: high_watermark (%u) exceeds the link's max_keys (%u)",
+			    l->name, l->high_watermark, l->max_keys ? l->max_keys : 1024);
+	if ((uint64_t)l->high_watermark * (l->key_size / 8) > (l->max_bytes ? l->max_bytes : 65536))
+		return perr(err, errsz, file, l->line, "link %s: high_watermark keys of %u bits exceed max_bytes (%u)",
+			    l->name, l->key_size, l->max_bytes ? l->max_bytes : 65536);
+	if (l->backoff_base_ms > l->backoff_max_ms)
+		return perr(err, errsz, file, l->line, "link %s: backoff_base_ms exceeds backoff_max_ms", l->name);
+	for (i = 0; i + 1 < c->nlinks; i++)
+		if (!strcmp(c->links[i].name, l->name))
+			return perr(err, errsz, file, l->line, "duplicate link %s (first at line %d)",
+				    l->name, c->links[i].line);
+	return 0;
+}
+
+int conf_parse_buf(const char *file, const char *buf, size_t len, struct conf *c,
+		   char *err, size_t errsz)
+{
+	char line[LINE_MAX_LEN + 2];
+	struct seen seen = { .n = 0 };
+	struct conf_link *cur = NULL;
+	int in_agent = 0, agent_seen = 0, lineno = 0;
+	size_t pos = 0;
+	memset(c, 0, sizeof(*c));
+	snprintf(c->file, sizeof(c->file), "%s", file);
+	c->log_level = 2;
+	c->stats_interval = 10;
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+		char *s, *eq, *k, *v;
+		const char *why = NULL;
+
+		lineno++;
+		if (l > LINE_MAX_LEN)
+			return perr(err, errsz, file, lineno, "line too long (over %d bytes)", LINE_MAX_LEN);
+		memcpy(line, buf + pos, l);
+		line[l] = '\0';
+		pos += l + (nl ? 1 : 0);
+		if (memchr(line, '\0', l))
+			return perr(err, errsz, file, lineno, "NUL byte in line");
+		s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']'), *name;
+
+			if (!e || *trim(e + 1))
+				return perr(err, errsz, file, lineno, "malformed section header");
+			*e = '\0';
+			s = trim(s + 1);
+			cur = NULL;
+			in_agent = 0;
+			seen.n = 0;
+			if (!strcmp(s, "agent")) {
+				if (agent_seen)
+					return perr(err, errsz, file, lineno, "duplicate [agent] section");
+				in_agent = agent_seen = 1;
+				continue;
+			}
+			if (!strcmp(s, "link"))
+				return perr(err, errsz, file, lineno, "link name missing: [link NAME]");
+			if (strncmp(s, "link", 4) || (s[4] != ' ' && s[4] != '\t'))
+				return perr(err, errsz, file, lineno,
+					    "unknown section '%s' (expected [agent] or [link NAME])", s);
+			name = trim(s + 4);
+			if (!*name || strlen(name) >= CONF_NAME_MAX || !valid_id(name))
+				return perr(err, errsz, file, lineno,
+					    "link name must be 1..%d printable characters without spaces",
+					    CONF_NAME_MAX - 1);
+			if (c->nlinks >= CONF_LINKS_MAX)
+				return perr(err, errsz, file, lineno, "too many links (max %d)", CONF_LINKS_MAX);
+			cur = &c->links[c->nlinks++];
+			conf_link_defaults(cur);
+			cur->line = lineno;
+			memcpy(cur->name, name, strlen(name) + 1);
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq)
+			return perr(err, errsz, file, lineno, "expected KEY = VALUE");
+		*eq = '\0';
+		k = trim(s);
+		v = trim(eq + 1);
+		if (!*k)
+			return perr(err, errsz, file, lineno, "empty key");
+		if (!cur && !in_agent)
+			return perr(err, errsz, file, lineno, "'%s' outside a section", k);
+		if (seen_add(&seen, k))
+			return perr(err, errsz, file, lineno, "duplicate key '%s'", k);
+		if (in_agent ? agent_key(c, k, v, &why) : link_key(cur, k, v, &why))
+			return perr(err, errsz, file, lineno, "%s: %s", k, why);
+		if (cur && (!strcmp(k, "client_cert") || !strcmp(k, "client_key") ||
+			    !strcmp(k, "ca_cert")) && !readable(v))
+			return perr(err, errsz, file, lineno, "%s: cannot read '%s': %s",
+				    k, v, strerror(errno));
+		if (cur && !strcmp(k, "client_cert"))
+			cur->cert_line = lineno;
+		else if (cur && !strcmp(k, "client_key"))
+			cur->key_line = lineno;
+		else if (cur && !strcmp(k, "ca_cert"))
+			cur->ca_line = lineno;
+	}
+	/* Cross-field checks, reported at each link's header line. */
+	{
+		size_t i, n = c->nlinks;
+
+		for (i = 0; i < n; i++) {
+			c->nlinks = i + 1;
+			if (finish_link(file, c, &c->links[i], err, errsz)) {
+				c->nlinks = n;
+				return -1;
+			}
+		}
+		c->nlinks = n;
+	}
+	if (c->nlinks == 0)
+		return perr(err, errsz, file, lineno ? lineno : 1, "no [link NAME] section");
+	return 0;
+}
+
+int conf_load(const char *path, struct conf *c, char *err, size_t errsz)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long sz;
+	int r;
+
+	if (!f) {
+		snprintf(err, errsz, "%s:0: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
+	    sz > (1 << 20)) {
+		fclose(f);
+		snprintf(err, errsz, "%s:0: cannot read or larger than 1 MiB", path);
+		return -1;
+	}
+	buf = malloc((size_t)sz + 1);
+	if (!buf || fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
+		free(buf);
+		fclose(f);
+		snprintf(err, errsz, "%s:0: read error", path);
+		return -1;
+	}
+	fclose(f);
+	r = conf_parse_buf(path, buf, (size_t)sz, c, err, errsz);
+	free(buf);
+	return r;
+}
+
+const struct conf_link *conf_find(const struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlinks; i++)
+		if (!strcmp(c->links[i].name, name))
+			return &c->links[i];
+	return NULL;
+}
+
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*(int *)u = 1;
+	return 0;	/* refuse: the agent runs unattended */
+}
+
+static void ossl_reason(char *buf, size_t sz)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (e)
+		ERR_error_string_n(e, buf, sz);
+	else
+		snprintf(buf, sz, "no PEM data");
+	ERR_clear_error();
+}
+
+static int check_link_tls(const char *file, const struct conf_link *l, char *err, size_t errsz)
+{
+	char why[256];
+	X509 *crt = NULL;
+	EVP_PKEY *key = NULL;
+	STACK_OF(X509_INFO) *cas = NULL;
+	FILE *f;
+	int asked = 0, r = -1, i, ncas = 0;
+
+	f = fopen(l->client_cert, "r");
+	if (!f || !(crt = PEM_read_X509(f, NULL, NULL, NULL))) {
+		ossl_reason(why, sizeof(why));
+		perr(err, errsz, file, l->cert_line, "client_cert: '%s' is not a PEM certificate (%s)",
+		     l->client_cert, why);
+		goto out;
+	}
+	fclose(f);
+	f = NULL;
+	if (X509_cmp_current_time(X509_get0_notAfter(crt)) < 0) {
+		perr(err, errsz, file, l->cert_line, "client_cert: '%s' has expired", l->client_cert);
+		goto out;
+	}
+	f = fopen(l->client_key, "r");
+	if (!f || !(key = PEM_read_PrivateKey(f, NULL, no_passphrase, &asked))) {
+		ossl_reason(why, sizeof(why));
+		perr(err, errsz, file, l->key_line, "client_key: '%s' %s", l->client_key,
+		     asked ? "is encrypted (not supported: the agent runs unattended)" :
+			     "is not a PEM private key");
+		if (!asked)
+			snprintf(err + strlen(err), errsz - strlen(err), " (%s)", why);
+		goto out;
+	}
+	fclose(f);
+	f = NULL;
+	if (X509_check_private_key(crt, key) != 1) {
+		ERR_clear_error();
+		perr(err, errsz, file, l->key_line, "client_key: '%s' does not match client_cert '%s'",
+		     l->client_key, l->client_cert);
+		goto out;
+	}
+	f = fopen(l->ca_cert, "r");
+	if (f)
+		cas = PEM_X509_INFO_read(f, NULL, NULL, NULL);
+	for (i = 0; cas && i < sk_X509_INFO_num(cas); i++)
+		if (sk_X509_INFO_value(cas, i)->x509)
+			ncas++;
+	if (!ncas) {
+		ERR_clear_error();
+		perr(err, errsz, file, l->ca_line, "ca_cert: '%s' holds no PEM certificate", l->ca_cert);
+		goto out;
+	}
+	r = 0;
+out:
+	if (f)
+		fclose(f);
+	if (cas)
+		sk_X509_INFO_pop_free(cas, X509_INFO_free);
+	EVP_PKEY_free(key);
+	X509_free(crt);
+	return r;
+}
+
+int conf_check_tls(const struct conf *c, char *err, size_t errsz)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlinks; i++)
+		if (check_link_tls(c->file, &c->links[i], err, errsz))
+			return -1;
+	return 0;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * qkd-agent configuration: an INI-style file.
+ *
+ *   # comment
+ *   [agent]                      optional, global settings
+ *   metrics_listen = 127.0.0.1:9464
+ *   [link NAME]                  one section per module link
+ *   kme_url = https://kme-a:8443
+ *   local_sae_id = SAE_A
+ *   ...
+ *
+ * conf_load() validates everything and reports the first problem as
+ * "file:line: reason".
+ */
+#ifndef QKD_CONF_H
+#define QKD_CONF_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_PATH_MAX	256
+#define CONF_URL_MAX	256
+#define CONF_NAME_MAX	32	/* QKD_LINK_NAME_MAX */
+#define CONF_SAE_MAX	64	/* QKD_SAE_ID_MAX */
+#define CONF_LINKS_MAX	64
+
+enum conf_role { ROLE_BOTH = 0, ROLE_MASTER, ROLE_SLAVE };
+
+struct conf_link {
+	int line;			/* of the [link] header */
+	int cert_line, key_line, ca_line;	/* of client_cert, client_key, ca_cert */
+	char name[CONF_NAME_MAX];
+	char kme_url[CONF_URL_MAX];	/* without trailing '/' */
+	char local_sae_id[CONF_SAE_MAX];
+	char remote_sae_id[CONF_SAE_MAX];
+	char client_cert[CONF_PATH_MAX];
+	char client_key[CONF_PATH_MAX];
+	char ca_cert[CONF_PATH_MAX];
+	enum conf_role role;
+	uint32_t key_size;		/* bits, multiple of 8, 128..512 */
+	uint32_t low_watermark;		/* initiator keys; refill below it */
+	uint32_t high_watermark;	/* refill up to it */
+	uint32_t batch;			/* keys per enc_keys request (0: KME's max) */
+	/* Module link limits, 0 = module default. */
+	uint32_t max_keys, max_bytes, key_ttl, rate, burst;
+	uint32_t poll_interval;		/* s, pool-level check without notification */
+	uint32_t request_timeout;	/* s, one HTTPS request */
+	uint32_t backoff_base_ms, backoff_max_ms;
+	double expected_key_rate;	/* keys/s delivered, 0: learn baseline */
+	double rate_drift;		/* warn when rate falls below (1-x)*expected */
+	double qber_threshold;		/* warn when KME-reported QBER passes it */
+	double error_rate_threshold;	/* warn when failed/total requests passes it */
+};
+
+struct conf {
+	char file[CONF_PATH_MAX];
+	char metrics_listen[64];	/* "" = off */
+	int log_level;			/* 0 err,1 warn,2 info,3 debug */
+	uint32_t stats_interval;	/* s, drift evaluation / stats log period */
+	size_t nlinks;
+	struct conf_link links[CONF_LINKS_MAX];
+};
+
+/* Returns 0, or -1 with "file:line: reason" in err. */
+int conf_load(const char *path, struct conf *c, char *err, size_t errsz);
+int conf_parse_buf(const char *name, const char *buf, size_t len, struct conf *c,
+		   char *err, size_t errsz);
+void conf_link_defaults(struct conf_link *l);
+const struct conf_link *conf_find(const struct conf *c, const char *name);
+/* Load every link's client certificate, key and CA file with OpenSSL:
+ * PEM syntax, key matches certificate, unencrypted key, certificate not
+ * expired, CA file holds at least one certificate.  Returns 0, or -1
+ * with "file:line: reason" naming the config line. */
+int conf_check_tls(const struct conf *c, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * ETSI GS QKD 014 v1.1.1 client (SAE side) over HTTPS with mutual TLS:
+ * libcurl built with OpenSSL, one easy handle per client (connection reuse).
+ *
+ * Two ways to use it:
+ *  - synchronous: etsi_get_status / etsi_get_enc_keys / etsi_get_dec_keys;
+ *  - asynchronous: etsi_start_* prepares the easy handle (etsi_client_handle)
+ *    for a curl multi handle; when the transfer is done, etsi_finish_*
+ *    with its CURLcode decodes the reply.  One request at a time per client.
+ */
+#ifndef QKD_ETSI_CLIENT_H
+#define QKD_ETSI_CLIENT_H
+#include "etsi.h"
+
+enum etsi_rc {
+	ETSI_OK = 0,
+	ETSI_E_TRANSPORT = -1,	/* connect / TLS / timeout: KME unreachable */
+	ETSI_E_HTTP = -2,	/* KME answered 4xx/5xx: see http_code, error */
+	ETSI_E_PROTO = -3,	/* reply malformed */
+	ETSI_E_ARG = -4,	/* bad arguments, nothing sent */
+};
+
+enum etsi_kind { ETSI_REQ_NONE, ETSI_REQ_STATUS, ETSI_REQ_ENC, ETSI_REQ_DEC };
+
+struct etsi_result {
+	long http_code;		/* 0 if none */
+	double latency_s;	/* of the whole request */
+	struct etsi_error error; /* for ETSI_E_HTTP, when the body parsed */
+	char msg[640];		/* human readable, never key material */
+};
+
+struct etsi_client {
+	void *curl;
+	char base[512];		/* "https://host:port" (+ path prefix) */
+	char cert[256], key[256], ca[256];
+	long timeout_s;
+	char *buf;		/* sec_malloc'd reply buffer, wiped per request */
+	size_t len, cap;
+	int overflow;
+	/* the request in flight */
+	enum etsi_kind kind;
+	char *body;		/* sec_malloc'd POST body */
+	void *hdr;		/* struct curl_slist * */
+	char errbuf[256];	/* CURL_ERROR_SIZE */
+	double t0;
+	int number;		/* enc: keys asked (0: default) */
+	size_t expect_bytes;	/* enc: bytes per key (0: any) */
+	uint8_t (*ids)[16];	/* dec: IDs asked */
+	size_t nids;
+};
+
+/* Process-wide: curl_global_init + the wiping jansson allocator. */
+int etsi_client_global_init(void);
+void etsi_client_global_cleanup(void);
+
+int etsi_client_init(struct etsi_client *c, const char *base_url, const char *cert,
+		     const char *key, const char *ca, long timeout_s);
+void etsi_client_cleanup(struct etsi_client *c);
+
+/* Synchronous requests. */
+int etsi_get_status(struct etsi_client *c, const char *slave_sae, struct etsi_status *st,
+		    struct etsi_result *res);
+/* size_bits 0: KME default.  use_get: GET with query instead of POST. */
+int etsi_get_enc_keys(struct etsi_client *c, const char *slave_sae, int number,
+		      int size_bits, int use_get, struct etsi_keys *out,
+		      struct etsi_result *res);
+/* use_get only with n == 1 (GET ?key_ID=). */
+int etsi_get_dec_keys(struct etsi_client *c, const char *master_sae,
+		      const uint8_t (*ids)[16], size_t n, int use_get,
+		      struct etsi_keys *out, struct etsi_result *res);
+
+/* Asynchronous requests: start returns ETSI_OK or ETSI_E_ARG. */
+void *etsi_client_handle(struct etsi_client *c);	/* CURL * */
+int etsi_client_busy(const struct etsi_client *c);
+int etsi_start_status(struct etsi_client *c, const char *slave_sae);
+int etsi_start_enc_keys(struct etsi_client *c, const char *slave_sae, int number,
+			int size_bits, int use_get);
+int etsi_start_dec_keys(struct etsi_client *c, const char *master_sae,
+			const uint8_t (*ids)[16], size_t n, int use_get);
+/* curl_code: the transfer's CURLcode.  For ETSI_REQ_STATUS fills st, for
+ * ENC/DEC fills out (wiped and freed by etsi_keys_free).  Ends the request. */
+int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
+		struct etsi_keys *out, struct etsi_result *res);
+/* Abandon the request in flight (after removing the handle from a multi). */
+void etsi_abort(struct etsi_client *c);
+
+#endif

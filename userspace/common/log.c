@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+#include "log.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+int qkd_log_level = LOG_LVL_INFO;
+const char *qkd_log_ident = "qkd";
+
+void qkd_log(int level, const char *fmt, ...)
+{
+	static const char *const name[] = { "error", "warning", "info", "debug" };
+	/* sd-daemon(3) priority prefixes: the journal picks them up. */
+	static const int prio[] = { 3, 4, 6, 7 };
+	char msg[1024];
+	va_list ap;
+
+	if (level > qkd_log_level || level < 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "<%d>%s: %s: %s\n", prio[level], qkd_log_ident, name[level], msg);
+}

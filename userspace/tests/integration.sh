@@ -1,0 +1,207 @@
+#!/bin/bash
+# Loopback integration tests (127.0.0.1 only), TAP output.
+#  1. build/test_etsi_client: the ETSI client library against qkd-kms-sim.
+#  2. qkd-agent (dry-run test mode) against qkd-kms-sim: master refill woken
+#     by low-watermark events, slave answering key-wanted by dec_keys,
+#     rate limiting, drift warnings, KME crash and restart, metrics.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+SIM=${QKD_SIM:-$here/../kms-sim/qkd-kms-sim}
+AGENT=${QKD_AGENT:-$here/../agent/qkd-agent}
+T=$(mktemp -d /tmp/qkd-integ.XXXXXX)
+BASE=${QKD_TEST_PORT:-$((20000 + ($$ % 2000) * 10))}
+PA=$BASE PB=$((BASE + 1)) PADM=$((BASE + 2)) MA=$((BASE + 3)) MB=$((BASE + 4))
+PC2=$((BASE + 5)) PC=$((BASE + 6))
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+"$here/mkcerts.sh" "$T/pki" || { echo "not ok 1 - make test PKI"; exit 1; }
+
+rc=0
+echo "# ETSI client <-> qkd-kms-sim ($T, ports $BASE..)"
+"$here/build/test_etsi_client" "$SIM" "$T/pki" "$PA" || rc=1
+
+echo "# qkd-agent --dry-run <-> qkd-kms-sim"
+n=0
+tap() { # cond desc
+	n=$((n + 1))
+	if eval "$1"; then echo "ok $n - $2"; else echo "not ok $n - $2"; rc=1; fi
+}
+metric() { # port name{labels}
+	curl -s --max-time 3 "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1==k {print $2}'
+}
+ge() { awk -v a="${1:-0}" -v b="$2" 'BEGIN{exit !(a+0 >= b+0)}'; }
+between() { awk -v a="${1:--1}" -v lo="$2" -v hi="$3" 'BEGIN{exit !(a+0 >= lo+0 && a+0 <= hi+0)}'; }
+
+P=$T/pki
+start_sim() {
+	"$SIM" --cert-a "$P/kme.crt" --key-a "$P/kme.key" --ca "$P/ca.crt" \
+		--listen-a 127.0.0.1:$PA --listen-b 127.0.0.1:$PB --admin 127.0.0.1:$PADM \
+		--key-rate 5120 "$@" >"$T/sim.out" 2>>"$T/sim.log" &
+	SIMPID=$!
+	pids+=($SIMPID)
+	for _ in $(seq 50); do grep -q ready "$T/sim.out" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+adm() { curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PADM$1"; }
+
+cat >"$T/a.conf" <<CONF
+# site A: master for the link to B
+[agent]
+metrics_listen = 127.0.0.1:$MA
+[link to-b]
+kme_url = https://localhost:$PA
+local_sae_id = SAE_A
+remote_sae_id = SAE_B
+role = master
+client_cert = $P/SAE_A.crt
+client_key = $P/SAE_A.key
+ca_cert = $P/ca.crt
+low_watermark = 10
+high_watermark = 40
+poll_interval = 1
+backoff_base_ms = 100
+backoff_max_ms = 1000
+rate_drift = 0.5
+qber_threshold = 0.08
+CONF
+cat >"$T/b.conf" <<CONF
+[agent]
+metrics_listen = 127.0.0.1:$MB
+[link to-a]
+kme_url = https://127.0.0.1:$PB
+local_sae_id = SAE_B
+remote_sae_id = SAE_A
+role = slave
+client_cert = $P/SAE_B.crt
+client_key = $P/SAE_B.key
+ca_cert = $P/ca.crt
+backoff_base_ms = 100
+backoff_max_ms = 1000
+# a second link on another (soon frozen) KME
+[link to-c]
+kme_url = https://127.0.0.1:$PC
+local_sae_id = SAE_B
+remote_sae_id = SAE_A
+role = slave
+client_cert = $P/SAE_B.crt
+client_key = $P/SAE_B.key
+ca_cert = $P/ca.crt
+request_timeout = 8
+CONF
+cp "$T/a.conf" "$T/bad.conf"
+sed -i 's/^low_watermark = 10/low_watermark = ten/' "$T/bad.conf"
+badline=$(grep -n '^low_watermark' "$T/bad.conf" | cut -d: -f1)
+
+out=$("$AGENT" -c "$T/a.conf" --check 2>&1)
+tap '[ $? -eq 0 ] && [[ "$out" == *"OK, 1 link"* ]]' "agent --check accepts a valid file ($out)"
+out=$("$AGENT" -c "$T/bad.conf" --check 2>&1); st=$?
+tap '[ $st -eq 2 ] && [[ "$out" == *"bad.conf:$badline: low_watermark"* ]]' "agent --check names the bad line: $out"
+sed "s|SAE_A.key|SAE_B.key|" "$T/a.conf" >"$T/badkey.conf"
+keyline=$(grep -n '^client_key' "$T/badkey.conf" | cut -d: -f1)
+out=$("$AGENT" -c "$T/badkey.conf" --check 2>&1); st=$?
+tap '[ $st -eq 2 ] && [[ "$out" == *"badkey.conf:$keyline: client_key:"*"does not match"* ]]' "agent --check loads the TLS files: $out"
+"$AGENT" --help | grep -q -- '--dry-run'; tap '[ $? -eq 0 ]' "agent --help documents the test mode"
+"$SIM" --help | grep -q -- '--key-rate'; tap '[ $? -eq 0 ]' "simulator --help"
+
+mkfifo "$T/taken"
+start_sim --initial-keys 60 --max-key-count 2000
+tap '[ $? -eq 0 ]' "simulator up"
+"$AGENT" -c "$T/b.conf" --dry-run --dry-run-wanted "$T/taken" --stats-interval 1 -v 2>"$T/b.log" &
+BPID=$!; pids+=($BPID)
+"$AGENT" -c "$T/a.conf" --dry-run --dry-run-consume 30 --dry-run-taken "$T/taken" --stats-interval 1 -v 2>"$T/a.log" &
+APID=$!; pids+=($APID)
+sleep 7
+
+inj=$(metric $MA 'qkd_agent_keys_injected_total{link="to-b",role="initiator"}')
+lvl=$(metric $MA 'qkd_agent_pool_level{link="to-b"}')
+lw=$(metric $MA 'qkd_agent_low_watermark_events_total{link="to-b"}')
+rate=$(metric $MA 'qkd_agent_key_rate{link="to-b"}')
+dup=$(metric $MA 'qkd_agent_duplicate_keys_skipped_total{link="to-b"}')
+lat=$(metric $MA 'qkd_agent_fetch_latency_seconds_count{link="to-b"}')
+tap 'ge "$inj" 100' "master fills and refills the pool: $inj initiator keys injected in 7 s"
+tap 'ge "$lw" 1' "refills woken by low-watermark events ($lw)"
+tap 'between "$rate" 12 28' "supply-limited rate follows the KME's 20 keys/s: $rate keys/s"
+tap '[ "$dup" = 0 ]' "no key injected twice (duplicates skipped: $dup)"
+tap 'ge "$lat" 5' "fetch latency measured ($lat samples)"
+taken=$((inj - lvl))
+rinj=$(metric $MB 'qkd_agent_keys_injected_total{link="to-a",role="responder"}')
+wfail=$(metric $MB 'qkd_agent_key_wanted_total{link="to-a",outcome="failed"}')
+wrecv=$(metric $MB 'qkd_agent_key_wanted_total{link="to-a",outcome="received"}')
+tap 'ge "$rinj" $((taken * 8 / 10))' "slave fetched by ID (dec_keys) $rinj responder keys for $wrecv key-wanted events ($taken taken at A)"
+tap '[ "$wfail" = 0 ]' "every wanted key was found at KME B (failed: $wfail)"
+
+# a frozen KME on one link must not delay key-wanted work on another
+"$SIM" --cert-a "$P/kme.crt" --key-a "$P/kme.key" --ca "$P/ca.crt" \
+	--listen-a 127.0.0.1:$PC2 --listen-b 127.0.0.1:$PC >"$T/sim2.out" 2>>"$T/sim2.log" &
+SIM2=$!; pids+=($SIM2)
+sleep 0.5
+kill -STOP $SIM2
+echo "to-c 00000000-0000-4000-8000-000000000001" >"$T/taken"
+sleep 0.5
+r0=$(metric $MB 'qkd_agent_keys_injected_total{link="to-a",role="responder"}')
+sleep 3
+r1=$(metric $MB 'qkd_agent_keys_injected_total{link="to-a",role="responder"}')
+tap 'ge $((r1 - r0)) 30' "KME of link to-c frozen (request in flight, 8 s timeout): link to-a still served $((r1 - r0)) wanted keys in 3 s"
+kill -CONT $SIM2
+sleep 0.5
+cf=$(metric $MB 'qkd_agent_key_wanted_total{link="to-c",outcome="failed"}')
+tap '[ "$cf" = 1 ]' "KME thawed: the unknown key on to-c is answered 400 and dropped ($cf)"
+kill -TERM $SIM2; wait $SIM2
+
+# delivered rate drifts: KME down to 5 keys/s
+tap '[ "$(adm "/admin/rate?bits=1280")" = 200 ]' "admin: key rate cut to 1280 bit/s"
+sleep 4
+wr=$(metric $MA 'qkd_agent_drift_warning{link="to-b",kind="key_rate"}')
+tap '[ "$wr" = 1 ] && grep -q "delivered key rate .* fell below" "$T/a.log"' "key-rate drift warning (metric $wr, logged)"
+tap '[ "$(adm "/admin/qber?value=0.1")" = 200 ]' "admin: QBER set to 0.1"
+sleep 2.5
+wq=$(metric $MA 'qkd_agent_drift_warning{link="to-b",kind="qber"}')
+q=$(metric $MA 'qkd_agent_kme_qber{link="to-b"}')
+tap '[ "$wq" = 1 ] && grep -q "QBER 0.1000 exceeds" "$T/a.log"' "QBER warning (metric $wq, qber $q, logged)"
+adm "/admin/qber?value=0" >/dev/null; adm "/admin/rate?bits=5120" >/dev/null
+
+# KME crash and restart
+kill -KILL $SIMPID; wait $SIMPID 2>/dev/null
+before=$(metric $MA 'qkd_agent_keys_obtained_total{link="to-b",role="initiator"}')
+sleep 2
+terr=$(metric $MA 'qkd_agent_kme_requests_total{link="to-b",result="transport"}')
+tap 'kill -0 $APID && ge "$terr" 1' "KME down: agent keeps running, retries ($terr transport errors)"
+start_sim --initial-keys 20
+sleep 4
+after=$(metric $MA 'qkd_agent_keys_obtained_total{link="to-b",role="initiator"}')
+tap 'ge "$after" $((before + 20))' "KME back: agent recovers ($before -> $after keys obtained)"
+tap 'grep -q "retry" "$T/a.log"' "retries with backoff logged"
+
+kill -TERM $APID; wait $APID; sa=$?
+kill -TERM $BPID; wait $BPID; sb=$?
+tap '[ $sa -eq 0 ] && [ $sb -eq 0 ]' "agents exit 0 on SIGTERM ($sa, $sb)"
+kill -TERM $SIMPID; wait $SIMPID; ss=$?
+tap '[ $ss -eq 0 ]' "simulator exits 0 on SIGTERM ($ss)"
+start_sim --initial-keys 100
+tap '! grep -qi "\"key\"" "$T/a.log" "$T/b.log" "$T/sim.log"' "no key material in any log"
+
+# metrics are off by default
+sed '/metrics_listen/d' "$T/a.conf" >"$T/nometrics.conf"
+"$AGENT" -c "$T/nometrics.conf" --dry-run 2>"$T/c.log" &
+CPID=$!; pids+=($CPID)
+sleep 1
+tap '! curl -s --max-time 2 "http://127.0.0.1:$MA/metrics" >/dev/null' "no metrics endpoint unless configured"
+kill -TERM $CPID; wait $CPID
+
+# restart of the agent itself
+"$AGENT" -c "$T/a.conf" --dry-run --stats-interval 1 2>"$T/a2.log" &
+APID=$!; pids+=($APID)
+sleep 2
+inj=$(metric $MA 'qkd_agent_keys_injected_total{link="to-b",role="initiator"}')
+tap 'ge "$inj" 20' "agent restarted: supplies the link again ($inj keys)"
+kill -TERM $APID; wait $APID
+
+echo "1..$n"
+[ $rc -eq 0 ] || { echo "# logs kept in $T"; KEEP=1; }
+exit $rc

@@ -1,0 +1,33 @@
+#!/bin/sh
+# mkcerts.sh DIR: test PKI made with the openssl CLI.
+#   ca.{crt,key}            test CA
+#   kme.{crt,key}           KME server cert (localhost, 127.0.0.1)
+#   SAE_A.{crt,key}, SAE_B.{crt,key}, SAE_X.{crt,key}   clients (CN = SAE ID)
+#   rogue-ca.*, rogue.{crt,key}   client cert "SAE_A" from another CA
+set -eu
+d=$1
+mkdir -p "$d"
+cd "$d"
+q() { "$@" >/dev/null 2>&1; }
+mkca() { # name
+	q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=$1" -keyout "$1.key" -out "$1.crt" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+}
+mkleaf() { # name cn ca ext
+	q openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=$2" -keyout "$1.key" -out "$1.csr"
+	printf '%s\n' "$4" > "$1.ext"
+	q openssl x509 -req -in "$1.csr" -CA "$3.crt" -CAkey "$3.key" -CAcreateserial \
+		-days 2 -out "$1.crt" -extfile "$1.ext"
+	rm -f "$1.csr" "$1.ext"
+}
+mkca ca
+mkca rogue-ca
+mkleaf kme localhost ca "subjectAltName=DNS:localhost,IP:127.0.0.1
+extendedKeyUsage=serverAuth"
+for s in SAE_A SAE_B SAE_X; do
+	mkleaf "$s" "$s" ca "extendedKeyUsage=clientAuth"
+done
+mkleaf rogue SAE_A rogue-ca "extendedKeyUsage=clientAuth"
+chmod 600 ./*.key
