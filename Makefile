@@ -49,8 +49,9 @@ checkpatch: $(LINUXSRC)/scripts/checkpatch.pl
 		-f $(filter-out kmod/qkd.mod.c,$(wildcard kmod/*.c)) kmod/*.h \
 		include/uapi/linux/qkd.h
 
-selftests: $(LINUXSRC)/scripts/checkpatch.pl
+selftests: $(LINUXSRC)/scripts/checkpatch.pl $(SUBDIRS)
 	$(MAKE) -C selftests/kmod
+	$(MAKE) -C selftests/userspace
 
 $(SUBDIRS):
 	$(MAKE) -C $@
@@ -92,6 +93,7 @@ install: all install-dkms-src
 
 clean: module-clean
 	$(MAKE) -C selftests/kmod clean
+	$(MAKE) -C selftests/userspace clean
 	for d in $(SUBDIRS); do $(MAKE) -C $$d clean; done
 
 .PHONY: all module module-clean module-checks checkpatch selftests deps \
