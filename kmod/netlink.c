@@ -205,6 +205,7 @@ static int qkd_nl_put_stats(struct sk_buff *skb, const struct qkd_stats *s)
 		{ QKD_STATS_A_BYTES_HIGH_WATER, s->bytes_high_water },
 		{ QKD_STATS_A_WANTED, s->wanted },
 		{ QKD_STATS_A_LOW_WATERMARK, s->low_watermark },
+		{ QKD_STATS_A_REJECTED_REUSED, s->rejected_reused },
 	};
 	unsigned int i;
 

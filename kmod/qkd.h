@@ -52,6 +52,7 @@ struct qkd_stats {
 	u64 bytes_high_water;
 	u64 wanted;
 	u64 low_watermark;
+	u64 rejected_reused;
 };
 
 struct qkd_link_config {
@@ -78,6 +79,13 @@ struct qkd_key {
 	u8 material[QKD_KEY_MAX_LEN];
 };
 
+/* The ID of a key taken from a link: it may never be injected again. */
+struct qkd_spent_id {
+	struct hlist_node by_id;	/* link->spent_by_id */
+	struct list_head fifo;		/* link->spent_ids, oldest first */
+	u8 id[QKD_KEY_ID_LEN];
+};
+
 struct qkd_net;
 
 struct qkd_link {
@@ -93,6 +101,9 @@ struct qkd_link {
 	struct list_head initiator_keys;	/* oldest first */
 	struct list_head responder_keys;	/* oldest first */
 	DECLARE_HASHTABLE(keys_by_id, 8);
+	struct list_head spent_ids;		/* oldest first */
+	unsigned int nr_spent;			/* <= QKD_LINK_SPENT_IDS */
+	DECLARE_HASHTABLE(spent_by_id, 8);
 	struct qkd_stats stats;
 
 	/* Takers waiting for a responder key by ID sleep here. */

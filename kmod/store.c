@@ -54,6 +54,51 @@ static struct qkd_key *qkd_link_find_key(struct qkd_link *link, const u8 *id)
 	return NULL;
 }
 
+static bool qkd_link_id_spent(struct qkd_link *link, const u8 *id)
+{
+	struct qkd_spent_id *spent;
+
+	hash_for_each_possible(link->spent_by_id, spent, by_id,
+			       qkd_key_hash(id))
+		if (!memcmp(spent->id, id, QKD_KEY_ID_LEN))
+			return true;
+	return false;
+}
+
+/*
+ * Called with link->lock held: remember a taken key's ID, forgetting the
+ * oldest beyond QKD_LINK_SPENT_IDS.  Returns an entry to free, if any.
+ */
+static struct qkd_spent_id *qkd_link_spend_id(struct qkd_link *link,
+					      struct qkd_spent_id *spent,
+					      const u8 *id)
+{
+	struct qkd_spent_id *oldest = NULL;
+
+	memcpy(spent->id, id, QKD_KEY_ID_LEN);
+	list_add_tail(&spent->fifo, &link->spent_ids);
+	hash_add(link->spent_by_id, &spent->by_id, qkd_key_hash(id));
+	if (++link->nr_spent > QKD_LINK_SPENT_IDS) {
+		oldest = list_first_entry(&link->spent_ids,
+					  struct qkd_spent_id, fifo);
+		list_del(&oldest->fifo);
+		hash_del(&oldest->by_id);
+		link->nr_spent--;
+	}
+	return oldest;
+}
+
+static void qkd_link_free_spent_ids(struct qkd_link *link)
+{
+	struct qkd_spent_id *spent, *tmp;
+
+	list_for_each_entry_safe(spent, tmp, &link->spent_ids, fifo) {
+		list_del(&spent->fifo);
+		kfree(spent);
+	}
+	link->nr_spent = 0;
+}
+
 /*
  * Called with link->lock held: add to one of the link's counters and to
  * the same counter of the namespace totals.
@@ -226,6 +271,8 @@ int qkd_link_create(struct qkd_net *qn, const char *name,
 	INIT_LIST_HEAD(&link->initiator_keys);
 	INIT_LIST_HEAD(&link->responder_keys);
 	hash_init(link->keys_by_id);
+	INIT_LIST_HEAD(&link->spent_ids);
+	hash_init(link->spent_by_id);
 	init_waitqueue_head(&link->waiters);
 	INIT_DELAYED_WORK(&link->expiry_work, qkd_link_expiry_work);
 
@@ -259,6 +306,7 @@ static void qkd_link_release(struct kref *ref)
 	struct qkd_link *link = container_of(ref, struct qkd_link, refcount);
 
 	/* Its keys were wiped when it died; nothing secret is left. */
+	qkd_link_free_spent_ids(link);
 	kfree(link);
 }
 
@@ -444,6 +492,14 @@ int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *in,
 		goto out_free;
 	}
 	for (i = 0; i < nr; i++) {
+		if (qkd_link_id_spent(link, in[i].id)) {
+			qkd_stat_add(link, &link->stats.rejected_reused, nr);
+			spin_unlock(&link->lock);
+			NL_SET_ERR_MSG_ATTR(extack, in[i].attr,
+					    "key ID was already used");
+			err = -EEXIST;
+			goto out_free;
+		}
 		if (qkd_link_find_key(link, in[i].id)) {
 			qkd_stat_add(link, &link->stats.rejected_duplicate, nr);
 			spin_unlock(&link->lock);
@@ -529,11 +585,17 @@ int qkd_link_take(struct qkd_link *link, const u8 *id, u32 wait_ms,
 {
 	unsigned long deadline = jiffies + msecs_to_jiffies(wait_ms);
 	bool wanted_sent = false, lowat_hit = false;
+	struct qkd_spent_id *spent;
 	struct qkd_key *key;
 	LIST_HEAD(expired);
 	u32 count, lowat;
 	long left;
 	int err;
+
+	/* Allocated before the lock; a key is never handed out unrecorded. */
+	spent = kzalloc(sizeof(*spent), GFP_KERNEL);
+	if (!spent)
+		return -ENOMEM;
 
 	for (;;) {
 		spin_lock(&link->lock);
@@ -566,6 +628,7 @@ int qkd_link_take(struct qkd_link *link, const u8 *id, u32 wait_ms,
 		}
 		if (key) {
 			qkd_ratelimiter_consume(&link->rl);
+			spent = qkd_link_spend_id(link, spent, key->id);
 			qkd_link_unlink_key(link, key);
 			qkd_stat_add(link, &link->stats.taken, 1);
 			if (key->role == QKD_KEY_ROLE_INITIATOR)
@@ -627,6 +690,7 @@ int qkd_link_take(struct qkd_link *link, const u8 *id, u32 wait_ms,
 		}
 	}
 
+	kfree(spent);	/* unused, or the oldest spent ID forgotten */
 	qkd_link_notify_expired(link, &expired);
 	qkd_free_key_list(&expired);
 	if (lowat_hit)

@@ -39,6 +39,7 @@ static const char *const stat_names[QKD_STATS_A_MAX + 1] = {
 	[QKD_STATS_A_BYTES_HIGH_WATER] = "bytes_high_water",
 	[QKD_STATS_A_WANTED] = "wanted",
 	[QKD_STATS_A_LOW_WATERMARK] = "low_watermark",
+	[QKD_STATS_A_REJECTED_REUSED] = "rejected_reused",
 };
 
 static int usage(void)

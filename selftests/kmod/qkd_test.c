@@ -435,6 +435,32 @@ TEST_F(store, inject_duplicates)
 			     QKD_STATS_A_REJECTED_DUPLICATE));
 }
 
+TEST_F(store, taken_key_cannot_be_injected_again)
+{
+	struct qkd_key_buf k[2], got;
+
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 1,
+				  QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, inject_range(&self->nl, LINK, 2, 1,
+				  QKD_KEY_ROLE_RESPONDER));
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	make_key(&k[0], 2, QKD_KEY_ROLE_RESPONDER, 32);
+	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, k[0].id, 0, &got));
+	/* An agent retrying an inject it lost the answer of: refused. */
+	make_key(&k[0], 1, QKD_KEY_ROLE_INITIATOR, 32);
+	EXPECT_EQ(-EEXIST, qkd_key_inject(&self->nl, LINK, k, 1));
+	EXPECT_NE(NULL, strstr(self->nl.err_msg, "already used"));
+	make_key(&k[0], 3, QKD_KEY_ROLE_INITIATOR, 32);
+	make_key(&k[1], 2, QKD_KEY_ROLE_RESPONDER, 32);
+	EXPECT_EQ(-EEXIST, qkd_key_inject(&self->nl, LINK, k, 2));
+	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_REJECTED_REUSED));
+	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	/* A flushed (never used) key may come back. */
+	ASSERT_EQ(0, qkd_key_inject(&self->nl, LINK, k, 1));
+	ASSERT_EQ(0, qkd_flush(&self->nl, LINK, 0));
+	EXPECT_EQ(0, qkd_key_inject(&self->nl, LINK, k, 1));
+}
+
 TEST_F(store, inject_over_caps)
 {
 	struct qkd_link_opts o;

@@ -49,6 +49,12 @@
 #define QKD_LINK_DEFAULT_LOW_WATERMARK	0	/* 0: no notification */
 
 #define QKD_AUDIT_RING_SIZE	1024	/* take records kept per namespace */
+/*
+ * IDs of the last keys taken from a link are remembered so that the same
+ * key can never be injected and used a second time (e.g. by an agent
+ * retrying an inject whose answer it missed).
+ */
+#define QKD_LINK_SPENT_IDS	4096
 
 enum qkd_key_role {
 	QKD_KEY_ROLE_UNSPEC,
@@ -63,7 +69,8 @@ enum qkd_key_role {
  * Errors a caller can act on (besides policy errors, which are EINVAL or
  * ERANGE with an extack message naming the attribute):
  *  ENODEV     no link of that name in this namespace
- *  EEXIST     link name or key ID already present
+ *  EEXIST     link name or key ID already present, or key ID already
+ *             taken from this link (one of its last QKD_LINK_SPENT_IDS)
  *  ENOSPC     inject would exceed the link's max_keys or max_bytes
  *  ENOENT     no initiator key buffered / no key of that ID held
  *  ETIMEDOUT  take by ID waited QKD_A_WAIT_MS and the key did not arrive
@@ -153,6 +160,7 @@ enum qkd_stats_attr {
 	QKD_STATS_A_BYTES_HIGH_WATER,	/* most bytes ever buffered at once */
 	QKD_STATS_A_WANTED,		/* key-wanted notifications sent */
 	QKD_STATS_A_LOW_WATERMARK,	/* low-watermark notifications sent */
+	QKD_STATS_A_REJECTED_REUSED,	/* inject: key ID was already taken */
 
 	__QKD_STATS_A_MAX,
 	QKD_STATS_A_MAX = __QKD_STATS_A_MAX - 1
