@@ -71,8 +71,7 @@ bench: module selftests
 		$(REPO)/selftests/kmod/qkd_bench'
 
 demo: all
-	@if [ -x demo/run ]; then demo/run; else \
-		echo "demo: not implemented yet (issue 5)"; exit 1; fi
+	demo/run $(DEMO_ARGS)
 
 # The module's source for DKMS, as /usr/src/qkd-VERSION.
 install-dkms-src:
