@@ -4,6 +4,19 @@
  *
  * The role is learned from the call order: the initiator calls
  * get_public_key() first, the responder set_public_key().
+ *
+ * The responder only parses the INIT in set_public_key() (CREATE_CHILD_SA
+ * calls it before a child config and a proposal are selected); it takes the
+ * QKD key on the first get_shared_secret() or get_public_key(), i.e. only
+ * once strongSwan answers with this method.  In IKE_SA_INIT (peer not
+ * authenticated) it never waits for a key: it takes it only if the module
+ * already holds it.
+ *
+ * strongSwan reuses the initiator's object when it restarts IKE_SA_INIT
+ * (COOKIE, INVALID_KE_PAYLOAD, redirect, migrate): a get_public_key() after
+ * the RESP was processed, after a failure, or on another IKE_SA starts a
+ * new attempt with a fresh QKD key and a fresh X25519 value; a repeated
+ * call before any RESP (COOKIE) returns the same INIT.
  */
 #include "qkd_ke.h"
 #include "qkd_keysrc.h"
@@ -11,9 +24,11 @@
 #include "qkd_wire.h"
 
 #include <errno.h>
+#include <pthread.h>
 
 #include <daemon.h>
 #include <library.h>
+#include <collections/hashtable.h>
 #include <utils/debug.h>
 
 typedef struct private_qkd_ke_t private_qkd_ke_t;
@@ -23,6 +38,12 @@ typedef enum {
 	ROLE_INITIATOR,
 	ROLE_RESPONDER,
 } role_t;
+
+/** label of the key confirmation key derivation (key separation) */
+#define TAG_KEY_LABEL "qkd-ipsec confirm v1"
+
+/** default of charon.plugins.qkd.max_waiting_takes (per link) */
+#define DEFAULT_MAX_WAITING 2
 
 struct private_qkd_ke_t {
 
@@ -39,11 +60,24 @@ struct private_qkd_ke_t {
 	qkd_link_info_t link;
 	bool have_link;
 
-	/** policy in effect (the link's, or the default without a link) */
+	/** policy in effect (the link's, or the default without a link; require
+	 * if the link is sticky and the IKE_SA already used QKD) */
 	qkd_policy_t policy;
+
+	/** the policy is require because of sticky */
+	bool sticky_now;
 
 	/** IKE_SA and peer, for the log */
 	char peer[160];
+
+	/** unique ID of the IKE_SA (0: unknown) */
+	uint32_t ike_sa_uid;
+
+	/** the peer's identity is known (authenticated), not only its address */
+	bool peer_known;
+
+	/** number of attempts with this object (initiator) */
+	u_int attempt;
 
 	/** QKD key we took, if any */
 	struct qkd_key key;
@@ -54,6 +88,9 @@ struct private_qkd_ke_t {
 	uint8_t init_buf[QKD_WIRE_INIT_LEN];
 	uint8_t resp_buf[QKD_WIRE_RESP_LEN];
 	bool init_done, resp_done;
+
+	/** responder: INIT parsed, RESP still to build */
+	bool init_received;
 
 	/** both sides mix the QKD key into the secret */
 	bool use_key;
@@ -78,17 +115,149 @@ static qkd_links_t *links;
 static refcount_t stat_taken_init, stat_taken_resp, stat_fallback,
 				  stat_refused, stat_confirm_fail;
 
+/** protects the tables below */
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/** IKE_SAs (unique IDs) that completed a QKD-keyed exchange (sticky) */
+static hashtable_t *qkd_sas;
+
+/** responder takes currently waiting in the module, per link */
+#define MAX_WAIT_SLOTS 64
+static struct {
+	char link[32];
+	u_int waiting;
+} wait_slots[MAX_WAIT_SLOTS];
+
+/** peer of new objects without a daemon (unit tests only) */
+static struct {
+	identification_t *id;
+	host_t *host;
+	uint32_t uid;
+} test_peer;
+
 void qkd_ke_set_links(qkd_links_t *l)
 {
+	pthread_mutex_lock(&state_lock);
 	links = l;
+	if (!l && qkd_sas)
+	{
+		qkd_sas->destroy(qkd_sas);
+		qkd_sas = NULL;
+	}
+	pthread_mutex_unlock(&state_lock);
 }
 
-void qkd_ke_log_stats()
+void qkd_ke_test_set_peer(identification_t *id, host_t *host, uint32_t uid)
+{
+	test_peer.id = id;
+	test_peer.host = host;
+	test_peer.uid = uid;
+}
+
+void qkd_ke_log_stats(void)
 {
 	DBG1(DBG_IKE, "qkd: keys taken as initiator %u, as responder %u, "
 		 "X25519-only fallbacks %u, refused %u, confirmation failures %u",
 		 stat_taken_init, stat_taken_resp, stat_fallback, stat_refused,
 		 stat_confirm_fail);
+}
+
+void qkd_ke_sa_used_qkd(uint32_t uid)
+{
+	if (!uid)
+	{
+		return;
+	}
+	pthread_mutex_lock(&state_lock);
+	if (!qkd_sas)
+	{
+		qkd_sas = hashtable_create(hashtable_hash_ptr, hashtable_equals_ptr, 8);
+	}
+	qkd_sas->put(qkd_sas, (void*)(uintptr_t)uid, (void*)(uintptr_t)uid);
+	pthread_mutex_unlock(&state_lock);
+}
+
+void qkd_ke_sa_gone(uint32_t uid)
+{
+	pthread_mutex_lock(&state_lock);
+	if (qkd_sas)
+	{
+		qkd_sas->remove(qkd_sas, (void*)(uintptr_t)uid);
+	}
+	pthread_mutex_unlock(&state_lock);
+}
+
+bool qkd_ke_sa_has_used_qkd(uint32_t uid)
+{
+	bool found = FALSE;
+
+	pthread_mutex_lock(&state_lock);
+	if (uid && qkd_sas)
+	{
+		found = qkd_sas->get(qkd_sas, (void*)(uintptr_t)uid) != NULL;
+	}
+	pthread_mutex_unlock(&state_lock);
+	return found;
+}
+
+/**
+ * Reserve a waiting slot of a link: FALSE if max_waiting_takes takes of
+ * that link already wait in the module
+ */
+static bool wait_slot_get(const char *link)
+{
+	int max, i, free_slot = -1;
+	bool ok = FALSE;
+
+	max = lib->settings->get_int(lib->settings,
+				"%s.plugins.qkd.max_waiting_takes", DEFAULT_MAX_WAITING, lib->ns);
+	if (max <= 0)
+	{
+		return FALSE;
+	}
+	pthread_mutex_lock(&state_lock);
+	for (i = 0; i < MAX_WAIT_SLOTS; i++)
+	{
+		if (wait_slots[i].waiting && streq(wait_slots[i].link, link))
+		{
+			if (wait_slots[i].waiting < (u_int)max)
+			{
+				wait_slots[i].waiting++;
+				ok = TRUE;
+			}
+			free_slot = -2;
+			break;
+		}
+		if (!wait_slots[i].waiting && free_slot == -1)
+		{
+			free_slot = i;
+		}
+	}
+	if (free_slot >= 0)
+	{
+		snprintf(wait_slots[free_slot].link, sizeof(wait_slots[free_slot].link),
+				 "%s", link);
+		wait_slots[free_slot].waiting = 1;
+		ok = TRUE;
+	}
+	pthread_mutex_unlock(&state_lock);
+	return ok;
+}
+
+static void wait_slot_put(const char *link)
+{
+	int i;
+
+	pthread_mutex_lock(&state_lock);
+	for (i = 0; i < MAX_WAIT_SLOTS; i++)
+	{
+		if (wait_slots[i].waiting && streq(wait_slots[i].link, link))
+		{
+			wait_slots[i].waiting--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&state_lock);
 }
 
 /**
@@ -110,6 +279,9 @@ static const char *take_error(int err)
 			return "qkd kernel module not loaded";
 		case EPERM:
 			return "permission denied (CAP_NET_ADMIN)";
+		case EAGAIN:
+			return "no reply from the module in time (a key it handed out "
+				   "meanwhile is lost)";
 		default:
 			return strerror(-err);
 	}
@@ -120,24 +292,55 @@ static void log_fallback(private_qkd_ke_t *this, const char *why)
 	u_int n = ref_get(&stat_fallback);
 
 	DBG1(DBG_IKE, "qkd: WARNING: %s for %s: policy prefer, falling back to "
-		 "X25519 alone (fallback #%u)", why, this->peer, n);
+		 "X25519 alone (fallback #%u; not quantum-safe, and an attacker who "
+		 "can break the classical key exchange can cause this)", why,
+		 this->peer, n);
 }
 
 static void log_refuse(private_qkd_ke_t *this, const char *why)
 {
 	ref_get(&stat_refused);
-	DBG1(DBG_IKE, "qkd: %s for %s: policy require, refusing the key exchange",
-		 why, this->peer);
+	DBG1(DBG_IKE, "qkd: %s for %s: policy require%s, refusing the key "
+		 "exchange", why, this->peer, this->sticky_now ?
+		 " (sticky: this IKE_SA already used QKD)" : "");
 }
 
 /**
- * Compute the key confirmation tag over init and resp
+ * Fall back (prefer) or refuse (require, sticky, or the peer requires QKD).
+ * Returns TRUE for a fallback.
+ */
+static bool fallback_allowed(private_qkd_ke_t *this, const char *why,
+							 bool peer_requires)
+{
+	char buf[300];
+
+	if (this->policy == QKD_POLICY_REQUIRE)
+	{
+		log_refuse(this, why);
+		return FALSE;
+	}
+	if (peer_requires)
+	{
+		snprintf(buf, sizeof(buf), "%s, and the peer requires QKD (REQUIRE "
+				 "flag)", why);
+		ref_get(&stat_refused);
+		DBG1(DBG_IKE, "qkd: %s for %s: refusing the key exchange", buf,
+			 this->peer);
+		return FALSE;
+	}
+	log_fallback(this, why);
+	return TRUE;
+}
+
+/**
+ * Compute the key confirmation tag over init and resp:
+ * HMAC-SHA256(HMAC-SHA256(K, TAG_KEY_LABEL), transcript), truncated
  */
 static bool compute_tag(private_qkd_ke_t *this, struct qkd_wire_msg *resp,
 						uint8_t tag[QKD_WIRE_TAG_LEN])
 {
 	uint8_t transcript[QKD_WIRE_TRANSCRIPT_LEN];
-	uint8_t mac[HASH_SIZE_SHA256];
+	uint8_t tkey[HASH_SIZE_SHA256], mac[HASH_SIZE_SHA256];
 	prf_t *prf;
 	bool ok = FALSE;
 
@@ -151,6 +354,8 @@ static bool compute_tag(private_qkd_ke_t *this, struct qkd_wire_msg *resp,
 	{
 		ok = prf->set_key(prf, chunk_create(this->key.material,
 											this->key.len)) &&
+			 prf->get_bytes(prf, chunk_from_str(TAG_KEY_LABEL), tkey) &&
+			 prf->set_key(prf, chunk_from_thing(tkey)) &&
 			 prf->get_bytes(prf, chunk_from_thing(transcript), mac);
 		prf->destroy(prf);
 	}
@@ -162,6 +367,7 @@ static bool compute_tag(private_qkd_ke_t *this, struct qkd_wire_msg *resp,
 	{
 		DBG1(DBG_IKE, "qkd: HMAC-SHA256 not available");
 	}
+	memwipe(tkey, sizeof(tkey));
 	memwipe(mac, sizeof(mac));
 	return ok;
 }
@@ -188,6 +394,146 @@ static bool get_x25519(private_qkd_ke_t *this, uint8_t out[QKD_WIRE_X25519_LEN])
 }
 
 /**
+ * Learn the peer and its link from the current IKE_SA
+ */
+static void capture_peer(private_qkd_ke_t *this, ike_sa_t *ike_sa)
+{
+	identification_t *id = test_peer.id;
+	host_t *host = test_peer.host;
+
+	this->ike_sa_uid = test_peer.uid;
+	if (ike_sa)
+	{
+		id = ike_sa->get_other_id(ike_sa);
+		host = ike_sa->get_other_host(ike_sa);
+		this->ike_sa_uid = ike_sa->get_unique_id(ike_sa);
+		snprintf(this->peer, sizeof(this->peer), "%s[%u] (%H, %Y)",
+				 ike_sa->get_name(ike_sa), ike_sa->get_unique_id(ike_sa),
+				 host, id);
+	}
+	else if (id || host)
+	{
+		snprintf(this->peer, sizeof(this->peer), "test[%u] (%H, %Y)",
+				 this->ike_sa_uid, host, id);
+	}
+	else
+	{
+		snprintf(this->peer, sizeof(this->peer), "unknown peer");
+	}
+	this->peer_known = id && id->get_type(id) != ID_ANY;
+	this->have_link = FALSE;
+	this->policy = QKD_POLICY_REQUIRE;
+	this->sticky_now = FALSE;
+	if (links)
+	{
+		this->have_link = links->lookup(links, id, host, &this->link);
+		this->policy = this->have_link ? this->link.policy
+									   : links->get_default_policy(links);
+	}
+	if (this->have_link && this->link.sticky &&
+		this->policy == QKD_POLICY_PREFER &&
+		qkd_ke_sa_has_used_qkd(this->ike_sa_uid))
+	{
+		this->policy = QKD_POLICY_REQUIRE;
+		this->sticky_now = TRUE;
+	}
+	if (this->have_link)
+	{
+		DBG2(DBG_IKE, "qkd: %s uses link '%s' (module link '%s', matched by "
+			 "%s, policy %N%s)", this->peer, this->link.section,
+			 this->link.link, this->link.by_id ? "identity" : "address",
+			 qkd_policy_names, this->policy,
+			 this->sticky_now ? ", sticky: IKE_SA already used QKD" : "");
+	}
+	else
+	{
+		DBG1(DBG_IKE, "qkd: no link configured for %s (policy %N)",
+			 this->peer, qkd_policy_names, this->policy);
+	}
+}
+
+static ike_sa_t *current_sa(void)
+{
+	if (charon && charon->bus)
+	{
+		return charon->bus->get_sa(charon->bus);
+	}
+	return NULL;
+}
+
+static void do_annotate(private_qkd_ke_t *this, uint32_t *spis, int count,
+						char *usage)
+{
+	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37];
+	int ret;
+
+	this->annotated = TRUE;
+	qkd_wire_id_str(this->key.id, idstr);
+	ret = qkd_keysrc_annotate(this->link.link, this->key.id, spis, count,
+							  usage, err);
+	if (ret)
+	{
+		DBG1(DBG_IKE, "qkd: annotating the audit record of key %s on link "
+			 "'%s' failed: %s%s%s", idstr, this->link.link, strerror(-ret),
+			 err[0] ? ": " : "", err);
+	}
+	else
+	{
+		DBG2(DBG_IKE, "qkd: audit record of key %s: %s", idstr, usage);
+	}
+}
+
+/**
+ * Say in the audit record why a taken key keyed nothing, then wipe it
+ */
+static void drop_key(private_qkd_ke_t *this, const char *dflt)
+{
+	if (this->have_key && !this->annotated)
+	{
+		char usage[64];
+
+		snprintf(usage, sizeof(usage), "unused: %s",
+				 this->unused ?: (this->failed ? "exchange failed" : dflt));
+		do_annotate(this, NULL, 0, usage);
+	}
+	qkd_key_wipe(&this->key);
+	this->have_key = FALSE;
+}
+
+/**
+ * Initiator: start over (IKE_SA_INIT retried with the same object)
+ */
+static bool new_attempt(private_qkd_ke_t *this, ike_sa_t *ike_sa)
+{
+	key_exchange_t *x25519;
+
+	drop_key(this, "superseded by a new attempt");
+	x25519 = lib->crypto->create_ke(lib->crypto, CURVE_25519);
+	if (!x25519)
+	{
+		DBG1(DBG_IKE, "qkd: X25519 not available");
+		return FALSE;
+	}
+	this->x25519->destroy(this->x25519);
+	this->x25519 = x25519;
+	memwipe(&this->init, sizeof(this->init));
+	memwipe(&this->resp, sizeof(this->resp));
+	memwipe(this->init_buf, sizeof(this->init_buf));
+	memwipe(this->resp_buf, sizeof(this->resp_buf));
+	this->init_done = this->resp_done = this->init_received = FALSE;
+	this->use_key = this->failed = this->derived = this->annotated = FALSE;
+	this->unused = NULL;
+	if (ike_sa)
+	{
+		capture_peer(this, ike_sa);
+	}
+	DBG1(DBG_IKE, "qkd: new key exchange attempt #%u for %s (the exchange "
+		 "is restarted): taking a fresh QKD key", this->attempt + 1,
+		 this->peer);
+	return TRUE;
+}
+
+/**
  * Initiator: take a key and build the INIT message
  */
 static bool build_init(private_qkd_ke_t *this)
@@ -195,6 +541,7 @@ static bool build_init(private_qkd_ke_t *this)
 	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37], why[256];
 	int ret = -ENODEV;
 
+	this->attempt++;
 	memset(&this->init, 0, sizeof(this->init));
 	this->init.type = QKD_WIRE_INIT;
 	if (this->policy == QKD_POLICY_REQUIRE)
@@ -225,13 +572,11 @@ static bool build_init(private_qkd_ke_t *this)
 		{
 			snprintf(why, sizeof(why), "no QKD link configured");
 		}
-		if (this->policy == QKD_POLICY_REQUIRE)
+		if (!fallback_allowed(this, why, FALSE))
 		{
-			log_refuse(this, why);
 			this->failed = TRUE;
 			return FALSE;
 		}
-		log_fallback(this, why);
 		this->init.flags |= QKD_WIRE_F_NO_KEY;
 	}
 	if (!get_x25519(this, this->init.x25519) ||
@@ -247,11 +592,10 @@ static bool build_init(private_qkd_ke_t *this)
 }
 
 /**
- * Responder: process the INIT message, take the key, build RESP
+ * Responder: parse the INIT message (no key is taken here)
  */
 static bool process_init(private_qkd_ke_t *this, chunk_t value)
 {
-	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37], why[256];
 	int ret;
 
 	ret = qkd_wire_parse(value.ptr, value.len, QKD_WIRE_INIT, &this->init);
@@ -267,6 +611,29 @@ static bool process_init(private_qkd_ke_t *this, chunk_t value)
 		DBG1(DBG_IKE, "qkd: invalid X25519 value from %s", this->peer);
 		return FALSE;
 	}
+	this->init_received = TRUE;
+	return TRUE;
+}
+
+/**
+ * Responder: take the key of the INIT's ID and build RESP (once)
+ */
+static bool build_resp(private_qkd_ke_t *this)
+{
+	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37], why[256];
+	bool peer_requires, waiting = FALSE;
+	uint32_t wait_ms;
+	int ret;
+
+	if (this->resp_done)
+	{
+		return TRUE;
+	}
+	if (this->failed || !this->init_received)
+	{
+		return FALSE;
+	}
+	peer_requires = (this->init.flags & QKD_WIRE_F_REQUIRE) != 0;
 	memset(&this->resp, 0, sizeof(this->resp));
 	this->resp.type = QKD_WIRE_RESP;
 	memcpy(this->resp.id, this->init.id, QKD_WIRE_ID_LEN);
@@ -277,22 +644,48 @@ static bool process_init(private_qkd_ke_t *this, chunk_t value)
 
 	if (this->init.flags & QKD_WIRE_F_NO_KEY)
 	{
-		if (this->policy == QKD_POLICY_REQUIRE)
-		{
-			log_refuse(this, "peer sent no QKD key ID (it had no key)");
-			return FALSE;
+		if (peer_requires)
+		{	/* a require initiator refuses instead of sending no key */
+			ref_get(&stat_refused);
+			DBG1(DBG_IKE, "qkd: peer %s sent no QKD key ID but claims to "
+				 "require QKD, refusing the key exchange", this->peer);
+			goto failed;
 		}
-		log_fallback(this, "peer sent no QKD key ID (it had no key)");
+		if (!fallback_allowed(this, "peer sent no QKD key ID (it had no key)",
+							  FALSE))
+		{
+			goto failed;
+		}
 		this->resp.flags |= QKD_WIRE_F_NO_KEY;
 	}
 	else
 	{
 		qkd_wire_id_str(this->init.id, idstr);
 		ret = -ENODEV;
+		wait_ms = 0;
 		if (this->have_link)
 		{
-			ret = qkd_keysrc_take(this->link.link, this->init.id,
-								  this->link.wait_ms, &this->key, err);
+			/* an unauthenticated peer (IKE_SA_INIT) must not make us wait,
+			 * and only a few takes per link may wait at a time */
+			if (this->peer_known && this->link.wait_ms)
+			{
+				waiting = wait_slot_get(this->link.link);
+				if (waiting)
+				{
+					wait_ms = this->link.wait_ms;
+				}
+				else
+				{
+					DBG1(DBG_IKE, "qkd: too many takes waiting on link '%s', "
+						 "not waiting for key %s", this->link.link, idstr);
+				}
+			}
+			ret = qkd_keysrc_take(this->link.link, this->init.id, wait_ms,
+								  &this->key, err);
+			if (waiting)
+			{
+				wait_slot_put(this->link.link);
+			}
 		}
 		if (ret == 0)
 		{
@@ -306,8 +699,9 @@ static bool process_init(private_qkd_ke_t *this, chunk_t value)
 			if (this->have_link)
 			{
 				snprintf(why, sizeof(why), "could not get QKD key %s from "
-						 "link '%s' (waited up to %u ms): %s%s%s", idstr,
-						 this->link.link, this->link.wait_ms, take_error(ret),
+						 "link '%s' (waited up to %u ms%s): %s%s%s", idstr,
+						 this->link.link, wait_ms, this->peer_known ? "" :
+						 ", peer not authenticated yet", take_error(ret),
 						 err[0] ? ": " : "", err);
 			}
 			else
@@ -315,34 +709,36 @@ static bool process_init(private_qkd_ke_t *this, chunk_t value)
 				snprintf(why, sizeof(why), "no QKD link configured (peer "
 						 "sent key ID %s)", idstr);
 			}
-			if (this->policy == QKD_POLICY_REQUIRE)
+			if (!fallback_allowed(this, why, peer_requires))
 			{
-				log_refuse(this, why);
-				return FALSE;
+				goto failed;
 			}
-			log_fallback(this, why);
 			this->resp.flags |= QKD_WIRE_F_UNAVAILABLE;
 		}
 	}
 	if (!get_x25519(this, this->resp.x25519))
 	{
 		DBG1(DBG_IKE, "qkd: X25519 failed");
-		return FALSE;
+		goto failed;
 	}
 	if (qkd_wire_uses_key(&this->resp) &&
 		!compute_tag(this, &this->resp, this->resp.tag))
 	{
-		return FALSE;
+		goto failed;
 	}
 	if (qkd_wire_encode(&this->resp, this->resp_buf,
 						sizeof(this->resp_buf)) != QKD_WIRE_RESP_LEN)
 	{
 		DBG1(DBG_IKE, "qkd: building KE data failed");
-		return FALSE;
+		goto failed;
 	}
 	this->use_key = qkd_wire_uses_key(&this->resp);
 	this->resp_done = TRUE;
 	return TRUE;
+
+failed:
+	this->failed = TRUE;
+	return FALSE;
 }
 
 /**
@@ -398,28 +794,34 @@ static bool process_resp(private_qkd_ke_t *this, chunk_t value)
 		}
 		memwipe(tag, sizeof(tag));
 	}
+	else if (this->resp.flags & QKD_WIRE_F_REQUIRE)
+	{	/* a require responder refuses instead of answering without a key:
+		 * the flags were changed on the way, or the peer is broken */
+		ref_get(&stat_refused);
+		DBG1(DBG_IKE, "qkd: %s answered key %s without a QKD key but claims "
+			 "to require QKD, refusing the key exchange", this->peer, idstr);
+		this->failed = TRUE;
+	}
 	else if (this->resp.flags & QKD_WIRE_F_UNAVAILABLE)
 	{
 		char why[128];
 
 		snprintf(why, sizeof(why), "peer could not get QKD key %s", idstr);
 		this->unused = "peer could not get the key";
-		if (this->policy == QKD_POLICY_REQUIRE)
+		if (!fallback_allowed(this, why, FALSE))
 		{
-			log_refuse(this, why);
 			this->failed = TRUE;
 		}
-		else
-		{
-			log_fallback(this, why);
-		}
 	}
+	/* else NO_KEY echoed: our own fallback was logged in build_init() */
 	return TRUE;
 }
 
 METHOD(key_exchange_t, get_public_key, bool,
 	private_qkd_ke_t *this, chunk_t *value)
 {
+	ike_sa_t *ike_sa;
+
 	switch (this->role)
 	{
 		case ROLE_UNKNOWN:
@@ -428,23 +830,29 @@ METHOD(key_exchange_t, get_public_key, bool,
 			{
 				return FALSE;
 			}
-			/* fall-through */
+			break;
 		case ROLE_INITIATOR:
-			if (!this->init_done)
-			{
-				return FALSE;
+			ike_sa = current_sa();
+			if (this->failed || this->resp.type || !this->init_done ||
+				(ike_sa && this->ike_sa_uid &&
+				 ike_sa->get_unique_id(ike_sa) != this->ike_sa_uid))
+			{	/* a restarted exchange: never reuse the key (ID) */
+				if (!new_attempt(this, ike_sa) || !build_init(this))
+				{
+					return FALSE;
+				}
 			}
-			*value = chunk_clone(chunk_from_thing(this->init_buf));
-			return TRUE;
+			break;
 		case ROLE_RESPONDER:
-			if (!this->resp_done)
+			if (!build_resp(this))
 			{
 				return FALSE;
 			}
 			*value = chunk_clone(chunk_from_thing(this->resp_buf));
 			return TRUE;
 	}
-	return FALSE;
+	*value = chunk_clone(chunk_from_thing(this->init_buf));
+	return TRUE;
 }
 
 METHOD(key_exchange_t, set_public_key, bool,
@@ -484,7 +892,14 @@ METHOD(key_exchange_t, get_shared_secret, bool,
 	{
 		return FALSE;
 	}
-	if (this->role == ROLE_INITIATOR ? !this->resp.type : !this->resp_done)
+	if (this->role == ROLE_RESPONDER)
+	{
+		if (!build_resp(this))
+		{
+			return FALSE;
+		}
+	}
+	else if (this->role != ROLE_INITIATOR || !this->resp.type)
 	{
 		return FALSE;
 	}
@@ -523,28 +938,6 @@ METHOD(key_exchange_t, get_method, key_exchange_method_t,
 	return QKD_KE_METHOD;
 }
 
-static void do_annotate(private_qkd_ke_t *this, uint32_t *spis, int count,
-						char *usage)
-{
-	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37];
-	int ret;
-
-	this->annotated = TRUE;
-	qkd_wire_id_str(this->key.id, idstr);
-	ret = qkd_keysrc_annotate(this->link.link, this->key.id, spis, count,
-							  usage, err);
-	if (ret)
-	{
-		DBG1(DBG_IKE, "qkd: annotating the audit record of key %s on link "
-			 "'%s' failed: %s%s%s", idstr, this->link.link, strerror(-ret),
-			 err[0] ? ": " : "", err);
-	}
-	else
-	{
-		DBG2(DBG_IKE, "qkd: audit record of key %s: %s", idstr, usage);
-	}
-}
-
 METHOD(qkd_ke_t, annotate, bool,
 	private_qkd_ke_t *this, uint32_t *spis, int count, char *usage)
 {
@@ -559,22 +952,14 @@ METHOD(qkd_ke_t, annotate, bool,
 METHOD(qkd_ke_t, uses_qkd, bool,
 	private_qkd_ke_t *this)
 {
-	return this->use_key;
+	return this->use_key && !this->failed;
 }
 
 METHOD(key_exchange_t, destroy, void,
 	private_qkd_ke_t *this)
 {
-	if (this->have_key && !this->annotated)
-	{	/* the key left the module but keyed nothing: say so in the audit */
-		char usage[64];
-
-		snprintf(usage, sizeof(usage), "unused: %s",
-				 this->unused ?: (this->failed ? "exchange failed"
-											   : "exchange not completed"));
-		do_annotate(this, NULL, 0, usage);
-	}
-	qkd_key_wipe(&this->key);
+	/* a key that left the module but keyed nothing: say so in the audit */
+	drop_key(this, "exchange not completed");
 	memwipe(&this->init, sizeof(this->init));
 	memwipe(&this->resp, sizeof(this->resp));
 	DESTROY_IF(this->x25519);
@@ -584,12 +969,17 @@ METHOD(key_exchange_t, destroy, void,
 /*
  * Described in header
  */
+bool qkd_ke_is(key_exchange_t *ke)
+{
+	return ke && ke->destroy == _destroy;
+}
+
+/*
+ * Described in header
+ */
 qkd_ke_t *qkd_ke_create(key_exchange_method_t method, ...)
 {
 	private_qkd_ke_t *this;
-	ike_sa_t *ike_sa;
-	identification_t *id = NULL;
-	host_t *host = NULL;
 	key_exchange_t *x25519;
 
 	if (method != QKD_KE_METHOD)
@@ -621,36 +1011,6 @@ qkd_ke_t *qkd_ke_create(key_exchange_method_t method, ...)
 
 	/* capture the peer now: during an IKE rekey the responder's current
 	 * IKE_SA changes midway */
-	ike_sa = charon->bus->get_sa(charon->bus);
-	if (ike_sa)
-	{
-		id = ike_sa->get_other_id(ike_sa);
-		host = ike_sa->get_other_host(ike_sa);
-		snprintf(this->peer, sizeof(this->peer), "%s[%u] (%H, %Y)",
-				 ike_sa->get_name(ike_sa), ike_sa->get_unique_id(ike_sa),
-				 host, id);
-	}
-	else
-	{
-		snprintf(this->peer, sizeof(this->peer), "unknown peer");
-	}
-	if (links)
-	{
-		this->have_link = links->lookup(links, id, host, &this->link);
-		this->policy = this->have_link ? this->link.policy
-									   : links->get_default_policy(links);
-	}
-	if (this->have_link)
-	{
-		DBG2(DBG_IKE, "qkd: %s uses link '%s' (module link '%s', matched by "
-			 "%s, policy %N)", this->peer, this->link.section, this->link.link,
-			 this->link.by_id ? "identity" : "address", qkd_policy_names,
-			 this->policy);
-	}
-	else
-	{
-		DBG1(DBG_IKE, "qkd: no link configured for %s (policy %N)",
-			 this->peer, qkd_policy_names, this->policy);
-	}
+	capture_peer(this, current_sa());
 	return &this->public;
 }

@@ -6,7 +6,9 @@
  * The hybrid key exchange: X25519 (from the crypto factory) plus one QKD
  * key taken from the kernel module.  Shared secret = X25519 secret || QKD
  * key, or the X25519 secret alone if a "prefer" link had no key (both
- * sides learn that from the flags in the KE data, see qkd_wire.h).
+ * sides learn that from the flags in the KE data, see qkd_wire.h).  The
+ * key confirmation tag is keyed with HMAC-SHA256(QKD key, "qkd-ipsec
+ * confirm v1"), never with the QKD key itself.
  */
 #ifndef QKD_KE_H_
 #define QKD_KE_H_
@@ -60,6 +62,33 @@ void qkd_ke_set_links(qkd_links_t *links);
 /**
  * Log the counters (DBG1).
  */
-void qkd_ke_log_stats();
+void qkd_ke_log_stats(void);
+
+/**
+ * TRUE if ke is a qkd_ke_t of this plugin (compares the destroy method).
+ */
+bool qkd_ke_is(key_exchange_t *ke);
+
+/**
+ * Remember that an IKE_SA (unique ID) completed a QKD-keyed exchange: links
+ * with sticky = yes never fall back for it afterwards.
+ */
+void qkd_ke_sa_used_qkd(uint32_t ike_sa_uid);
+
+/**
+ * Whether qkd_ke_sa_used_qkd() was called for the IKE_SA.
+ */
+bool qkd_ke_sa_has_used_qkd(uint32_t ike_sa_uid);
+
+/**
+ * Forget an IKE_SA (it is being destroyed).
+ */
+void qkd_ke_sa_gone(uint32_t ike_sa_uid);
+
+/**
+ * Unit tests only: the peer new objects use when there is no daemon (no
+ * current IKE_SA on the bus).  The objects are not copied.
+ */
+void qkd_ke_test_set_peer(identification_t *id, host_t *host, uint32_t uid);
 
 #endif /** QKD_KE_H_ @}*/

@@ -38,12 +38,15 @@ void qkd_key_wipe(struct qkd_key *key);
  * @param id		NULL: the oldest initiator-role key; otherwise the
  *					responder-role key of that ID
  * @param wait_ms	for take by ID: how long the module may wait for it
+ *					(0: only if already held; the module still multicasts
+ *					KEY_WANTED for an ID it does not hold)
  * @param key		filled on success
  * @param err		extended error text (extack) on failure, may be ""
  * @return			0, or a negative errno: -ENODEV (no link), -ENOENT
  *					(pool empty / no such ID), -EBUSY (rate limited),
  *					-ETIMEDOUT (ID did not arrive), -ENOPROTOOPT (module
- *					not loaded), others
+ *					not loaded), -EAGAIN (no reply from the module in
+ *					time: a key it hands out later is lost), others
  */
 int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 					struct qkd_key *key, char err[QKD_KEYSRC_ERR_LEN]);

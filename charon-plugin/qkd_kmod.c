@@ -235,9 +235,13 @@ static int take_cb(const struct nlmsghdr *nlh, void *data)
 	struct req_ctx *ctx = data;
 
 	if (ctx->got)
-	{	/* one reply only */
+	{	/* one reply only: a second one voids the take */
+		qkd_key_wipe(ctx->key);
+		ctx->got = 0;
 		ctx->perr = -EPROTO;
-		return MNL_CB_OK;
+		set_err(ctx->err, "%s", "more than one KEY_TAKE reply");
+		errno = EPROTO;
+		return MNL_CB_ERROR;
 	}
 	ctx->perr = qkd_kmod_parse_take(nlh, ctx->want_id, ctx->want_role,
 									ctx->key);
@@ -298,9 +302,18 @@ static int transact(struct mnl_socket *nl, struct nlmsghdr *nlh,
 	{
 		len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 		if (len < 0)
-		{
-			ret = (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT
-															: -errno;
+		{	/* SO_RCVTIMEO: not the module's -ETIMEDOUT ("key did not
+			 * arrive"); a key it hands out after this is lost */
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			{
+				ret = -EAGAIN;
+				set_err(ctx->err, "%s", "no reply from the qkd module "
+						"(netlink receive timeout)");
+			}
+			else
+			{
+				ret = -errno;
+			}
 			break;
 		}
 		ctx->error = 0;
@@ -308,7 +321,7 @@ static int transact(struct mnl_socket *nl, struct nlmsghdr *nlh,
 						  NLMSG_MIN_TYPE);
 		if (ret == MNL_CB_ERROR)
 		{
-			ret = ctx->error ? ctx->error : -errno;
+			ret = ctx->error ? ctx->error : (errno ? -errno : -EPROTO);
 			break;
 		}
 		if (ret == MNL_CB_STOP)

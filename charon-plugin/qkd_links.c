@@ -140,6 +140,9 @@ static entry_t *load_entry(private_qkd_links_t *this, char *name,
 		goto fail;
 	}
 
+	entry->info.sticky = lib->settings->get_bool(lib->settings,
+						"%s.plugins.qkd.links.%s.sticky", FALSE, lib->ns, name);
+
 	wait = lib->settings->get_int(lib->settings,
 						"%s.plugins.qkd.links.%s.wait_ms", default_wait,
 						lib->ns, name);
@@ -185,9 +188,10 @@ static entry_t *load_entry(private_qkd_links_t *this, char *name,
 		goto fail;
 	}
 	DBG2(DBG_IKE, "qkd: link '%s': module link '%s', remote_id %Y, "
-		 "%d address ranges, policy %N, wait %u ms", name, entry->info.link,
+		 "%d address ranges, policy %N%s, wait %u ms", name, entry->info.link,
 		 entry->id, entry->addrs->get_count(entry->addrs), qkd_policy_names,
-		 entry->info.policy, entry->info.wait_ms);
+		 entry->info.policy, entry->info.sticky ? " (sticky)" : "",
+		 entry->info.wait_ms);
 	return entry;
 
 fail:
@@ -316,7 +320,7 @@ METHOD(qkd_links_t, destroy, void,
 /*
  * Described in header
  */
-qkd_links_t *qkd_links_create()
+qkd_links_t *qkd_links_create(void)
 {
 	private_qkd_links_t *this;
 

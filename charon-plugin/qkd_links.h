@@ -5,7 +5,7 @@
  *
  * Maps a peer to a module link by its identity or address, as configured in
  * charon.plugins.qkd.links.<name> { link, remote_id, remote_addrs, policy,
- * wait_ms }.
+ * sticky, wait_ms }.
  */
 #ifndef QKD_LINKS_H_
 #define QKD_LINKS_H_
@@ -43,6 +43,8 @@ struct qkd_link_info_t {
 	uint32_t wait_ms;
 	/** TRUE if matched by identity, FALSE if by address */
 	bool by_id;
+	/** prefer only until the IKE_SA completed a QKD-keyed exchange */
+	bool sticky;
 };
 
 /**
@@ -84,6 +86,6 @@ struct qkd_links_t {
 /**
  * Create and load the link configuration.
  */
-qkd_links_t *qkd_links_create();
+qkd_links_t *qkd_links_create(void);
 
 #endif /** QKD_LINKS_H_ @}*/

@@ -24,8 +24,8 @@ struct private_qkd_listener_t {
 
 static qkd_ke_t *get_qkd(key_exchange_t *ke)
 {
-	if (ke && ke->get_method(ke) == QKD_KE_METHOD)
-	{	/* only this plugin provides the method */
+	if (qkd_ke_is(ke))
+	{	/* checked by its destroy method, not only the method number */
 		return (qkd_ke_t*)ke;
 	}
 	return NULL;
@@ -49,6 +49,30 @@ METHOD(listener_t, ike_keys, bool,
 				 be64toh(id->get_initiator_spi(id)),
 				 be64toh(id->get_responder_spi(id)));
 		ke->annotate(ke, NULL, 0, usage);
+		if (ke->uses_qkd(ke))
+		{
+			qkd_ke_sa_used_qkd(ike_sa->get_unique_id(ike_sa));
+		}
+	}
+	return TRUE;
+}
+
+METHOD(listener_t, ike_rekey, bool,
+	private_qkd_listener_t *this, ike_sa_t *old, ike_sa_t *new)
+{
+	if (qkd_ke_sa_has_used_qkd(old->get_unique_id(old)))
+	{	/* sticky carries over to the new IKE_SA */
+		qkd_ke_sa_used_qkd(new->get_unique_id(new));
+	}
+	return TRUE;
+}
+
+METHOD(listener_t, ike_state_change, bool,
+	private_qkd_listener_t *this, ike_sa_t *ike_sa, ike_sa_state_t state)
+{
+	if (state == IKE_DESTROYING)
+	{
+		qkd_ke_sa_gone(ike_sa->get_unique_id(ike_sa));
 	}
 	return TRUE;
 }
@@ -69,6 +93,10 @@ METHOD(listener_t, child_keys, bool,
 				 "IKE_SA %s[%u]", child_sa->get_name(child_sa),
 				 child_sa->get_unique_id(child_sa), spis[0], spis[1],
 				 ike_sa->get_name(ike_sa), ike_sa->get_unique_id(ike_sa));
+		if (ke->uses_qkd(ke))
+		{
+			qkd_ke_sa_used_qkd(ike_sa->get_unique_id(ike_sa));
+		}
 		if (ke->annotate(ke, spis, 2, usage))
 		{
 			DBG1(DBG_IKE, "qkd: CHILD_SA %s{%u} keyed with a QKD key",
@@ -123,11 +151,20 @@ METHOD(listener_t, child_updown, bool,
 METHOD(qkd_listener_t, reload, void,
 	private_qkd_listener_t *this)
 {
+	int delay;
+
 	this->rekey_first_child = lib->settings->get_bool(lib->settings,
 							"%s.plugins.qkd.rekey_first_child", FALSE, lib->ns);
-	this->rekey_delay_ms = lib->settings->get_int(lib->settings,
+	delay = lib->settings->get_int(lib->settings,
 							"%s.plugins.qkd.rekey_first_child_delay_ms", 0,
 							lib->ns);
+	if (delay < 0)
+	{
+		DBG1(DBG_IKE, "qkd: rekey_first_child_delay_ms %d is negative, "
+			 "using 0", delay);
+		delay = 0;
+	}
+	this->rekey_delay_ms = delay;
 }
 
 METHOD(qkd_listener_t, destroy, void,
@@ -139,7 +176,7 @@ METHOD(qkd_listener_t, destroy, void,
 /*
  * Described in header
  */
-qkd_listener_t *qkd_listener_create()
+qkd_listener_t *qkd_listener_create(void)
 {
 	private_qkd_listener_t *this;
 
@@ -147,6 +184,8 @@ qkd_listener_t *qkd_listener_create()
 		.public = {
 			.listener = {
 				.ike_keys = _ike_keys,
+				.ike_rekey = _ike_rekey,
+				.ike_state_change = _ike_state_change,
 				.child_keys = _child_keys,
 				.child_updown = _child_updown,
 			},

@@ -35,6 +35,6 @@ struct qkd_listener_t {
 /**
  * Create the listener.
  */
-qkd_listener_t *qkd_listener_create();
+qkd_listener_t *qkd_listener_create(void);
 
 #endif /** QKD_LISTENER_H_ @}*/

@@ -94,6 +94,55 @@ bool qkd_plugin_version_matches(char *running, size_t len)
 	return streq(running, QKD_BUILT_VERSION);
 }
 
+/**
+ * strongSwan itself logs the shared secret (X25519 secret || QKD key) and
+ * keys derived from it at level 4 in the ike and chd groups (keymat_v2.c:
+ * "shared Diffie Hellman secret %B", "DH secret %B", "seed %B", Sk_*).
+ * Warn if a logger configured in strongswan.conf (charon.filelog.*,
+ * charon.syslog.*) is at that level.  Not covered: the legacy loggers of
+ * the command line (--debug-ike) and of ipsec.conf's charondebug (passed as
+ * such options by starter), and loggers added at runtime (swanctl --log,
+ * vici/stroke loglevel).
+ */
+static void check_log_levels(void)
+{
+	static const char *kinds[] = { "filelog", "syslog" };
+	static const char *groups[] = { "ike", "chd" };
+	enumerator_t *enumerator;
+	char *section;
+	u_int k, g;
+	int def, level;
+
+	for (k = 0; k < countof(kinds); k++)
+	{
+		enumerator = lib->settings->create_section_enumerator(lib->settings,
+											"%s.%s", lib->ns, kinds[k]);
+		while (enumerator->enumerate(enumerator, &section))
+		{
+			if (streq(kinds[k], "syslog") && streq(section, "identifier"))
+			{
+				continue;
+			}
+			def = lib->settings->get_int(lib->settings, "%s.%s.%s.default",
+										 1, lib->ns, kinds[k], section);
+			for (g = 0; g < countof(groups); g++)
+			{
+				level = lib->settings->get_int(lib->settings, "%s.%s.%s.%s",
+							def, lib->ns, kinds[k], section, groups[g]);
+				if (level >= 4)
+				{
+					DBG1(DBG_IKE, "qkd: WARNING: %s logger '%s' logs group %s "
+						 "at level %d: at level 4 strongSwan logs the shared "
+						 "secret, which contains the QKD key (use 3 or less)",
+						 kinds[k], section, groups[g], level);
+					break;
+				}
+			}
+		}
+		enumerator->destroy(enumerator);
+	}
+}
+
 METHOD(plugin_t, get_name, char*,
 	private_qkd_plugin_t *this)
 {
@@ -137,6 +186,7 @@ METHOD(plugin_t, reload, bool,
 {
 	this->links->reload(this->links);
 	this->listener->reload(this->listener);
+	check_log_levels();
 	return TRUE;
 }
 
@@ -153,7 +203,7 @@ METHOD(plugin_t, destroy, void,
 /*
  * Described in header
  */
-plugin_t *qkd_plugin_create()
+plugin_t *qkd_plugin_create(void)
 {
 	private_qkd_plugin_t *this;
 	char running[32];
@@ -186,5 +236,6 @@ plugin_t *qkd_plugin_create()
 	DBG1(DBG_IKE, "qkd: key exchange method %d (X25519 + QKD), proposal "
 		 "keyword '%s', keys from %s", QKD_KE_METHOD, QKD_KE_TOKEN,
 		 qkd_keysrc_name());
+	check_log_levels();
 	return &this->public.plugin;
 }

@@ -26,10 +26,20 @@
  *   responder-role key of that ID.  It echoes the ID.  Flag NO_KEY echoes
  *   the initiator's; flag UNAVAILABLE: it could not get the key (policy
  *   prefer).  If neither is set, the tag is
- *     HMAC-SHA256(QKD key, label || INIT message || RESP message with a
- *                 zero tag) truncated to 16 bytes,
+ *     HMAC-SHA256(TK, label || INIT message || RESP message with a zero tag)
+ *     truncated to 16 bytes, with TK = HMAC-SHA256(QKD key,
+ *     "qkd-ipsec confirm v1")
+ *   (key separation: the QKD key itself is only used in the shared secret),
  *   otherwise the tag is zero and both sides use X25519 alone.
- * Flag REQUIRE is informational: the sender's policy is "require".
+ * Flag REQUIRE: the sender will not fall back to X25519 alone (policy
+ *   "require", or a "sticky" link whose IKE_SA already used QKD).  A
+ *   receiver never falls back when the peer's message carries it: a prefer
+ *   responder refuses instead of answering UNAVAILABLE, a prefer initiator
+ *   refuses a RESP with REQUIRE and NO_KEY/UNAVAILABLE.
+ *
+ * The version stays 1.  The tag derivation (TK) changed without a format
+ * change: builds of this plugin from before the change compute another tag,
+ * so a mixed pair fails the key confirmation (no silent mis-keying).
  */
 #ifndef QKD_WIRE_H_
 #define QKD_WIRE_H_
@@ -64,7 +74,7 @@ enum qkd_wire_type {
 #define QKD_WIRE_F_NO_KEY		0x01
 /** the responder could not get the key of the ID; both use X25519 alone */
 #define QKD_WIRE_F_UNAVAILABLE	0x02
-/** informational: the sender's policy is require */
+/** the sender never falls back; the receiver must not either */
 #define QKD_WIRE_F_REQUIRE		0x80
 #define QKD_WIRE_F_ALL_INIT		(QKD_WIRE_F_NO_KEY | QKD_WIRE_F_REQUIRE)
 #define QKD_WIRE_F_ALL_RESP		(QKD_WIRE_F_NO_KEY | QKD_WIRE_F_UNAVAILABLE | \

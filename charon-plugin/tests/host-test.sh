@@ -54,9 +54,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# write_conf NAME POLICY_A [extra qkd options]
+# write_conf NAME POLICY_A [extra qkd options [ike log level [log file]]]
+# ike=3 by default: the most verbose level at which strongSwan does not log
+# secrets (level 4 logs the shared secret, which contains the QKD key)
 write_conf() {
-	local name=$1 policy=$2 extra=${3:-}
+	local name=$1 policy=$2 extra=${3:-} ikelevel=${4:-3}
+	local logpath=${5:-$T/$name/charon.log}
 	cat > "$T/$name/strongswan.conf" <<EOC
 charon {
 	load = random nonce openssl hmac sha2 kdf pem pkcs1 pubkey x509 socket-default vici kernel-libipsec kernel-netlink updown qkd
@@ -65,9 +68,10 @@ charon {
 	retransmit_tries = 2
 	filelog {
 		log {
-			path = $T/$name/charon.log
+			path = $logpath
 			default = 1
-			ike = 2
+			ike = $ikelevel
+			chd = $( [ "$ikelevel" -ge 4 ] && echo 4 || echo 1 )
 			flush_line = yes
 			time_format = %T
 		}
@@ -308,6 +312,14 @@ EOC
 swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
 swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
 
+# first 8 bytes (hex) of every key handed to the gateways, for the
+# key-material-in-logs check
+KEYPFX=$T/key-prefixes
+: > "$KEYPFX"
+record_key() {	# record_key FILE
+	od -An -tx1 -N8 "$1" | tr -d ' \n' >> "$KEYPFX"
+	echo >> "$KEYPFX"
+}
 # add_keys FROM TO COUNT PREFIX [MISMATCH]: COUNT keys that FROM takes as
 # initiator and TO takes by ID as responder
 add_keys() {
@@ -315,13 +327,31 @@ add_keys() {
 	for i in $(seq 1 "$count"); do
 		id=$(printf '%s%030x' "$prefix" "$i")
 		head -c 32 /dev/urandom > "$T/$from/keys/qkdlink/initiator/$id"
+		record_key "$T/$from/keys/qkdlink/initiator/$id"
 		if [ "$mismatch" = 1 ]; then
 			head -c 32 /dev/urandom > "$T/$to/keys/qkdlink/responder/$id"
+			record_key "$T/$to/keys/qkdlink/responder/$id"
 		else
 			cp "$T/$from/keys/qkdlink/initiator/$id" \
 				"$T/$to/keys/qkdlink/responder/$id"
 		fi
 	done
+}
+# key_leaked FILES...: succeeds if the start of any recorded key appears in
+# the files as contiguous hex, as strongSwan's %B dump ("AA BB CC ..."), or
+# in base64 (every 3-byte alignment)
+key_leaked() {
+	local p a pat=$T/key-patterns
+	: > "$pat"
+	while read -r p; do
+		[ -n "$p" ] || continue
+		echo "$p" >> "$pat"
+		echo "$p" | sed 's/../& /g; s/ $//' >> "$pat"
+		for a in 0 1 2; do
+			printf '%s' "${p:$((2 * a)):12}" | xxd -r -p | base64 >> "$pat"
+		done
+	done < "$KEYPFX"
+	[ -s "$pat" ] && grep -Fiq -f "$pat" "$@"
 }
 count_keys() {	# count_keys NAME ROLE
 	ls "$T/$1/keys/qkdlink/$2" | wc -l
@@ -425,6 +455,20 @@ ok $? "mismatch: the old CHILD_SA stays (SPIs unchanged)"
 # policy" after any failed rekey until the next successful one)
 grep -q "annotate cc000000.* usage unused: confirmation failed" "$T/a/keys/qkdlink/audit.log"
 ok $? "mismatch: audit record says the key was unused"
+# the responder installed the new CHILD_SA before a's confirmation failed:
+# a deletes it, b keeps exactly the old one (its SPIs mirror a's)
+for _ in $(seq 30); do
+	[ "$(sw b --list-sas 2>/dev/null | grep -Ec ': #[0-9]+, reqid')" = 1 ] && break
+	sleep 0.1
+done
+sw b --list-sas > "$T/list-sas-b-mismatch.out" 2>&1
+# (b marks its old SA REKEYED when it installs the new one, and leaves it so)
+sb=$(awk '$1 == "in" { i = $2 } $1 == "out" { o = $2 } END { print i, o }' "$T/list-sas-b-mismatch.out" | tr -d ,)
+ia=$(echo "$s4" | sed -n 's/^\([0-9a-f]*\)_i \([0-9a-f]*\)_o.*/\1 \2/p')
+ib=$(echo "$sb" | awk '{ print $2, $1 }')
+[ "$(sw b --list-sas 2>/dev/null | grep -Ec ': #[0-9]+, reqid')" = 1 ] &&
+	[ -n "$ia" ] && [ "$ia" = "$ib" ]
+ok $? "mismatch: the responder removed its new CHILD_SA, only the old one ($sb) is left"
 
 # prefer: a has no key -> X25519 alone, warning, counted
 sw a --rekey --child net >/dev/null 2>&1
@@ -432,7 +476,7 @@ sleep 1
 s5=$(spis a)
 [ -n "$s5" ] && [ "$s4" != "$s5" ]
 ok $? "prefer, empty pool: rekey still succeeds (X25519 alone)"
-grep -q "WARNING: no QKD key from link 'qkdlink': no key .* falling back to X25519 alone (fallback #1)" "$T/a/charon.log"
+grep -q "WARNING: no QKD key from link 'qkdlink': no key .* falling back to X25519 alone (fallback #1;" "$T/a/charon.log"
 ok $? "prefer, empty pool: initiator warns and counts the fallback"
 grep -q "WARNING: peer sent no QKD key ID" "$T/b/charon.log"
 ok $? "prefer, empty pool: responder warns too"
@@ -490,6 +534,10 @@ sw a --rekey --child net >/dev/null 2>&1
 sleep 1
 grep -q "no QKD key from link 'qkdlink': rate limited: token bucket empty (test)" "$T/a/charon.log"
 ok $? "rate limited: logged with the reason and the extended error text"
+s7=$(spis a)
+[ -n "$s7" ] && [ "$s7" != "$s6" ] && [ "$(count_keys a initiator)" = 1 ] &&
+	[ "$(count_keys b responder)" = 1 ]
+ok $? "rate limited (prefer): rekey with X25519 alone, SPIs changed, no key taken on either side"
 rm -f "$T/a/keys/qkdlink/busy"
 
 # IKE_SA_INIT with qkd: link found by address
@@ -503,7 +551,9 @@ before_a=$(count_keys a initiator)
 sw a --initiate --child net >/dev/null 2>&1
 ok $? "IKE_SA_INIT with qkd: tunnel up"
 sleep 1
-sw a --list-sas 2>/dev/null | grep -q 'AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/(64242)\|/(64242)'
+sw a --list-sas > "$T/list-sas-ike.out" 2>/dev/null
+# the IKE proposal line only (the CHILD_SA line also ends in /(64242))
+grep -Eq '^  [A-Z].*/PRF_[A-Z0-9_]+/\(64242\)$' "$T/list-sas-ike.out"
 ok $? "IKE_SA negotiated the qkd method"
 ikespi=$(sed -n 's/^annotate 11000000.* usage IKE_SA gw\[[0-9]*\] \([0-9a-f]*_i [0-9a-f]*_r\)$/\1/p' "$T/a/keys/qkdlink/audit.log")
 [ -n "$ikespi" ] && grep -q "annotate 11000000.* usage IKE_SA .* $ikespi" "$T/b/keys/qkdlink/audit.log"
@@ -525,14 +575,35 @@ ok $? "IKE_SA rekey with qkd: one key per side, the new IKE_SA's SPIs annotated"
 ping_ok
 ok $? "traffic flows after the IKE_SA rekey"
 
+# positive control of the log check, in a separate log file: at ike=4
+# strongSwan logs the shared secret (X25519 || QKD key); the plugin warns
+# about such a logger at load/reload, and key_leaked finds the key
+write_conf a prefer "rekey_first_child = yes" 4 "$T/a/charon-ike4.log"
+sw a --reload-settings >/dev/null 2>&1
+add_keys a b 1 33
+sw a --rekey --child net >/dev/null 2>&1
+sleep 1
+grep -q "qkd: WARNING: filelog logger 'log' logs group ike at level 4" "$T/a/charon-ike4.log"
+ok $? "a logger at ike=4 makes the plugin warn (one line)"
+grep -q "took key 33000000" "$T/a/charon-ike4.log" && key_leaked "$T/a/charon-ike4.log"
+ok $? "positive control: at ike=4 the key check finds the QKD key in strongSwan's own %B dump"
+write_conf a prefer "rekey_first_child = yes"
+sw a --reload-settings >/dev/null 2>&1
+
 sw a --terminate --ike gw >/dev/null 2>&1
 kill "$(cat "$T/a.pid")" "$(cat "$T/b.pid")"
 rm -f "$T/a.pid" "$T/b.pid"
 sleep 1
 grep -q "qkd: keys taken as initiator" "$T/a/charon.log"
 ok $? "counters logged at shutdown"
-! grep -Eiq 'material|[0-9a-f]{64}' "$T/a/charon.log" "$T/b/charon.log"
-ok $? "no key material in the logs"
+# "AUTH = prf(...)" with its octets is an ike level 3 line
+grep -q "^[0-9:]* [0-9]*\[IKE\] AUTH = prf(prf(secret, keypad), octets)" "$T/a/charon.log" &&
+	grep -q "^[0-9:]* [0-9]*\[IKE\] qkd: took key" "$T/a/charon.log" &&
+	[ "$(wc -l < "$KEYPFX")" -ge 15 ]
+ok $? "logs at ike=3 cover the rekeys; $(wc -l < "$KEYPFX") keys recorded"
+! key_leaked "$T/a/charon.log" "$T/b/charon.log" "$T/a/charon.out" "$T/b/charon.out" &&
+	! grep -Eiq '[0-9a-f]{64}' "$T/a/charon.log" "$T/b/charon.log"
+ok $? "no key material in the logs (first 8 bytes of every key: hex, %B dump, base64)"
 grep "qkd: keys taken" "$T/a/charon.log" "$T/b/charon.log" | sed 's/^/# /'
 
 echo "1..$n"

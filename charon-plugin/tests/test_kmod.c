@@ -14,7 +14,8 @@
 #include <linux/genetlink.h>
 #include <linux/qkd.h>
 
-#include "qkd_kmod.h"
+/* included, not linked: the reply callback is static */
+#include "../qkd_kmod.c"
 
 static uint8_t ID[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 
@@ -279,10 +280,39 @@ static void test_no_module(void)
 					   err) == -EINVAL, "over-long link name rejected locally");
 }
 
+/* a second KEY_TAKE reply in the same transaction voids the take */
+static void test_second_reply(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE], err[QKD_KEYSRC_ERR_LEN] = "";
+	struct nlmsghdr *nlh;
+	struct qkd_key key, zero;
+	struct req_ctx ctx = {
+		.want_role = QKD_KEY_ROLE_INITIATOR,
+		.key = &key,
+		.err = err,
+	};
+	int r1, r2;
+
+	memset(&zero, 0, sizeof(zero));
+	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	r1 = take_cb(nlh, &ctx);
+	ok(r1 == MNL_CB_OK && ctx.got == 1 && key.len == 32,
+	   "first KEY_TAKE reply accepted");
+	errno = 0;
+	r2 = take_cb(nlh, &ctx);
+	ok(r2 == MNL_CB_ERROR && ctx.got == 0 && ctx.perr == -EPROTO &&
+	   errno == EPROTO && memcmp(&key, &zero, sizeof(key)) == 0 &&
+	   strstr(err, "more than one"),
+	   "second reply: callback error, take voided (got 0, -EPROTO), key "
+	   "wiped (%s)", err);
+}
+
 int main(void)
 {
 	test_take();
 	test_error();
 	test_no_module();
+	test_second_reply();
 	return tap_done();
 }

@@ -16,6 +16,7 @@ static char *conf =
 	"  links {\n"
 	"   byid { remote_id = \"C=CH, O=qkd-test, CN=gw-b\"\n"
 	"          policy = prefer\n"
+	"          sticky = yes\n"
 	"          wait_ms = 100 }\n"
 	"   byaddr { link = mod2\n"
 	"            remote_addrs = 192.0.2.0/24, 10.0.0.5 }\n"
@@ -71,10 +72,12 @@ int main(void)
 	   streq(info.section, "byid") && streq(info.link, "byid") &&
 	   info.by_id && info.policy == QKD_POLICY_PREFER && info.wait_ms == 100,
 	   "identity match: link, policy, wait_ms");
+	ok(info.sticky, "sticky = yes parsed");
 	ok(look(links, "%any", "192.0.2.7", &info) && streq(info.link, "mod2") &&
 	   !info.by_id && info.policy == QKD_POLICY_REQUIRE &&
 	   info.wait_ms == 1500, "unknown identity: matched by subnet, link name "
 	   "from 'link', global wait_ms");
+	ok(!info.sticky, "sticky defaults to no");
 	ok(look(links, NULL, "10.0.0.5", &info) && streq(info.link, "mod2"),
 	   "no identity: matched by single address");
 	ok(look(links, "C=CH, O=qkd-test, CN=other", "192.0.2.7", &info) &&

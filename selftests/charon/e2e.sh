@@ -15,7 +15,8 @@
 # take exactly one key per side and change the SPIs; ESP packets are
 # counted by `ip -s xfrm state` on the SA the module's audit names; the
 # responder waits for a key that arrives late; require with an empty pool
-# keeps the old SA.  Output: TAP.
+# keeps the old SA; logs at ike=3 contain no trace of any injected key.
+# Output: TAP.
 #
 # Environment: QKD_KO (default kmod/qkd.ko), QKD_CLI (selftests/kmod/qkd-cli),
 # QKD_PLUGIN (build/charon-plugin/libstrongswan-qkd.so), KEEP=1.
@@ -181,7 +182,7 @@ charon {
 		log {
 			path = $L/$name-charon.log
 			default = 1
-			ike = 2
+			ike = 3
 			flush_line = yes
 			time_format = %T
 		}
@@ -253,7 +254,31 @@ write_conf b require
 # module links and identical keys: a's initiator keys are b's responder keys
 cli a link-add peer sae-a sae-b && cli b link-add peer sae-b sae-a
 ok $? "module links created in both namespaces"
-keyline() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
+# first 8 bytes (hex) of every key injected, for the key-in-logs check
+KEYPFX=$T/key-prefixes
+: > "$KEYPFX"
+keyline() {	# a random 32 byte key as hex; its start is recorded
+	local k
+	k=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+	echo "${k:0:16}" >> "$KEYPFX"
+	echo "$k"
+}
+# key_leaked FILES...: succeeds if the start of any injected key appears as
+# contiguous hex, as strongSwan's %B dump ("AA BB CC ..."), or in base64
+# (every 3-byte alignment)
+key_leaked() {
+	local p a pat=$T/key-patterns
+	: > "$pat"
+	while read -r p; do
+		[ -n "$p" ] || continue
+		echo "$p" >> "$pat"
+		echo "$p" | sed 's/../& /g; s/ $//' >> "$pat"
+		for a in 0 1 2; do
+			printf '%s' "${p:$((2 * a)):12}" | xxd -r -p | base64 >> "$pat"
+		done
+	done < "$KEYPFX"
+	[ -s "$pat" ] && grep -Fiq -f "$pat" "$@"
+}
 inject() {	# inject FROM TO PREFIX COUNT: keys FROM takes as initiator
 	local from=$1 to=$2 i id k
 	: > "$T/inj-$from" ; : > "$T/inj-$to"
@@ -443,8 +468,13 @@ fi
 
 sw a --terminate --ike gw > /dev/null 2>&1
 grep -E "qkd: keys taken" "$L/a-charon.log" "$L/b-charon.log" | sed 's/^/# /'
-! grep -Eiq '[0-9a-f]{64}' "$L/a-charon.log" "$L/b-charon.log"
-ok $? "no key material in the logs"
+grep -q "^[0-9:]* [0-9]*\[IKE\] octets = message + nonce + prf(Sk_px, IDx.)" "$L/a-charon.log" &&
+	[ "$(wc -l < "$KEYPFX")" -ge 7 ] &&
+	! grep -q "qkd: WARNING: .* logger .* at level" "$L/a-charon.log" "$L/b-charon.log"
+ok $? "charons logged at ike=3 (the most verbose level without secrets); $(wc -l < "$KEYPFX") keys recorded"
+! key_leaked "$L/a-charon.log" "$L/b-charon.log" "$L/a.out" "$L/b.out" &&
+	! grep -Eiq '[0-9a-f]{64}' "$L/a-charon.log" "$L/b-charon.log"
+ok $? "no key material in the logs (first 8 bytes of every injected key: hex, %B dump, base64)"
 
 echo "1..$n"
 exit $((failed != 0))

@@ -1,0 +1,774 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * In-process tests of the hybrid key exchange (qkd_ke.c) with the real
+ * libstrongswan (X25519 and HMAC from the openssl plugin, settings, link
+ * matching) and a stub key source: an initiator and a responder object run
+ * against each other and the shared secrets are compared with the expected
+ * X25519 secret || QKD key.  TAP.
+ */
+#include "tap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <library.h>
+#include <daemon.h>
+
+#include "qkd_ke.h"
+#include "qkd_keysrc.h"
+#include "qkd_method.h"
+#include "qkd_wire.h"
+
+/* OpenSSL keeps some global state after the openssl plugin is unloaded */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libcrypto.so\n";
+}
+
+/* ------------------------------------------------------------ stub source */
+
+#define POOL 16
+
+struct stub_link {
+	const char *name;
+	struct qkd_key init[POOL];		/* taken oldest first */
+	int ninit;
+	struct qkd_key resp[POOL];		/* taken by ID */
+	int nresp;
+	int busy;						/* -EBUSY */
+	int takes;						/* successful takes */
+	uint32_t last_wait;				/* wait_ms of the last take by ID */
+	int block;						/* takes with wait_ms > 0 block */
+	volatile int blocked;			/* ... currently blocked */
+	volatile int release;
+	char last_usage[128];
+	int annotations;
+};
+
+/* a takes from "la" (its peer is 192.0.2.2), b from "lb" */
+static struct stub_link links_[2] = { { .name = "la" }, { .name = "lb" } };
+static pthread_mutex_t stub_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct stub_link *stub(const char *name)
+{
+	return streq(name, "la") ? &links_[0] : streq(name, "lb") ? &links_[1]
+															  : NULL;
+}
+
+static void stub_reset(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+	{
+		const char *name = links_[i].name;
+
+		memset(&links_[i], 0, sizeof(links_[i]));
+		links_[i].name = name;
+	}
+}
+
+void qkd_key_wipe(struct qkd_key *key)
+{
+	if (key)
+	{
+		memwipe(key, sizeof(*key));
+	}
+}
+
+const char *qkd_keysrc_name(void)
+{
+	return "stub";
+}
+
+int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
+					struct qkd_key *key, char err[QKD_KEYSRC_ERR_LEN])
+{
+	struct stub_link *l = stub(link);
+	int i, ret = -ENOENT;
+
+	err[0] = '\0';
+	memset(key, 0, sizeof(*key));
+	if (!l)
+	{
+		return -ENODEV;
+	}
+	pthread_mutex_lock(&stub_lock);
+	if (l->busy)
+	{
+		pthread_mutex_unlock(&stub_lock);
+		return -EBUSY;
+	}
+	if (!id)
+	{
+		if (l->ninit)
+		{
+			*key = l->init[0];
+			memmove(&l->init[0], &l->init[1], --l->ninit * sizeof(l->init[0]));
+			ret = 0;
+		}
+	}
+	else
+	{
+		l->last_wait = wait_ms;
+		if (wait_ms && l->block)
+		{
+			l->blocked++;
+			pthread_mutex_unlock(&stub_lock);
+			while (!l->release)
+			{
+				usleep(1000);
+			}
+			pthread_mutex_lock(&stub_lock);
+			l->blocked--;
+		}
+		for (i = 0; i < l->nresp; i++)
+		{
+			if (memeq(l->resp[i].id, id, QKD_KEYSRC_ID_LEN))
+			{
+				*key = l->resp[i];
+				memmove(&l->resp[i], &l->resp[i + 1],
+						(--l->nresp - i) * sizeof(l->resp[0]));
+				ret = 0;
+				break;
+			}
+		}
+		if (ret && wait_ms)
+		{
+			ret = -ETIMEDOUT;
+		}
+	}
+	if (!ret)
+	{
+		l->takes++;
+	}
+	pthread_mutex_unlock(&stub_lock);
+	return ret;
+}
+
+int qkd_keysrc_annotate(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+						const uint32_t *spis, int nspis, const char *usage,
+						char err[QKD_KEYSRC_ERR_LEN])
+{
+	struct stub_link *l = stub(link);
+
+	err[0] = '\0';
+	if (l)
+	{
+		l->annotations++;
+		snprintf(l->last_usage, sizeof(l->last_usage), "%s", usage ?: "");
+	}
+	return 0;
+}
+
+/* add a key a takes as initiator ("la") and b by ID ("lb"); the material
+ * of b's copy differs if mismatch */
+static void add_key(uint8_t idbyte, uint8_t fill, size_t len, int mismatch,
+					int to_responder)
+{
+	struct qkd_key k = { .len = len, .role = 1 };
+
+	memset(k.id, 0, sizeof(k.id));
+	k.id[0] = idbyte;
+	k.id[15] = 1;
+	memset(k.material, fill, len);
+	k.material[0] = idbyte;
+	links_[0].init[links_[0].ninit++] = k;
+	if (to_responder)
+	{
+		k.role = 2;
+		if (mismatch)
+		{
+			k.material[1] ^= 0x5a;
+		}
+		links_[1].resp[links_[1].nresp++] = k;
+	}
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static qkd_links_t *links;
+static identification_t *id_a, *id_b, *id_any;
+static host_t *host_a, *host_b;
+
+static void configure(char *pa, char *pb, char *sticky_a)
+{
+	char conf[1024];
+
+	snprintf(conf, sizeof(conf),
+		"test { plugins { qkd {\n"
+		" max_waiting_takes = 2\n"
+		" links {\n"
+		"  la { remote_addrs = 192.0.2.2\n policy = %s\n sticky = %s\n"
+		"       wait_ms = 100 }\n"
+		"  lb { remote_addrs = 192.0.2.1\n policy = %s\n wait_ms = 100 }\n"
+		" }\n"
+		"} } }\n", pa, sticky_a, pb);
+	lib->settings->load_string(lib->settings, conf, FALSE);
+	links->reload(links);
+}
+
+/* a's object (peer b); uid: a's IKE_SA */
+static key_exchange_t *new_a(uint32_t uid)
+{
+	qkd_ke_test_set_peer(id_b, host_b, uid);
+	return &qkd_ke_create(QKD_KE_METHOD)->ke;
+}
+
+/* b's object; peer_known FALSE: IKE_SA_INIT (identity %any) */
+static key_exchange_t *new_b(bool peer_known)
+{
+	qkd_ke_test_set_peer(peer_known ? id_a : id_any, host_a, 100);
+	return &qkd_ke_create(QKD_KE_METHOD)->ke;
+}
+
+enum order {
+	/* CREATE_CHILD_SA responder: secret, then KE data */
+	ORDER_CHILD,
+	/* IKE_SA_INIT responder: KE data, then secret (at IKE_AUTH) */
+	ORDER_IKE,
+};
+
+struct run {
+	bool init_ok, set_r_ok, resp_ok, secret_r_ok, set_i_ok, secret_i_ok;
+	chunk_t init, resp, si, sr;
+};
+
+static void run_free(struct run *r)
+{
+	chunk_free(&r->init);
+	chunk_free(&r->resp);
+	chunk_clear(&r->si);
+	chunk_clear(&r->sr);
+}
+
+static void exchange(key_exchange_t *i, key_exchange_t *r, enum order order,
+					 struct run *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->init_ok = i->get_public_key(i, &out->init);
+	if (!out->init_ok)
+	{
+		return;
+	}
+	out->set_r_ok = r->set_public_key(r, out->init);
+	if (order == ORDER_CHILD)
+	{
+		out->secret_r_ok = r->get_shared_secret(r, &out->sr);
+		out->resp_ok = r->get_public_key(r, &out->resp);
+	}
+	else
+	{
+		out->resp_ok = r->get_public_key(r, &out->resp);
+		out->secret_r_ok = r->get_shared_secret(r, &out->sr);
+	}
+	if (!out->resp_ok)
+	{
+		return;
+	}
+	out->set_i_ok = i->set_public_key(i, out->resp);
+	out->secret_i_ok = i->get_shared_secret(i, &out->si);
+}
+
+/* the secrets are equal and are a 32 byte X25519 secret || the key */
+static bool secret_is(struct run *r, const struct qkd_key *k)
+{
+	size_t klen = k ? k->len : 0;
+
+	return r->secret_i_ok && r->secret_r_ok &&
+		   chunk_equals_const(r->si, r->sr) && r->si.len == 32 + klen &&
+		   !chunk_equals(chunk_create(r->si.ptr, 32),
+						 chunk_from_chars(0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+										  0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0)) &&
+		   (!k || memeq(r->si.ptr + 32, k->material, klen));
+}
+
+static uint8_t flags_of(chunk_t msg)
+{
+	return msg.len > 2 ? msg.ptr[2] : 0xff;
+}
+
+static bool uses(key_exchange_t *ke)
+{
+	return ((qkd_ke_t*)ke)->uses_qkd((qkd_ke_t*)ke);
+}
+
+/* ------------------------------------------------------------ threads */
+
+struct waiter {
+	key_exchange_t *r;
+	bool ok;
+	chunk_t s;
+	volatile int done;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->ok = w->r->get_shared_secret(w->r, &w->s);
+	w->done = 1;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ tests */
+
+int main(void)
+{
+	key_exchange_t *a, *b, *b2;
+	struct run r, r2;
+	struct qkd_key k1, k2;
+	chunk_t c1, c2;
+	int order;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!library_init(NULL, "test"))
+	{
+		printf("Bail out! library_init\n");
+		return 1;
+	}
+	/* the DBG macros of libcharon log through charon->bus */
+	if (!libcharon_init())
+	{
+		printf("Bail out! libcharon_init\n");
+		return 1;
+	}
+	if (!lib->plugins->load(lib->plugins, "random nonce openssl hmac sha2"))
+	{
+		printf("Bail out! loading plugins\n");
+		return 1;
+	}
+	id_a = identification_create_from_string("gw-a");
+	id_b = identification_create_from_string("gw-b");
+	id_any = identification_create_from_string("%any");
+	host_a = host_create_from_string("192.0.2.1", 500);
+	host_b = host_create_from_string("192.0.2.2", 500);
+	links = qkd_links_create();
+	qkd_ke_set_links(links);
+
+	/* --- require/require, key available, both call orders */
+	for (order = ORDER_CHILD; order <= ORDER_IKE; order++)
+	{
+		const char *what = order == ORDER_CHILD ? "CREATE_CHILD_SA order"
+												: "IKE_SA_INIT order";
+		stub_reset();
+		configure("require", "require", "no");
+		add_key(0x11, 0xa5, 32, 0, 1);
+		k1 = links_[0].init[0];
+		a = new_a(1);
+		b = new_b(order == ORDER_CHILD);
+		exchange(a, b, order, &r);
+		ok(r.init_ok && r.set_r_ok && r.resp_ok && r.set_i_ok,
+		   "%s: INIT and RESP accepted", what);
+		ok(secret_is(&r, &k1), "%s: secret_i == secret_r == X25519 (32 "
+		   "bytes) || QKD key (%zu bytes)", what, r.si.len);
+		ok(uses(a) && uses(b), "%s: both report the QKD key used", what);
+		ok(links_[0].takes == 1 && links_[1].takes == 1,
+		   "%s: one key taken per side", what);
+		ok(flags_of(r.init) == QKD_WIRE_F_REQUIRE &&
+		   flags_of(r.resp) == QKD_WIRE_F_REQUIRE,
+		   "%s: REQUIRE flag sent by both", what);
+		if (order == ORDER_CHILD)
+		{
+			ok(links_[1].last_wait == 100, "authenticated peer: the "
+			   "responder lets the module wait wait_ms (%u)",
+			   links_[1].last_wait);
+		}
+		else
+		{
+			ok(links_[1].last_wait == 0, "IKE_SA_INIT (peer %%any): the "
+			   "responder does not wait (wait_ms %u)", links_[1].last_wait);
+		}
+		/* repeated calls */
+		ok(a->get_shared_secret(a, &c1) && chunk_equals(c1, r.si) &&
+		   b->get_shared_secret(b, &c2) && chunk_equals(c2, r.sr),
+		   "%s: repeated get_shared_secret returns the same secret", what);
+		chunk_clear(&c1);
+		chunk_clear(&c2);
+		ok(b->get_public_key(b, &c1) && chunk_equals(c1, r.resp) &&
+		   links_[1].takes == 1, "%s: repeated responder get_public_key: "
+		   "same RESP, no second take", what);
+		chunk_free(&c1);
+		ok(!b->set_public_key(b, r.init), "%s: responder refuses a second "
+		   "INIT", what);
+		/* what the listener does in child_keys/ike_keys */
+		((qkd_ke_t*)a)->annotate((qkd_ke_t*)a, NULL, 0, "CHILD_SA test");
+		((qkd_ke_t*)b)->annotate((qkd_ke_t*)b, NULL, 0, "CHILD_SA test");
+		a->destroy(a);
+		b->destroy(b);
+		ok(links_[0].annotations == 1 && links_[1].annotations == 1 &&
+		   streq(links_[0].last_usage, "CHILD_SA test") &&
+		   streq(links_[1].last_usage, "CHILD_SA test"),
+		   "%s: used keys annotated once, not as unused", what);
+		run_free(&r);
+	}
+
+	/* --- the tag is keyed with HMAC(K, label), not K (key separation) */
+	{
+		struct qkd_wire_msg mi, mr;
+		uint8_t transcript[QKD_WIRE_TRANSCRIPT_LEN], tk[32], mac[32];
+		prf_t *prf = lib->crypto->create_prf(lib->crypto, PRF_HMAC_SHA2_256);
+		bool sep = FALSE, direct = TRUE;
+
+		stub_reset();
+		configure("require", "require", "no");
+		add_key(0x12, 0x3c, 32, 0, 1);
+		k1 = links_[0].init[0];
+		a = new_a(1);
+		b = new_b(TRUE);
+		exchange(a, b, ORDER_CHILD, &r);
+		if (prf && secret_is(&r, &k1) &&
+			qkd_wire_parse(r.init.ptr, r.init.len, QKD_WIRE_INIT, &mi) == 0 &&
+			qkd_wire_parse(r.resp.ptr, r.resp.len, QKD_WIRE_RESP, &mr) == 0 &&
+			qkd_wire_transcript(&mi, &mr, transcript, sizeof(transcript)))
+		{
+			sep = prf->set_key(prf, chunk_create(k1.material, k1.len)) &&
+				  prf->get_bytes(prf, chunk_from_str("qkd-ipsec confirm v1"),
+								 tk) &&
+				  prf->set_key(prf, chunk_from_thing(tk)) &&
+				  prf->get_bytes(prf, chunk_from_thing(transcript), mac) &&
+				  memeq(mac, mr.tag, QKD_WIRE_TAG_LEN);
+			direct = prf->set_key(prf, chunk_create(k1.material, k1.len)) &&
+					 prf->get_bytes(prf, chunk_from_thing(transcript), mac) &&
+					 memeq(mac, mr.tag, QKD_WIRE_TAG_LEN);
+		}
+		ok(sep && !direct, "tag = HMAC(HMAC(K, \"qkd-ipsec confirm v1\"), "
+		   "transcript): K itself keys only the secret");
+		DESTROY_IF(prf);
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+	}
+
+	/* --- different QKD key on the two sides: the tag fails */
+	stub_reset();
+	configure("require", "require", "no");
+	add_key(0x13, 0x77, 32, 1, 1);
+	a = new_a(1);
+	b = new_b(TRUE);
+	exchange(a, b, ORDER_CHILD, &r);
+	ok(r.resp_ok && r.secret_r_ok && !r.secret_i_ok && !uses(a),
+	   "different key material: initiator's confirmation fails, no secret");
+	a->destroy(a);
+	ok(strstr(links_[0].last_usage, "unused: confirmation failed") != NULL,
+	   "different key material: audit says unused (%s)", links_[0].last_usage);
+	b->destroy(b);
+	run_free(&r);
+
+	/* --- require, initiator pool empty */
+	stub_reset();
+	configure("require", "require", "no");
+	a = new_a(1);
+	b = new_b(TRUE);
+	exchange(a, b, ORDER_CHILD, &r);
+	ok(!r.init_ok, "require, initiator pool empty: no INIT (refused)");
+	a->destroy(a);
+	b->destroy(b);
+	run_free(&r);
+
+	/* --- prefer/prefer, initiator pool empty: X25519 alone */
+	for (order = ORDER_CHILD; order <= ORDER_IKE; order++)
+	{
+		stub_reset();
+		configure("prefer", "prefer", "no");
+		a = new_a(1);
+		b = new_b(TRUE);
+		exchange(a, b, order, &r);
+		ok(secret_is(&r, NULL) && !uses(a) && !uses(b) &&
+		   flags_of(r.init) == QKD_WIRE_F_NO_KEY &&
+		   flags_of(r.resp) == QKD_WIRE_F_NO_KEY,
+		   "prefer/prefer, pool empty (%s order): both X25519 alone (%zu "
+		   "bytes)", order == ORDER_CHILD ? "child" : "IKE", r.si.len);
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+	}
+
+	/* --- prefer initiator without key, require responder: refused */
+	stub_reset();
+	configure("prefer", "require", "no");
+	a = new_a(1);
+	b = new_b(TRUE);
+	exchange(a, b, ORDER_CHILD, &r);
+	ok(r.init_ok && !r.secret_r_ok && !r.resp_ok,
+	   "prefer initiator without key, require responder: responder refuses");
+	a->destroy(a);
+	b->destroy(b);
+	run_free(&r);
+
+	/* --- ID unavailable on the responder */
+	stub_reset();
+	configure("prefer", "prefer", "no");
+	add_key(0x14, 0x11, 32, 0, 0);
+	a = new_a(1);
+	b = new_b(TRUE);
+	exchange(a, b, ORDER_CHILD, &r);
+	ok(secret_is(&r, NULL) && flags_of(r.resp) == QKD_WIRE_F_UNAVAILABLE &&
+	   links_[0].takes == 1 && links_[1].takes == 0 && !uses(a),
+	   "prefer/prefer, ID unavailable on responder: both X25519 alone");
+	a->destroy(a);
+	ok(strstr(links_[0].last_usage, "unused: peer could not get the key") !=
+	   NULL, "ID unavailable: initiator's key annotated unused (%s)",
+	   links_[0].last_usage);
+	b->destroy(b);
+	run_free(&r);
+
+	stub_reset();
+	configure("prefer", "require", "no");
+	add_key(0x15, 0x11, 32, 0, 0);
+	a = new_a(1);
+	b = new_b(TRUE);
+	exchange(a, b, ORDER_CHILD, &r);
+	ok(r.init_ok && !r.secret_r_ok && !r.resp_ok,
+	   "require responder, ID unavailable: refuses");
+	a->destroy(a);
+	b->destroy(b);
+	run_free(&r);
+
+	stub_reset();
+	configure("require", "prefer", "no");
+	add_key(0x16, 0x11, 32, 0, 0);
+	a = new_a(1);
+	b = new_b(TRUE);
+	exchange(a, b, ORDER_CHILD, &r);
+	ok(r.init_ok && flags_of(r.init) == QKD_WIRE_F_REQUIRE && !r.secret_r_ok &&
+	   !r.resp_ok, "peer REQUIRE flag: prefer responder without the ID "
+	   "refuses instead of answering UNAVAILABLE");
+	a->destroy(a);
+	b->destroy(b);
+	run_free(&r);
+
+	/* --- RESP rewritten to UNAVAILABLE (downgrade) */
+	for (order = 0; order < 3; order++)
+	{
+		struct qkd_wire_msg m;
+		uint8_t buf[QKD_WIRE_RESP_LEN];
+		bool flagged = order == 0, sticky = order == 2;
+
+		stub_reset();
+		configure("prefer", flagged ? "require" : "prefer",
+				  sticky ? "yes" : "no");
+		if (sticky)
+		{
+			qkd_ke_sa_used_qkd(7);
+		}
+		add_key(0x17, 0x22, 32, 0, 1);
+		a = new_a(sticky ? 7 : 1);
+		b = new_b(TRUE);
+		memset(&r, 0, sizeof(r));
+		r.init_ok = a->get_public_key(a, &r.init);
+		r.set_r_ok = b->set_public_key(b, r.init);
+		r.resp_ok = b->get_public_key(b, &r.resp);
+		if (r.resp_ok &&
+			qkd_wire_parse(r.resp.ptr, r.resp.len, QKD_WIRE_RESP, &m) == 0)
+		{	/* what an attacker on the path would send */
+			m.flags = (m.flags & QKD_WIRE_F_REQUIRE) | QKD_WIRE_F_UNAVAILABLE;
+			memset(m.tag, 0, sizeof(m.tag));
+			qkd_wire_encode(&m, buf, sizeof(buf));
+			r.set_i_ok = a->set_public_key(a, chunk_from_thing(buf));
+			r.secret_i_ok = a->get_shared_secret(a, &r.si);
+		}
+		if (flagged)
+		{
+			ok(r.resp_ok && !r.secret_i_ok, "RESP of a require responder "
+			   "rewritten to UNAVAILABLE (REQUIRE kept): prefer initiator "
+			   "refuses");
+		}
+		else if (sticky)
+		{
+			ok(flags_of(r.init) == QKD_WIRE_F_REQUIRE && r.resp_ok &&
+			   !r.secret_i_ok, "sticky link, IKE_SA already used QKD: INIT "
+			   "says REQUIRE and a RESP rewritten to UNAVAILABLE is refused");
+		}
+		else
+		{
+			ok(r.resp_ok && r.secret_i_ok && r.si.len == 32,
+			   "documented downgrade: prefer without sticky accepts a RESP "
+			   "rewritten to UNAVAILABLE (X25519 alone)");
+		}
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+	}
+
+	/* --- sticky: no fallback once the IKE_SA used QKD */
+	stub_reset();
+	configure("prefer", "prefer", "yes");
+	qkd_ke_sa_used_qkd(9);
+	a = new_a(9);
+	ok(!a->get_public_key(a, &c1), "sticky, IKE_SA used QKD, pool empty: "
+	   "refused");
+	a->destroy(a);
+	a = new_a(10);
+	ok(a->get_public_key(a, &c1) && flags_of(c1) == QKD_WIRE_F_NO_KEY,
+	   "sticky, other IKE_SA that never used QKD: falls back");
+	chunk_free(&c1);
+	a->destroy(a);
+	qkd_ke_sa_gone(9);
+	ok(!qkd_ke_sa_has_used_qkd(9), "sticky state forgotten with the IKE_SA");
+
+	/* --- deferred take: set_public_key alone takes nothing */
+	stub_reset();
+	configure("require", "require", "no");
+	add_key(0x18, 0x33, 32, 0, 1);
+	a = new_a(1);
+	b = new_b(TRUE);
+	ok(a->get_public_key(a, &c1) && b->set_public_key(b, c1) &&
+	   links_[1].takes == 0, "responder: set_public_key does not take the "
+	   "key (before proposal/config selection)");
+	b->destroy(b);
+	ok(links_[1].takes == 0 && links_[1].nresp == 1, "responder destroyed "
+	   "without answering: key still in the pool");
+	chunk_free(&c1);
+	a->destroy(a);
+
+	/* --- retries with the same initiator object (finding: IKE_SA_INIT
+	 *     restarted by strongSwan) */
+	stub_reset();
+	configure("require", "require", "no");
+	add_key(0x21, 0x44, 32, 0, 1);
+	add_key(0x22, 0x55, 48, 0, 1);
+	k1 = links_[0].init[0];
+	k2 = links_[0].init[1];
+	a = new_a(1);
+	ok(a->get_public_key(a, &c1) && a->get_public_key(a, &c2) &&
+	   chunk_equals(c1, c2) && links_[0].takes == 1, "COOKIE: INIT repeated "
+	   "before any RESP is identical, one key taken");
+	chunk_free(&c1);
+	chunk_free(&c2);
+	b = new_b(FALSE);
+	exchange(a, b, ORDER_IKE, &r);
+	ok(secret_is(&r, &k1), "first attempt keyed with key 0x21");
+	b2 = new_b(FALSE);
+	exchange(a, b2, ORDER_IKE, &r2);
+	ok(r2.init_ok && !chunk_equals(r.init, r2.init) &&
+	   r2.init.ptr[4] == 0x22 && memcmp(r.init.ptr + 20, r2.init.ptr + 20, 32),
+	   "retry after a completed exchange: new INIT with a fresh key ID and a "
+	   "fresh X25519 value");
+	ok(secret_is(&r2, &k2) && links_[0].takes == 2 && links_[1].takes == 2,
+	   "retry: second attempt succeeds with the second key (%zu bytes)",
+	   r2.si.len);
+	a->destroy(a);
+	b->destroy(b);
+	b2->destroy(b2);
+	run_free(&r);
+	run_free(&r2);
+
+	/* retry after a failure: require with an empty pool, then a key */
+	stub_reset();
+	configure("require", "require", "no");
+	a = new_a(1);
+	ok(!a->get_public_key(a, &c1), "require, empty pool: first attempt "
+	   "refused");
+	add_key(0x23, 0x66, 32, 0, 1);
+	k1 = links_[0].init[0];
+	b = new_b(TRUE);
+	exchange(a, b, ORDER_CHILD, &r);
+	ok(secret_is(&r, &k1), "retry after the failure takes the new key");
+	a->destroy(a);
+	b->destroy(b);
+	run_free(&r);
+
+	/* retry after a confirmation failure: the old key is annotated */
+	stub_reset();
+	configure("require", "require", "no");
+	add_key(0x24, 0x10, 32, 1, 1);
+	add_key(0x25, 0x20, 32, 0, 1);
+	k2 = links_[0].init[1];
+	a = new_a(1);
+	b = new_b(TRUE);
+	exchange(a, b, ORDER_CHILD, &r);
+	b2 = new_b(TRUE);
+	exchange(a, b2, ORDER_CHILD, &r2);
+	ok(!r.secret_i_ok && secret_is(&r2, &k2) &&
+	   strstr(links_[0].last_usage, "confirmation failed"),
+	   "retry after a confirmation failure: old key annotated unused, new "
+	   "key used");
+	a->destroy(a);
+	b->destroy(b);
+	b2->destroy(b2);
+	run_free(&r);
+	run_free(&r2);
+
+	/* --- at most max_waiting_takes (2) responder takes wait per link */
+	{
+		struct waiter w[3];
+		pthread_t t[3];
+		int i, n, waited = 0;
+
+		stub_reset();
+		configure("prefer", "prefer", "no");
+		links_[1].block = 1;
+		for (i = 0; i < 3; i++)
+		{
+			add_key(0x30 + i, 0x40, 32, 0, 0);
+			memset(&w[i], 0, sizeof(w[i]));
+		}
+		a = new_a(1);
+		for (i = 0; i < 3; i++)
+		{
+			chunk_t init;
+
+			w[i].r = new_b(TRUE);
+			if (!a->get_public_key(a, &init) ||
+				!w[i].r->set_public_key(w[i].r, init))
+			{
+				printf("# setting up waiter %d failed\n", i);
+			}
+			chunk_free(&init);
+			/* new INIT for each: pretend the exchange failed */
+			a->destroy(a);
+			a = new_a(1);
+		}
+		for (i = 0; i < 2; i++)
+		{
+			pthread_create(&t[i], NULL, wait_thread, &w[i]);
+		}
+		for (n = 0; n < 5000 && links_[1].blocked < 2; n++)
+		{
+			usleep(1000);
+		}
+		pthread_create(&t[2], NULL, wait_thread, &w[2]);
+		for (n = 0; n < 5000 && !w[2].done; n++)
+		{
+			usleep(1000);
+		}
+		ok(links_[1].blocked == 2 && w[2].done && w[2].ok &&
+		   links_[1].last_wait == 0, "two takes wait on the link; a third "
+		   "does not wait (wait_ms 0) and falls back at once");
+		links_[1].release = 1;
+		for (i = 0; i < 3; i++)
+		{
+			pthread_join(t[i], NULL);
+			waited += w[i].ok;
+			chunk_clear(&w[i].s);
+			w[i].r->destroy(w[i].r);
+		}
+		ok(waited == 3, "the waiting takes finish when released");
+		a->destroy(a);
+	}
+
+	/* --- unchecked casts: qkd_ke_is */
+	{
+		key_exchange_t *x = lib->crypto->create_ke(lib->crypto, CURVE_25519);
+
+		a = new_a(1);
+		ok(qkd_ke_is(a) && !qkd_ke_is(x) && !qkd_ke_is(NULL),
+		   "qkd_ke_is tells our objects from others");
+		a->destroy(a);
+		DESTROY_IF(x);
+	}
+
+	qkd_ke_set_links(NULL);
+	links->destroy(links);
+	id_a->destroy(id_a);
+	id_b->destroy(id_b);
+	id_any->destroy(id_any);
+	host_a->destroy(host_a);
+	host_b->destroy(host_b);
+	libcharon_deinit();
+	library_deinit();
+	return tap_done();
+}
