@@ -84,8 +84,8 @@ mk a to-b SAE_A SAE_B master $MA $PA
 mk b to-a SAE_B SAE_A slave $MB $PB
 # to-b exists before the agent, without a low watermark: the agent must
 # adopt it and set the watermark (LINK_SET) or no notification would come
-"$PROBE" new to-b SAE_A SAE_B
-tap '[ $? -eq 0 ]' "link to-b made beforehand without a low watermark"
+"$PROBE" new to-b SAE_A SAE_B; st=$?
+tap '[ $st -eq 0 ]' "link to-b made beforehand without a low watermark"
 "$AGENT" -c "$T/a.conf" -v 2>"$T/a.log" & APID=$!; pids+=($APID)
 "$AGENT" -c "$T/b.conf" -v 2>"$T/b.log" & BPID=$!; pids+=($BPID)
 
@@ -113,9 +113,22 @@ id=$(tail -1 "$T/taken" | cut -d' ' -f1)
 "$PROBE" take-id to-a "$id" 5000 >/dev/null 2>&1
 tap '! "$PROBE" take-id to-a "$id" 2000 >/dev/null 2>&1' "a key is delivered once: second take of $id fails"
 
+# forged notifications: a local process unicasts KEY_WANTED to agent B's
+# netlink sockets (ports from /proc/net/netlink); they are connected to the
+# kernel, so the kernel refuses, and B sees no event
+ports=$(for ino in $(ls -l /proc/$BPID/fd 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p'); do
+	awk -v i="$ino" '$2 == 16 && $10 == i {print $3}' /proc/net/netlink; done)
+w0=$(metric $MB 'qkd_agent_key_wanted_total{link="to-a",outcome="received"}')
+res=$(for p in $ports; do "$PROBE" forge "$p" to-a 11111111-2222-4333-8444-555555555555 2>&1; done | sort -u | tr '\n' ' ')
+sleep 0.5
+w1=$(metric $MB 'qkd_agent_key_wanted_total{link="to-a",outcome="received"}')
+tap '[ $(echo $ports | wc -w) -eq 2 ] && [ "$res" = "refused " ] && [ "$w0" = "$w1" ]' \
+	"forged KEY_WANTED to agent B's netlink ports ($(echo $ports)): $res; B's wanted events $w0 -> $w1"
+
 # agent restart: nothing injected twice, pool unchanged
 # agent restart: it tops the pool up to high, nothing more, no duplicate
-kill -TERM $APID; wait $APID; tap '[ $? -eq 0 ]' "agent A exits 0 on SIGTERM"
+kill -TERM $APID; wait $APID; st=$?
+tap '[ $st -eq 0 ]' "agent A exits 0 on SIGTERM ($st)"
 inj1=$(field to-b injected) lvl1=$(field to-b initiator)
 "$AGENT" -c "$T/a.conf" -v 2>"$T/a2.log" & APID=$!; pids+=($APID)
 wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 5
@@ -128,8 +141,8 @@ tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 10' "deleted link recreate
 
 # module reload
 if [ -n "${QKD_KO:-}" ]; then
-	rmmod qkd && insmod "$QKD_KO"
-	tap '[ $? -eq 0 ]' "module reloaded"
+	rmmod qkd && insmod "$QKD_KO"; st=$?
+	tap '[ $st -eq 0 ]' "module reloaded ($st)"
 	tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 20' "after reload: link to-b recreated and refilled"
 	tap 'wait_for "\"$PROBE\" get to-a >/dev/null 2>&1" 20' "after reload: link to-a recreated"
 	for i in $(seq 26); do "$PROBE" take to-b >/dev/null 2>&1; done
@@ -143,6 +156,19 @@ if [ -n "${QKD_KO:-}" ]; then
 	dup=$(metric $MA 'qkd_agent_duplicate_keys_skipped_total{link="to-b"}')
 	tap '[ "${dup:-1}" = 0 ]' "no duplicate injections ($dup)"
 fi
+
+# a module link with other SAE IDs than the configuration: the agent must
+# not feed it (keys of SAE_A -> SAE_B would serve another SAE pair)
+kill -TERM $APID; wait $APID
+"$PROBE" del to-b
+"$PROBE" new to-b SAE_Q SAE_B; st=$?
+"$AGENT" -c "$T/a.conf" -v 2>"$T/a3.log" & APID=$!; pids+=($APID)
+sleep 3
+lv=$(field to-b initiator)
+tap '[ $st -eq 0 ] && [ "$lv" = 0 ] && grep -q "SAE IDs .SAE_Q. -> .SAE_B., the configuration .SAE_A. -> .SAE_B.; not using it" "$T/a3.log"' \
+	"link to-b exists with SAE IDs SAE_Q -> SAE_B: agent refuses to inject ($lv keys), error logged"
+"$PROBE" del to-b
+tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 10' "that link deleted: agent creates to-b itself and fills it"
 
 # KME down and back
 kill -KILL "${pids[0]}"

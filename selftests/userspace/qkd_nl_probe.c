@@ -7,6 +7,9 @@
  *                                        waiting up to MS for the agent)
  *   qkd_nl_probe new LINK LOCAL_SAE REMOTE_SAE   (no low watermark)
  *   qkd_nl_probe del LINK
+ *   qkd_nl_probe forge PORT LINK UUID  -> "refused" or "delivered": unicast
+ *                                        a fake KEY_WANTED_NTF to netlink port
+ *                                        PORT (as a rogue local process would)
  * Prints a fingerprint of the key material, never the material.
  * Exit 0 on success, 1 with "error: ... (extack)" on failure.
  */
@@ -234,6 +237,31 @@ int main(int argc, char **argv)
 		mnl_attr_put_strz(h, QKD_A_REMOTE_SAE_ID, argv[4]);
 		r = run(h, NULL, NULL);
 		return r ? fail("LINK_NEW", r) : 0;
+	}
+	if (!strcmp(argv[1], "forge")) {
+		struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+		uint8_t id[16];
+		ssize_t n;
+
+		if (argc != 5 || uuid_parse(argv[4], strlen(argv[4]), id)) {
+			fprintf(stderr, "forge PORT LINK UUID\n");
+			return 2;
+		}
+		to.nl_pid = (uint32_t)strtoul(argv[2], NULL, 0);
+		h = hdr(fam, QKD_CMD_KEY_WANTED_NTF, QKD_FAMILY_VERSION, 0);
+		h->nlmsg_flags = 0;
+		mnl_attr_put_strz(h, QKD_A_LINK_NAME, argv[3]);
+		mnl_attr_put(h, QKD_A_KEY_ID, 16, id);
+		n = sendto(mnl_socket_get_fd(nl), h, h->nlmsg_len, 0, (struct sockaddr *)&to,
+			   sizeof(to));
+		if (n < 0 && errno == ECONNREFUSED) {
+			printf("refused\n");
+			return 0;
+		}
+		if (n < 0)
+			return fail("sendto", -errno);
+		printf("delivered\n");
+		return 0;
 	}
 	if (!strcmp(argv[1], "del")) {
 		h = hdr(fam, QKD_CMD_LINK_DEL, QKD_FAMILY_VERSION, 0);

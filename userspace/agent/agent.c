@@ -132,12 +132,59 @@ static int holding(const struct link *l)
 	return l->held[QKD_KEY_ROLE_INITIATOR].n || l->held[QKD_KEY_ROLE_RESPONDER].n;
 }
 
+/* The store refused a key as held or already used (EEXIST): never retry
+ * it, never accept its ID again. */
+static void dup_known(struct agent *a, struct link *l, const uint8_t id[16])
+{
+	char u[UUID_STR_LEN + 1];
+
+	if (!recently_injected(l, id))
+		remember(l, id);
+	l->dup_skipped++;
+	uuid_format(id, u);
+	log_debug("link %s: key %s skipped: %s", l->cfg->name, u,
+		  a->sink.last_error[0] ? a->sink.last_error : "already known to the key store");
+}
+
 /*
- * Inject l->held[role] from held_off on.  Keys accepted or already present
- * are done; on a failure that may heal (link or module gone, store full)
- * the rest stays held for a retry.  Never injects a key twice: an
- * all-or-nothing inject either took the whole batch or none of it, and
- * EEXIST makes us retry key by key.
+ * Keys [from, from+n) of l->held[role] went to the key store but no ack
+ * settled the request (timeout, EINTR, socket error, unknown reply): the
+ * store may hold them, and may even have handed them out already.  The
+ * store only refuses IDs it still knows, so injecting them again could
+ * give a one-time key out twice.  Wipe them, remember their IDs (never
+ * accept them again) and count them as dropped.
+ */
+static void drop_maybe_delivered(struct agent *a, struct link *l, int role, size_t from,
+				 size_t n, int r)
+{
+	struct etsi_keys *h = &l->held[role];
+	size_t i;
+
+	for (i = from; i < from + n; i++) {
+		remember(l, h->keys[i].id);
+		sec_wipe(h->keys[i].key, sizeof(h->keys[i].key));
+	}
+	l->dropped += n;
+	l->maybe_delivered += n;
+	log_warn("link %s: inject of %zu %s keys: %s%s%s after sending; the key store may "
+		 "have them: wiped, never injected again", l->cfg->name, n, role_name(role),
+		 strerror(-r), a->sink.last_error[0] ? ": " : "", a->sink.last_error);
+}
+
+/*
+ * Inject l->held[role] from held_off on.  Keys accepted or already known
+ * to the store (EEXIST: held, or already used) are done; on a failure the
+ * store itself reported and that may heal (link or module gone, store
+ * full) the rest stays held for a retry.
+ *
+ * The guarantee: a key is handed to the store at most once after the
+ * store may have taken it.  The module's inject is all or nothing, so a
+ * definite error (an ack with -errno) means none of the batch was taken
+ * and the batch may be retried; EEXIST makes us retry key by key and drop
+ * the known ones.  A failure after sending without such an ack ("maybe
+ * delivered": timeout, EINTR, socket error, unknown reply) drops the
+ * batch for good (drop_maybe_delivered), so such keys can be lost but are
+ * never injected twice.
  */
 static void inject_held(struct agent *a, struct link *l, int role)
 {
@@ -160,7 +207,10 @@ static void inject_held(struct agent *a, struct link *l, int role)
 				l->level += (uint32_t)n;
 			continue;
 		}
-		if (r == -EEXIST && n > 1) {
+		if (a->sink.maybe_delivered) {
+			drop_maybe_delivered(a, l, role, *off, n, r);
+			*off += n;
+		} else if (r == -EEXIST && n > 1) {
 			/* isolate the duplicate(s): one key per message */
 			for (i = *off; i < *off + n; i++) {
 				int r1 = a->sink.ops->inject(&a->sink, l->cfg->name, h, i, 1, role);
@@ -170,39 +220,52 @@ static void inject_held(struct agent *a, struct link *l, int role)
 					l->injected[role]++;
 					if (role == QKD_KEY_ROLE_INITIATOR)
 						l->level++;
+				} else if (a->sink.maybe_delivered) {
+					drop_maybe_delivered(a, l, role, i, 1, r1);
+					r = r1;
+					i++;
+					break;
 				} else if (r1 == -EEXIST) {
-					l->dup_skipped++;
+					dup_known(a, l, h->keys[i].id);
 				} else {
 					r = r1;
-					n = i - *off;
 					break;
 				}
 			}
-			*off += n;
+			*off = i;
 			if (r == -EEXIST)
 				continue;
 		} else if (r == -EEXIST) {
-			l->dup_skipped++;
+			dup_known(a, l, h->keys[*off].id);
 			*off += 1;
 			continue;
+		}
+		if (a->sink.maybe_delivered) {
+			/* the kernel side may be stuck: reconnect, keep the rest */
+			l->inject_errors++;
+			l->held_next[role] = mono() + 1.0;
+			sink_lost(a, "inject outcome unknown");
+			return;
 		}
 		l->inject_errors++;
 		/* retry in a second; say so once per batch (and every 30 tries) */
 		l->held_next[role] = mono() + 1.0;
 		if (l->held_failures[role]++ % 30 == 0)
-			log_warn("link %s: inject of %zu %s keys failed: %s%s%s", l->cfg->name, n,
-				 role_name(role), strerror(-r), a->sink.last_error[0] ? ": " : "",
-				 a->sink.last_error);
+			log_warn("link %s: inject of %s keys failed: %s%s%s; %zu held for a retry",
+				 l->cfg->name, role_name(role), strerror(-r),
+				 a->sink.last_error[0] ? ": " : "", a->sink.last_error, h->n - *off);
 		if (r == -ENODEV) {
 			/* Link gone, perhaps the module was reloaded: reconnect
 			 * (rejoins the notify group), recreate, then retry. */
 			sink_lost(a, "link vanished");
 		} else if (r == -ENOENT || r == -ECONNREFUSED || r == -EPROTO || r == -ETIMEDOUT) {
-			/* ETIMEDOUT: the batch may or may not be in; the retry
-			 * after reconnecting isolates duplicates (EEXIST). */
+			/* nothing was sent (socket gone): reconnect, retry */
 			sink_lost(a, "inject failed");
-		} else if (r == -ENOSPC || r == -EBUSY || r == -ENOMEM || r == -ENOBUFS) {
-			l->level_valid = 0;	/* keep them; retry after the next poll */
+		} else if (r == -ENOSPC || r == -EBUSY || r == -ENOMEM || r == -ENOBUFS ||
+			   r == -EINTR || r == -EAGAIN) {
+			/* the store said so, or the send failed (nothing sent):
+			 * keep them; retry after the next poll */
+			l->level_valid = 0;
 		} else {
 			drop_held(l, role, "refused by the key store");
 		}
@@ -210,6 +273,63 @@ static void inject_held(struct agent *a, struct link *l, int role)
 	}
 	etsi_keys_free(h);
 	*off = 0;
+}
+
+/* Remove the keys of ks for which pred() is true: wipe them, log their
+ * IDs (never material), compact the rest.  Returns how many went. */
+static size_t drop_keys_if(struct link *l, struct etsi_keys *ks,
+			   int (*pred)(struct link *, const struct etsi_key *, const void *),
+			   const void *arg, const char *why)
+{
+	size_t i, o = 0, bad = 0;
+
+	for (i = 0; i < ks->n; i++) {
+		if (pred(l, &ks->keys[i], arg)) {
+			char u[UUID_STR_LEN + 1];
+
+			uuid_format(ks->keys[i].id, u);
+			log_warn("link %s: key %s (%zu bytes) %s: dropped", l->cfg->name, u,
+				 ks->keys[i].len, why);
+			sec_wipe(&ks->keys[i], sizeof(ks->keys[i]));
+			bad++;
+			continue;
+		}
+		if (o != i) {
+			ks->keys[o] = ks->keys[i];
+			sec_wipe(&ks->keys[i], sizeof(ks->keys[i]));
+		}
+		o++;
+	}
+	ks->n = o;
+	l->dropped += bad;
+	return bad;
+}
+
+static int bad_size(struct link *l, const struct etsi_key *k, const void *arg)
+{
+	const struct conf_link *c = arg;
+
+	(void)l;
+	return k->len != c->key_size / 8;
+}
+
+static int is_recent(struct link *l, const struct etsi_key *k, const void *arg)
+{
+	(void)arg;
+	return recently_injected(l, k->id);
+}
+
+/* A KME that hands out an ID we injected lately is broken or replaying:
+ * never take such a key (the module forgets IDs it no longer holds). */
+static void drop_recent(struct link *l, struct etsi_keys *ks, const char *what)
+{
+	size_t bad = drop_keys_if(l, ks, is_recent, NULL,
+				  "was injected lately; the KME repeats a key ID");
+
+	if (bad)
+		log_err("link %s: %s reply repeated %zu key ID(s) injected lately", l->cfg->name,
+			what, bad);
+	l->dup_skipped += bad;
 }
 
 static void hold(struct link *l, struct etsi_keys *ks, int role)
@@ -254,6 +374,27 @@ static void status_done(struct link *l, int rc, const struct etsi_status *st,
 		backoff_wait(l, &l->bo_status, &l->next_status, "status", res);
 		return;
 	}
+	/* The KME must see us as the configured master SAE and the peer as
+	 * the slave: otherwise its keys belong to another SAE pair. */
+	if (strcmp(st->master_SAE_ID, l->cfg->local_sae_id) ||
+	    strcmp(st->slave_SAE_ID, l->cfg->remote_sae_id)) {
+		uint32_t d = backoff_next(&l->bo_status);
+
+		if (!l->id_mismatch || l->bo_status.attempt % 10 == 0)
+			log_err("link %s: KME status names master SAE '%s' and slave SAE '%s', "
+				"configured local '%s' and remote '%s': refusing keys from this KME",
+				l->cfg->name, st->master_SAE_ID, st->slave_SAE_ID,
+				l->cfg->local_sae_id, l->cfg->remote_sae_id);
+		l->id_mismatch = 1;
+		l->id_ok = 0;
+		l->st_valid = 0;
+		l->next_status = now + ms(d);
+		return;
+	}
+	if (l->id_mismatch)
+		log_info("link %s: KME status names the configured SAE IDs again", l->cfg->name);
+	l->id_mismatch = 0;
+	l->id_ok = 1;
 	backoff_reset(&l->bo_status);
 	if (!l->st_valid || st->key_size != l->st.key_size)
 		log_info("link %s: KME %s -> %s: key_size %d, stored %d/%d, max %d per request%s",
@@ -285,6 +426,7 @@ static void enc_done(struct agent *a, struct link *l, int rc, struct etsi_keys *
 		return;
 	}
 	backoff_reset(&l->bo_master);
+	drop_recent(l, ks, "enc_keys");
 	l->obtained[QKD_KEY_ROLE_INITIATOR] += ks->n;
 	l->iv_obtained += ks->n;
 	if (l->st_valid)
@@ -292,6 +434,8 @@ static void enc_done(struct agent *a, struct link *l, int rc, struct etsi_keys *
 					  (int)ks->n : l->st.stored_key_count;
 	log_debug("link %s: got %zu initiator keys in %.1f ms (pool %u)", c->name, ks->n,
 		  res->latency_s * 1000, l->level);
+	if (!ks->n)
+		return;		/* request_done frees ks */
 	hold(l, ks, QKD_KEY_ROLE_INITIATOR);
 	if (a->sink_ok && l->created)
 		inject_held(a, l, QKD_KEY_ROLE_INITIATOR);
@@ -337,8 +481,8 @@ static void master_step(struct agent *a, struct link *l, double now)
 		submit(a, l, &l->kme_m, etsi_start_status(&l->kme_m, c->remote_sae_id), "status");
 		return;
 	}
-	if (!l->refill || now < l->next_master)
-		return;
+	if (!l->refill || now < l->next_master || !l->id_ok)
+		return;		/* no keys before the KME's status named our SAE IDs */
 	if (l->level >= c->high_watermark) {
 		l->refill = 0;
 		l->iv_demand = 0;
@@ -386,7 +530,7 @@ static void remove_wanted(struct link *l, int i, int n)
 static void dec_done(struct agent *a, struct link *l, int rc, struct etsi_keys *ks,
 		     const uint8_t (*ids)[16], size_t nids, const struct etsi_result *res)
 {
-	size_t i;
+	size_t i, bad;
 	int k;
 
 	record(l, rc, res);
@@ -395,10 +539,16 @@ static void dec_done(struct agent *a, struct link *l, int rc, struct etsi_keys *
 		for (i = 0; i < ks->n; i++)
 			if ((k = wanted_index(l, ks->keys[i].id)) >= 0)
 				remove_wanted(l, k, 1);
+		/* A responder key must match the initiator's size; a key of
+		 * another size is useless (and suspicious): drop that key only. */
+		bad = drop_keys_if(l, ks, bad_size, (void *)l->cfg, "has the wrong size");
+		l->wanted_failed += bad;
 		if (l->single > 0)
 			l->single--;
 		l->obtained[QKD_KEY_ROLE_RESPONDER] += ks->n;
 		l->iv_obtained += ks->n;
+		if (!ks->n)
+			return;
 		hold(l, ks, QKD_KEY_ROLE_RESPONDER);
 		if (a->sink_ok && l->created)
 			inject_held(a, l, QKD_KEY_ROLE_RESPONDER);
@@ -710,6 +860,9 @@ static void usage(FILE *f)
 "      --dry-run-consume R    simulated takers use R initiator keys/s per link\n"
 "      --dry-run-taken FIFO   write \"LINK UUID\" of each simulated take\n"
 "      --dry-run-wanted FIFO  read \"[LINK ]UUID\" lines as key-wanted events\n"
+"      --dry-run-fail-after-send N\n"
+"                             every Nth inject stores its keys, takers get them,\n"
+"                             the reply is lost (fault injection: keys dropped)\n"
 "\n"
 "See qkd-agent(8) and qkd-agent.conf(5).\n");
 }
@@ -749,7 +902,8 @@ static int agent_init_links(struct agent *a)
 
 int main(int argc, char **argv)
 {
-	enum { O_METRICS = 256, O_STATS, O_DRY, O_CONSUME, O_TAKEN, O_WANTED, O_VERSION };
+	enum { O_METRICS = 256, O_STATS, O_DRY, O_CONSUME, O_TAKEN, O_WANTED, O_VERSION,
+	       O_FAILSEND };
 	static const struct option opts[] = {
 		{ "config", 1, NULL, 'c' }, { "check", 0, NULL, 't' },
 		{ "metrics", 1, NULL, O_METRICS }, { "stats-interval", 1, NULL, O_STATS },
@@ -757,10 +911,11 @@ int main(int argc, char **argv)
 		{ "help", 0, NULL, 'h' }, { "version", 0, NULL, O_VERSION },
 		{ "dry-run", 0, NULL, O_DRY }, { "dry-run-consume", 1, NULL, O_CONSUME },
 		{ "dry-run-taken", 1, NULL, O_TAKEN }, { "dry-run-wanted", 1, NULL, O_WANTED },
+		{ "dry-run-fail-after-send", 1, NULL, O_FAILSEND },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *conf_path = DEFAULT_CONF, *metrics = NULL;
-	struct dry_opts dry = { 0, NULL, NULL };
+	struct dry_opts dry = { 0, NULL, NULL, 0 };
 	int check = 0, dry_run = 0, verbosity = -1, o, rc = 1;
 	long stats_iv = 0;
 	static struct agent A;
@@ -798,6 +953,16 @@ int main(int argc, char **argv)
 			break;
 		case O_TAKEN: dry.taken_out = optarg; break;
 		case O_WANTED: dry.wanted_in = optarg; break;
+		case O_FAILSEND: {
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 1 || v > 1000000) {
+				fprintf(stderr, "qkd-agent: --dry-run-fail-after-send: 1..1000000\n");
+				return 2;
+			}
+			dry.fail_after_send = (unsigned)v;
+			break;
+		}
 		default: usage(stderr); return 2;
 		}
 	}
@@ -805,7 +970,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if ((dry.consume_rate > 0 || dry.taken_out || dry.wanted_in) && !dry_run) {
+	if ((dry.consume_rate > 0 || dry.taken_out || dry.wanted_in || dry.fail_after_send) &&
+	    !dry_run) {
 		fprintf(stderr, "qkd-agent: --dry-run-* options need --dry-run\n");
 		return 2;
 	}

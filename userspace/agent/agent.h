@@ -48,6 +48,8 @@ struct link {
 	/* counters (metrics) */
 	uint64_t obtained[3], injected[3];	/* by QKD_KEY_ROLE_* */
 	uint64_t inject_errors, dup_skipped, dropped;
+	uint64_t maybe_delivered;	/* dropped: sent, outcome unknown */
+	int id_ok, id_mismatch;	/* KME status named the configured SAE IDs / others */
 	uint64_t wanted_total, wanted_failed, wanted_expired, wanted_dup;
 	uint64_t lowwm_events, links_created;
 	uint64_t req[RQ__N];

@@ -141,6 +141,9 @@ static char *render(struct agent *a)
 	EACH sb_printf(&b, "qkd_agent_duplicate_keys_skipped_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->dup_skipped);
 	help(&b, "qkd_agent_keys_dropped_total", "counter", "fetched keys wiped without being injected");
 	EACH sb_printf(&b, "qkd_agent_keys_dropped_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->dropped);
+	help(&b, "qkd_agent_keys_maybe_delivered_total", "counter",
+	     "keys dropped because an inject's outcome is unknown (sent, no ack); never retried");
+	EACH sb_printf(&b, "qkd_agent_keys_maybe_delivered_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->maybe_delivered);
 	help(&b, "qkd_agent_low_watermark_events_total", "counter", "low-watermark notifications received");
 	EACH sb_printf(&b, "qkd_agent_low_watermark_events_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->lowwm_events);
 	help(&b, "qkd_agent_key_wanted_total", "counter", "key-wanted notifications by outcome");

@@ -41,7 +41,12 @@ struct sink_ops {
 	/* Initiator keys buffered; -ENODEV if the link is gone. */
 	int (*pool_level)(struct sink *s, const char *link, uint32_t *initiator);
 	/* Inject ks->keys[off .. off+n) with role (QKD_KEY_ROLE_*), all or
-	 * nothing.  0 or -errno (EEXIST: a key ID already held). */
+	 * nothing.  0 or -errno (EEXIST: a key ID already held or already
+	 * used).  On failure sink->maybe_delivered says whether the request
+	 * left and its outcome is unknown (timeout, EINTR, socket error, a
+	 * reply that is no ack): the keys may be in the store, so the caller
+	 * must never inject them again.  0 means the store itself answered
+	 * -errno (nothing taken) or nothing was sent. */
 	int (*inject)(struct sink *s, const char *link, const struct etsi_keys *ks,
 		      size_t off, size_t n, int role);
 	/* Read pending events (non-blocking).  Returns count or -errno. */
@@ -52,7 +57,8 @@ struct sink_ops {
 
 struct sink {
 	const struct sink_ops *ops;
-	char last_error[256];	/* extack message of the last failure */
+	char last_error[512];	/* extack message of the last failure */
+	int maybe_delivered;	/* last inject: sent, outcome unknown */
 	void *priv;
 };
 
@@ -66,6 +72,9 @@ struct dry_opts {
 	double consume_rate;		/* initiator keys taken per second, per link */
 	const char *taken_out;		/* append IDs of taken keys here (a FIFO) */
 	const char *wanted_in;		/* read wanted key IDs from here (a FIFO) */
+	/* Fault injection (test mode): every fail_after_send-th inject call
+	 * stores its keys and then reports a lost reply (maybe_delivered). */
+	unsigned fail_after_send;
 };
 int sink_dry_setup(struct sink *s, const struct dry_opts *o, const struct conf *c);
 int sink_netlink_setup(struct sink *s);

@@ -39,6 +39,7 @@ struct dry {
 	struct sink_event q[64];
 	int qn;
 	double last;
+	unsigned long injects;	/* inject calls, for fail_after_send */
 };
 
 static double mono(void)
@@ -172,12 +173,16 @@ static int held(struct dry_link *l, const uint8_t id[16])
 	return 0;
 }
 
+static void write_taken(struct dry *d, const char *link, const uint8_t id[16]);
+
 static int dry_inject(struct sink *s, const char *link, const struct etsi_keys *ks,
 		      size_t off, size_t n, int role)
 {
-	struct dry_link *l = find(s->priv, link);
+	struct dry *d = s->priv;
+	struct dry_link *l = find(d, link);
 	size_t i, j;
 
+	s->maybe_delivered = 0;
 	if (!l || !l->exists)
 		return snprintf(s->last_error, sizeof(s->last_error), "no such link"), -ENODEV;
 	if (n == 0 || n > QKD_INJECT_MAX_KEYS)
@@ -205,6 +210,23 @@ static int dry_inject(struct sink *s, const char *link, const struct etsi_keys *
 	}
 	if (l->init_n >= l->low_wm)
 		l->below_notified = 0;
+	if (d->o.fail_after_send && ++d->injects % d->o.fail_after_send == 0) {
+		/* Fault injection, the worst case of a lost reply: the keys
+		 * went in and takers got them at once (as they may during a
+		 * reply timeout).  An agent that injected them again would
+		 * make them taken twice. */
+		if (role == QKD_KEY_ROLE_INITIATOR) {
+			for (i = 0; i < n; i++) {
+				uint32_t last = (l->init_head + l->init_n - 1) % l->max_keys;
+
+				write_taken(d, l->name, l->init_ids[last]);
+				l->init_n--;
+			}
+		}
+		snprintf(s->last_error, sizeof(s->last_error), "dry-run: simulated lost reply");
+		s->maybe_delivered = 1;
+		return -ETIMEDOUT;
+	}
 	return 0;
 }
 

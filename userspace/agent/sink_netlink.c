@@ -3,7 +3,10 @@
  * The real sink: the "qkd" generic netlink family (include/uapi/linux/qkd.h)
  * through libmnl.  One socket for commands (with extended acks, whose
  * messages are kept in sink->last_error), one joined to the "notify"
- * multicast group.
+ * multicast group.  Both are connect()ed to the kernel (nl_pid 0), so the
+ * kernel refuses unicasts to them from other processes, and every message
+ * received is checked to come from nl_pid 0 as well (forged notifications
+ * or replies are dropped).  Receive buffers are wiped after use.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
+#include <sys/uio.h>
 #include "log.h"
 #include "secmem.h"
 #include "sink.h"
@@ -93,7 +97,42 @@ static int ext_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-/* Send h; run cb on each reply until the ack.  0 or -errno. */
+/*
+ * Receive one datagram from the kernel into buf.  Datagrams from any other
+ * sender (nl_pid != 0) are wiped and dropped.  Bytes or -1 with errno;
+ * a truncated datagram fails with ENOBUFS.
+ */
+static ssize_t nl_recv(int fd, char *buf, size_t len, int flags)
+{
+	for (;;) {
+		struct sockaddr_nl sa;
+		struct iovec iov = { buf, len };
+		struct msghdr msg = { .msg_name = &sa, .msg_namelen = sizeof(sa),
+				      .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t r;
+
+		memset(&sa, 0, sizeof(sa));
+		r = recvmsg(fd, &msg, flags);
+		if (r < 0)
+			return r;
+		if (msg.msg_namelen != sizeof(sa) || sa.nl_family != AF_NETLINK || sa.nl_pid != 0) {
+			sec_wipe(buf, (size_t)r < len ? (size_t)r : len);
+			log_warn("netlink: dropped a message from port %u (not the kernel)",
+				 (unsigned)sa.nl_pid);
+			continue;
+		}
+		if (msg.msg_flags & MSG_TRUNC) {
+			sec_wipe(buf, len);
+			errno = ENOBUFS;
+			return -1;
+		}
+		return r;
+	}
+}
+
+/* Send h; run cb on each reply until the ack.  0 or -errno.  When the
+ * request left but no ack (NLMSG_ERROR) settles it, s->maybe_delivered is
+ * set: the kernel may or may not have carried it out. */
 static int transact(struct sink *s, struct nlmsghdr *h, mnl_cb_t cb, void *data)
 {
 	struct nl *n = s->priv;
@@ -102,24 +141,35 @@ static int transact(struct sink *s, struct nlmsghdr *h, mnl_cb_t cb, void *data)
 	size_t len = h->nlmsg_len;
 
 	s->last_error[0] = '\0';
+	s->maybe_delivered = 0;
 	r = mnl_socket_sendto(n->cmd, h, len);
 	sec_wipe(n->sbuf, len);		/* injected key material */
 	if (r < 0)
-		return -errno;
+		return -errno;		/* a failed send sends nothing */
+	s->maybe_delivered = 1;		/* until an ack says otherwise */
 	for (;;) {
 		struct nlmsghdr *m;
-		int left;
+		int left, ret = 1;	/* 1: keep reading */
 
-		r = mnl_socket_recvfrom(n->cmd, n->rbuf, sizeof(n->rbuf));
-		if (r < 0)
+		r = nl_recv(mnl_socket_get_fd(n->cmd), n->rbuf, sizeof(n->rbuf), 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;	/* a signal: the reply still comes */
 			return (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT : -errno;
+		}
 		left = (int)r;
-		for (m = (struct nlmsghdr *)n->rbuf; mnl_nlmsg_ok(m, left);
+		for (m = (struct nlmsghdr *)n->rbuf; ret == 1 && mnl_nlmsg_ok(m, left);
 		     m = mnl_nlmsg_next(m, &left)) {
 			if (m->nlmsg_seq != seq || m->nlmsg_pid != portid)
 				continue;
 			if (m->nlmsg_type == NLMSG_ERROR) {
 				struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
+
+				if (m->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*e)) {
+					snprintf(s->last_error, sizeof(s->last_error), "short ack");
+					ret = -EPROTO;
+					break;
+				}
 
 				if (m->nlmsg_flags & NLM_F_ACK_TLVS) {
 					struct ext_ctx x = { NULL };
@@ -132,13 +182,25 @@ static int transact(struct sink *s, struct nlmsghdr *h, mnl_cb_t cb, void *data)
 					if (x.msg)
 						snprintf(s->last_error, sizeof(s->last_error), "%s", x.msg);
 				}
-				return e->error;	/* 0 or -errno */
+				s->maybe_delivered = 0;	/* the kernel said how it went */
+				ret = e->error;		/* 0 or -errno */
+				break;
 			}
-			if (m->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (cb && cb(m, data) < 0)
-				return -EPROTO;
+			if (m->nlmsg_type == NLMSG_DONE) {
+				/* end of a dump; for a plain request no ack */
+				if (cb)
+					s->maybe_delivered = 0;
+				ret = cb ? 0 : -EPROTO;
+				break;
+			}
+			if (cb && cb(m, data) < 0) {
+				ret = -EPROTO;
+				break;
+			}
 		}
+		sec_wipe(n->rbuf, (size_t)r);	/* an ack may echo the request */
+		if (ret != 1)
+			return ret;
 	}
 }
 
@@ -200,14 +262,27 @@ static int nl_open(struct sink *s)
 		return r;
 	}
 	/* Never block forever on a reply: a daemon must notice a stuck
-	 * kernel side and reconnect. */
+	 * kernel side and reconnect.  CAP_ACK is required: without it an
+	 * error ack would echo the whole inject request, key material and
+	 * all, into our receive buffer. */
 	{
 		struct timeval tv = { .tv_sec = 5, .tv_usec = 0 };
+		struct sockaddr_nl k = { .nl_family = AF_NETLINK };	/* nl_pid 0: kernel */
 
-		setsockopt(mnl_socket_get_fd(n->cmd), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (setsockopt(mnl_socket_get_fd(n->cmd), SOL_SOCKET, SO_RCVTIMEO, &tv,
+			       sizeof(tv)) ||
+		    mnl_socket_setsockopt(n->cmd, NETLINK_CAP_ACK, &one, sizeof(one)) ||
+		    connect(mnl_socket_get_fd(n->cmd), (struct sockaddr *)&k, sizeof(k)) ||
+		    connect(mnl_socket_get_fd(n->ntf), (struct sockaddr *)&k, sizeof(k))) {
+			r = -errno;
+			snprintf(s->last_error, sizeof(s->last_error),
+				 "netlink socket setup (SO_RCVTIMEO, NETLINK_CAP_ACK, connect) failed");
+			nl_close_socks(n);
+			return r;
+		}
 	}
+	/* extended acks are only for the messages in the log: optional */
 	mnl_socket_setsockopt(n->cmd, NETLINK_EXT_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(n->cmd, NETLINK_CAP_ACK, &one, sizeof(one));
 	h = put_hdr(n, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1);
 	mnl_attr_put_strz(h, CTRL_ATTR_FAMILY_NAME, QKD_FAMILY_NAME);
 	r = transact(s, h, fam_cb, &f);
@@ -333,8 +408,10 @@ static int nl_ensure(struct sink *s, const struct conf_link *l)
 	struct nl *n = s->priv;
 	struct get_ctx g;
 	struct nlmsghdr *h;
-	int r = link_get(s, l->name, &g);
+	int r, tries = 0;
 
+again:
+	r = link_get(s, l->name, &g);
 	if (r == 0) {
 		/* The link exists (made by an admin, or kept over our restart):
 		 * bring the limits this configuration names into line, above
@@ -351,10 +428,16 @@ static int nl_ensure(struct sink *s, const struct conf_link *l)
 		size_t i;
 		int nset = 0;
 
-		if ((g.local[0] && strcmp(g.local, l->local_sae_id)) ||
-		    (g.remote[0] && strcmp(g.remote, l->remote_sae_id)))
-			log_warn("link %s: module has SAE IDs %s/%s, configuration says %s/%s",
-				 l->name, g.local, g.remote, l->local_sae_id, l->remote_sae_id);
+		/* Keys for one SAE pair must never go into a link of
+		 * another pair: refuse the link (no inject) until an admin
+		 * deletes it or fixes the configuration. */
+		if (strcmp(g.local, l->local_sae_id) || strcmp(g.remote, l->remote_sae_id)) {
+			snprintf(s->last_error, sizeof(s->last_error),
+				 "the module's link has SAE IDs '%s' -> '%s', the configuration "
+				 "'%s' -> '%s'; not using it", g.local, g.remote, l->local_sae_id,
+				 l->remote_sae_id);
+			return -EEXIST;
+		}
 		h = put_hdr(n, n->family, QKD_CMD_LINK_SET, QKD_FAMILY_VERSION);
 		mnl_attr_put_strz(h, QKD_A_LINK_NAME, l->name);
 		for (i = 0; i < sizeof(lims) / sizeof(lims[0]); i++) {
@@ -395,8 +478,8 @@ static int nl_ensure(struct sink *s, const struct conf_link *l)
 	if (l->role != ROLE_SLAVE && l->low_watermark)
 		mnl_attr_put_u32(h, QKD_A_LOW_WATERMARK, l->low_watermark);
 	r = fam_err(s, transact(s, h, NULL, NULL));
-	if (r == -EEXIST)
-		return 0;	/* created meanwhile by someone else */
+	if (r == -EEXIST && !tries++)
+		goto again;	/* created meanwhile by someone else: check it */
 	return r ? r : 1;
 }
 
@@ -422,6 +505,7 @@ static int nl_inject(struct sink *s, const char *link, const struct etsi_keys *k
 	struct nlmsghdr *h;
 	size_t i;
 
+	s->maybe_delivered = 0;
 	if (!n->cmd)
 		return -ENOENT;
 	if (cnt == 0 || cnt > QKD_INJECT_MAX_KEYS || cnt > SINK_INJECT_BATCH)
@@ -485,7 +569,7 @@ static int nl_events(struct sink *s, struct sink_event *ev, int max)
 	if (!n->ntf)
 		return 0;
 	while (cnt < max) {
-		ssize_t r = recv(mnl_socket_get_fd(n->ntf), n->rbuf, sizeof(n->rbuf), MSG_DONTWAIT);
+		ssize_t r = nl_recv(mnl_socket_get_fd(n->ntf), n->rbuf, sizeof(n->rbuf), MSG_DONTWAIT);
 		struct nlmsghdr *m;
 		int left;
 
@@ -527,6 +611,7 @@ static int nl_events(struct sink *s, struct sink_event *ev, int max)
 			if (ev[cnt].link[0])
 				cnt++;
 		}
+		sec_wipe(n->rbuf, (size_t)r);
 	}
 	return cnt;
 }

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #define LINE_MAX_LEN 1024
@@ -28,6 +29,7 @@ void conf_link_defaults(struct conf_link *l)
 	l->rate_drift = 0.5;
 	l->qber_threshold = 0.08;
 	l->error_rate_threshold = 0.2;
+	l->require_cn_match = 1;
 }
 
 static int perr(char *err, size_t errsz, const char *file, int line, const char *fmt, ...)
@@ -167,6 +169,15 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 			l->role = ROLE_SLAVE;
 		else
 			return *why = "role must be master, slave or both", -1;
+		return 0;
+	}
+	if (!strcmp(k, "require_cn_match")) {
+		if (!strcmp(v, "yes"))
+			l->require_cn_match = 1;
+		else if (!strcmp(v, "no"))
+			l->require_cn_match = 0;
+		else
+			return *why = "require_cn_match must be yes or no", -1;
 		return 0;
 	}
 	if (!strcmp(k, "key_size")) {
@@ -469,6 +480,26 @@ static int check_link_tls(const char *file, const struct conf_link *l, char *err
 	if (X509_cmp_current_time(X509_get0_notAfter(crt)) < 0) {
 		perr(err, errsz, file, l->cert_line, "client_cert: '%s' has expired", l->client_cert);
 		goto out;
+	}
+	if (l->require_cn_match) {
+		/* The KME knows an SAE by its certificate (GS QKD 014 leaves
+		 * the mapping open; the simulator and this project use the
+		 * CN): a certificate of another SAE would fetch its keys. */
+		X509_NAME *nm = X509_get_subject_name(crt);
+		int idx = nm ? X509_NAME_get_index_by_NID(nm, NID_commonName, -1) : -1;
+		const ASN1_STRING *cn = idx >= 0 ?
+			X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, idx)) : NULL;
+		size_t idl = strlen(l->local_sae_id);
+
+		if (!cn || X509_NAME_get_index_by_NID(nm, NID_commonName, idx) >= 0 ||
+		    (size_t)ASN1_STRING_length(cn) != idl ||
+		    memcmp(ASN1_STRING_get0_data(cn), l->local_sae_id, idl)) {
+			perr(err, errsz, file, l->cert_line,
+			     "client_cert: '%s': its CN is not local_sae_id '%s' (one CN required; "
+			     "set require_cn_match = no if your KME maps certificates otherwise)",
+			     l->client_cert, l->local_sae_id);
+			goto out;
+		}
 	}
 	f = fopen(l->client_key, "r");
 	if (!f || !(key = PEM_read_PrivateKey(f, NULL, no_passphrase, &asked))) {

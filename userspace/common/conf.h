@@ -50,6 +50,7 @@ struct conf_link {
 	double rate_drift;		/* warn when rate falls below (1-x)*expected */
 	double qber_threshold;		/* warn when KME-reported QBER passes it */
 	double error_rate_threshold;	/* warn when failed/total requests passes it */
+	int require_cn_match;		/* client_cert CN must equal local_sae_id */
 };
 
 struct conf {
@@ -69,7 +70,8 @@ void conf_link_defaults(struct conf_link *l);
 const struct conf_link *conf_find(const struct conf *c, const char *name);
 /* Load every link's client certificate, key and CA file with OpenSSL:
  * PEM syntax, key matches certificate, unencrypted key, certificate not
- * expired, CA file holds at least one certificate.  Returns 0, or -1
+ * expired, CA file holds at least one certificate, and (require_cn_match,
+ * the default) the certificate's CN equals local_sae_id.  Returns 0, or -1
  * with "file:line: reason" naming the config line. */
 int conf_check_tls(const struct conf *c, char *err, size_t errsz);
 

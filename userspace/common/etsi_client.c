@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 _Static_assert(sizeof(((struct etsi_client *)0)->errbuf) >= CURL_ERROR_SIZE,
 	       "errbuf must hold CURL_ERROR_SIZE bytes");
@@ -113,6 +114,25 @@ static void end_request(struct etsi_client *c)
 		curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
 }
 
+/*
+ * libcurl (OpenSSL backend) hands us each new SSL_CTX: make OpenSSL wipe
+ * its copy of decrypted application data (key containers) as soon as it
+ * was passed on.  Still not wiped: libcurl's own download buffer
+ * (CURLOPT_BUFFERSIZE, freed without cleansing) - see STATUS-etsi.md.
+ */
+static CURLcode ssl_ctx_cb(CURL *h, void *ssl_ctx, void *ud)
+{
+	(void)h;
+	(void)ud;
+#ifdef SSL_OP_CLEANSE_PLAINTEXT
+	SSL_CTX_set_options((SSL_CTX *)ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+	return CURLE_OK;
+#else
+	(void)ssl_ctx;
+	return CURLE_SSL_CIPHER;	/* OpenSSL < 3: refuse rather than keep plaintext */
+#endif
+}
+
 /* Set up the easy handle for url; post_body (sec_malloc'd) is taken over. */
 static int prepare(struct etsi_client *c, enum etsi_kind kind, const char *url, char *post_body)
 {
@@ -137,6 +157,11 @@ static int prepare(struct etsi_client *c, enum etsi_kind kind, const char *url, 
 	curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) != CURLE_OK) {
+		/* not the OpenSSL backend: TLS buffers would not be wiped */
+		snprintf(c->errbuf, sizeof(c->errbuf), "libcurl is not built with OpenSSL");
+		return ETSI_E_ARG;
+	}
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);

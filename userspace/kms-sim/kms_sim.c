@@ -221,12 +221,47 @@ static int client_cn(struct MHD_Connection *c, char *cn, size_t cnsz)
 	if (gnutls_x509_crt_init(&crt))
 		return -1;
 	r = gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER);
+	if (!r) {
+		/* Extended key usage, if the certificate has one, must allow
+		 * TLS client authentication. */
+		unsigned i, any = 0, client = 0;
+
+		for (i = 0;; i++) {
+			char oid[128];
+			size_t osz = sizeof(oid);
+			int e = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &osz, NULL);
+
+			if (e == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+				break;
+			if (e < 0) {
+				r = e;
+				break;
+			}
+			any = 1;
+			if (!strcmp(oid, GNUTLS_KP_TLS_WWW_CLIENT) || !strcmp(oid, GNUTLS_KP_ANY))
+				client = 1;
+		}
+		if (!r && any && !client)
+			r = -1;
+	}
 	if (!r)
 		r = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &sz);
+	/* exactly one CN */
+	if (!r) {
+		char cn2[8];
+		size_t sz2 = sizeof(cn2);
+		int e = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 1, 0,
+						      cn2, &sz2);
+
+		if (e != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			r = -1;
+	}
 	gnutls_x509_crt_deinit(crt);
 	if (r || sz == 0 || sz >= cnsz)
 		return -1;
 	cn[sz] = '\0';
+	if (strlen(cn) != sz)
+		return -1;	/* embedded NUL: "SAE_A\0evil" is not SAE_A */
 	return 0;
 }
 
@@ -669,8 +704,10 @@ static enum MHD_Result admin(struct MHD_Connection *c, const char *url)
 			S.qber = q;
 		if (!rd)
 			S.qber_drift = d;
+		q = S.qber;
+		d = S.qber_drift;
 		pthread_mutex_unlock(&S.lock);
-		log_info("admin: qber %.4f drift %.5f/s", S.qber, S.qber_drift);
+		log_info("admin: qber %.4f drift %.5f/s", q, d);
 	} else if (!strcmp(url, "/admin/rate")) {
 		if (arg_double(c, "bits", 0, 1e9, &v))
 			return admin_bad(c, "bits=0..1e9 required");

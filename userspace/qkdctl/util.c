@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "util.h"
+#include "b64.h"
+#include "secmem.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -70,38 +72,6 @@ static int hex_val(int c)
 	return -1;
 }
 
-int uuid_parse(const char *s, size_t len, uint8_t out[QKD_KEY_ID_LEN])
-{
-	size_t i, n = 0;
-
-	if (len != UUID_STR_LEN)
-		return -1;
-	for (i = 0; i < len; i++) {
-		int hi, lo;
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return -1;
-			continue;
-		}
-		hi = hex_val((unsigned char)s[i]);
-		lo = i + 1 < len ? hex_val((unsigned char)s[i + 1]) : -1;
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[n++] = (uint8_t)(hi << 4 | lo);
-		i++;
-	}
-	return n == QKD_KEY_ID_LEN ? 0 : -1;
-}
-
-void uuid_format(const uint8_t id[QKD_KEY_ID_LEN], char *buf)
-{
-	snprintf(buf, UUID_STR_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7],
-		 id[8], id[9], id[10], id[11], id[12], id[13], id[14], id[15]);
-}
-
 int hex_decode(const char *s, size_t len, uint8_t *out, size_t cap)
 {
 	size_t i;
@@ -131,57 +101,33 @@ void hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
+/*
+ * The shared strict decoder (common/b64.c: padding required, no trailing
+ * bits) with qkdctl's return convention: -2 tells "too long" apart from
+ * malformed input, which keyfile.c reports differently.
+ */
 int base64_decode(const char *s, size_t len, uint8_t *out, size_t cap)
 {
-	size_t i, pad = 0, n = 0, outlen;
+	uint8_t tmp[768];
+	size_t pad = 0, outlen;
+	long n;
 
 	if (len == 0 || len % 4)
 		return -1;
-	if (s[len - 1] == '=')
-		pad++;
-	if (s[len - 2] == '=')
-		pad++;
-	/* '=' only as trailing padding; everything else from the alphabet. */
-	for (i = 0; i < len - pad; i++)
-		if (b64_val((unsigned char)s[i]) < 0)
-			return -1;
+	pad = (s[len - 1] == '=') + (s[len - 2] == '=');
 	outlen = len / 4 * 3 - pad;
-	if (outlen > cap)
-		return -2;
-	for (i = 0; i < len; i += 4) {
-		uint32_t v = 0;
-		size_t j;
-
-		for (j = 0; j < 4; j++) {
-			int d = s[i + j] == '=' ? 0 : b64_val((unsigned char)s[i + j]);
-
-			v = v << 6 | (uint32_t)d;
-		}
-		if (n < outlen)
-			out[n++] = (uint8_t)(v >> 16);
-		if (n < outlen)
-			out[n++] = (uint8_t)(v >> 8);
-		if (n < outlen)
-			out[n++] = (uint8_t)v;
-		v = 0;
-		secure_wipe(&v, sizeof(v));
+	if (outlen <= cap) {
+		n = b64_decode(s, len, out, cap);
+		if (n < 0)
+			sec_wipe(out, cap);
+		return n < 0 ? -1 : (int)n;
 	}
-	return (int)outlen;
+	/* too long for out: still say "malformed" if it is */
+	if (outlen > sizeof(tmp))
+		return -2;
+	n = b64_decode(s, len, tmp, sizeof(tmp));
+	sec_wipe(tmp, sizeof(tmp));
+	return n < 0 ? -1 : -2;
 }
 
 const char *role_name(uint8_t role)
@@ -235,7 +181,7 @@ void format_age(uint64_t s, char *buf, size_t len)
 void secure_wipe(void *p, size_t len)
 {
 	if (p && len)
-		explicit_bzero(p, len);
+		sec_wipe(p, len);
 }
 
 bool copy_str(char *dst, size_t cap, const char *src)

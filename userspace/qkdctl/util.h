@@ -14,7 +14,9 @@
 
 #include <linux/qkd.h>
 
-#define UUID_STR_LEN	36	/* 8-4-4-4-12 hex digits, without the NUL */
+/* UUID_STR_LEN, uuid_parse() and uuid_format() come from the shared
+ * userspace/common library (libqkdcommon), as do base64 and wiping. */
+#include "uuid.h"
 
 /*
  * Parse a decimal unsigned number in [min, max].  Signs, spaces, empty
@@ -28,10 +30,6 @@ int parse_u64(const char *s, uint64_t *out);
 /* SPI as `ip xfrm` prints it: 0x-prefixed hex, or decimal.  Returns 0/-1. */
 int parse_spi(const char *s, uint32_t *out);
 
-/* Canonical UUID text (36 chars, case-insensitive) to 16 bytes.  0/-1. */
-int uuid_parse(const char *s, size_t len, uint8_t out[QKD_KEY_ID_LEN]);
-/* 16 bytes to lower-case canonical text; buf must hold UUID_STR_LEN + 1. */
-void uuid_format(const uint8_t id[QKD_KEY_ID_LEN], char *buf);
 
 /*
  * Decode hex (even number of digits) or standard base64 (with '=' padding
@@ -39,7 +37,7 @@ void uuid_format(const uint8_t id[QKD_KEY_ID_LEN], char *buf);
  * bad character or shape, -2 if the result would not fit in cap.
  */
 int hex_decode(const char *s, size_t len, uint8_t *out, size_t cap);
-int base64_decode(const char *s, size_t len, uint8_t *out, size_t cap);
+int base64_decode(const char *s, size_t len, uint8_t *out, size_t cap); /* common b64_decode */
 void hex_encode(const uint8_t *in, size_t len, char *out); /* 2*len+1 */
 
 /* Key role names as the key file and the output spell them, and back;
@@ -52,7 +50,8 @@ void format_time_ns(uint64_t ns, char *buf, size_t len);
 /* Seconds as "42s", "3m12s", "2h05m", "3d04h": compact, for ages. */
 void format_age(uint64_t seconds, char *buf, size_t len);
 
-/* Wipe memory that held key material; the compiler may not drop it. */
+/* Wipe memory that held key material; the compiler may not drop it
+ * (common sec_wipe(), i.e. OPENSSL_cleanse()). */
 void secure_wipe(void *p, size_t len);
 
 /* Bounded copy that always terminates; returns false if it truncated. */

@@ -82,16 +82,16 @@ out:
 	return ok;
 }
 
-static void tls_case(const char *crt, const char *key, const char *ca, int want_line,
-		     const char *frag, const char *what)
+static void tls_case_sae(const char *crt, const char *key, const char *ca, const char *sae,
+			 const char *extra, int want_line, const char *frag, const char *what)
 {
 	struct conf *c = malloc(sizeof(*c));
 	char text[2048], err[512];
 	int r;
 
 	snprintf(text, sizeof(text),
-		 "[link t]\nkme_url = https://k\nlocal_sae_id = A\nremote_sae_id = B\n"
-		 "client_cert = %s\nclient_key = %s\nca_cert = %s\n", crt, key, ca);
+		 "[link t]\nkme_url = https://k\nlocal_sae_id = %s\nremote_sae_id = B\n"
+		 "client_cert = %s\nclient_key = %s\nca_cert = %s\n%s", sae, crt, key, ca, extra);
 	r = conf_parse_buf("t.conf", text, strlen(text), c, err, sizeof(err));
 	if (r == 0)
 		r = conf_check_tls(c, err, sizeof(err));
@@ -105,6 +105,13 @@ static void tls_case(const char *crt, const char *key, const char *ca, int want_
 		   "conf TLS: %s -> \"%s\"", what, r < 0 ? err : "(accepted)");
 	}
 	free(c);
+}
+
+/* certificates made by make_pair have CN SAE_T */
+static void tls_case(const char *crt, const char *key, const char *ca, int want_line,
+		     const char *frag, const char *what)
+{
+	tls_case_sae(crt, key, ca, "SAE_T", "", want_line, frag, what);
 }
 
 static void tls_checks(void)
@@ -133,6 +140,14 @@ static void tls_checks(void)
 	tls_case(enc_crt, enc_key, crt, 6, "is encrypted", "passphrase-protected key refused");
 	tls_case(old_crt, old_key, crt, 5, "has expired", "expired certificate");
 	tls_case(crt, key, key, 7, "holds no PEM certificate", "CA file without certificates");
+	tls_case_sae(crt, key, crt, "SAE_A", "", 5, "its CN is not local_sae_id 'SAE_A'",
+		     "certificate CN (SAE_T) differs from local_sae_id: refused");
+	tls_case_sae(crt, key, crt, "SAE_A", "require_cn_match = no\n", 0, "",
+		     "CN differs but require_cn_match = no: accepted");
+	tls_case_sae(crt, key, crt, "SAE_TX", "", 5, "its CN is not local_sae_id",
+		     "local_sae_id longer than the CN: refused");
+	tls_case_sae(crt, key, crt, "SAE_T", "require_cn_match = maybe\n", 8,
+		     "require_cn_match must be yes or no", "require_cn_match takes yes or no");
 	unlink(crt); unlink(key); unlink(crt2); unlink(key2);
 	unlink(enc_crt); unlink(enc_key); unlink(old_crt); unlink(old_key);
 }

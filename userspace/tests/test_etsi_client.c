@@ -331,6 +331,77 @@ static void basic(void)
 	stop_sim(pid);
 }
 
+/* Whose keys an SAE may fetch, and which KME a client trusts. */
+static void identities(void)
+{
+	static const char *const extra[] = { "--initial-keys", "20", "--key-rate", "0",
+					     "--sae-b", "SAE_B,SAE_X", NULL };
+	struct etsi_client a, b, x_at_b;
+	struct etsi_result res;
+	struct etsi_keys ks, ks2;
+	struct etsi_status st;
+	uint8_t id[1][16];
+	pid_t pid = start_sim(extra);
+	int rc;
+
+	ok(pid > 0, "simulator with two SAEs at KME B (SAE_B, SAE_X)");
+	client(&a, url_a, "SAE_A");
+	client(&b, url_b, "SAE_B");
+	client(&x_at_b, url_b, "SAE_X");
+	rc = etsi_get_enc_keys(&a, "SAE_B", 1, 256, 0, &ks, &res);
+	ok(rc == 0 && ks.n == 1, "SAE_A gets a key for SAE_B (rc %d %s)", rc, res.msg);
+	memcpy(id[0], ks.n ? ks.keys[0].id : (const uint8_t *)"0123456789abcdef", 16);
+	/* spec 5.3: the key is for SAE_B only; the sim answers 400 for
+	 * another SAE's key exactly as for an unknown one */
+	rc = etsi_get_dec_keys(&x_at_b, "SAE_A", (const uint8_t (*)[16])id, 1, 0, &ks2, &res);
+	ok(rc == ETSI_E_HTTP && (res.http_code == 400 || res.http_code == 401) && ks2.n == 0,
+	   "second SAE at KME B asking for SAE_B's key: refused, HTTP %ld (%s)", res.http_code,
+	   res.msg);
+	etsi_keys_free(&ks2);
+	rc = etsi_get_dec_keys(&b, "SAE_X", (const uint8_t (*)[16])id, 1, 0, &ks2, &res);
+	ok(rc == ETSI_E_HTTP && res.http_code == 400 && ks2.n == 0,
+	   "dec_keys naming the wrong master (SAE_X) in the path: 400 (%s)", res.msg);
+	etsi_keys_free(&ks2);
+	rc = etsi_get_dec_keys(&b, "SAE_Q", (const uint8_t (*)[16])id, 1, 1, &ks2, &res);
+	ok(rc == ETSI_E_HTTP && res.http_code == 400 && ks2.n == 0,
+	   "dec_keys GET naming an unknown master (SAE_Q): 400 (%s)", res.msg);
+	etsi_keys_free(&ks2);
+	rc = etsi_get_dec_keys(&b, "SAE_A", (const uint8_t (*)[16])id, 1, 0, &ks2, &res);
+	ok(rc == 0 && ks2.n == 1 && ks.n == 1 && ks2.keys[0].len == ks.keys[0].len &&
+	   !memcmp(ks2.keys[0].key, ks.keys[0].key, ks.keys[0].len),
+	   "after those refusals SAE_B still gets the key, unchanged (rc %d %s)", rc, res.msg);
+	etsi_keys_free(&ks);
+	etsi_keys_free(&ks2);
+	etsi_client_cleanup(&a);
+	etsi_client_cleanup(&b);
+	etsi_client_cleanup(&x_at_b);
+	stop_sim(pid);
+
+	/* KME B presents a certificate of the trusted CA for another host */
+	{
+		const char *e2[] = { "--cert-b", NULL, "--key-b", NULL, NULL };
+		char crt[600], key[600];
+
+		snprintf(crt, sizeof(crt), "%s", pkif("kme-wronghost.crt"));
+		snprintf(key, sizeof(key), "%s", pkif("kme-wronghost.key"));
+		e2[1] = crt;
+		e2[3] = key;
+		pid = start_sim(e2);
+		ok(pid > 0, "simulator with a wrong-host certificate on KME B");
+		client(&a, url_a, "SAE_A");
+		client(&b, url_b, "SAE_B");
+		rc = etsi_get_status(&a, "SAE_B", &st, &res);
+		ok(rc == 0, "KME A (right host name) accepted (rc %d %s)", rc, res.msg);
+		rc = etsi_get_status(&b, "SAE_A", &st, &res);
+		ok(rc == ETSI_E_TRANSPORT && res.http_code == 0,
+		   "client refuses KME B's certificate (trusted CA, host name kme.elsewhere.example) (%s)",
+		   res.msg);
+		etsi_client_cleanup(&a);
+		etsi_client_cleanup(&b);
+		stop_sim(pid);
+	}
+}
+
 /* A fast consumer gets what the key rate allows, no more. */
 static void rate(void)
 {
@@ -339,26 +410,42 @@ static void rate(void)
 	struct etsi_status st;
 	struct etsi_result res;
 	struct etsi_keys ks;
+	double t_pre = now(), t_ready, t0, el, t_last503 = 0;
 	pid_t pid = start_sim(extra);
-	double t0 = now(), el;
-	long got = 0, n503 = 0;
+	long got = 0, n503 = 0, nreq = 0, got_at503 = 0;
 
+	t_ready = t0 = now();
 	client(&a, url_a, "SAE_A");
 	while (now() - t0 < 3.0) {
+		double tr = now();
 		int rc = etsi_get_enc_keys(&a, "SAE_B", 1, 256, 0, &ks, &res);
 
-		if (rc == 0)
+		nreq++;
+		if (rc == 0) {
 			got += (long)ks.n;
-		else if (res.http_code == 503)
+		} else if (res.http_code == 503) {
 			n503++;
+			t_last503 = tr;		/* the store was empty after tr */
+			got_at503 = got;
+		}
 		etsi_keys_free(&ks);
 	}
-	el = now() - t0;
-	/* 5120 bit/s = 20 keys/s of 256 bits */
-	ok(got >= (long)(20 * el * 0.8) - 1 && got <= (long)(20 * el * 1.1) + 2,
-	   "key rate 5120 bit/s: %ld keys of 256 bits in %.2f s (expected ~%.0f); %ld requests got 503",
-	   got, el, 20 * el, n503);
-	ok(n503 > 0, "a consumer faster than the link runs the pool dry (503s seen)");
+	el = now() - t_pre;
+	/*
+	 * 5120 bit/s = 20 keys/s of 256 bits.  Bounds from measured times, so
+	 * a loaded machine cannot make this flaky: the link made at most
+	 * 20 keys/s since before the start (upper bound), and a 503 at t
+	 * means every key made by t (at least 20 keys/s since "ready") had
+	 * been handed out (lower bound).
+	 */
+	ok(got <= (long)(20 * el) + 2 &&
+	   (!n503 || got_at503 >= (long)(20 * (t_last503 - t_ready)) - 2),
+	   "key rate 5120 bit/s: %ld keys of 256 bits in %.2f s (at most %.0f); at the last 503 "
+	   "(%.2f s) %ld handed out (at least %.0f)", got, el, 20 * el + 2, t_last503 - t_ready,
+	   got_at503, n503 ? 20 * (t_last503 - t_ready) - 2 : 0);
+	ok(n503 > 0 || got == nreq,
+	   "a consumer faster than the link runs the pool dry (%ld of %ld requests got 503)",
+	   n503, nreq);
 	stop_sim(pid);
 
 	{
@@ -397,10 +484,23 @@ static void faults(void)
 		rc = etsi_get_status(&a, "SAE_B", &st, &res);
 	ok(rc == 0 && st.stored_key_count == 0,
 	   "QBER above 11%% (0.2): no secret key is distilled (stored %d after 0.3 s)", st.stored_key_count);
-	admin("/admin/qber?value=0.01&drift=0.05");
-	msleep(500);
-	rc = etsi_get_status(&a, "SAE_B", &st, &res);
-	ok(rc == 0 && st.qber > 0.03 && st.qber < 0.06, "QBER drifts at run time (%.4f after 0.5 s at 0.05/s)", st.qber);
+	{
+		/* expected QBER from the measured times: set between ta0 and
+		 * ta1, read between ts0 and ts1 */
+		double ta0 = now(), ta1, ts0, ts1, lo, hi;
+
+		admin("/admin/qber?value=0.01&drift=0.05");
+		ta1 = now();
+		msleep(500);
+		ts0 = now();
+		rc = etsi_get_status(&a, "SAE_B", &st, &res);
+		ts1 = now();
+		lo = 0.01 + 0.05 * (ts0 - ta1) - 1e-4;
+		hi = 0.01 + 0.05 * (ts1 - ta0) + 1e-4;
+		ok(rc == 0 && st.qber >= lo && st.qber <= hi && st.qber > 0.01,
+		   "QBER drifts at run time (%.4f after %.2f s at 0.05/s; expected %.4f..%.4f)",
+		   st.qber, ts0 - ta1, lo, hi);
+	}
 	admin("/admin/qber?value=0&drift=0");
 
 	ok(kill(pid, SIGUSR1) == 0, "SIGUSR1 cuts the link");
@@ -461,6 +561,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	etsi_client_global_init();
 	basic();
+	identities();
 	rate();
 	faults();
 	ok(sim_bad_exits == 0, "simulator exited 0 on SIGTERM %d times of %d (see %s/sim.log)",
