@@ -11,6 +11,7 @@
  * handler makes carries an extack message of its own.
  */
 #include <linux/ctype.h>
+#include <linux/err.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <net/genetlink.h>
@@ -146,6 +147,17 @@ static struct qkd_link *qkd_info_link(struct genl_info *info)
 	return link;
 }
 
+/* The link named by the required QKD_A_LINK_NAME, or an ERR_PTR. */
+static struct qkd_link *qkd_nl_required_link(struct genl_info *info)
+{
+	struct qkd_link *link;
+
+	if (qkd_require(info, QKD_A_LINK_NAME))
+		return ERR_PTR(-EINVAL);
+	link = qkd_info_link(info);
+	return link ?: ERR_PTR(-ENODEV);
+}
+
 static void qkd_nl_get_u32(struct genl_info *info, int type, u32 *val)
 {
 	if (info->attrs[type])
@@ -278,11 +290,9 @@ static int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
 	struct qkd_link *link;
 	int err;
 
-	if (qkd_require(info, QKD_A_LINK_NAME))
-		return -EINVAL;
-	link = qkd_info_link(info);
-	if (!link)
-		return -ENODEV;
+	link = qkd_nl_required_link(info);
+	if (IS_ERR(link))
+		return PTR_ERR(link);
 	/*
 	 * Read-modify-write: two concurrent sets of different limits may
 	 * both win partly; admins set a link from one place.
@@ -310,11 +320,9 @@ static int qkd_nl_link_get(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	int err;
 
-	if (qkd_require(info, QKD_A_LINK_NAME))
-		return -EINVAL;
-	link = qkd_info_link(info);
-	if (!link)
-		return -ENODEV;
+	link = qkd_nl_required_link(info);
+	if (IS_ERR(link))
+		return PTR_ERR(link);
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg) {
 		qkd_link_put(link);
@@ -432,13 +440,10 @@ static int qkd_nl_key_inject(struct sk_buff *skb, struct genl_info *info)
 		err = -ENOMEM;
 		goto out;
 	}
-	if (qkd_require(info, QKD_A_LINK_NAME)) {
-		err = -EINVAL;
-		goto out;
-	}
-	link = qkd_info_link(info);
-	if (!link) {
-		err = -ENODEV;
+	link = qkd_nl_required_link(info);
+	if (IS_ERR(link)) {
+		err = PTR_ERR(link);
+		link = NULL;
 		goto out;
 	}
 	err = qkd_nl_parse_keys(info, in, &nr);
@@ -479,8 +484,6 @@ static int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int err;
 
-	if (qkd_require(info, QKD_A_LINK_NAME))
-		return -EINVAL;
 	if (info->attrs[QKD_A_KEY_ID])
 		id = nla_data(info->attrs[QKD_A_KEY_ID]);
 	if (info->attrs[QKD_A_WAIT_MS]) {
@@ -492,9 +495,9 @@ static int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
 		}
 		wait_ms = nla_get_u32(info->attrs[QKD_A_WAIT_MS]);
 	}
-	link = qkd_info_link(info);
-	if (!link)
-		return -ENODEV;
+	link = qkd_nl_required_link(info);
+	if (IS_ERR(link))
+		return PTR_ERR(link);
 
 	/* Allocate first: a key taken must not be lost to a failed alloc. */
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);

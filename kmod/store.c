@@ -315,31 +315,20 @@ void qkd_link_put(struct qkd_link *link)
 	kref_put(&link->refcount, qkd_link_release);
 }
 
+static unsigned int qkd_link_flush(struct qkd_link *link, u8 role);
+
 /*
  * Mark a link unlinked from its namespace as dead, wipe its keys, wake
  * its waiters and stop its expiry work.  Drops the namespace's reference.
  */
 static void qkd_link_kill(struct qkd_link *link, bool notify)
 {
-	struct qkd_key *key, *tmp;
-	LIST_HEAD(dropped);
-	struct list_head *lists[] = {
-		&link->initiator_keys, &link->responder_keys,
-	};
-	unsigned int i;
-
+	/* Dead first: no inject can add keys after the flush below. */
 	spin_lock(&link->lock);
 	link->dead = true;
-	for (i = 0; i < ARRAY_SIZE(lists); i++) {
-		list_for_each_entry_safe(key, tmp, lists[i], fifo) {
-			qkd_link_unlink_key(link, key);
-			qkd_stat_add(link, &link->stats.flushed, 1);
-			list_add_tail(&key->fifo, &dropped);
-		}
-	}
 	spin_unlock(&link->lock);
 
-	qkd_free_key_list(&dropped);
+	qkd_link_flush(link, 0);
 	wake_up_all(&link->waiters);
 	cancel_delayed_work_sync(&link->expiry_work);
 	if (notify)
