@@ -13,7 +13,9 @@
 # restores it, and checks what it showed.  Exit status 0 only if every check
 # passed.  See demo/README.md.
 #
-# Environment: DEMO_DURATION (seconds of traffic, default 60), DEMO_KEEP=1.
+# Environment: DEMO_DURATION (seconds of traffic, default 60), DEMO_KEEP=1,
+# DEMO_SELFTEST_LEAK=1 (leaks part of the canary key into a log on purpose:
+# the key-material check must then fail; a test of the test).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -249,7 +251,7 @@ charon {
 	load = random nonce openssl hmac sha2 kdf pem pkcs1 pkcs8 pubkey x509 revocation constraints socket-default vici kernel-netlink updown qkd
 	# the qkd method (64242) is a private-use number: both peers must accept it
 	accept_private_algs = yes
-	retransmit_timeout = 6
+	retransmit_timeout = 10
 	retransmit_tries = 3
 	filelog {
 		log {
@@ -270,7 +272,8 @@ charon {
 					link = site-$o
 					remote_id = "C=CH, O=qkd-demo, CN=gw-$o"
 					policy = prefer
-					wait_ms = 3000
+					# generous: under a loaded TCG host the agent's dec_keys can take seconds
+					wait_ms = 8000
 				}
 			}
 		}
@@ -434,8 +437,10 @@ collect_esp_keys() {
 	while read -r a b c d; do
 		case $a in aead|enc|auth|auth-trunc) [[ $c == 0x* ]] && echo "${c#0x}" ;; esac
 	done < <(ip -n "$(gw_ns "$1")" xfrm state 2>/dev/null) >>"$T/secrets-hex"
+
 }
 show_views() {
+	collect_esp_keys a	# at each view: every exec counts under TCG
 	echo "  ip -s xfrm state list nokeys (gateway A):"
 	xfrm_view a
 	echo "  qkdctl xfrm (gateway A; the module's audit names the QKD key behind each SA):"
@@ -452,15 +457,28 @@ qctl a link show 2>&1 | sed 's/^/    /'
 # A canary QKD key (test-only path): one key whose material this script
 # knows, injected like the agents inject theirs (A: initiator, B:
 # responder, same ID).  A takes it within its first rekeys; at the end its
-# material (hex and base64) must appear in no log and not in this output.
+# material must appear in no log and not in this output.
 CANARY_ID=$(cat /proc/sys/kernel/random/uuid)
 canary_hex=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$canary_hex" >>"$T/secrets-hex"
-perl -e 'print pack("H*", $ARGV[0])' "$canary_hex" | base64 -w0 >"$T/secrets-b64"
-echo >>"$T/secrets-b64"
+# Also its first 8 bytes spaced or colon-separated (strongSwan's %B dumps,
+# other tools), and base64 of 12 bytes at each of the three alignments (so
+# any base64 encoding of a stream holding the key contains one of them).
+perl -MMIME::Base64 -e '
+	my $k = pack("H*", $ARGV[0]);
+	my @b = unpack("(A2)*", unpack("H16", $k));
+	print join(" ", @b), "\n", join(":", @b), "\n";
+	print STDERR encode_base64(substr($k, $_, 12), ""), "\n" for 0 .. 2;
+' "$canary_hex" >>"$T/secrets-hex" 2>"$T/secrets-b64"
 printf 'initiator %s %s\n' "$CANARY_ID" "$canary_hex" | qctl a key inject site-b >/dev/null &&
 	printf 'responder %s %s\n' "$CANARY_ID" "$canary_hex" | qctl b key inject site-a >/dev/null ||
 	die "injecting the canary key"
+if [[ ${DEMO_SELFTEST_LEAK:-0} == 1 ]]; then
+	# positive control of the key-material check: leak the canary's first
+	# 8 bytes, strongSwan-dump style, into a log; the demo must then fail
+	sed -n 2p "$T/secrets-hex" | tr a-f A-F >"$L/selftest-leak.log"
+	say "DEMO_SELFTEST_LEAK=1: part of the canary key written to selftest-leak.log on purpose"
+fi
 canary_hex=
 say "canary QKD key $CANARY_ID injected on both gateways (test-only path for the key-material check)"
 
@@ -507,17 +525,18 @@ side=a
 declare -A seen_spi=([$cur_in]=1 [$cur_out]=1)
 
 rekey() {	# rekey SIDE: one CHILD_SA rekey initiated by SIDE, one line of output
-	local s=$1 in0 out0 e0 q0 f0 k kind what n=0
+	local s=$1 in0 out0 e0 q0 f0 k kind what dl
 	drain a; drain b
 	in0=${CIN[$s]} out0=${COUT[$s]} e0=${EST[$s]} q0=${QK[$s]} f0=${FB[$s]}
 	vici_rekey "$s" || true
 	# done when the initiator logs a CHILD_SA with new SPIs
-	while drain "$s"; [[ ${CIN[$s]} == "$in0" ]] && ((n++ < 300)); do nap 0.1; done
+	dl=$(($(now) + 60))
+	while drain "$s"; [[ ${CIN[$s]} == "$in0" ]] && (($(now) < dl)); do nap 0.1; done
 	REKEYS=$((REKEYS + 1))
 	drain_ping
 	if [[ ${CIN[$s]} == "$in0" ]]; then
 		FAILED_REKEYS=$((FAILED_REKEYS + 1))
-		say "rekey #$REKEYS by ${s^^}: FAILED (no new CHILD_SA within 30 s)"
+		say "rekey #$REKEYS by ${s^^}: FAILED (no new CHILD_SA within 60 s)"
 		return 0
 	fi
 	local in1=${CIN[$s]} out1=${COUT[$s]}
@@ -525,7 +544,6 @@ rekey() {	# rekey SIDE: one CHILD_SA rekey initiated by SIDE, one line of output
 		SPI_CHANGES=$((SPI_CHANGES + 1))
 	fi
 	seen_spi[$in1]=1 seen_spi[$out1]=1
-	collect_esp_keys a
 	k=$(sa_keying "$s" "$out1")
 	if ((QK[$s] > q0)); then
 		kind=qkd what="QKD key ${KEY[$s]}"
@@ -549,11 +567,16 @@ rekey() {	# rekey SIDE: one CHILD_SA rekey initiated by SIDE, one line of output
 
 hdr "Phase 1: every rekey is keyed by X25519 + a fresh QKD key"
 show_views
+# Each phase lasts until its planned end (a share of DURATION) and until it
+# has enough rekeys of its kind, but at most CAP s past the later of its
+# planned end and its start (a slow phase does not eat the next one).
+cap_of() { local e=$1 t; t=$(now); ((t > e)) && e=$t; echo $((e + $2)); }
 P1_END=$((TRAFFIC_T0 + DURATION * 3 / 10))
+P1_CAP=$(cap_of $P1_END 90)
 while :; do
 	rekey $side; side=$(other $side)
 	(($(now) >= P1_END && QKD_BEFORE >= 3)) && break
-	(($(now) >= P1_END + 60)) && break
+	(($(now) >= P1_CAP)) && break
 	nap 1
 done
 
@@ -562,10 +585,11 @@ sim 'link?up=0' >/dev/null
 PHASE=outage
 say "QKD link CUT: no new key. Keys already delivered are used up, then policy prefer rekeys with X25519 alone"
 P2_END=$((TRAFFIC_T0 + DURATION * 65 / 100))
+P2_CAP=$(cap_of $P2_END 150)
 while :; do
 	rekey $side; side=$(other $side)
 	(($(now) >= P2_END && CLASSICAL_OUTAGE >= 2)) && break
-	(($(now) >= P2_END + 90)) && break
+	(($(now) >= P2_CAP)) && break
 	((CLASSICAL_OUTAGE > 0)) && nap 1
 done
 grep -h "falling back to X25519" "$L/charon-a.log" "$L/charon-b.log" | tail -n 2 |
@@ -579,10 +603,11 @@ say "QKD link UP: key accumulates again at $KEY_RATE bit/s; the agents refill th
 wait_for 30 pools_full || true
 drain_ping; say "$(pools_line)"
 P3_END=$((TRAFFIC_T0 + DURATION - 3))
+P3_CAP=$(cap_of $P3_END 90)
 while :; do
 	rekey $side; side=$(other $side)
 	(($(now) >= P3_END && QKD_AFTER >= 3)) && break
-	(($(now) >= P3_END + 60)) && break
+	(($(now) >= P3_CAP)) && break
 	nap 1
 done
 show_views
@@ -598,8 +623,10 @@ traffic_s=$(($(now) - TRAFFIC_T0))
 # Test-only path: the ESP keys of the SAs still in the kernel, read as root
 # into a private file.  None may appear in any log or in this output.
 collect_esp_keys a; collect_esp_keys b
-sort -u -o "$T/secrets-hex" "$T/secrets-hex"
-nkeys=$(($(wc -l <"$T/secrets-hex") - 1))	# minus the canary
+nkeys=$(($(sort -u "$T/secrets-hex" | wc -l) - 3))	# minus the canary's 3 lines
+# every secret also by its first 8 bytes (a truncated leak)
+awk '{ print; if (length($0) > 16 && $0 ~ /^[0-9a-f]+$/) print substr($0, 1, 16) }' \
+	"$T/secrets-hex" | sort -u >"$T/secrets-hex.all"
 canary_used=0
 qctl a audit link site-b 2>/dev/null | grep -q "$CANARY_ID" && canary_used=1
 # stop the daemons now (SIGTERM: charon deletes its SAs), so that their last
@@ -607,12 +634,14 @@ qctl a audit link site-b 2>/dev/null | grep -q "$CANARY_ID" && canary_used=1
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 nap 1
 leak=0
-grep -rqiF -f "$T/secrets-hex" "$L" && leak=1
+grep -rqiF -f "$T/secrets-hex.all" "$L" && leak=1
 grep -rqF -f "$T/secrets-b64" "$L" && leak=1
 # and no long hex or base64 run anywhere (key IDs are UUIDs with dashes)
-if grep -rqE '[0-9a-fA-F]{32,}|[A-Za-z0-9+/]{42,}={0,2}' "$L" --exclude=pki.log; then
+# and no hex dump of 16 bytes (strongSwan's %B format)
+long='[0-9a-fA-F]{32,}|[A-Za-z0-9+/]{42,}={0,2}|([0-9a-fA-F]{2}[ :]){15}[0-9a-fA-F]{2}'
+if grep -rqE "$long" "$L" --exclude=pki.log; then
 	# where, never what
-	grep -rnoE '[0-9a-fA-F]{32,}|[A-Za-z0-9+/]{42,}={0,2}' "$L" --exclude=pki.log | head -n 3 |
+	grep -rnoE "$long" "$L" --exclude=pki.log | head -n 3 |
 		cut -d: -f1,2 | sed 's/^/    suspicious string in /'
 	leak=1
 fi
@@ -643,7 +672,7 @@ check "no classical rekey outside the outage ($CLASSICAL_OTHER)" test $CLASSICAL
 check "charon log and qkdctl xfrm agree on every SA's keying ($MISMATCH mismatches)" test $MISMATCH = 0
 check "0 packets lost ($sent sent, $recv received)" test $sent -gt 0 -a $sent = $recv
 check "canary QKD key taken for an SA (module audit)" test $canary_used = 1
-check "no key material in logs or output ($nkeys ESP keys and the canary QKD key looked for; no long hex/base64 run)" test $leak = 0
+check "no key material in logs or output ($nkeys ESP keys and the canary QKD key looked for; no long hex, base64 or hex-dump run)" test $leak = 0
 echo
 if ((fails == 0)); then
 	echo "DEMO PASSED"
