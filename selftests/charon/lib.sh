@@ -1,0 +1,443 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Shared helpers for the guest end-to-end tests of the strongSwan qkd plugin
+# (sourced by e2e-more.sh; e2e.sh keeps its own copies).  Bash only.
+#
+# Before sourcing, a test may set NS_A, NS_B (netns names) and LIB_TAG (name
+# of the log directory in the results share).  Provides: TAP (ok, bail),
+# cleanup trap, module/netns/pki setup, strongswan.conf and swanctl.conf
+# writers, charon start/stop, key injection and query helpers.
+#
+# Environment: QKD_KO (default kmod/qkd.ko), QKD_CLI (selftests/kmod/qkd-cli),
+# QKD_PLUGIN (build/charon-plugin/libstrongswan-qkd.so), KEEP=1.
+
+LIB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$LIB_HERE/../.." && pwd)
+QKD_KO=${QKD_KO:-$REPO/kmod/qkd.ko}
+QKD_CLI=${QKD_CLI:-$REPO/selftests/kmod/qkd-cli}
+QKD_PLUGIN=${QKD_PLUGIN:-$REPO/build/charon-plugin/libstrongswan-qkd.so}
+PATH=$PATH:/usr/sbin:/sbin
+LIB_TAG=${LIB_TAG:-charon-e2e}
+T=$(mktemp -d "/tmp/qkd-$LIB_TAG.XXXXXX")
+RES=${QKD_VM_RESULTS:-}
+# charon logs and command outputs (in the results share inside the guest,
+# so they survive a timeout)
+L=$T
+if [ -n "$RES" ] && [ -d "$RES" ]; then
+	L=$RES/$LIB_TAG
+	mkdir -p "$L"
+fi
+NS_A=${NS_A:-qkde2e-a}
+NS_B=${NS_B:-qkde2e-b}
+ADDR_A=192.0.2.1
+ADDR_B=192.0.2.2
+NET_A=10.1.0.1
+NET_B=10.2.0.1
+n=0
+failed=0
+
+ok() {	# ok STATUS NAME
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=$((failed + 1))
+	fi
+}
+bail() {
+	echo "Bail out! $*"
+	exit 1
+}
+diag() {
+	echo "# $*"
+}
+cleanup() {
+	local p
+	for p in "$T"/*.pid; do
+		[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
+	done
+	sleep 1
+	ip netns del "$NS_A" 2>/dev/null
+	ip netns del "$NS_B" 2>/dev/null
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+
+ns_of() {	# ns_of a|b
+	if [ "$1" = b ]; then echo "$NS_B"; else echo "$NS_A"; fi
+}
+other_of() {
+	if [ "$1" = b ]; then echo a; else echo b; fi
+}
+cli() {	# cli NAME ARGS...
+	local ns
+	ns=$(ns_of "$1")
+	shift
+	ip netns exec "$ns" "$QKD_CLI" "$@"
+}
+sw() {	# sw NAME swanctl-args...
+	local name=$1 ns
+	ns=$(ns_of "$1")
+	shift
+	timeout 150 ip netns exec "$ns" env STRONGSWAN_CONF="$T/$name/strongswan.conf" \
+		SWANCTL_DIR="$T/$name/swanctl" swanctl "$@"
+}
+stat_of() {	# stat_of NAME COUNTER
+	cli "$1" stats peer > "$L/stats-$1.out" 2>&1
+	awk -v k="$2" '$1 == k { print $2 }' "$L/stats-$1.out"
+}
+# in/out SPIs of the CHILD_SA in state INSTALLED, as "in out"
+child_spis() {
+	sw "$1" --list-sas 2>/dev/null | awk '
+		/^  [^ ].*: #[0-9]+, reqid/ { inst = ($0 ~ /INSTALLED/) }
+		inst && $1 == "in" { sub(",", "", $2); i = $2 }
+		inst && $1 == "out" { sub(",", "", $2); o = $2 }
+		END { if (i != "") print i, o }'
+}
+# number of CHILD_SAs in state INSTALLED
+child_count() {
+	sw "$1" --list-sas 2>/dev/null | grep -c '^  [^ ].*: #[0-9]*, reqid.*INSTALLED'
+}
+# IKE SPIs of the established IKE_SA, as "spi_i_spi_r"
+ike_spis() {
+	sw "$1" --list-sas 2>/dev/null | awk '
+		/^[^ ].*: #[0-9]+, ESTABLISHED, IKEv2, / {
+			s = $0; sub(/.*IKEv2, /, "", s); gsub(/\*/, "", s); sub(/ /, "-", s); print s; exit }'
+}
+# packets counted by the kernel on the SA with that SPI
+xfrm_packets() {	# xfrm_packets NAME SPI
+	ip -n "$(ns_of "$1")" -s xfrm state | awk -v spi="0x$2" '
+		$1 == "proto" && $2 == "esp" { s = $4; sub(/\(.*/, "", s); cur = (s == spi) }
+		cur && /\(bytes\),/ && /\(packets\)/ { for (i = 1; i <= NF; i++) if ($i ~ /\(packets\)/) { split($i, a, "("); print a[1] + 0; exit } }'
+}
+# one line per ESP SA: "SRC SPI PACKETS" (no key material)
+xfrm_snapshot() {	# xfrm_snapshot NAME
+	ip -n "$(ns_of "$1")" -s xfrm state 2>/dev/null | awk '
+		$1 == "src" { src = $2 }
+		$1 == "proto" && $2 == "esp" { spi = $4 }
+		spi != "" && /\(bytes\),/ && /\(packets\)/ {
+			for (i = 1; i <= NF; i++) if ($i ~ /\(packets\)/) { split($i, a, "("); print src, spi, a[1] + 0 }
+			spi = "" }'
+}
+# the same lines for every SA the kernel reports (new, updated, deleted: a
+# deleted SA's message carries its final counters); runs until killed.
+# Only src/SPI/packets leave awk: the messages also hold key material.
+xfrm_watch() {	# xfrm_watch NAME OUTFILE (stop with xfrm_unwatch NAME)
+	ip -s -n "$(ns_of "$1")" xfrm monitor 2>/dev/null > >(awk '
+		match($0, /src [^ ]+ dst /) { split(substr($0, RSTART), f, " "); src = f[2] }
+		$1 == "proto" && $2 == "esp" { spi = $4 }
+		spi != "" && /\(bytes\),/ && /\(packets\)/ {
+			for (i = 1; i <= NF; i++) if ($i ~ /\(packets\)/) { split($i, a, "("); if (spi !~ /^0x0+\(/) print src, spi, a[1] + 0 }
+			spi = ""; fflush() }' > "$2") &
+	echo $! > "$T/watch-$1.pid"
+}
+xfrm_unwatch() {	# xfrm_unwatch NAME
+	[ -f "$T/watch-$1.pid" ] && kill "$(cat "$T/watch-$1.pid")" 2>/dev/null
+	rm -f "$T/watch-$1.pid"
+}
+# ESP SPIs installed in the kernel, sorted, one line
+xfrm_spis() {	# xfrm_spis NAME
+	ip -n "$(ns_of "$1")" xfrm state 2>/dev/null |
+		awk '$1 == "proto" && $2 == "esp" { print $4 }' | sort | tr '\n' ' '
+}
+ping_ok() {
+	ip netns exec "$NS_A" busybox ping -c "${1:-3}" -W 3 -I "$NET_A" "$NET_B" \
+		>> "$L/ping.out" 2>&1
+}
+# (all waits use wall-clock deadlines: under a loaded TCG guest every
+# process start costs a lot, so iteration counts are no measure of time)
+wait_log() {	# wait_log NAME PATTERN COUNT TIMEOUT_S
+	local end=$((SECONDS + $4))
+	while :; do
+		[ "$(grep -c -- "$2" "$L/$1-charon.log" 2>/dev/null)" -ge "$3" ] && return 0
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
+logcount() {	# logcount NAME PATTERN
+	grep -c -- "$2" "$L/$1-charon.log" 2>/dev/null
+}
+keyline() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
+# inject one key into one side (recorded for the final log check)
+inject1() {	# inject1 NAME ROLE ID [KEY]
+	local k=${4:-$(keyline)}
+	echo "$k" >> "$T/injected.keys"
+	echo "$2 $3 $k" | cli "$1" inject peer > /dev/null
+}
+keyid() {	# keyid PREFIX N
+	printf '%s%030x' "$1" "$2"
+}
+inject() {	# inject FROM TO PREFIX COUNT: keys FROM takes as initiator
+	local from=$1 to=$2 i id k
+	: > "$T/inj-$from" ; : > "$T/inj-$to"
+	for i in $(seq 1 "$4"); do
+		id=$(keyid "$3" "$i")
+		k=$(keyline)
+		echo "$k" >> "$T/injected.keys"
+		echo "initiator $id $k" >> "$T/inj-$from"
+		echo "responder $id $k" >> "$T/inj-$to"
+	done
+	cli "$from" inject peer < "$T/inj-$from" >/dev/null &&
+		cli "$to" inject peer < "$T/inj-$to" >/dev/null
+	local rc=$?
+	rm -f "$T/inj-$from" "$T/inj-$to"
+	return $rc
+}
+# fresh module links (counters start at 0) in both namespaces
+reset_links() {
+	cli a link-del peer > /dev/null 2>&1
+	cli b link-del peer > /dev/null 2>&1
+	cli a link-add peer sae-a sae-b && cli b link-add peer sae-b sae-a
+}
+# audit lines of the link, only those whose key ID starts with a prefix
+audit_of() {	# audit_of NAME PREFIX
+	cli "$1" audit peer 2>/dev/null | grep -E " id=($2)"
+}
+
+# ---------------------------------------------------------------- setup
+check_prereqs() {
+	[ "$(id -u)" = 0 ] || bail "needs root"
+	[ -f "$QKD_KO" ] || bail "$QKD_KO missing"
+	[ -x "$QKD_CLI" ] || bail "$QKD_CLI missing (make -C selftests/kmod qkd-cli)"
+	[ -f "$QKD_PLUGIN" ] || bail "$QKD_PLUGIN missing (make -C charon-plugin)"
+	[ -f /proc/modules ] || bail "no module support (run in the guest: selftests/vm/run)"
+}
+
+setup_module() {
+	grep -q '^qkd ' /proc/modules || insmod "$QKD_KO" || bail "insmod $QKD_KO"
+	modprobe -a veth xfrm_user esp4 xfrm4_tunnel tunnel4 2>/dev/null
+	# the plugin goes where Debian's charon looks for it (guest overlay only)
+	install -m 0644 "$QKD_PLUGIN" /usr/lib/ipsec/plugins/libstrongswan-qkd.so ||
+		bail "installing the plugin"
+	# the first GCM SA loads and self-tests the crypto modules, which takes
+	# seconds under TCG: do it before IKE runs into retransmits
+	ip netns add qkde2e-warm
+	ip -n qkde2e-warm xfrm state add src 192.0.2.9 dst 192.0.2.8 proto esp \
+		spi 0x100 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' \
+		0x0101010101010101010101010101010101010101010101010101010101010101deadbeef 128 \
+		> /dev/null 2>&1 || echo "# warm-up GCM SA failed"
+	ip netns del qkde2e-warm
+}
+
+setup_netns() {
+	ip netns add "$NS_A" && ip netns add "$NS_B" &&
+	ip link add qkdva netns "$NS_A" type veth peer name qkdvb netns "$NS_B" &&
+	ip -n "$NS_A" addr add $ADDR_A/24 dev qkdva &&
+	ip -n "$NS_B" addr add $ADDR_B/24 dev qkdvb &&
+	ip -n "$NS_A" link set lo up && ip -n "$NS_B" link set lo up &&
+	ip -n "$NS_A" link set qkdva up && ip -n "$NS_B" link set qkdvb up &&
+	ip -n "$NS_A" addr add $NET_A/32 dev lo &&
+	ip -n "$NS_B" addr add $NET_B/32 dev lo
+}
+
+# CA and gateway certificates (ECDSA: fast under TCG) in $T/pki
+make_pki() {
+	mkdir -p "$T/pki"
+	(
+		cd "$T/pki" || exit 1
+		pki --gen --type ecdsa --size 256 --outform pem > ca.key &&
+		pki --self --ca --lifetime 30 --in ca.key --type ecdsa \
+			--dn "C=CH, O=qkd-test, CN=qkd test CA" --outform pem > ca.crt &&
+		for g in a b; do
+			pki --gen --type ecdsa --size 256 --outform pem > $g.key &&
+			pki --pub --in $g.key --type ecdsa |
+			pki --issue --lifetime 30 --cacert ca.crt --cakey ca.key \
+				--dn "C=CH, O=qkd-test, CN=gw-$g" --san "gw-$g" \
+				--outform pem > $g.crt || exit 1
+		done
+	) > "$L/pki.out" 2>&1
+}
+
+# strongswan.conf of one instance.  Globals read:
+#   CONF_PLUGIN  yes: load the qkd plugin (default yes)
+#   CONF_PRIV    accept_private_algs (default yes)
+#   CONF_QKD     text inside plugins.qkd {} (links etc.)
+#   CONF_LOAD    extra plugins to load (e.g. "stroke")
+#   CONF_CHARON  extra charon settings
+write_conf() {	# write_conf NAME
+	local name=$1 qkd=qkd
+	[ "${CONF_PLUGIN:-yes}" = yes ] || qkd=
+	mkdir -p "$T/$name"
+	cat > "$T/$name/strongswan.conf" <<EOC
+charon {
+	load = random nonce openssl hmac sha2 kdf pem pkcs1 pkcs8 pubkey x509 revocation constraints socket-default vici kernel-netlink updown ${CONF_LOAD:-} $qkd
+	accept_private_algs = ${CONF_PRIV:-yes}
+	retransmit_tries = 4
+	retransmit_timeout = ${CONF_RTO:-4}
+	${CONF_CHARON:-}
+	filelog {
+		log {
+			path = $L/$name-charon.log
+			default = 1
+			ike = 2
+			flush_line = yes
+			time_format = %T
+		}
+	}
+	plugins {
+		vici { socket = unix://$T/$name/charon.vici }
+		stroke { socket = unix://$T/$name/charon.ctl }
+		qkd {
+			${CONF_QKD:-}
+		}
+	}
+}
+swanctl {
+	socket = unix://$T/$name/charon.vici
+	load = pem pkcs1 pkcs8 x509 revocation constraints pubkey openssl random
+}
+EOC
+}
+# qkd { } text: one link to the other gateway, by identity
+qkd_link_by_id() {	# qkd_link_by_id NAME POLICY WAIT_MS [EXTRA]
+	local o
+	o=$(other_of "$1")
+	cat <<EOC
+${4:-}
+			links {
+				to-$o {
+					link = peer
+					remote_id = "C=CH, O=qkd-test, CN=gw-$o"
+					policy = $2
+					wait_ms = $3
+				}
+			}
+EOC
+}
+# qkd { } text: one link to the other gateway, by address
+qkd_link_by_addr() {	# qkd_link_by_addr NAME POLICY WAIT_MS [EXTRA]
+	local o r=$ADDR_B
+	o=$(other_of "$1")
+	[ "$1" = b ] && r=$ADDR_A
+	cat <<EOC
+${4:-}
+			links {
+				to-$o {
+					link = peer
+					remote_addrs = $r
+					policy = $2
+					wait_ms = $3
+				}
+			}
+EOC
+}
+
+# swanctl.conf and credentials of one instance.  Globals read:
+#   SW_PROPOSALS  IKE proposals (default aes256-sha256-x25519)
+#   SW_ESP        esp_proposals (default aes256gcm16-qkd)
+#   SW_REMOTE     extra lines in remote {}
+write_swanctl() {	# write_swanctl NAME
+	local g=$1 o l=$ADDR_A r=$ADDR_B lts=$NET_A/32 rts=$NET_B/32
+	o=$(other_of "$g")
+	[ "$g" = b ] && { l=$ADDR_B; r=$ADDR_A; lts=$NET_B/32; rts=$NET_A/32; }
+	rm -rf "$T/$g/swanctl"
+	mkdir -p "$T/$g/swanctl/x509ca" "$T/$g/swanctl/x509" "$T/$g/swanctl/ecdsa" \
+		"$T/$g/swanctl/x509crl"
+	cp "$T/pki/ca.crt" "$T/$g/swanctl/x509ca/"
+	cp "$T/pki/$g.crt" "$T/$g/swanctl/x509/"
+	cp "$T/pki/$g.key" "$T/$g/swanctl/ecdsa/"
+	cat > "$T/$g/swanctl/swanctl.conf" <<EOC
+connections {
+	gw {
+		local_addrs = $l
+		remote_addrs = $r
+		local {
+			auth = pubkey
+			certs = $g.crt
+			id = "C=CH, O=qkd-test, CN=gw-$g"
+		}
+		remote {
+			auth = pubkey
+			id = "C=CH, O=qkd-test, CN=gw-$o"
+			${SW_REMOTE:-}
+		}
+		children {
+			net {
+				mode = tunnel
+				esp_proposals = ${SW_ESP:-aes256gcm16-qkd}
+				local_ts = $lts
+				remote_ts = $rts
+				# no automatic rekeys during the test (rekey_time = 0 with a
+				# life_time makes the kernel's soft expiry fire at once)
+				rekey_time = 20h
+				life_time = 24h
+			}
+		}
+		proposals = ${SW_PROPOSALS:-aes256-sha256-x25519}
+		rekey_time = 20h
+		over_time = 4h
+	}
+}
+EOC
+}
+
+wait_socket() {	# wait_socket PATH TIMEOUT_S
+	local end=$((SECONDS + $2))
+	until [ -S "$1" ]; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
+}
+start_charon() {	# start_charon NAME
+	local ns
+	ns=$(ns_of "$1")
+	rm -f "$T/$1/charon.vici"
+	ip netns exec "$ns" sh -c "mount -t tmpfs tmpfs /run && exec env \
+		STRONGSWAN_CONF=$T/$1/strongswan.conf /usr/lib/ipsec/charon" \
+		> "$L/$1.out" 2>&1 &
+	echo $! > "$T/$1.pid"
+	wait_socket "$T/$1/charon.vici" 60
+}
+# starter (ipsec.conf) in a private mount namespace of the gateway's netns:
+# /etc/ipsec.conf, /etc/ipsec.secrets, /etc/ipsec.d and /etc/strongswan.conf
+# are bind mounts of the instance's own files; /run is private
+start_starter() {	# start_starter NAME
+	local ns d=$T/$1/etc
+	ns=$(ns_of "$1")
+	rm -f "$T/$1/charon.vici"
+	ip netns exec "$ns" sh -c "mount -t tmpfs tmpfs /run &&
+		mount --bind $d/ipsec.conf /etc/ipsec.conf &&
+		mount --bind $d/ipsec.secrets /etc/ipsec.secrets &&
+		mount --bind $d/ipsec.d /etc/ipsec.d &&
+		mount --bind $T/$1/strongswan.conf /etc/strongswan.conf &&
+		exec env STRONGSWAN_CONF=$T/$1/strongswan.conf ipsec start --nofork" \
+		> "$L/$1.out" 2>&1 &
+	echo $! > "$T/$1.pid"
+	wait_socket "$T/$1/charon.vici" 60
+}
+# run a command in the mount namespace and netns of NAME's starter
+in_starter() {	# in_starter NAME CMD...
+	local pid name=$1
+	pid=$(cat "$T/$name.pid")
+	shift
+	nsenter -t "$pid" -m -n env STRONGSWAN_CONF="$T/$name/strongswan.conf" "$@"
+}
+stop_charon() {	# stop_charon NAME
+	local pid
+	[ -f "$T/$1.pid" ] || return 0
+	pid=$(cat "$T/$1.pid")
+	kill "$pid" 2>/dev/null
+	local end=$((SECONDS + 15))
+	while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $end ]; do
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rm -f "$T/$1.pid"
+	# charon removes its SAs and policies on exit; make sure
+	ip -n "$(ns_of "$1")" xfrm state flush 2>/dev/null
+	ip -n "$(ns_of "$1")" xfrm policy flush 2>/dev/null
+}
+# keep the logs of a finished scenario under its own name
+rotate_logs() {	# rotate_logs TAG
+	local g
+	for g in a b; do
+		[ -f "$L/$g-charon.log" ] && mv "$L/$g-charon.log" "$L/$1-$g-charon.log"
+		[ -f "$L/$g.out" ] && mv "$L/$g.out" "$L/$1-$g.out"
+	done
+}
