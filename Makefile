@@ -30,6 +30,12 @@ DEB_LISTS := $(wildcard debian-packages */debian-packages* */*/debian-packages*)
 
 all: module selftests $(SUBDIRS)
 
+# libqkd, the one client of the family: every userspace part links it.
+lib:
+	$(MAKE) -C lib
+
+$(SUBDIRS): lib
+
 module:
 	$(MAKE) -C $(KDIR) M=$(REPO) modules
 
@@ -49,7 +55,7 @@ checkpatch: $(LINUXSRC)/scripts/checkpatch.pl
 		-f $(filter-out kmod/qkd.mod.c,$(wildcard kmod/*.c)) kmod/*.h \
 		include/uapi/linux/qkd.h
 
-selftests: $(LINUXSRC)/scripts/checkpatch.pl $(SUBDIRS)
+selftests: $(LINUXSRC)/scripts/checkpatch.pl lib $(SUBDIRS)
 	$(MAKE) -C selftests/kmod
 	$(MAKE) -C selftests/userspace
 
@@ -93,7 +99,7 @@ install: all install-dkms-src
 clean: module-clean
 	$(MAKE) -C selftests/kmod clean
 	$(MAKE) -C selftests/userspace clean
-	for d in $(SUBDIRS); do $(MAKE) -C $$d clean; done
+	for d in lib $(SUBDIRS); do $(MAKE) -C $$d clean; done
 
 .PHONY: all module module-clean module-checks checkpatch selftests deps \
-	check check-host bench demo install install-dkms-src clean $(SUBDIRS)
+	check check-host bench demo install install-dkms-src clean lib $(SUBDIRS)
