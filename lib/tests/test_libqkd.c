@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Host unit tests of libqkd against a fake kernel: the handle's send and
+ * receive hooks (internal.h) are pointed at a script that answers each
+ * request with hand-built datagrams, from port 0 or from an impostor.
+ * What needs the real module is tested by selftests/kmod in the guest;
+ * the one real-kernel case here is connecting without the module.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+
+#include "kselftest_harness.h"
+#include "internal.h"
+
+#define FAKE_FAMILY	0x42
+#define FAKE_PORT	4242
+#define FAKE_MAX_DGRAMS	8
+
+struct fake_dgram {
+	char buf[8192];
+	size_t len;
+	uint32_t sender;
+	int err;		/* nonzero: recv fails with this errno */
+};
+
+/* What the fake kernel does with the next request it sees. */
+typedef void (*fake_respond_fn)(struct nlmsghdr *req, void *arg);
+
+static struct fake {
+	struct fake_dgram q[FAKE_MAX_DGRAMS];
+	unsigned int head, tail;
+	char last_req[QKD_NL_BUF_SIZE];
+	size_t last_req_len;
+	unsigned int sends;
+	fake_respond_fn respond;
+	void *arg;
+} fk;
+
+static ssize_t fake_send(struct qkd_nl *nl, const void *buf, size_t len)
+{
+	(void)nl;
+	memcpy(fk.last_req, buf, len);
+	fk.last_req_len = len;
+	fk.sends++;
+	if (fk.respond)
+		fk.respond((struct nlmsghdr *)fk.last_req, fk.arg);
+	return (ssize_t)len;
+}
+
+static ssize_t fake_recv(struct qkd_nl *nl, void *buf, size_t len, int flags,
+			 uint32_t *sender)
+{
+	struct fake_dgram *d;
+
+	(void)nl;
+	(void)flags;
+	if (fk.head == fk.tail) {
+		errno = EAGAIN;		/* as SO_RCVTIMEO expiring */
+		return -1;
+	}
+	d = &fk.q[fk.head++ % FAKE_MAX_DGRAMS];
+	if (d->err) {
+		errno = d->err;
+		return -1;
+	}
+	if (d->len > len) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	memcpy(buf, d->buf, d->len);
+	*sender = d->sender;
+	return (ssize_t)d->len;
+}
+
+/* A new datagram in the queue, from `sender`. */
+static struct fake_dgram *fake_dgram(uint32_t sender)
+{
+	struct fake_dgram *d = &fk.q[fk.tail++ % FAKE_MAX_DGRAMS];
+
+	memset(d, 0, sizeof(*d));
+	d->sender = sender;
+	return d;
+}
+
+static void fake_fail_recv(int err)
+{
+	fake_dgram(0)->err = err;
+}
+
+/* Append a genl message of cmd to datagram d, answering req. */
+static struct nlmsghdr *fake_put_genl(struct fake_dgram *d,
+				      const struct nlmsghdr *req, uint16_t type,
+				      uint8_t cmd, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(d->buf + d->len);
+	struct genlmsghdr *g;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	nlh->nlmsg_seq = req ? req->nlmsg_seq : 0;
+	nlh->nlmsg_pid = req ? FAKE_PORT : 0;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = cmd;
+	g->version = QKD_FAMILY_VERSION;
+	return nlh;
+}
+
+static void fake_end(struct fake_dgram *d, struct nlmsghdr *nlh)
+{
+	d->len += MNL_ALIGN(nlh->nlmsg_len);
+}
+
+/* An NLMSG_ERROR (error 0: an ACK) with the request capped, and an
+ * extack text when msg is not NULL. */
+static void fake_ack(struct fake_dgram *d, const struct nlmsghdr *req,
+		     int error, const char *msg)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(d->buf + d->len);
+	struct nlmsgerr *e;
+
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_flags = NLM_F_CAPPED | (msg ? NLM_F_ACK_TLVS : 0);
+	nlh->nlmsg_seq = req->nlmsg_seq;
+	nlh->nlmsg_pid = FAKE_PORT;
+	e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
+	e->error = error;
+	e->msg = *req;
+	if (msg)
+		mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, msg);
+	fake_end(d, nlh);
+}
+
+static void put_take_key(struct nlmsghdr *nlh, const uint8_t *id, size_t len,
+			 uint8_t role)
+{
+	struct nlattr *nest = mnl_attr_nest_start(nlh, QKD_A_KEY);
+	uint8_t mat[80];
+
+	memset(mat, 0xa5, sizeof(mat));
+	mnl_attr_put(nlh, QKD_KEY_A_ID, QKD_KEY_ID_LEN, id);
+	mnl_attr_put(nlh, QKD_KEY_A_MATERIAL, len, mat);
+	mnl_attr_put_u8(nlh, QKD_KEY_A_ROLE, role);
+	mnl_attr_put_u64(nlh, QKD_KEY_A_EXPIRES, 1234);
+	mnl_attr_nest_end(nlh, nest);
+}
+
+static const uint8_t id_a[QKD_KEY_ID_LEN] = { 0xaa, 1, 2, 3 };
+static const uint8_t id_b[QKD_KEY_ID_LEN] = { 0xbb, 1, 2, 3 };
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		if (*b++)
+			return false;
+	return true;
+}
+
+FIXTURE(lib) {
+	struct qkd_nl *nl;
+};
+
+FIXTURE_SETUP(lib)
+{
+	memset(&fk, 0, sizeof(fk));
+	self->nl = qkd_nl_new();
+	ASSERT_NE(NULL, self->nl);
+	/* a real socket (never used for I/O: the hooks are) so that the
+	 * handle counts as connected and setsockopt() calls succeed */
+	self->nl->sock = mnl_socket_open(NETLINK_GENERIC);
+	ASSERT_NE(NULL, self->nl->sock);
+	self->nl->family = FAKE_FAMILY;
+	self->nl->portid = FAKE_PORT;
+	self->nl->mcgrp = 7;
+	self->nl->send_fn = fake_send;
+	self->nl->recv_fn = fake_recv;
+}
+
+FIXTURE_TEARDOWN(lib)
+{
+	qkd_nl_free(self->nl);
+}
+
+TEST(connect_without_module)
+{
+	struct qkd_nl *nl = NULL;
+	char err[QKD_NL_ERR_MAX] = "";
+
+	/* The host kernel has generic netlink but never the qkd family. */
+	EXPECT_EQ(-ENOENT, qkd_nl_open(&nl, 0, err));
+	EXPECT_EQ(NULL, nl);
+	EXPECT_NE(NULL, strstr(err, "module not loaded"));
+	nl = qkd_nl_new();
+	ASSERT_NE(NULL, nl);
+	EXPECT_EQ(-ENOENT, qkd_nl_connect(nl, 100));
+	EXPECT_FALSE(qkd_nl_connected(nl));
+	EXPECT_EQ(-1, qkd_nl_fd(nl));
+	EXPECT_EQ(-ENOTCONN, qkd_link_del(nl, "x"));
+	qkd_nl_free(nl);
+}
+
+TEST(ack_parsing)
+{
+	char buf[512], msg[QKD_NL_ERR_MAX];
+	struct nlmsghdr req = { .nlmsg_len = 64, .nlmsg_seq = 9 };
+	struct fake_dgram d;
+	struct nlmsghdr *nlh = (struct nlmsghdr *)d.buf;
+	struct nlmsgerr *e;
+	uint32_t off, miss;
+
+	memset(&d, 0, sizeof(d));
+	fake_ack(&d, &req, -EBUSY, "rate limited");
+	EXPECT_EQ(-EBUSY, qkd_nl_parse_ack(nlh, msg, &off, &miss));
+	EXPECT_STREQ("rate limited", msg);
+
+	memset(&d, 0, sizeof(d));
+	fake_ack(&d, &req, 0, NULL);
+	EXPECT_EQ(0, qkd_nl_parse_ack(nlh, msg, NULL, NULL));
+	EXPECT_STREQ("", msg);
+
+	/* not capped: the echoed request comes before the TLVs */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_flags = NLM_F_ACK_TLVS;
+	e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e) + 16);
+	e->error = -EINVAL;
+	e->msg.nlmsg_len = sizeof(struct nlmsghdr) + 16;
+	mnl_attr_put_u32(nlh, NLMSGERR_ATTR_OFFS, 20);
+	mnl_attr_put_u32(nlh, NLMSGERR_ATTR_MISS_TYPE, QKD_A_REMOTE_SAE_ID);
+	EXPECT_EQ(-EINVAL, qkd_nl_parse_ack(nlh, msg, &off, &miss));
+	EXPECT_EQ(20, off);
+	EXPECT_EQ(QKD_A_REMOTE_SAE_ID, miss);
+	EXPECT_NE(NULL, strstr(msg, "missing attribute"));
+
+	e->error = 5;		/* positive: impossible */
+	EXPECT_EQ(-EBADMSG, qkd_nl_parse_ack(nlh, msg, NULL, NULL));
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + 2;
+	EXPECT_EQ(-EBADMSG, qkd_nl_parse_ack(nlh, msg, NULL, NULL));
+
+	/* a dump's NLMSG_DONE with an error and its text */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NLMSG_DONE;
+	nlh->nlmsg_flags = NLM_F_ACK_TLVS;
+	*(int *)mnl_nlmsg_put_extra_header(nlh, sizeof(int)) = -ENODEV;
+	mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, "no link of that name");
+	EXPECT_EQ(-ENODEV, qkd_nl_parse_ack(nlh, msg, NULL, NULL));
+	EXPECT_STREQ("no link of that name", msg);
+}
+
+static void answer_error(struct nlmsghdr *req, void *arg)
+{
+	fake_ack(fake_dgram(0), req, *(int *)arg, "no link");
+}
+
+/* An impostor's datagram comes first; only the kernel's counts. */
+static void answer_forged_first(struct nlmsghdr *req, void *arg)
+{
+	(void)arg;
+	fake_ack(fake_dgram(31337), req, 0, NULL);
+	fake_ack(fake_dgram(0), req, -ENODEV, "no link");
+}
+
+TEST_F(lib, replies_only_from_the_kernel)
+{
+	fk.respond = answer_forged_first;
+	EXPECT_EQ(-ENODEV, qkd_link_del(self->nl, "l1"));
+	EXPECT_EQ(1, qkd_nl_foreign_dropped(self->nl));
+	EXPECT_STREQ("no link", qkd_nl_error(self->nl));
+	EXPECT_FALSE(qkd_nl_outcome_unknown(self->nl));
+	EXPECT_TRUE(all_zero(self->nl->rbuf, QKD_NL_BUF_SIZE));
+}
+
+static void answer_stale_then_ack(struct nlmsghdr *req, void *arg)
+{
+	struct nlmsghdr old = *req;
+
+	(void)arg;
+	old.nlmsg_seq--;
+	fake_ack(fake_dgram(0), &old, -EEXIST, "stale");
+	fake_ack(fake_dgram(0), req, 0, NULL);
+}
+
+TEST_F(lib, stale_replies_skipped)
+{
+	struct qkd_link_opts o;
+
+	qkd_link_opts_init(&o, "a", "b");
+	o.max_keys = 8;
+	fk.respond = answer_stale_then_ack;
+	EXPECT_EQ(0, qkd_link_new(self->nl, "l1", &o));
+	EXPECT_STREQ("", qkd_nl_error(self->nl));
+}
+
+TEST_F(lib, timeout_leaves_outcome_unknown)
+{
+	struct qkd_key_buf k = { .len = 32, .role = QKD_KEY_ROLE_INITIATOR };
+
+	memset(k.material, 0x5a, sizeof(k.material));
+	EXPECT_EQ(-EAGAIN, qkd_key_inject(self->nl, "l1", &k, 1));
+	EXPECT_TRUE(qkd_nl_outcome_unknown(self->nl));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "no reply"));
+	/* the request held key material: wiped once sent */
+	EXPECT_TRUE(all_zero(self->nl->sbuf, QKD_NL_BUF_SIZE));
+	/* and a refusal from the kernel settles it */
+	fk.respond = answer_error;
+	fk.arg = &(int){ -ENOSPC };
+	EXPECT_EQ(-ENOSPC, qkd_key_inject(self->nl, "l1", &k, 1));
+	EXPECT_FALSE(qkd_nl_outcome_unknown(self->nl));
+}
+
+TEST_F(lib, inject_request_layout)
+{
+	struct qkd_key_buf keys[3];
+	const struct nlattr *a, *k;
+	unsigned int i, nests = 0, bad = 0;
+
+	memset(keys, 0, sizeof(keys));
+	for (i = 0; i < 3; i++) {
+		keys[i].id[0] = (uint8_t)i;
+		keys[i].len = (uint8_t)(16 + 8 * i);
+		memset(keys[i].material, 0x10 + (int)i, keys[i].len);
+		keys[i].role = QKD_KEY_ROLE_RESPONDER;
+	}
+	fk.respond = answer_error;
+	fk.arg = &(int){ 0 };
+	ASSERT_EQ(0, qkd_key_inject(self->nl, "l1", keys, 3));
+	mnl_attr_for_each(a, (struct nlmsghdr *)fk.last_req, GENL_HDRLEN) {
+		if (mnl_attr_get_type(a) != QKD_A_KEY)
+			continue;
+		mnl_attr_for_each_nested(k, a) {
+			if (mnl_attr_get_type(k) == QKD_KEY_A_MATERIAL &&
+			    mnl_attr_get_payload_len(k) != keys[nests].len)
+				bad++;
+			if (mnl_attr_get_type(k) == QKD_KEY_A_ID &&
+			    *(uint8_t *)mnl_attr_get_payload(k) != nests)
+				bad++;
+		}
+		nests++;
+	}
+	EXPECT_EQ(3, nests);
+	EXPECT_EQ(0, bad);
+	EXPECT_TRUE(all_zero(self->nl->sbuf, QKD_NL_BUF_SIZE));
+}
+
+struct take_script {
+	const uint8_t *id;
+	size_t len;
+	uint8_t role;
+	unsigned int nkeys, nreplies;
+};
+
+static void answer_take(struct nlmsghdr *req, void *arg)
+{
+	struct take_script *t = arg;
+	struct fake_dgram *d = fake_dgram(0);
+	unsigned int r, i;
+
+	for (r = 0; r < t->nreplies; r++) {
+		struct nlmsghdr *nlh = fake_put_genl(d, req, FAKE_FAMILY,
+						     QKD_CMD_KEY_TAKE, 0);
+
+		mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, "l1");
+		for (i = 0; i < t->nkeys; i++)
+			put_take_key(nlh, t->id, t->len, t->role);
+		fake_end(d, nlh);
+	}
+	fake_ack(d, req, 0, NULL);
+}
+
+TEST_F(lib, take_validates_the_reply)
+{
+	struct take_script ok = { id_a, 32, QKD_KEY_ROLE_RESPONDER, 1, 1 };
+	const struct take_script bad[] = {
+		{ id_a, 32, QKD_KEY_ROLE_INITIATOR, 1, 1 },	/* role */
+		{ id_b, 32, QKD_KEY_ROLE_RESPONDER, 1, 1 },	/* ID */
+		{ id_a, 8, QKD_KEY_ROLE_RESPONDER, 1, 1 },	/* too short */
+		{ id_a, 72, QKD_KEY_ROLE_RESPONDER, 1, 1 },	/* too long */
+		{ id_a, 32, QKD_KEY_ROLE_RESPONDER, 2, 1 },	/* two keys */
+		{ id_a, 32, QKD_KEY_ROLE_RESPONDER, 1, 2 },	/* two replies */
+		{ id_a, 32, QKD_KEY_ROLE_RESPONDER, 0, 1 },	/* no key */
+		{ id_a, 32, QKD_KEY_ROLE_RESPONDER, 1, 0 },	/* ack only */
+	};
+	struct qkd_key_buf k;
+	unsigned int i;
+
+	fk.respond = answer_take;
+	fk.arg = &ok;
+	ASSERT_EQ(0, qkd_key_take(self->nl, "l1", id_a, 100, &k));
+	EXPECT_EQ(32, k.len);
+	EXPECT_EQ(0xa5, k.material[31]);
+	EXPECT_EQ(1234, k.expires_ns);
+	EXPECT_EQ(0, memcmp(k.id, id_a, QKD_KEY_ID_LEN));
+	qkd_key_wipe(&k);
+	EXPECT_TRUE(all_zero(&k, sizeof(k)));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fk.arg = (void *)&bad[i];
+		EXPECT_EQ(-EPROTO, qkd_key_take(self->nl, "l1", id_a, 100, &k))
+			TH_LOG("case %u", i);
+		EXPECT_TRUE(all_zero(&k, sizeof(k))) TH_LOG("case %u", i);
+		EXPECT_NE(0, qkd_nl_error(self->nl)[0]) TH_LOG("case %u", i);
+		EXPECT_TRUE(all_zero(self->nl->rbuf, QKD_NL_BUF_SIZE));
+	}
+	/* an initiator take wants an initiator key, any ID */
+	ok.role = QKD_KEY_ROLE_INITIATOR;
+	fk.arg = &ok;
+	EXPECT_EQ(0, qkd_key_take(self->nl, "l1", NULL, -1, &k));
+	qkd_key_wipe(&k);
+	/* the module's refusal, with its words */
+	fk.respond = answer_error;
+	fk.arg = &(int){ -EBUSY };
+	EXPECT_EQ(-EBUSY, qkd_key_take(self->nl, "l1", NULL, -1, &k));
+	EXPECT_STREQ("no link", qkd_nl_error(self->nl));
+}
+
+static void put_link(struct fake_dgram *d, const struct nlmsghdr *req,
+		     const char *name, uint16_t flags)
+{
+	struct nlmsghdr *nlh = fake_put_genl(d, req, FAKE_FAMILY,
+					     QKD_CMD_LINK_GET, flags);
+	struct nlattr *st;
+
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, name);
+	mnl_attr_put_strz(nlh, QKD_A_LOCAL_SAE_ID, "sae-a");
+	mnl_attr_put_u32(nlh, QKD_A_MAX_KEYS, 99);
+	st = mnl_attr_nest_start(nlh, QKD_A_STATS);
+	mnl_attr_put(nlh, QKD_STATS_A_PAD, 0, NULL);
+	mnl_attr_put_u64(nlh, QKD_STATS_A_INITIATOR_KEYS, 5);
+	mnl_attr_put_u64(nlh, QKD_STATS_A_MAX + 3, 77);	/* newer counter */
+	mnl_attr_nest_end(nlh, st);
+	fake_end(d, nlh);
+}
+
+static void answer_dump(struct nlmsghdr *req, void *arg)
+{
+	int *n = arg, i;
+	struct fake_dgram *d = fake_dgram(0);
+	struct nlmsghdr *done;
+
+	for (i = 0; i < *n; i++) {
+		char name[16];
+
+		if (i == 2)
+			d = fake_dgram(0);	/* the dump goes on */
+		snprintf(name, sizeof(name), "l%d", i);
+		put_link(d, req, name, NLM_F_MULTI);
+	}
+	done = mnl_nlmsg_put_header(d->buf + d->len);
+	done->nlmsg_type = NLMSG_DONE;
+	done->nlmsg_flags = NLM_F_MULTI;
+	done->nlmsg_seq = req->nlmsg_seq;
+	done->nlmsg_pid = FAKE_PORT;
+	*(int *)mnl_nlmsg_put_extra_header(done, sizeof(int)) = 0;
+	fake_end(d, done);
+}
+
+TEST_F(lib, link_dump_counts_beyond_max)
+{
+	struct qkd_link_info infos[2];
+	int n = 3;
+
+	fk.respond = answer_dump;
+	fk.arg = &n;
+	EXPECT_EQ(3, qkd_link_dump(self->nl, infos, 2));
+	EXPECT_STREQ("l0", infos[0].name);
+	EXPECT_STREQ("l1", infos[1].name);
+	EXPECT_STREQ("sae-a", infos[1].local_sae_id);
+	EXPECT_EQ(99, infos[1].max_keys);
+	EXPECT_EQ(5, infos[1].stats.v[QKD_STATS_A_INITIATOR_KEYS]);
+	EXPECT_TRUE(infos[0].present & (1ULL << QKD_A_MAX_KEYS));
+	EXPECT_FALSE(infos[0].present & (1ULL << QKD_A_RATE));
+	/* the dump asked for no ACK */
+	EXPECT_FALSE(((struct nlmsghdr *)fk.last_req)->nlmsg_flags & NLM_F_ACK);
+}
+
+TEST(parsers_refuse_wrong_lengths)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	struct qkd_link_info info;
+	struct qkd_audit_buf rec;
+	struct qkd_ntf ntf;
+	struct nlattr *nest;
+
+	g->cmd = QKD_CMD_LINK_GET;
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, "l1");
+	mnl_attr_put_u16(nlh, QKD_A_MAX_KEYS, 3);	/* u32 expected */
+	EXPECT_EQ(-EPROTO, qkd_link_parse(nlh, &info));
+
+	nlh = mnl_nlmsg_put_header(buf);
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = QKD_CMD_AUDIT_GET;
+	nest = mnl_attr_nest_start(nlh, QKD_A_AUDIT);
+	mnl_attr_put_u64(nlh, QKD_AUDIT_A_SEQ, 4);
+	mnl_attr_put(nlh, QKD_AUDIT_A_KEY_ID, 15, id_a);
+	mnl_attr_nest_end(nlh, nest);
+	EXPECT_EQ(-EPROTO, qkd_audit_parse(nlh, &rec));
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = FAKE_FAMILY;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = QKD_CMD_KEY_WANTED_NTF;
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, "l1");
+	mnl_attr_put(nlh, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id_b);
+	EXPECT_EQ(0, qkd_ntf_parse(nlh, FAKE_FAMILY, &ntf));
+	EXPECT_TRUE(ntf.has_key_id);
+	EXPECT_EQ(-ENOMSG, qkd_ntf_parse(nlh, FAKE_FAMILY + 1, &ntf));
+	g->cmd = QKD_CMD_KEY_TAKE;	/* no notification */
+	EXPECT_EQ(-ENOMSG, qkd_ntf_parse(nlh, FAKE_FAMILY, &ntf));
+}
+
+static void queue_ntf(struct fake_dgram *d, uint16_t family, uint8_t cmd,
+		      const char *link)
+{
+	struct nlmsghdr *nlh = fake_put_genl(d, NULL, family, cmd, 0);
+
+	if (link)
+		mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, link);
+	mnl_attr_put_u32(nlh, QKD_A_KEY_COUNT, 3);
+	fake_end(d, nlh);
+}
+
+TEST_F(lib, notifications)
+{
+	struct fake_dgram *d;
+	struct qkd_ntf n;
+
+	EXPECT_EQ(-ENOTCONN, qkd_ntf_recv(self->nl, &n, 0));
+	self->nl->subscribed = true;
+	d = fake_dgram(0);
+	queue_ntf(d, FAKE_FAMILY, QKD_CMD_LOW_WATERMARK_NTF, "l1");
+	queue_ntf(d, FAKE_FAMILY + 1, QKD_CMD_LOW_WATERMARK_NTF, "other");
+	queue_ntf(d, FAKE_FAMILY, QKD_CMD_LINK_DEL_NTF, "l2");
+	queue_ntf(fake_dgram(555), FAKE_FAMILY, QKD_CMD_KEY_WANTED_NTF, "fake");
+	queue_ntf(fake_dgram(0), FAKE_FAMILY, QKD_CMD_KEY_EXPIRED_NTF, NULL);
+	fake_fail_recv(ENOBUFS);
+
+	EXPECT_EQ(1, qkd_ntf_recv(self->nl, &n, 0));
+	EXPECT_EQ(QKD_CMD_LOW_WATERMARK_NTF, n.cmd);
+	EXPECT_STREQ("l1", n.link_name);
+	EXPECT_EQ(3, n.key_count);
+	EXPECT_EQ(1, qkd_ntf_recv(self->nl, &n, 0));
+	EXPECT_EQ(QKD_CMD_LINK_DEL_NTF, n.cmd);
+	EXPECT_STREQ("l2", n.link_name);
+	/* the forged one is dropped, the one without a link skipped */
+	EXPECT_EQ(-ENOBUFS, qkd_ntf_recv(self->nl, &n, 0));
+	EXPECT_EQ(1, qkd_nl_foreign_dropped(self->nl));
+	EXPECT_EQ(0, qkd_ntf_recv(self->nl, &n, 0));
+	EXPECT_TRUE(all_zero(self->nl->rbuf, QKD_NL_BUF_SIZE));
+}
+
+TEST(names)
+{
+	EXPECT_STREQ("initiator", qkd_role_name(QKD_KEY_ROLE_INITIATOR));
+	EXPECT_STREQ("responder", qkd_role_name(QKD_KEY_ROLE_RESPONDER));
+	EXPECT_EQ(NULL, qkd_role_name(QKD_KEY_ROLE_UNSPEC));
+	EXPECT_EQ(QKD_KEY_ROLE_RESPONDER, qkd_role_from_name("responder"));
+	EXPECT_EQ(QKD_KEY_ROLE_UNSPEC, qkd_role_from_name("master"));
+	EXPECT_EQ(QKD_KEY_ROLE_UNSPEC, qkd_role_from_name(NULL));
+	EXPECT_STREQ("key-wanted", qkd_ntf_name(QKD_CMD_KEY_WANTED_NTF));
+	EXPECT_EQ(NULL, qkd_ntf_name(QKD_CMD_KEY_TAKE));
+}
+
+TEST_HARNESS_MAIN
