@@ -42,49 +42,52 @@ static void qkd_ntf_send(struct net *net, struct sk_buff *skb, void *hdr,
 				QKD_MCGRP_NOTIFY_ID, GFP_KERNEL);
 }
 
-void qkd_notify_low_watermark(struct qkd_link *link, u32 count, u32 lowat)
+/*
+ * Starts a notification about @link with the two attributes KEY_WANTED
+ * and LOW_WATERMARK begin with: the link's name and its remote SAE ID.
+ */
+static struct sk_buff *qkd_ntf_new_link(struct qkd_link *link, int cmd,
+					void **hdr)
 {
 	char remote_sae_id[QKD_SAE_ID_MAX];
-	struct net *net = link->qn->net;
 	struct sk_buff *skb;
-	void *hdr;
 
 	spin_lock(&link->lock);
 	memcpy(remote_sae_id, link->cfg.remote_sae_id, sizeof(remote_sae_id));
-	link->stats.low_watermark++;
-	spin_lock(&link->qn->stats_lock);
-	link->qn->stats.low_watermark++;
-	spin_unlock(&link->qn->stats_lock);
 	spin_unlock(&link->lock);
 
-	skb = qkd_ntf_new(net, QKD_CMD_LOW_WATERMARK_NTF, &hdr);
+	skb = qkd_ntf_new(link->qn->net, cmd, hdr);
 	if (!skb)
-		return;
-	qkd_ntf_send(net, skb, hdr,
-		     nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
-		     nla_put_string(skb, QKD_A_REMOTE_SAE_ID, remote_sae_id) ||
-		     nla_put_u32(skb, QKD_A_KEY_COUNT, count) ||
-		     nla_put_u32(skb, QKD_A_LOW_WATERMARK, lowat));
+		return NULL;
+	if (nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
+	    nla_put_string(skb, QKD_A_REMOTE_SAE_ID, remote_sae_id)) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+void qkd_notify_low_watermark(struct qkd_link *link, u32 count, u32 lowat)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = qkd_ntf_new_link(link, QKD_CMD_LOW_WATERMARK_NTF, &hdr);
+	if (skb)
+		qkd_ntf_send(link->qn->net, skb, hdr,
+			     nla_put_u32(skb, QKD_A_KEY_COUNT, count) ||
+			     nla_put_u32(skb, QKD_A_LOW_WATERMARK, lowat));
 }
 
 void qkd_notify_key_wanted(struct qkd_link *link, const u8 *id)
 {
-	char remote_sae_id[QKD_SAE_ID_MAX];
-	struct net *net = link->qn->net;
 	struct sk_buff *skb;
 	void *hdr;
 
-	spin_lock(&link->lock);
-	memcpy(remote_sae_id, link->cfg.remote_sae_id, sizeof(remote_sae_id));
-	spin_unlock(&link->lock);
-
-	skb = qkd_ntf_new(net, QKD_CMD_KEY_WANTED_NTF, &hdr);
-	if (!skb)
-		return;
-	qkd_ntf_send(net, skb, hdr,
-		     nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
-		     nla_put_string(skb, QKD_A_REMOTE_SAE_ID, remote_sae_id) ||
-		     nla_put(skb, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id));
+	skb = qkd_ntf_new_link(link, QKD_CMD_KEY_WANTED_NTF, &hdr);
+	if (skb)
+		qkd_ntf_send(link->qn->net, skb, hdr,
+			     nla_put(skb, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id));
 }
 
 void qkd_notify_key_expired(struct qkd_link *link, const u8 *id, u8 role)
@@ -94,12 +97,11 @@ void qkd_notify_key_expired(struct qkd_link *link, const u8 *id, u8 role)
 	void *hdr;
 
 	skb = qkd_ntf_new(net, QKD_CMD_KEY_EXPIRED_NTF, &hdr);
-	if (!skb)
-		return;
-	qkd_ntf_send(net, skb, hdr,
-		     nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
-		     nla_put(skb, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id) ||
-		     nla_put_u8(skb, QKD_A_KEY_ROLE, role));
+	if (skb)
+		qkd_ntf_send(net, skb, hdr,
+			     nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
+			     nla_put(skb, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id) ||
+			     nla_put_u8(skb, QKD_A_KEY_ROLE, role));
 }
 
 void qkd_notify_link_del(struct qkd_net *qn, const char *name)
@@ -108,8 +110,7 @@ void qkd_notify_link_del(struct qkd_net *qn, const char *name)
 	void *hdr;
 
 	skb = qkd_ntf_new(qn->net, QKD_CMD_LINK_DEL_NTF, &hdr);
-	if (!skb)
-		return;
-	qkd_ntf_send(qn->net, skb, hdr,
-		     nla_put_string(skb, QKD_A_LINK_NAME, name));
+	if (skb)
+		qkd_ntf_send(qn->net, skb, hdr,
+			     nla_put_string(skb, QKD_A_LINK_NAME, name));
 }
