@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The "qkd" generic netlink family: policies, commands and notifications.
- * docs/netlink/qkd.yaml is the written specification of what is here.
+ * The "qkd" generic netlink family: policies, commands and replies.  The
+ * notifications the store sends on the family's "notify" group are built
+ * in notify.c.  docs/netlink/qkd.yaml is the written specification.
  *
  * Every command requires CAP_NET_ADMIN in the user namespace that owns
  * the caller's network namespace (GENL_UNS_ADMIN_PERM), and so does
@@ -75,12 +76,6 @@ static const struct nla_policy qkd_policy[QKD_A_MAX + 1] = {
 	[QKD_A_WAIT_MS] = NLA_POLICY_MAX(NLA_U32, QKD_TAKE_WAIT_MAX_MS),
 	[QKD_A_SPI] = { .type = NLA_U32 },
 	[QKD_A_USAGE] = { .type = NLA_NUL_STRING, .len = QKD_USAGE_MAX - 1 },
-};
-
-static struct genl_family qkd_genl_family;
-
-enum qkd_mcgrp {
-	QKD_MCGRP_NOTIFY_ID,
 };
 
 /*
@@ -755,7 +750,7 @@ static const struct genl_multicast_group qkd_mcgrps[] = {
 	},
 };
 
-static struct genl_family qkd_genl_family __ro_after_init = {
+struct genl_family qkd_genl_family __ro_after_init = {
 	.name = QKD_FAMILY_NAME,
 	.version = QKD_FAMILY_VERSION,
 	.maxattr = QKD_A_MAX,
@@ -770,107 +765,6 @@ static struct genl_family qkd_genl_family __ro_after_init = {
 	.mcgrps = qkd_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(qkd_mcgrps),
 };
-
-static struct sk_buff *qkd_ntf_new(struct net *net, int cmd, void **hdr)
-{
-	struct sk_buff *skb;
-
-	if (!genl_has_listeners(&qkd_genl_family, net, QKD_MCGRP_NOTIFY_ID))
-		return NULL;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		return NULL;
-	*hdr = genlmsg_put(skb, 0, 0, &qkd_genl_family, 0, cmd);
-	if (!*hdr) {
-		nlmsg_free(skb);
-		return NULL;
-	}
-	return skb;
-}
-
-static void qkd_ntf_send(struct net *net, struct sk_buff *skb, void *hdr,
-			 int err)
-{
-	if (err) {
-		nlmsg_free(skb);
-		return;
-	}
-	genlmsg_end(skb, hdr);
-	genlmsg_multicast_netns(&qkd_genl_family, net, skb, 0,
-				QKD_MCGRP_NOTIFY_ID, GFP_KERNEL);
-}
-
-void qkd_notify_low_watermark(struct qkd_link *link, u32 count, u32 lowat)
-{
-	char remote_sae_id[QKD_SAE_ID_MAX];
-	struct net *net = link->qn->net;
-	struct sk_buff *skb;
-	void *hdr;
-
-	spin_lock(&link->lock);
-	memcpy(remote_sae_id, link->cfg.remote_sae_id, sizeof(remote_sae_id));
-	link->stats.low_watermark++;
-	spin_lock(&link->qn->stats_lock);
-	link->qn->stats.low_watermark++;
-	spin_unlock(&link->qn->stats_lock);
-	spin_unlock(&link->lock);
-
-	skb = qkd_ntf_new(net, QKD_CMD_LOW_WATERMARK_NTF, &hdr);
-	if (!skb)
-		return;
-	qkd_ntf_send(net, skb, hdr,
-		     nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
-		     nla_put_string(skb, QKD_A_REMOTE_SAE_ID, remote_sae_id) ||
-		     nla_put_u32(skb, QKD_A_KEY_COUNT, count) ||
-		     nla_put_u32(skb, QKD_A_LOW_WATERMARK, lowat));
-}
-
-void qkd_notify_key_wanted(struct qkd_link *link, const u8 *id)
-{
-	char remote_sae_id[QKD_SAE_ID_MAX];
-	struct net *net = link->qn->net;
-	struct sk_buff *skb;
-	void *hdr;
-
-	spin_lock(&link->lock);
-	memcpy(remote_sae_id, link->cfg.remote_sae_id, sizeof(remote_sae_id));
-	spin_unlock(&link->lock);
-
-	skb = qkd_ntf_new(net, QKD_CMD_KEY_WANTED_NTF, &hdr);
-	if (!skb)
-		return;
-	qkd_ntf_send(net, skb, hdr,
-		     nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
-		     nla_put_string(skb, QKD_A_REMOTE_SAE_ID, remote_sae_id) ||
-		     nla_put(skb, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id));
-}
-
-void qkd_notify_key_expired(struct qkd_link *link, const u8 *id, u8 role)
-{
-	struct net *net = link->qn->net;
-	struct sk_buff *skb;
-	void *hdr;
-
-	skb = qkd_ntf_new(net, QKD_CMD_KEY_EXPIRED_NTF, &hdr);
-	if (!skb)
-		return;
-	qkd_ntf_send(net, skb, hdr,
-		     nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
-		     nla_put(skb, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id) ||
-		     nla_put_u8(skb, QKD_A_KEY_ROLE, role));
-}
-
-void qkd_notify_link_del(struct qkd_net *qn, const char *name)
-{
-	struct sk_buff *skb;
-	void *hdr;
-
-	skb = qkd_ntf_new(qn->net, QKD_CMD_LINK_DEL_NTF, &hdr);
-	if (!skb)
-		return;
-	qkd_ntf_send(qn->net, skb, hdr,
-		     nla_put_string(skb, QKD_A_LINK_NAME, name));
-}
 
 int __init qkd_genl_register(void)
 {

@@ -3,6 +3,7 @@
  * Internal interfaces of the qkd module.  One file per concern:
  *   main.c        module and per-namespace setup
  *   netlink.c     the generic netlink family (policies, commands, replies)
+ *   notify.c      the notifications on the family's "notify" group
  *   store.c       links and their keys: inject, take, flush, expiry
  *   ratelimiter.c the per-link token bucket
  *   audit.c       the per-namespace ring of take records
@@ -21,6 +22,7 @@
 #include <net/net_namespace.h>
 #include <uapi/linux/qkd.h>
 
+struct genl_family;
 struct genl_info;
 struct netlink_ext_ack;
 
@@ -193,6 +195,13 @@ bool qkd_audit_read(struct qkd_audit *audit, u64 *cursor,
 /* netlink.c */
 int qkd_genl_register(void);
 void qkd_genl_unregister(void);
+/* For notify.c only: the family and the index of its one multicast group. */
+extern struct genl_family qkd_genl_family;
+enum qkd_mcgrp {
+	QKD_MCGRP_NOTIFY_ID,
+};
+
+/* notify.c */
 void qkd_notify_low_watermark(struct qkd_link *link, u32 count, u32 lowat);
 void qkd_notify_key_wanted(struct qkd_link *link, const u8 *id);
 void qkd_notify_key_expired(struct qkd_link *link, const u8 *id, u8 role);

@@ -209,6 +209,16 @@ static bool qkd_link_below_watermark(struct qkd_link *link, u32 *count,
 	return *lowat && *count < *lowat;
 }
 
+/* Counts a fall below the low watermark and notifies it. */
+static void qkd_link_low_watermark(struct qkd_link *link, u32 count,
+				   u32 lowat)
+{
+	spin_lock(&link->lock);
+	qkd_stat_add(link, &link->stats.low_watermark, 1);
+	spin_unlock(&link->lock);
+	qkd_notify_low_watermark(link, count, lowat);
+}
+
 static void qkd_link_notify_expired(struct qkd_link *link,
 				    struct list_head *expired)
 {
@@ -239,7 +249,7 @@ static void qkd_link_expiry_work(struct work_struct *work)
 	qkd_link_notify_expired(link, &expired);
 	qkd_free_key_list(&expired);
 	if (lowat_hit)
-		qkd_notify_low_watermark(link, count, lowat);
+		qkd_link_low_watermark(link, count, lowat);
 }
 
 static struct qkd_link *qkd_link_find(struct qkd_net *qn, const char *name)
@@ -683,7 +693,7 @@ int qkd_link_take(struct qkd_link *link, const u8 *id, u32 wait_ms,
 	qkd_link_notify_expired(link, &expired);
 	qkd_free_key_list(&expired);
 	if (lowat_hit)
-		qkd_notify_low_watermark(link, count, lowat);
+		qkd_link_low_watermark(link, count, lowat);
 	return err;
 }
 
