@@ -14,152 +14,10 @@
 #include <linux/netlink.h>
 
 #include "kselftest_harness.h"
-#include "internal.h"
-
-#define FAKE_FAMILY	0x42
-#define FAKE_PORT	4242
-#define FAKE_MAX_DGRAMS	8
-
-struct fake_dgram {
-	char buf[8192];
-	size_t len;
-	uint32_t sender;
-	int err;		/* nonzero: recv fails with this errno */
-};
-
-/* What the fake kernel does with the next request it sees. */
-typedef void (*fake_respond_fn)(struct nlmsghdr *req, void *arg);
-
-static struct fake {
-	struct fake_dgram q[FAKE_MAX_DGRAMS];
-	unsigned int head, tail;
-	char last_req[QKD_NL_BUF_SIZE];
-	size_t last_req_len;
-	unsigned int sends;
-	fake_respond_fn respond;
-	void *arg;
-} fk;
-
-static ssize_t fake_send(struct qkd_nl *nl, const void *buf, size_t len)
-{
-	(void)nl;
-	memcpy(fk.last_req, buf, len);
-	fk.last_req_len = len;
-	fk.sends++;
-	if (fk.respond)
-		fk.respond((struct nlmsghdr *)fk.last_req, fk.arg);
-	return (ssize_t)len;
-}
-
-static ssize_t fake_recv(struct qkd_nl *nl, void *buf, size_t len, int flags,
-			 uint32_t *sender)
-{
-	struct fake_dgram *d;
-
-	(void)nl;
-	(void)flags;
-	if (fk.head == fk.tail) {
-		errno = EAGAIN;		/* as SO_RCVTIMEO expiring */
-		return -1;
-	}
-	d = &fk.q[fk.head++ % FAKE_MAX_DGRAMS];
-	if (d->err) {
-		errno = d->err;
-		return -1;
-	}
-	if (d->len > len) {
-		errno = ENOBUFS;
-		return -1;
-	}
-	memcpy(buf, d->buf, d->len);
-	*sender = d->sender;
-	return (ssize_t)d->len;
-}
-
-/* A new datagram in the queue, from `sender`. */
-static struct fake_dgram *fake_dgram(uint32_t sender)
-{
-	struct fake_dgram *d = &fk.q[fk.tail++ % FAKE_MAX_DGRAMS];
-
-	memset(d, 0, sizeof(*d));
-	d->sender = sender;
-	return d;
-}
-
-static void fake_fail_recv(int err)
-{
-	fake_dgram(0)->err = err;
-}
-
-/* Append a genl message of cmd to datagram d, answering req. */
-static struct nlmsghdr *fake_put_genl(struct fake_dgram *d,
-				      const struct nlmsghdr *req, uint16_t type,
-				      uint8_t cmd, uint16_t flags)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(d->buf + d->len);
-	struct genlmsghdr *g;
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = flags;
-	nlh->nlmsg_seq = req ? req->nlmsg_seq : 0;
-	nlh->nlmsg_pid = req ? FAKE_PORT : 0;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = cmd;
-	g->version = QKD_FAMILY_VERSION;
-	return nlh;
-}
-
-static void fake_end(struct fake_dgram *d, struct nlmsghdr *nlh)
-{
-	d->len += MNL_ALIGN(nlh->nlmsg_len);
-}
-
-/* An NLMSG_ERROR (error 0: an ACK) with the request capped, and an
- * extack text when msg is not NULL. */
-static void fake_ack(struct fake_dgram *d, const struct nlmsghdr *req,
-		     int error, const char *msg)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(d->buf + d->len);
-	struct nlmsgerr *e;
-
-	nlh->nlmsg_type = NLMSG_ERROR;
-	nlh->nlmsg_flags = NLM_F_CAPPED | (msg ? NLM_F_ACK_TLVS : 0);
-	nlh->nlmsg_seq = req->nlmsg_seq;
-	nlh->nlmsg_pid = FAKE_PORT;
-	e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
-	e->error = error;
-	e->msg = *req;
-	if (msg)
-		mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, msg);
-	fake_end(d, nlh);
-}
-
-static void put_take_key(struct nlmsghdr *nlh, const uint8_t *id, size_t len,
-			 uint8_t role)
-{
-	struct nlattr *nest = mnl_attr_nest_start(nlh, QKD_A_KEY);
-	uint8_t mat[80];
-
-	memset(mat, 0xa5, sizeof(mat));
-	mnl_attr_put(nlh, QKD_KEY_A_ID, QKD_KEY_ID_LEN, id);
-	mnl_attr_put(nlh, QKD_KEY_A_MATERIAL, len, mat);
-	mnl_attr_put_u8(nlh, QKD_KEY_A_ROLE, role);
-	mnl_attr_put_u64(nlh, QKD_KEY_A_EXPIRES, 1234);
-	mnl_attr_nest_end(nlh, nest);
-}
+#include "fake_kernel.h"
 
 static const uint8_t id_a[QKD_KEY_ID_LEN] = { 0xaa, 1, 2, 3 };
 static const uint8_t id_b[QKD_KEY_ID_LEN] = { 0xbb, 1, 2, 3 };
-
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n--)
-		if (*b++)
-			return false;
-	return true;
-}
 
 FIXTURE(lib) {
 	struct qkd_nl *nl;
@@ -167,18 +25,8 @@ FIXTURE(lib) {
 
 FIXTURE_SETUP(lib)
 {
-	memset(&fk, 0, sizeof(fk));
-	self->nl = qkd_nl_new();
+	self->nl = fake_kernel_handle();
 	ASSERT_NE(NULL, self->nl);
-	/* a real socket (never used for I/O: the hooks are) so that the
-	 * handle counts as connected and setsockopt() calls succeed */
-	self->nl->sock = mnl_socket_open(NETLINK_GENERIC);
-	ASSERT_NE(NULL, self->nl->sock);
-	self->nl->family = FAKE_FAMILY;
-	self->nl->portid = FAKE_PORT;
-	self->nl->mcgrp = 7;
-	self->nl->send_fn = fake_send;
-	self->nl->recv_fn = fake_recv;
 }
 
 FIXTURE_TEARDOWN(lib)
@@ -252,11 +100,6 @@ TEST(ack_parsing)
 	EXPECT_STREQ("no link of that name", msg);
 }
 
-static void answer_error(struct nlmsghdr *req, void *arg)
-{
-	fake_ack(fake_dgram(0), req, *(int *)arg, "no link");
-}
-
 /* An impostor's datagram comes first; only the kernel's counts. */
 static void answer_forged_first(struct nlmsghdr *req, void *arg)
 {
@@ -272,7 +115,7 @@ TEST_F(lib, replies_only_from_the_kernel)
 	EXPECT_EQ(1, qkd_nl_foreign_dropped(self->nl));
 	EXPECT_STREQ("no link", qkd_nl_error(self->nl));
 	EXPECT_FALSE(qkd_nl_outcome_unknown(self->nl));
-	EXPECT_TRUE(all_zero(self->nl->rbuf, QKD_NL_BUF_SIZE));
+	EXPECT_TRUE(fake_all_zero(self->nl->rbuf, QKD_NL_BUF_SIZE));
 }
 
 static void answer_stale_then_ack(struct nlmsghdr *req, void *arg)
@@ -305,9 +148,9 @@ TEST_F(lib, timeout_leaves_outcome_unknown)
 	EXPECT_TRUE(qkd_nl_outcome_unknown(self->nl));
 	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "no reply"));
 	/* the request held key material: wiped once sent */
-	EXPECT_TRUE(all_zero(self->nl->sbuf, QKD_NL_BUF_SIZE));
+	EXPECT_TRUE(fake_all_zero(self->nl->sbuf, QKD_NL_BUF_SIZE));
 	/* and a refusal from the kernel settles it */
-	fk.respond = answer_error;
+	fk.respond = fake_answer_error;
 	fk.arg = &(int){ -ENOSPC };
 	EXPECT_EQ(-ENOSPC, qkd_key_inject(self->nl, "l1", &k, 1));
 	EXPECT_FALSE(qkd_nl_outcome_unknown(self->nl));
@@ -326,7 +169,7 @@ TEST_F(lib, inject_request_layout)
 		memset(keys[i].material, 0x10 + (int)i, keys[i].len);
 		keys[i].role = QKD_KEY_ROLE_RESPONDER;
 	}
-	fk.respond = answer_error;
+	fk.respond = fake_answer_error;
 	fk.arg = &(int){ 0 };
 	ASSERT_EQ(0, qkd_key_inject(self->nl, "l1", keys, 3));
 	mnl_attr_for_each(a, (struct nlmsghdr *)fk.last_req, GENL_HDRLEN) {
@@ -344,38 +187,13 @@ TEST_F(lib, inject_request_layout)
 	}
 	EXPECT_EQ(3, nests);
 	EXPECT_EQ(0, bad);
-	EXPECT_TRUE(all_zero(self->nl->sbuf, QKD_NL_BUF_SIZE));
-}
-
-struct take_script {
-	const uint8_t *id;
-	size_t len;
-	uint8_t role;
-	unsigned int nkeys, nreplies;
-};
-
-static void answer_take(struct nlmsghdr *req, void *arg)
-{
-	struct take_script *t = arg;
-	struct fake_dgram *d = fake_dgram(0);
-	unsigned int r, i;
-
-	for (r = 0; r < t->nreplies; r++) {
-		struct nlmsghdr *nlh = fake_put_genl(d, req, FAKE_FAMILY,
-						     QKD_CMD_KEY_TAKE, 0);
-
-		mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, "l1");
-		for (i = 0; i < t->nkeys; i++)
-			put_take_key(nlh, t->id, t->len, t->role);
-		fake_end(d, nlh);
-	}
-	fake_ack(d, req, 0, NULL);
+	EXPECT_TRUE(fake_all_zero(self->nl->sbuf, QKD_NL_BUF_SIZE));
 }
 
 TEST_F(lib, take_validates_the_reply)
 {
-	struct take_script ok = { id_a, 32, QKD_KEY_ROLE_RESPONDER, 1, 1 };
-	const struct take_script bad[] = {
+	struct fake_take ok = { id_a, 32, QKD_KEY_ROLE_RESPONDER, 1, 1 };
+	const struct fake_take bad[] = {
 		{ id_a, 32, QKD_KEY_ROLE_INITIATOR, 1, 1 },	/* role */
 		{ id_b, 32, QKD_KEY_ROLE_RESPONDER, 1, 1 },	/* ID */
 		{ id_a, 8, QKD_KEY_ROLE_RESPONDER, 1, 1 },	/* too short */
@@ -388,7 +206,7 @@ TEST_F(lib, take_validates_the_reply)
 	struct qkd_key_buf k;
 	unsigned int i;
 
-	fk.respond = answer_take;
+	fk.respond = fake_answer_take;
 	fk.arg = &ok;
 	ASSERT_EQ(0, qkd_key_take(self->nl, "l1", id_a, 100, &k));
 	EXPECT_EQ(32, k.len);
@@ -396,14 +214,14 @@ TEST_F(lib, take_validates_the_reply)
 	EXPECT_EQ(1234, k.expires_ns);
 	EXPECT_EQ(0, memcmp(k.id, id_a, QKD_KEY_ID_LEN));
 	qkd_key_wipe(&k);
-	EXPECT_TRUE(all_zero(&k, sizeof(k)));
+	EXPECT_TRUE(fake_all_zero(&k, sizeof(k)));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		fk.arg = (void *)&bad[i];
 		EXPECT_EQ(-EPROTO, qkd_key_take(self->nl, "l1", id_a, 100, &k))
 			TH_LOG("case %u", i);
-		EXPECT_TRUE(all_zero(&k, sizeof(k))) TH_LOG("case %u", i);
+		EXPECT_TRUE(fake_all_zero(&k, sizeof(k))) TH_LOG("case %u", i);
 		EXPECT_NE(0, qkd_nl_error(self->nl)[0]) TH_LOG("case %u", i);
-		EXPECT_TRUE(all_zero(self->nl->rbuf, QKD_NL_BUF_SIZE));
+		EXPECT_TRUE(fake_all_zero(self->nl->rbuf, QKD_NL_BUF_SIZE));
 	}
 	/* an initiator take wants an initiator key, any ID */
 	ok.role = QKD_KEY_ROLE_INITIATOR;
@@ -411,7 +229,7 @@ TEST_F(lib, take_validates_the_reply)
 	EXPECT_EQ(0, qkd_key_take(self->nl, "l1", NULL, -1, &k));
 	qkd_key_wipe(&k);
 	/* the module's refusal, with its words */
-	fk.respond = answer_error;
+	fk.respond = fake_answer_error;
 	fk.arg = &(int){ -EBUSY };
 	EXPECT_EQ(-EBUSY, qkd_key_take(self->nl, "l1", NULL, -1, &k));
 	EXPECT_STREQ("no link", qkd_nl_error(self->nl));
@@ -551,7 +369,7 @@ TEST_F(lib, notifications)
 	EXPECT_EQ(-ENOBUFS, qkd_ntf_recv(self->nl, &n, 0));
 	EXPECT_EQ(1, qkd_nl_foreign_dropped(self->nl));
 	EXPECT_EQ(0, qkd_ntf_recv(self->nl, &n, 0));
-	EXPECT_TRUE(all_zero(self->nl->rbuf, QKD_NL_BUF_SIZE));
+	EXPECT_TRUE(fake_all_zero(self->nl->rbuf, QKD_NL_BUF_SIZE));
 }
 
 TEST(names)
