@@ -496,7 +496,7 @@ static void drop_key(private_qkd_ke_t *this, const char *dflt)
 				 this->unused ?: (this->failed ? "exchange failed" : dflt));
 		do_annotate(this, NULL, 0, usage);
 	}
-	qkd_key_wipe(&this->key);
+	qkd_keysrc_wipe(&this->key);
 	this->have_key = FALSE;
 }
 

@@ -30,7 +30,7 @@
 #error "qkd_keyfile.c is for the test build only"
 #endif
 
-void qkd_key_wipe(struct qkd_key *key)
+void qkd_keysrc_wipe(struct qkd_key *key)
 {
 	if (key)
 	{
@@ -204,7 +204,7 @@ int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 	}
 	if (ret)
 	{
-		qkd_key_wipe(key);
+		qkd_keysrc_wipe(key);
 		return ret;
 	}
 	qkd_wire_id_str(key->id, idstr);

@@ -18,9 +18,9 @@
 
 #define QKD_KEYSRC_ID_LEN		16
 #define QKD_KEYSRC_MAX_KEY_LEN	64
-#define QKD_KEYSRC_ERR_LEN		160
+#define QKD_KEYSRC_ERR_LEN		256	/* = libqkd QKD_NL_ERR_MAX */
 
-/** one QKD key; wipe with qkd_key_wipe() */
+/** one QKD key; wipe with qkd_keysrc_wipe() */
 struct qkd_key {
 	uint8_t id[QKD_KEYSRC_ID_LEN];
 	uint8_t material[QKD_KEYSRC_MAX_KEY_LEN];
@@ -29,7 +29,7 @@ struct qkd_key {
 };
 
 /** wipe a key so the compiler cannot drop it */
-void qkd_key_wipe(struct qkd_key *key);
+void qkd_keysrc_wipe(struct qkd_key *key);
 
 /**
  * Take a key from the link.

@@ -73,7 +73,7 @@ static void qkd_nl_parse_ack_tlvs(const struct nlmsghdr *nlh, size_t off,
 
 	if (MNL_ALIGN(MNL_NLMSG_HDRLEN + off) > nlh->nlmsg_len)
 		return;
-	mnl_attr_for_each(a, nlh, off) {
+	qkd_attr_for_each(a, nlh, off) {
 		switch (mnl_attr_get_type(a)) {
 		case NLMSGERR_ATTR_MSG:
 			if (msg && !mnl_attr_validate(a, MNL_TYPE_NUL_STRING))

@@ -53,7 +53,7 @@ int qkd_audit_parse(const struct nlmsghdr *nlh, struct qkd_audit_buf *rec)
 	memset(rec, 0, sizeof(*rec));
 	if (qkd_nl_genl_ok(nlh, QKD_CMD_AUDIT_GET))
 		return -EPROTO;
-	mnl_attr_for_each(attr, nlh, GENL_HDRLEN) {
+	qkd_attr_for_each(attr, nlh, GENL_HDRLEN) {
 		if (mnl_attr_get_type(attr) != QKD_A_AUDIT)
 			continue;
 		if (nrec++)

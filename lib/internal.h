@@ -74,6 +74,19 @@ int qkd_nl_set_rcvtimeo(struct qkd_nl *nl, unsigned int ms);
  * module's to judge. */
 int qkd_nl_check_link(struct qkd_nl *nl, const char *link, bool optional);
 
+/*
+ * The attributes of a message from offset on, bounded by nlmsg_len itself:
+ * mnl_attr_for_each() bounds by MNL_ALIGN(nlmsg_len), which lets a
+ * truncated last attribute be read up to 3 bytes past the message.
+ * Nests reached this way lie wholly inside the message, so
+ * mnl_attr_for_each_nested() is safe on them.
+ */
+#define qkd_attr_for_each(attr, nlh, offset)				\
+	for ((attr) = mnl_nlmsg_get_payload_offset((nlh), (offset));	\
+	     mnl_attr_ok((attr), (int)((const char *)(nlh) +		\
+			 (nlh)->nlmsg_len - (const char *)(attr)));	\
+	     (attr) = mnl_attr_next(attr))
+
 /* Dumps fill a caller's array and count what did not fit. */
 struct qkd_dump_ctx {
 	void *items;

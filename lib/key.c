@@ -85,9 +85,10 @@ int qkd_key_inject(struct qkd_nl *nl, const char *link,
 	return qkd_key_inject_refs(nl, link, refs, n);
 }
 
-/* The fields of one key nest; false on a malformed one. */
-static bool qkd_parse_key_nest(const struct nlattr *nest,
-			       struct qkd_key_buf *out, unsigned int *seen)
+/* The fields of one key nest: 0, -EMSGSIZE for a material length out of
+ * range, -EPROTO for anything else malformed. */
+static int qkd_parse_key_nest(const struct nlattr *nest,
+			      struct qkd_key_buf *out, unsigned int *seen)
 {
 	const struct nlattr *a;
 
@@ -97,33 +98,33 @@ static bool qkd_parse_key_nest(const struct nlattr *nest,
 		switch (mnl_attr_get_type(a)) {
 		case QKD_KEY_A_ID:
 			if (len != QKD_KEY_ID_LEN)
-				return false;
+				return -EPROTO;
 			memcpy(out->id, mnl_attr_get_payload(a), len);
 			*seen |= 1;
 			break;
 		case QKD_KEY_A_MATERIAL:
 			if (len < QKD_KEY_MIN_LEN || len > QKD_KEY_MAX_LEN)
-				return false;
+				return -EMSGSIZE;
 			memcpy(out->material, mnl_attr_get_payload(a), len);
 			out->len = (uint8_t)len;
 			*seen |= 2;
 			break;
 		case QKD_KEY_A_ROLE:
 			if (!qkd_nl_get_u8(a, &out->role))
-				return false;
+				return -EPROTO;
 			*seen |= 4;
 			break;
 		case QKD_KEY_A_INJECTED:
 			if (!qkd_nl_get_u64(a, &out->injected_ns))
-				return false;
+				return -EPROTO;
 			break;
 		case QKD_KEY_A_EXPIRES:
 			if (!qkd_nl_get_u64(a, &out->expires_ns))
-				return false;
+				return -EPROTO;
 			break;
 		}
 	}
-	return true;
+	return 0;
 }
 
 int qkd_key_parse_take(const struct nlmsghdr *nlh, const uint8_t *want_id,
@@ -131,24 +132,27 @@ int qkd_key_parse_take(const struct nlmsghdr *nlh, const uint8_t *want_id,
 {
 	const struct nlattr *a;
 	unsigned int nkeys = 0, seen = 0;
-	bool ok;
+	int ret = -EPROTO;
 
 	memset(out, 0, sizeof(*out));
 	if (qkd_nl_genl_ok(nlh, QKD_CMD_KEY_TAKE))
 		return -EPROTO;
-	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+	qkd_attr_for_each(a, nlh, GENL_HDRLEN) {
 		if (mnl_attr_get_type(a) != QKD_A_KEY)
 			continue;
-		if (++nkeys > 1 || !qkd_parse_key_nest(a, out, &seen))
+		if (++nkeys > 1)
 			goto fail;
+		ret = qkd_parse_key_nest(a, out, &seen);
+		if (ret)
+			goto fail;
+		ret = -EPROTO;
 	}
-	ok = seen == 7 && out->role == want_role &&
-	     (!want_id || !memcmp(want_id, out->id, QKD_KEY_ID_LEN));
-	if (ok)
+	if (seen == 7 && out->role == want_role &&
+	    (!want_id || !memcmp(want_id, out->id, QKD_KEY_ID_LEN)))
 		return 0;
 fail:
 	qkd_key_wipe(out);
-	return -EPROTO;
+	return ret;
 }
 
 struct qkd_take_ctx {

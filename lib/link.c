@@ -193,7 +193,7 @@ int qkd_link_parse(const struct nlmsghdr *nlh, struct qkd_link_info *info)
 	memset(info, 0, sizeof(*info));
 	if (qkd_nl_genl_ok(nlh, QKD_CMD_LINK_GET))
 		return -EPROTO;
-	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+	qkd_attr_for_each(a, nlh, GENL_HDRLEN) {
 		if (qkd_link_parse_attr(a, info))
 			return -EPROTO;
 	}
@@ -263,7 +263,7 @@ int qkd_stats_parse(const struct nlmsghdr *nlh, struct qkd_stats_buf *stats)
 	memset(stats, 0, sizeof(*stats));
 	if (qkd_nl_genl_ok(nlh, QKD_CMD_STATS_GET))
 		return -EPROTO;
-	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+	qkd_attr_for_each(a, nlh, GENL_HDRLEN) {
 		if (mnl_attr_get_type(a) == QKD_A_STATS &&
 		    qkd_parse_stats_nest(a, stats))
 			return -EPROTO;

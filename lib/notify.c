@@ -113,7 +113,7 @@ int qkd_ntf_parse(const struct nlmsghdr *nlh, uint16_t family,
 	if (!qkd_ntf_name(genl->cmd))
 		return -ENOMSG;
 	ntf->cmd = genl->cmd;
-	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+	qkd_attr_for_each(a, nlh, GENL_HDRLEN) {
 		if (!qkd_ntf_parse_attr(a, ntf))
 			return -EPROTO;
 	}

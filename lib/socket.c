@@ -171,7 +171,7 @@ static int qkd_nl_family_cb(const struct nlmsghdr *nlh, void *arg)
 
 	if (qkd_nl_genl_ok(nlh, -1))
 		return -EPROTO;
-	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+	qkd_attr_for_each(a, nlh, GENL_HDRLEN) {
 		switch (mnl_attr_get_type(a)) {
 		case CTRL_ATTR_FAMILY_ID:
 			if (!mnl_attr_validate(a, MNL_TYPE_U16))
@@ -389,8 +389,11 @@ static enum qkd_nl_step qkd_nl_reply(struct qkd_nl *nl,
 		return QKD_NL_MORE;
 	if (m->nlmsg_type == NLMSG_ERROR ||
 	    (dump && m->nlmsg_type == NLMSG_DONE)) {
-		*result = qkd_nl_parse_ack(m, nl->err, &nl->err_off,
-					   &nl->err_miss);
+		char scratch[QKD_NL_ERR_MAX];
+
+		/* a reply the caller refused keeps its explanation */
+		*result = qkd_nl_parse_ack(m, *parse_err ? scratch : nl->err,
+					   &nl->err_off, &nl->err_miss);
 		if (*result != -EBADMSG)
 			nl->outcome_unknown = false;	/* the kernel said */
 		else

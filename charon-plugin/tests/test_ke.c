@@ -70,7 +70,7 @@ static void stub_reset(void)
 	}
 }
 
-void qkd_key_wipe(struct qkd_key *key)
+void qkd_keysrc_wipe(struct qkd_key *key)
 {
 	if (key)
 	{

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Host unit tests of the netlink parsing in qkd_kmod.c (KEY_TAKE replies,
- * extended ACKs) with hand-built, truncated and hostile messages, and of
- * the behaviour without the module.  Run under ASan/UBSan.
+ * Host unit tests of the plugin's key source on libqkd (qkd_kmod.c): the
+ * KEY_TAKE reply and extended-ACK parsing it relies on, with hand-built,
+ * truncated and hostile messages; a take against libqkd's fake kernel;
+ * and the behaviour without the module.  Run under ASan/UBSan.
  */
 #include "tap.h"
 
@@ -14,8 +15,10 @@
 #include <linux/genetlink.h>
 #include <linux/qkd.h>
 
-/* included, not linked: the reply callback is static */
+/* included, not linked: kmod_take() is static */
 #include "../qkd_kmod.c"
+/* libqkd's fake kernel (lib/tests/fake_kernel.h) */
+#include "fake_kernel.h"
 
 static uint8_t ID[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 
@@ -283,29 +286,25 @@ static void test_no_module(void)
 /* a second KEY_TAKE reply in the same transaction voids the take */
 static void test_second_reply(void)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE], err[QKD_KEYSRC_ERR_LEN] = "";
-	struct nlmsghdr *nlh;
+	char err[QKD_KEYSRC_ERR_LEN] = "";
 	struct qkd_key key, zero;
-	struct req_ctx ctx = {
-		.want_role = QKD_KEY_ROLE_INITIATOR,
-		.key = &key,
-		.err = err,
-	};
+	struct fake_take one = { ID, 32, QKD_KEY_ROLE_INITIATOR, 1, 1 };
+	struct fake_take two = { ID, 32, QKD_KEY_ROLE_INITIATOR, 1, 2 };
+	struct qkd_nl *nl = fake_kernel_handle();
 	int r1, r2;
 
 	memset(&zero, 0, sizeof(zero));
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
-	r1 = take_cb(nlh, &ctx);
-	ok(r1 == MNL_CB_OK && ctx.got == 1 && key.len == 32,
+	fk.respond = fake_answer_take;
+	fk.arg = &one;
+	r1 = kmod_take(nl, "l1", NULL, 0, &key, err);
+	ok(r1 == 0 && key.len == 32 && key.role == QKD_KEY_ROLE_INITIATOR,
 	   "first KEY_TAKE reply accepted");
-	errno = 0;
-	r2 = take_cb(nlh, &ctx);
-	ok(r2 == MNL_CB_ERROR && ctx.got == 0 && ctx.perr == -EPROTO &&
-	   errno == EPROTO && memcmp(&key, &zero, sizeof(key)) == 0 &&
+	fk.arg = &two;
+	r2 = kmod_take(nl, "l1", NULL, 0, &key, err);
+	ok(r2 == -EPROTO && memcmp(&key, &zero, sizeof(key)) == 0 &&
 	   strstr(err, "more than one"),
-	   "second reply: callback error, take voided (got 0, -EPROTO), key "
-	   "wiped (%s)", err);
+	   "second reply: take voided (-EPROTO), key wiped (%s)", err);
+	qkd_nl_free(nl);
 }
 
 int main(void)

@@ -203,6 +203,8 @@ TEST_F(lib, take_validates_the_reply)
 		{ id_a, 32, QKD_KEY_ROLE_RESPONDER, 0, 1 },	/* no key */
 		{ id_a, 32, QKD_KEY_ROLE_RESPONDER, 1, 0 },	/* ack only */
 	};
+	const int bad_err[] = { -EPROTO, -EPROTO, -EMSGSIZE, -EMSGSIZE,
+				-EPROTO, -EPROTO, -EPROTO, -EPROTO };
 	struct qkd_key_buf k;
 	unsigned int i;
 
@@ -217,7 +219,7 @@ TEST_F(lib, take_validates_the_reply)
 	EXPECT_TRUE(fake_all_zero(&k, sizeof(k)));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		fk.arg = (void *)&bad[i];
-		EXPECT_EQ(-EPROTO, qkd_key_take(self->nl, "l1", id_a, 100, &k))
+		EXPECT_EQ(bad_err[i], qkd_key_take(self->nl, "l1", id_a, 100, &k))
 			TH_LOG("case %u", i);
 		EXPECT_TRUE(fake_all_zero(&k, sizeof(k))) TH_LOG("case %u", i);
 		EXPECT_NE(0, qkd_nl_error(self->nl)[0]) TH_LOG("case %u", i);
@@ -330,6 +332,89 @@ TEST(parsers_refuse_wrong_lengths)
 	EXPECT_EQ(-ENOMSG, qkd_ntf_parse(nlh, FAKE_FAMILY + 1, &ntf));
 	g->cmd = QKD_CMD_KEY_TAKE;	/* no notification */
 	EXPECT_EQ(-ENOMSG, qkd_ntf_parse(nlh, FAKE_FAMILY, &ntf));
+}
+
+static void queue_ntf(struct fake_dgram *d, uint16_t family, uint8_t cmd,
+		      const char *link);
+#define queue_ntf_into queue_ntf
+
+/* Every parser on every prefix of a message, in a heap copy of exactly
+ * that size: ASan fails the test on any read past the end. */
+static int parse_prefixes(const struct nlmsghdr *full, int which)
+{
+	uint32_t len;
+	int accepted = 0;
+
+	for (len = sizeof(struct nlmsghdr); len <= full->nlmsg_len; len++) {
+		struct nlmsghdr *m = malloc(len);
+		union {
+			struct qkd_key_buf k;
+			struct qkd_link_info l;
+			struct qkd_audit_buf a;
+			struct qkd_ntf n;
+		} u;
+		char msg[QKD_NL_ERR_MAX];
+
+		memcpy(m, full, len);
+		m->nlmsg_len = len;
+		switch (which) {
+		case 0:
+			accepted += !qkd_key_parse_take(m, NULL, QKD_KEY_ROLE_INITIATOR, &u.k);
+			break;
+		case 1:
+			accepted += !qkd_link_parse(m, &u.l);
+			break;
+		case 2:
+			accepted += !qkd_audit_parse(m, &u.a);
+			break;
+		case 3:
+			accepted += !qkd_ntf_parse(m, FAKE_FAMILY, &u.n);
+			break;
+		default:
+			accepted += qkd_nl_parse_ack(m, msg, NULL, NULL) == -EINVAL;
+			break;
+		}
+		free(m);
+	}
+	return accepted;
+}
+
+TEST(parsers_stay_inside_truncated_messages)
+{
+	char buf[1024];
+	struct nlmsghdr *nlh;
+	struct fake_dgram d;
+	struct nlattr *nest;
+	struct nlmsghdr req = { .nlmsg_len = 64, .nlmsg_seq = 9 };
+
+	memset(&d, 0, sizeof(d));
+	nlh = fake_put_genl(&d, NULL, FAKE_FAMILY, QKD_CMD_KEY_TAKE, 0);
+	fake_put_take_key(nlh, id_a, 32, QKD_KEY_ROLE_INITIATOR);
+	/* accepted only whole, or missing just the trailing EXPIRES */
+	EXPECT_GE(2, parse_prefixes(nlh, 0));
+	EXPECT_LE(1, parse_prefixes(nlh, 0));
+
+	memset(&d, 0, sizeof(d));
+	put_link(&d, &req, "l1", 0);
+	EXPECT_LE(1, parse_prefixes((struct nlmsghdr *)d.buf, 1));
+
+	nlh = mnl_nlmsg_put_header(buf);
+	mnl_nlmsg_put_extra_header(nlh, GENL_HDRLEN);
+	((struct genlmsghdr *)mnl_nlmsg_get_payload(nlh))->cmd = QKD_CMD_AUDIT_GET;
+	nest = mnl_attr_nest_start(nlh, QKD_A_AUDIT);
+	mnl_attr_put_u64(nlh, QKD_AUDIT_A_SEQ, 4);
+	mnl_attr_put_strz(nlh, QKD_AUDIT_A_COMM, "charon");
+	mnl_attr_put_u32(nlh, QKD_AUDIT_A_SPI, 0xc0ffee);
+	mnl_attr_nest_end(nlh, nest);
+	EXPECT_LE(1, parse_prefixes(nlh, 2));
+
+	memset(&d, 0, sizeof(d));
+	queue_ntf_into(&d, FAKE_FAMILY, QKD_CMD_KEY_WANTED_NTF, "l1");
+	EXPECT_LE(1, parse_prefixes((struct nlmsghdr *)d.buf, 3));
+
+	memset(&d, 0, sizeof(d));
+	fake_ack(&d, &req, -EINVAL, "bad attribute");
+	EXPECT_LE(1, parse_prefixes((struct nlmsghdr *)d.buf, 4));
 }
 
 static void queue_ntf(struct fake_dgram *d, uint16_t family, uint8_t cmd,
