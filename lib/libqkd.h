@@ -215,8 +215,16 @@ int qkd_audit_annotate(struct qkd_nl *nl, const char *link,
 
 /* ---- notifications ------------------------------------------------------- */
 
+/* The notifications the module multicasts (their genl command values). */
+enum qkd_ntf_kind {
+	QKD_NTF_LOW_WATERMARK = QKD_CMD_LOW_WATERMARK_NTF,
+	QKD_NTF_KEY_WANTED = QKD_CMD_KEY_WANTED_NTF,
+	QKD_NTF_KEY_EXPIRED = QKD_CMD_KEY_EXPIRED_NTF,
+	QKD_NTF_LINK_DEL = QKD_CMD_LINK_DEL_NTF,
+};
+
 struct qkd_ntf {
-	uint8_t cmd;			/* QKD_CMD_*_NTF */
+	uint8_t cmd;			/* enum qkd_ntf_kind */
 	char link_name[QKD_LINK_NAME_MAX];
 	char remote_sae_id[QKD_SAE_ID_MAX];
 	uint8_t key_id[QKD_KEY_ID_LEN];

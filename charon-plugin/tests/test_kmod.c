@@ -22,43 +22,7 @@
 
 static uint8_t ID[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 
-static struct nlmsghdr *reply(char *buf, uint8_t cmd)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct genlmsghdr *g;
-
-	nlh->nlmsg_type = 0x20;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = cmd;
-	g->version = QKD_FAMILY_VERSION;
-	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, "l1");
-	return nlh;
-}
-
-static void put_key(struct nlmsghdr *nlh, const uint8_t *id, size_t idlen,
-					size_t matlen, int role)
-{
-	struct nlattr *nest = mnl_attr_nest_start(nlh, QKD_A_KEY);
-	uint8_t mat[100];
-
-	memset(mat, 0x5a, sizeof(mat));
-	if (id)
-	{
-		mnl_attr_put(nlh, QKD_KEY_A_ID, idlen, id);
-	}
-	if (matlen)
-	{
-		mnl_attr_put(nlh, QKD_KEY_A_MATERIAL, matlen, mat);
-	}
-	if (role >= 0)
-	{
-		mnl_attr_put_u8(nlh, QKD_KEY_A_ROLE, role);
-	}
-	mnl_attr_put_u64(nlh, QKD_KEY_A_INJECTED, 1);
-	mnl_attr_put_u64(nlh, QKD_KEY_A_EXPIRES, 2);
-	mnl_attr_nest_end(nlh, nest);
-}
-
+/* the reply builders are libqkd's fake kernel's (fake_kernel.h) */
 /* parse from an exactly sized heap copy */
 static int parse_exact(struct nlmsghdr *nlh, const uint8_t *want, uint8_t role,
 					   struct qkd_key *key)
@@ -79,8 +43,8 @@ static void test_take(void)
 	struct qkd_key key;
 	int ret;
 
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	nlh = fake_reply_start(buf, true);
+	fake_put_key_fields(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
 	ret = parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key);
 	ok(ret == 0 && key.len == 32 && memcmp(key.id, ID, 16) == 0 &&
 	   key.material[0] == 0x5a && key.role == QKD_KEY_ROLE_INITIATOR,
@@ -104,45 +68,45 @@ static void test_take(void)
 		   "rejected reply leaves no key material");
 	}
 
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, ID, 16, 64, QKD_KEY_ROLE_RESPONDER);
+	nlh = fake_reply_start(buf, true);
+	fake_put_key_fields(nlh, ID, 16, 64, QKD_KEY_ROLE_RESPONDER);
 	ok(parse_exact(nlh, ID, QKD_KEY_ROLE_RESPONDER, &key) == 0 &&
 	   key.len == 64, "64 byte responder key parsed");
 
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, ID, 16, 65, QKD_KEY_ROLE_INITIATOR);
+	nlh = fake_reply_start(buf, true);
+	fake_put_key_fields(nlh, ID, 16, 65, QKD_KEY_ROLE_INITIATOR);
 	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EMSGSIZE,
 	   "65 byte key rejected");
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, ID, 16, 15, QKD_KEY_ROLE_INITIATOR);
+	nlh = fake_reply_start(buf, true);
+	fake_put_key_fields(nlh, ID, 16, 15, QKD_KEY_ROLE_INITIATOR);
 	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EMSGSIZE,
 	   "15 byte key rejected");
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, ID, 15, 32, QKD_KEY_ROLE_INITIATOR);
+	nlh = fake_reply_start(buf, true);
+	fake_put_key_fields(nlh, ID, 15, 32, QKD_KEY_ROLE_INITIATOR);
 	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
 	   "15 byte ID rejected");
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, NULL, 0, 32, QKD_KEY_ROLE_INITIATOR);
+	nlh = fake_reply_start(buf, true);
+	fake_put_key_fields(nlh, NULL, 0, 32, QKD_KEY_ROLE_INITIATOR);
 	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
 	   "missing ID rejected");
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, ID, 16, 0, QKD_KEY_ROLE_INITIATOR);
+	nlh = fake_reply_start(buf, true);
+	fake_put_key_fields(nlh, ID, 16, 0, QKD_KEY_ROLE_INITIATOR);
 	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
 	   "missing material rejected");
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, ID, 16, 32, -1);
+	nlh = fake_reply_start(buf, true);
+	fake_put_key_fields(nlh, ID, 16, 32, -1);
 	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
 	   "missing role rejected");
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
+	nlh = fake_reply_start(buf, true);
 	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
 	   "reply without key rejected");
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
-	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	nlh = fake_reply_start(buf, true);
+	fake_put_key_fields(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	fake_put_key_fields(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
 	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
 	   "reply with two keys rejected");
-	nlh = reply(buf, QKD_CMD_LINK_GET);
-	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	nlh = fake_reply_start(buf, false);
+	fake_put_key_fields(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
 	ok(parse_exact(nlh, NULL, QKD_KEY_ROLE_INITIATOR, &key) == -EPROTO,
 	   "reply of another command rejected");
 
@@ -151,8 +115,8 @@ static void test_take(void)
 		int bad = 0;
 		uint32_t full, len;
 
-		nlh = reply(buf, QKD_CMD_KEY_TAKE);
-		put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+		nlh = fake_reply_start(buf, true);
+		fake_put_key_fields(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
 		full = nlh->nlmsg_len;
 		for (len = sizeof(struct nlmsghdr); len < full; len++)
 		{
@@ -167,8 +131,8 @@ static void test_take(void)
 	}
 
 	/* hostile: nested attribute claiming more than the message */
-	nlh = reply(buf, QKD_CMD_KEY_TAKE);
-	put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+	nlh = fake_reply_start(buf, true);
+	fake_put_key_fields(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
 	{
 		struct nlattr *a = mnl_nlmsg_get_payload_offset(nlh, GENL_HDRLEN);
 
@@ -184,8 +148,8 @@ static void test_take(void)
 
 		for (i = 0; i < 20000; i++)
 		{
-			nlh = reply(buf, QKD_CMD_KEY_TAKE);
-			put_key(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
+			nlh = fake_reply_start(buf, true);
+			fake_put_key_fields(nlh, ID, 16, 32, QKD_KEY_ROLE_INITIATOR);
 			for (j = 0; j < 4; j++)
 			{
 				((uint8_t*)nlh)[sizeof(*nlh) + GENL_HDRLEN +

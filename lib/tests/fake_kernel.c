@@ -104,18 +104,41 @@ void fake_ack(struct fake_dgram *d, const struct nlmsghdr *req,
 	fake_end(d, nlh);
 }
 
-void fake_put_take_key(struct nlmsghdr *nlh, const uint8_t *id, size_t len,
-			 uint8_t role)
+void fake_put_key_fields(struct nlmsghdr *nlh, const uint8_t *id, size_t idlen,
+			 size_t matlen, int role)
 {
 	struct nlattr *nest = mnl_attr_nest_start(nlh, QKD_A_KEY);
-	uint8_t mat[80];
+	uint8_t mat[100];
 
-	memset(mat, 0xa5, sizeof(mat));
-	mnl_attr_put(nlh, QKD_KEY_A_ID, QKD_KEY_ID_LEN, id);
-	mnl_attr_put(nlh, QKD_KEY_A_MATERIAL, len, mat);
-	mnl_attr_put_u8(nlh, QKD_KEY_A_ROLE, role);
+	memset(mat, 0x5a, sizeof(mat));
+	if (id)
+		mnl_attr_put(nlh, QKD_KEY_A_ID, idlen, id);
+	if (matlen)
+		mnl_attr_put(nlh, QKD_KEY_A_MATERIAL, matlen, mat);
+	if (role >= 0)
+		mnl_attr_put_u8(nlh, QKD_KEY_A_ROLE, (uint8_t)role);
+	mnl_attr_put_u64(nlh, QKD_KEY_A_INJECTED, 1);
 	mnl_attr_put_u64(nlh, QKD_KEY_A_EXPIRES, 1234);
 	mnl_attr_nest_end(nlh, nest);
+}
+
+void fake_put_take_key(struct nlmsghdr *nlh, const uint8_t *id, size_t len,
+		       uint8_t role)
+{
+	fake_put_key_fields(nlh, id, QKD_KEY_ID_LEN, len, role);
+}
+
+struct nlmsghdr *fake_reply_start(char *buf, bool take)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+
+	nlh->nlmsg_type = FAKE_FAMILY;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = take ? QKD_CMD_KEY_TAKE : QKD_CMD_LINK_GET;
+	g->version = QKD_FAMILY_VERSION;
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, "l1");
+	return nlh;
 }
 
 void fake_answer_take(struct nlmsghdr *req, void *arg)

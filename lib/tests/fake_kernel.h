@@ -56,7 +56,7 @@ void fake_ack(struct fake_dgram *d, const struct nlmsghdr *req, int error,
 	      const char *msg);
 
 /* A scripted KEY_TAKE answer: nreplies replies of nkeys keys each, then
- * an ACK.  Material is 0xa5 bytes; EXPIRES is 1234. */
+ * an ACK.  Keys as fake_put_key_fields() makes them. */
 struct fake_take {
 	const uint8_t *id;
 	size_t len;
@@ -65,6 +65,14 @@ struct fake_take {
 };
 void fake_put_take_key(struct nlmsghdr *nlh, const uint8_t *id, size_t len,
 		       uint8_t role);
+/* A key nest with every field optional, for hostile replies: id NULL,
+ * matlen 0 or role < 0 leave that field out.  Material is 0x5a bytes;
+ * INJECTED 1 and EXPIRES 1234 come last (12 bytes each). */
+void fake_put_key_fields(struct nlmsghdr *nlh, const uint8_t *id, size_t idlen,
+			 size_t matlen, int role);
+/* A reply of the family in buf, link name "l1": to KEY_TAKE, or (take
+ * false) to another command, for the parsers' refusals. */
+struct nlmsghdr *fake_reply_start(char *buf, bool take);
 void fake_answer_take(struct nlmsghdr *req, void *arg);	/* arg: fake_take */
 /* Answer every request with fake_ack(*(int *)arg, "no link"). */
 void fake_answer_error(struct nlmsghdr *req, void *arg);

@@ -212,7 +212,7 @@ TEST_F(lib, take_validates_the_reply)
 	fk.arg = &ok;
 	ASSERT_EQ(0, qkd_key_take(self->nl, "l1", id_a, 100, &k));
 	EXPECT_EQ(32, k.len);
-	EXPECT_EQ(0xa5, k.material[31]);
+	EXPECT_EQ(0x5a, k.material[31]);
 	EXPECT_EQ(1234, k.expires_ns);
 	EXPECT_EQ(0, memcmp(k.id, id_a, QKD_KEY_ID_LEN));
 	qkd_key_wipe(&k);

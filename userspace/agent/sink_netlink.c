@@ -270,13 +270,13 @@ static bool ev_from_ntf(struct sink_event *ev, const struct qkd_ntf *ntf)
 {
 	memset(ev, 0, sizeof(*ev));
 	switch (ntf->cmd) {
-	case QKD_CMD_LOW_WATERMARK_NTF:
+	case QKD_NTF_LOW_WATERMARK:
 		ev->type = SINK_EV_LOW_WATERMARK;
 		break;
-	case QKD_CMD_KEY_WANTED_NTF:
+	case QKD_NTF_KEY_WANTED:
 		ev->type = SINK_EV_KEY_WANTED;
 		break;
-	case QKD_CMD_LINK_DEL_NTF:
+	case QKD_NTF_LINK_DEL:
 		ev->type = SINK_EV_LINK_DEL;
 		break;
 	default:
