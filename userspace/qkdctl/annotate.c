@@ -134,7 +134,7 @@ json_t *audit_record_to_json(const struct audit_record *r)
 	} else {
 		json_object_set_new(o, "key_id", json_null());
 	}
-	json_object_set_new(o, "role", json_string(role_name(r->role)));
+	json_object_set_new(o, "role", json_string(role_label(r->role)));
 	json_object_set_new(o, "pid", r->has_pid ? json_u64(r->pid) : json_null());
 	json_object_set_new(o, "comm", json_string(r->comm));
 	for (i = 0; i < r->n_spi && i < QKD_AUDIT_SPI_MAX; i++) {
@@ -201,7 +201,7 @@ json_t *sa_to_json(const struct sa_info *sa, const struct sa_annotation *an,
 		} else {
 			json_object_set_new(q, "key_id", json_null());
 		}
-		json_object_set_new(q, "role", json_string(role_name(r->role)));
+		json_object_set_new(q, "role", json_string(role_label(r->role)));
 		json_object_set_new(q, "audit_seq", json_u64(r->seq));
 		json_object_set_new(q, "taken_ns", json_u64(r->time_ns));
 		json_object_set_new(q, "comm", json_string(r->comm));
@@ -236,7 +236,7 @@ void audit_record_print(FILE *out, const struct audit_record *r)
 	if (r->has_key_id)
 		uuid_format(r->key_id, id);
 	fprintf(out, "%" PRIu64 " %s link %s key %s role %s", r->seq, t, r->link,
-		id, role_name(r->role));
+		id, role_label(r->role));
 	if (r->has_pid)
 		fprintf(out, " by %s[%" PRIu32 "]", r->comm[0] ? r->comm : "?", r->pid);
 	for (i = 0; i < r->n_spi && i < QKD_AUDIT_SPI_MAX; i++) {
@@ -281,7 +281,7 @@ void sa_print(FILE *out, const struct sa_info *sa,
 			uuid_format(an->rec->key_id, id);
 		format_time_ns(an->rec->time_ns, t, sizeof(t));
 		fprintf(out, "\tkeying qkd link %s key %s role %s (audit %" PRIu64 ", taken %s)\n",
-			an->rec->link, id, role_name(an->rec->role), an->rec->seq, t);
+			an->rec->link, id, role_label(an->rec->role), an->rec->seq, t);
 	} else if (an->keying == SA_KEYING_UNKNOWN) {
 		fprintf(out, "\tkeying unknown (no QKD audit record available for this SA)\n");
 	} else {

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <libqkd.h>
+
 #include "util.h"
 
 const struct link_limit_def link_limit_defs[LIMIT_COUNT] = {
@@ -230,7 +232,7 @@ int args_stats(int argc, char **argv, struct link_args *a, char *err, size_t err
 
 static int parse_role(const char *v, uint8_t *role, char *err, size_t errlen)
 {
-	*role = role_parse(v);
+	*role = qkd_role_from_name(v);
 	if (!*role)
 		FAIL("bad role \"%s\" (want initiator or responder)", v);
 	return ARGS_OK;

@@ -3,9 +3,8 @@
 #include "audit.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <netlink/genl/genl.h>
 
 #include "annotate.h"
 #include "args.h"
@@ -22,114 +21,63 @@ static void audit_usage(FILE *out)
 	      "  taken key (what the strongSwan plugin does after installing SAs).\n", out);
 }
 
-int audit_record_parse(struct nlattr *nest, struct audit_record *r)
+void audit_record_from_lib(const struct qkd_audit_buf *b, struct audit_record *r)
 {
-	struct nlattr *a;
-	int rem;
-
 	memset(r, 0, sizeof(*r));
-	nla_for_each_nested(a, nest, rem) {
-		switch (nla_type(a)) {
-		case QKD_AUDIT_A_SEQ:
-			if (!nla_get_u64_checked(a, &r->seq))
-				return -EBADMSG;
-			break;
-		case QKD_AUDIT_A_TIME:
-			if (!nla_get_u64_checked(a, &r->time_ns))
-				return -EBADMSG;
-			break;
-		case QKD_AUDIT_A_LINK_NAME:
-			nla_get_str_copy(a, r->link, sizeof(r->link));
-			break;
-		case QKD_AUDIT_A_KEY_ID:
-			if (nla_len(a) != QKD_KEY_ID_LEN)
-				return -EBADMSG;
-			memcpy(r->key_id, nla_data(a), QKD_KEY_ID_LEN);
-			r->has_key_id = true;
-			break;
-		case QKD_AUDIT_A_ROLE:
-			nla_get_u8_checked(a, &r->role);
-			break;
-		case QKD_AUDIT_A_PID:
-			r->has_pid = nla_get_u32_checked(a, &r->pid);
-			break;
-		case QKD_AUDIT_A_COMM:
-			nla_get_str_copy(a, r->comm, sizeof(r->comm));
-			break;
-		case QKD_AUDIT_A_SPI:
-			/* Multi-attr; more than the UAPI allows is malformed. */
-			if (r->n_spi == QKD_AUDIT_SPI_MAX ||
-			    !nla_get_u32_checked(a, &r->spi[r->n_spi]))
-				return -EBADMSG;
-			r->n_spi++;
-			break;
-		case QKD_AUDIT_A_USAGE:
-			nla_get_str_copy(a, r->usage, sizeof(r->usage));
-			break;
-		default:
-			break;	/* PAD, or newer than us */
-		}
-	}
-	return 0;
+	r->seq = b->seq;
+	r->time_ns = b->time_ns;
+	copy_str(r->link, sizeof(r->link), b->link_name);
+	/* The module sends both in every record; libqkd keeps no presence. */
+	r->has_key_id = true;
+	memcpy(r->key_id, b->key_id, QKD_KEY_ID_LEN);
+	r->role = b->role;
+	r->has_pid = true;
+	r->pid = b->pid;
+	copy_str(r->comm, sizeof(r->comm), b->comm);
+	r->n_spi = b->nr_spi < QKD_AUDIT_SPI_MAX ? b->nr_spi : QKD_AUDIT_SPI_MAX;
+	memcpy(r->spi, b->spi, r->n_spi * sizeof(r->spi[0]));
+	copy_str(r->usage, sizeof(r->usage), b->usage);
 }
 
-static int audit_cb(struct nlmsghdr *nlh, void *arg)
+static int audit_dump(struct qkd_nl *nl, const char *link, void *items, int max)
 {
-	struct audit_list *l = arg;
-	struct nlattr *tb[QKD_A_MAX + 1];
+	return qkd_audit_dump(nl, link, items, max);
+}
+
+int audit_fetch(struct qkd_nl *nl, const char *name, struct audit_list *out)
+{
 	struct audit_record r;
-
-	if (genlmsg_parse(nlh, 0, tb, QKD_A_MAX, NULL) < 0 || !tb[QKD_A_AUDIT] ||
-	    audit_record_parse(tb[QKD_A_AUDIT], &r) < 0)
-		return -EBADMSG;
-	if (audit_list_append(l, &r) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-int audit_fetch(struct qkd_nl *q, const char *name, struct audit_list *out,
-		struct nl_status *st)
-{
-	struct nl_msg *msg = qkd_nl_msg(q, QKD_CMD_AUDIT_GET, NLM_F_DUMP);
-	int ret;
+	struct qkd_audit_buf *b;
+	void *items;
+	int i, n;
 
 	memset(out, 0, sizeof(*out));
-	if (!msg || (name && nla_put_string(msg, QKD_A_LINK_NAME, name) < 0)) {
-		nlmsg_free(msg);
-		*st = (struct nl_status){ .err = ENOMEM };
-		return -1;
+	/* The module keeps at most QKD_AUDIT_RING_SIZE records. */
+	n = qkd_dump_all(nl, audit_dump, name, sizeof(*b), QKD_AUDIT_RING_SIZE, &items);
+	if (n < 0)
+		return n;
+	b = items;
+	for (i = 0; i < n; i++) {
+		audit_record_from_lib(&b[i], &r);
+		if (audit_list_append(out, &r) < 0) {
+			audit_list_free(out);
+			free(items);
+			return -ENOMEM;
+		}
 	}
-	ret = nl_transact(q->sk, msg, audit_cb, out, st);
-	nlmsg_free(msg);
-	if (ret < 0)
-		audit_list_free(out);
-	return ret;
+	free(items);
+	return 0;
 }
 
-static int audit_show(int argc, char **argv)
+static int audit_show_run(struct qkd_nl *nl, void *arg)
 {
-	struct audit_args a;
+	const struct audit_args *a = arg;
 	struct audit_list l;
-	struct nl_status st;
-	struct qkd_nl q;
-	char err[256], what[64];
 	size_t i;
-	int ret = args_audit_show(argc, argv, &a, err, sizeof(err));
+	int ret = audit_fetch(nl, a->has_name ? a->name : NULL, &l);
 
-	if (ret == ARGS_HELP) {
-		audit_usage(stdout);
-		return EXIT_OK;
-	}
-	if (ret != ARGS_OK)
-		return report_usage_error("audit", err, audit_usage);
-	snprintf(what, sizeof(what), "audit%s%s", a.has_name ? " link " : "", a.name);
-	ret = qkd_open_or_report(&q, what);
 	if (ret)
 		return ret;
-	if (audit_fetch(&q, a.has_name ? a.name : NULL, &l, &st) < 0) {
-		ret = report_nl_error(what, &st);
-		goto out;
-	}
 	if (opts.json) {
 		json_t *arr = json_array();
 
@@ -141,56 +89,38 @@ static int audit_show(int argc, char **argv)
 			audit_record_print(stdout, &l.rec[i]);
 	}
 	audit_list_free(&l);
-	ret = EXIT_OK;
-out:
-	qkd_nl_close(&q);
-	return ret;
+	return 0;
 }
 
-static int audit_annotate(int argc, char **argv)
+static int audit_annotate_run(struct qkd_nl *nl, void *arg)
 {
-	struct annotate_args a;
-	struct nl_status st = { 0 };
-	struct qkd_nl q;
-	struct nl_msg *msg;
-	char err[256], what[64];
-	unsigned int i;
-	int ret = args_audit_annotate(argc, argv, &a, err, sizeof(err));
+	const struct annotate_args *a = arg;
 
-	if (ret == ARGS_HELP) {
-		audit_usage(stdout);
-		return EXIT_OK;
-	}
-	if (ret != ARGS_OK)
-		return report_usage_error("audit annotate", err, audit_usage);
-	snprintf(what, sizeof(what), "audit annotate %s", a.name);
-	ret = qkd_open_or_report(&q, what);
-	if (ret)
-		return ret;
-	msg = qkd_nl_msg(&q, QKD_CMD_AUDIT_ANNOTATE, 0);
-	ret = !msg || nla_put_string(msg, QKD_A_LINK_NAME, a.name) < 0 ||
-	      nla_put(msg, QKD_A_KEY_ID, QKD_KEY_ID_LEN, a.id) < 0 ||
-	      (a.has_usage && nla_put_string(msg, QKD_A_USAGE, a.usage) < 0);
-	for (i = 0; !ret && i < a.n_spi; i++)
-		ret = nla_put_u32(msg, QKD_A_SPI, a.spi[i]) < 0;
-	if (ret) {
-		st.err = ENOMEM;
-		ret = report_nl_error(what, &st);
-	} else if (nl_transact(q.sk, msg, NULL, NULL, &st) < 0) {
-		ret = report_nl_error(what, &st);
-	} else {
-		ret = EXIT_OK;
-	}
-	nlmsg_free(msg);
-	qkd_nl_close(&q);
-	return ret;
+	return qkd_audit_annotate(nl, a->name, a->id, a->spi, a->n_spi,
+				  a->has_usage ? a->usage : NULL);
 }
 
 int cmd_audit(int argc, char **argv)
 {
-	if (argc > 0 && !strcmp(argv[0], "annotate"))
-		return audit_annotate(argc - 1, argv + 1);
-	if (argc > 0 && (!strcmp(argv[0], "show") || !strcmp(argv[0], "list")))
-		return audit_show(argc - 1, argv + 1);
-	return audit_show(argc, argv);
+	struct annotate_args ann;
+	struct audit_args show;
+	char err[256], what[64];
+	int ret;
+
+	if (argc > 0 && !strcmp(argv[0], "annotate")) {
+		ret = args_audit_annotate(argc - 1, argv + 1, &ann, err, sizeof(err));
+		if (ret != ARGS_OK)
+			return args_exit(ret, "audit annotate", err, audit_usage);
+		snprintf(what, sizeof(what), "audit annotate %s", ann.name);
+		return qkd_run(what, audit_annotate_run, &ann);
+	}
+	if (argc > 0 && (!strcmp(argv[0], "show") || !strcmp(argv[0], "list"))) {
+		argc--;
+		argv++;
+	}
+	ret = args_audit_show(argc, argv, &show, err, sizeof(err));
+	if (ret != ARGS_OK)
+		return args_exit(ret, "audit", err, audit_usage);
+	snprintf(what, sizeof(what), "audit%s%s", show.has_name ? " link " : "", show.name);
+	return qkd_run(what, audit_show_run, &show);
 }

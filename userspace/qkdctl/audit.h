@@ -3,16 +3,15 @@
 #ifndef QKDCTL_AUDIT_H
 #define QKDCTL_AUDIT_H
 
-#include <netlink/attr.h>
+#include <libqkd.h>
 
 #include "model.h"
-#include "nl.h"
 
-/* Decode one QKD_A_AUDIT nest.  Returns 0 or -EBADMSG. */
-int audit_record_parse(struct nlattr *nest, struct audit_record *r);
+/* One record as libqkd decoded it, in qkdctl's model (annotate.h). */
+void audit_record_from_lib(const struct qkd_audit_buf *b, struct audit_record *r);
 
-/* Dump the records (of one link if name is non-NULL), oldest first. */
-int audit_fetch(struct qkd_nl *q, const char *name, struct audit_list *out,
-		struct nl_status *st);
+/* Dump the records (of one link if name is non-NULL), oldest first.
+ * Returns 0, or a negative errno (explained by qkd_nl_error(nl)). */
+int audit_fetch(struct qkd_nl *nl, const char *name, struct audit_list *out);
 
 #endif

@@ -3,15 +3,15 @@
  * qkdctl key inject | take, and qkdctl flush.
  *
  * Key material passes through this file but never leaves it: it is not
- * printed, and every buffer that held it (stdio buffer, parsed keys,
- * netlink request and reply) is wiped before it is released.
+ * printed, and every buffer that held it is wiped before it is released:
+ * here the stdio buffer, the parsed keys and a taken key; in libqkd the
+ * netlink request and reply.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <netlink/genl/genl.h>
 #include <openssl/evp.h>
 
 #include "args.h"
@@ -40,22 +40,6 @@ static void flush_usage(FILE *out)
 	      "  Drop buffered keys of one link, or of every link in the namespace.\n", out);
 }
 
-/* Attribute bytes of one key nest, with headroom for alignment. */
-#define KEY_NEST_SIZE	(4 + 4 + QKD_KEY_ID_LEN + 4 + QKD_KEY_MAX_LEN + 8 + 16)
-
-static int put_key(struct nl_msg *msg, const struct key_entry *k)
-{
-	struct nlattr *nest = nla_nest_start(msg, QKD_A_KEY);
-
-	if (!nest ||
-	    nla_put(msg, QKD_KEY_A_ID, QKD_KEY_ID_LEN, k->id) < 0 ||
-	    nla_put(msg, QKD_KEY_A_MATERIAL, k->len, k->material) < 0 ||
-	    nla_put_u8(msg, QKD_KEY_A_ROLE, k->role) < 0)
-		return -1;
-	nla_nest_end(msg, nest);
-	return 0;
-}
-
 static FILE *open_input(const char *file, char *iobuf, size_t iosize)
 {
 	FILE *f;
@@ -76,204 +60,184 @@ static FILE *open_input(const char *file, char *iobuf, size_t iosize)
 	return f;
 }
 
+struct inject {
+	const char *name;
+	const struct keyfile *kf;
+	size_t sent;		/* keys the module accepted */
+	size_t batch_end;	/* end of the batch in flight */
+	bool failed;		/* a batch failed (not the open) */
+	bool unknown;		/* ... with no answer: it may be in */
+};
+
+/* Send the keys in batches, each all-or-nothing, as they sit in kf. */
+static int inject_run(struct qkd_nl *nl, void *arg)
+{
+	struct qkd_key_ref refs[QKD_INJECT_MAX_KEYS];
+	struct inject *in = arg;
+	const struct keyfile *kf = in->kf;
+	size_t i;
+	int ret;
+
+	while (in->sent < kf->count) {
+		in->batch_end = in->sent + QKD_INJECT_MAX_KEYS;
+		if (in->batch_end > kf->count)
+			in->batch_end = kf->count;
+		for (i = in->sent; i < in->batch_end; i++)
+			refs[i - in->sent] = (struct qkd_key_ref){
+				.id = kf->keys[i].id,
+				.material = kf->keys[i].material,
+				.len = kf->keys[i].len,
+				.role = kf->keys[i].role,
+			};
+		ret = qkd_key_inject_refs(nl, in->name, refs,
+					  (unsigned int)(in->batch_end - in->sent));
+		if (ret) {
+			in->failed = true;
+			in->unknown = qkd_nl_outcome_unknown(nl);
+			return ret;
+		}
+		in->sent = in->batch_end;
+	}
+	return 0;
+}
+
 static int key_inject(int argc, char **argv)
 {
 	static char iobuf[8192];
 	struct inject_args a;
 	struct keyfile kf;
-	struct nl_status st = { 0 };
-	struct qkd_nl q;
+	struct inject in = { 0 };
 	char err[512], what[64];
-	size_t sent = 0, n_init = 0, i;
-	FILE *in;
+	size_t n_init = 0, i;
+	FILE *f;
 	int ret;
 
 	ret = args_key_inject(argc, argv, &a, err, sizeof(err));
-	if (ret == ARGS_HELP) {
-		key_usage(stdout);
-		return EXIT_OK;
-	}
 	if (ret != ARGS_OK)
-		return report_usage_error("key inject", err, key_usage);
+		return args_exit(ret, "key inject", err, key_usage);
 	snprintf(what, sizeof(what), "key inject %s", a.name);
 
-	in = open_input(a.file, iobuf, sizeof(iobuf));
-	if (!in) {
+	f = open_input(a.file, iobuf, sizeof(iobuf));
+	if (!f) {
 		fprintf(stderr, "qkdctl: %s: %s: %s\n", what, a.file, strerror(errno));
 		return EXIT_BADINPUT;
 	}
-	ret = keyfile_read(in, a.file, &kf, err, sizeof(err));
-	if (in != stdin)
-		fclose(in);
+	ret = keyfile_read(f, a.file, &kf, err, sizeof(err));
+	if (f != stdin)
+		fclose(f);
 	secure_wipe(iobuf, sizeof(iobuf));
 	if (ret < 0) {
 		fprintf(stderr, "qkdctl: %s: %s\n", what, err);
 		return EXIT_BADINPUT;
 	}
 
-	ret = qkd_open_or_report(&q, what);
-	if (ret)
-		goto out_keys;
-	while (sent < kf.count) {
-		size_t batch = kf.count - sent;
-		struct nl_msg *msg;
+	in.name = a.name;
+	in.kf = &kf;
+	ret = qkd_run(what, inject_run, &in);
+	if (ret == EXIT_OK) {
+		for (i = 0; i < kf.count; i++)
+			n_init += kf.keys[i].role == QKD_KEY_ROLE_INITIATOR;
+		if (opts.json) {
+			json_t *o = json_object();
 
-		if (batch > QKD_INJECT_MAX_KEYS)
-			batch = QKD_INJECT_MAX_KEYS;
-		msg = qkd_nl_msg_size(&q, QKD_CMD_KEY_INJECT, 0,
-				      256 + batch * KEY_NEST_SIZE);
-		if (!msg || nla_put_string(msg, QKD_A_LINK_NAME, a.name) < 0) {
-			nlmsg_free(msg);
-			st.err = ENOMEM;
-			goto fail;
+			json_object_set_new(o, "link", json_string(a.name));
+			json_object_set_new(o, "injected", json_integer((json_int_t)kf.count));
+			json_object_set_new(o, "initiator", json_integer((json_int_t)n_init));
+			json_object_set_new(o, "responder",
+					    json_integer((json_int_t)(kf.count - n_init)));
+			json_emit(o);
+		} else {
+			printf("injected %zu key%s into %s (%zu initiator, %zu responder)\n",
+			       kf.count, kf.count == 1 ? "" : "s", a.name, n_init,
+			       kf.count - n_init);
 		}
-		for (i = sent; i < sent + batch; i++) {
-			if (put_key(msg, &kf.keys[i]) < 0) {
-				st.err = EMSGSIZE;
-				nl_msg_free_wiped(msg);
-				goto fail;
-			}
-		}
-		ret = nl_transact(q.sk, msg, NULL, NULL, &st);
-		nl_msg_free_wiped(msg);
-		if (ret < 0)
-			goto fail;
-		sent += batch;
+	} else if (in.failed) {
+		/* Batches are all-or-nothing each, the whole input is not. */
+		if (in.sent)
+			fprintf(stderr, "qkdctl: %s: %zu of %zu keys (input lines %u-%u) were injected before the failure\n",
+				what, in.sent, kf.count, kf.keys[0].line,
+				kf.keys[in.sent - 1].line);
+		else if (!in.unknown)
+			fprintf(stderr, "qkdctl: %s: no keys were injected\n", what);
+		/* Never send those again: the module may hold them. */
+		if (in.unknown)
+			fprintf(stderr, "qkdctl: %s: the module did not answer for input lines %u-%u: they may have been injected\n",
+				what, kf.keys[in.sent].line, kf.keys[in.batch_end - 1].line);
 	}
-	for (i = 0; i < kf.count; i++)
-		n_init += kf.keys[i].role == QKD_KEY_ROLE_INITIATOR;
-	if (opts.json) {
-		json_t *o = json_object();
-
-		json_object_set_new(o, "link", json_string(a.name));
-		json_object_set_new(o, "injected", json_integer((json_int_t)kf.count));
-		json_object_set_new(o, "initiator", json_integer((json_int_t)n_init));
-		json_object_set_new(o, "responder", json_integer((json_int_t)(kf.count - n_init)));
-		json_emit(o);
-	} else {
-		printf("injected %zu key%s into %s (%zu initiator, %zu responder)\n",
-		       kf.count, kf.count == 1 ? "" : "s", a.name, n_init, kf.count - n_init);
-	}
-	ret = EXIT_OK;
-	goto out;
-
-fail:
-	report_nl_error(what, &st);
-	/* Batches are all-or-nothing each, the whole input is not. */
-	if (sent)
-		fprintf(stderr, "qkdctl: %s: %zu of %zu keys (input lines %u-%u) were injected before the failure\n",
-			what, sent, kf.count, kf.keys[0].line, kf.keys[sent - 1].line);
-	else
-		fprintf(stderr, "qkdctl: %s: no keys were injected\n", what);
-	ret = EXIT_FAIL;
-out:
-	qkd_nl_close(&q);
-out_keys:
 	keyfile_free(&kf);
 	return ret;
 }
 
-struct take_result {
-	bool got;
-	uint8_t id[QKD_KEY_ID_LEN];
-	uint8_t role;
-	unsigned int len;
-	uint8_t digest[32];
-	bool has_injected, has_expires;
-	uint64_t injected_ns, expires_ns;
+struct take {
+	const char *what;
+	const struct take_args *a;
 };
 
-static int take_cb(struct nlmsghdr *nlh, void *arg)
+static int take_run(struct qkd_nl *nl, void *arg)
 {
-	struct take_result *r = arg;
-	struct nlattr *tb[QKD_A_MAX + 1], *kb[QKD_KEY_A_MAX + 1];
-	struct nlattr *mat;
+	const struct take *t = arg;
+	const struct take_args *a = t->a;
+	struct qkd_key_buf key;
+	char id[UUID_STR_LEN + 1], dig[65], tm[64];
+	uint8_t digest[32];
 	unsigned int dlen = 0;
+	const char *role;
+	bool hashed;
+	int ret;
 
-	if (genlmsg_parse(nlh, 0, tb, QKD_A_MAX, NULL) < 0 || !tb[QKD_A_KEY] ||
-	    nla_parse_nested(kb, QKD_KEY_A_MAX, tb[QKD_A_KEY], NULL) < 0)
-		return -EBADMSG;
-	mat = kb[QKD_KEY_A_MATERIAL];
-	if (!kb[QKD_KEY_A_ID] || nla_len(kb[QKD_KEY_A_ID]) != QKD_KEY_ID_LEN || !mat)
-		return -EBADMSG;
-	memcpy(r->id, nla_data(kb[QKD_KEY_A_ID]), QKD_KEY_ID_LEN);
-	nla_get_u8_checked(kb[QKD_KEY_A_ROLE], &r->role);
-	r->has_injected = nla_get_u64_checked(kb[QKD_KEY_A_INJECTED], &r->injected_ns);
-	r->has_expires = nla_get_u64_checked(kb[QKD_KEY_A_EXPIRES], &r->expires_ns);
-	r->len = (unsigned int)nla_len(mat);
-	/* Hash in place: the material is never copied; the receive buffer
-	 * is wiped by nl_transact. */
-	if (!EVP_Digest(nla_data(mat), (size_t)nla_len(mat), r->digest, &dlen,
-			EVP_sha256(), NULL) || dlen != sizeof(r->digest))
-		return -EIO;
-	r->got = true;
+	ret = qkd_key_take(nl, a->name, a->has_id ? a->id : NULL,
+			   a->wait_ms.set ? (int64_t)a->wait_ms.val : -1, &key);
+	if (ret)
+		return ret;
+	/* The digest, never the key; libqkd wiped its receive buffer. */
+	hashed = EVP_Digest(key.material, key.len, digest, &dlen, EVP_sha256(), NULL) &&
+		 dlen == sizeof(digest);
+	if (!hashed) {
+		qkd_key_wipe(&key);
+		return report_error(t->what, EIO, "SHA-256 of the key failed");
+	}
+	uuid_format(key.id, id);
+	role = role_label(key.role);
+	hex_encode(digest, sizeof(digest), dig);
+	if (opts.json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "link", json_string(a->name));
+		json_object_set_new(o, "key_id", json_string(id));
+		json_object_set_new(o, "role", json_string(role));
+		json_object_set_new(o, "length", json_integer(key.len));
+		json_object_set_new(o, "sha256", json_string(dig));
+		/* The module always sends both; 0 would mean it did not. */
+		if (key.injected_ns)
+			json_object_set_new(o, "injected_ns", json_integer((json_int_t)key.injected_ns));
+		if (key.expires_ns)
+			json_object_set_new(o, "expires_ns", json_integer((json_int_t)key.expires_ns));
+		json_emit(o);
+	} else {
+		printf("key %s role %s length %u sha256 %s", id, role, key.len, dig);
+		if (key.expires_ns) {
+			format_time_ns(key.expires_ns, tm, sizeof(tm));
+			printf(" expires %s", tm);
+		}
+		putchar('\n');
+	}
+	qkd_key_wipe(&key);
 	return 0;
 }
 
 static int key_take(int argc, char **argv)
 {
 	struct take_args a;
-	struct take_result r = { 0 };
-	struct nl_status st = { 0 };
-	struct qkd_nl q;
-	struct nl_msg *msg;
-	char err[256], what[64], id[UUID_STR_LEN + 1], dig[65], t[64];
+	struct take t = { .a = &a };
+	char err[256], what[64];
 	int ret;
 
 	ret = args_key_take(argc, argv, &a, err, sizeof(err));
-	if (ret == ARGS_HELP) {
-		key_usage(stdout);
-		return EXIT_OK;
-	}
 	if (ret != ARGS_OK)
-		return report_usage_error("key take", err, key_usage);
+		return args_exit(ret, "key take", err, key_usage);
 	snprintf(what, sizeof(what), "key take %s", a.name);
-	ret = qkd_open_or_report(&q, what);
-	if (ret)
-		return ret;
-	msg = qkd_nl_msg(&q, QKD_CMD_KEY_TAKE, 0);
-	if (!msg || nla_put_string(msg, QKD_A_LINK_NAME, a.name) < 0 ||
-	    (a.has_id && nla_put(msg, QKD_A_KEY_ID, QKD_KEY_ID_LEN, a.id) < 0) ||
-	    (a.wait_ms.set && nla_put_u32(msg, QKD_A_WAIT_MS, a.wait_ms.val) < 0)) {
-		st.err = ENOMEM;
-		ret = report_nl_error(what, &st);
-		goto out;
-	}
-	if (nl_transact(q.sk, msg, take_cb, &r, &st) < 0 || !r.got) {
-		if (!st.err)
-			st.err = EBADMSG;
-		ret = report_nl_error(what, &st);
-		goto out;
-	}
-	uuid_format(r.id, id);
-	hex_encode(r.digest, sizeof(r.digest), dig);
-	if (opts.json) {
-		json_t *o = json_object();
-
-		json_object_set_new(o, "link", json_string(a.name));
-		json_object_set_new(o, "key_id", json_string(id));
-		json_object_set_new(o, "role", json_string(role_name(r.role)));
-		json_object_set_new(o, "length", json_integer(r.len));
-		json_object_set_new(o, "sha256", json_string(dig));
-		if (r.has_injected)
-			json_object_set_new(o, "injected_ns", json_integer((json_int_t)r.injected_ns));
-		if (r.has_expires)
-			json_object_set_new(o, "expires_ns", json_integer((json_int_t)r.expires_ns));
-		json_emit(o);
-	} else {
-		printf("key %s role %s length %u sha256 %s", id, role_name(r.role), r.len, dig);
-		if (r.has_expires) {
-			format_time_ns(r.expires_ns, t, sizeof(t));
-			printf(" expires %s", t);
-		}
-		putchar('\n');
-	}
-	ret = EXIT_OK;
-out:
-	secure_wipe(&r, sizeof(r));
-	nl_msg_free_wiped(msg);
-	qkd_nl_close(&q);
-	return ret;
+	t.what = what;
+	return qkd_run(what, take_run, &t);
 }
 
 int cmd_key(int argc, char **argv)
@@ -298,36 +262,21 @@ int cmd_key(int argc, char **argv)
 	return report_usage_error("key", err, key_usage);
 }
 
+static int flush_run(struct qkd_nl *nl, void *arg)
+{
+	const struct flush_args *a = arg;
+
+	return qkd_flush(nl, a->all ? NULL : a->name, a->role);
+}
+
 int cmd_flush(int argc, char **argv)
 {
 	struct flush_args a;
-	struct nl_status st = { 0 };
-	struct qkd_nl q;
-	struct nl_msg *msg;
 	char err[256], what[64];
 	int ret = args_flush(argc, argv, &a, err, sizeof(err));
 
-	if (ret == ARGS_HELP) {
-		flush_usage(stdout);
-		return EXIT_OK;
-	}
 	if (ret != ARGS_OK)
-		return report_usage_error("flush", err, flush_usage);
+		return args_exit(ret, "flush", err, flush_usage);
 	snprintf(what, sizeof(what), "flush %s", a.all ? "all" : a.name);
-	ret = qkd_open_or_report(&q, what);
-	if (ret)
-		return ret;
-	msg = qkd_nl_msg(&q, QKD_CMD_FLUSH, 0);
-	if (!msg || (!a.all && nla_put_string(msg, QKD_A_LINK_NAME, a.name) < 0) ||
-	    (a.role && nla_put_u8(msg, QKD_A_KEY_ROLE, a.role) < 0)) {
-		st.err = ENOMEM;
-		ret = report_nl_error(what, &st);
-	} else if (nl_transact(q.sk, msg, NULL, NULL, &st) < 0) {
-		ret = report_nl_error(what, &st);
-	} else {
-		ret = EXIT_OK;
-	}
-	nlmsg_free(msg);
-	qkd_nl_close(&q);
-	return ret;
+	return qkd_run(what, flush_run, &a);
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libqkd.h>
+
 #include "util.h"
 
 #define BASE64_PREFIX "base64:"
@@ -41,6 +43,7 @@ int keyfile_parse_line(const char *line, struct key_entry *out,
 	/* Decode into a buffer larger than the limit so "too long" is
 	 * reported as such, not as a decoding error. */
 	uint8_t buf[QKD_KEY_MAX_LEN + 4];
+	char role[16];
 
 	while (nfields < 4 && next_field(line, &pos, &f[nfields], &flen[nfields]))
 		nfields++;
@@ -53,11 +56,12 @@ int keyfile_parse_line(const char *line, struct key_entry *out,
 	}
 
 	memset(out, 0, sizeof(*out));
-	if (flen[0] == strlen("initiator") && !strncmp(f[0], "initiator", flen[0]))
-		out->role = QKD_KEY_ROLE_INITIATOR;
-	else if (flen[0] == strlen("responder") && !strncmp(f[0], "responder", flen[0]))
-		out->role = QKD_KEY_ROLE_RESPONDER;
-	else {
+	if (flen[0] < sizeof(role)) {
+		memcpy(role, f[0], flen[0]);
+		role[flen[0]] = '\0';
+		out->role = qkd_role_from_name(role);
+	}
+	if (!out->role) {
 		snprintf(err, errlen, "bad role \"%.*s\" (want initiator or responder)",
 			 (int)(flen[0] > 20 ? 20 : flen[0]), f[0]);
 		return -1;

@@ -2,14 +2,12 @@
 /* qkdctl link add | set | del | show */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <netlink/genl/genl.h>
 
 #include "args.h"
 #include "qkdctl.h"
 #include "stats.h"
-#include "util.h"
 
 static void link_usage(FILE *out)
 {
@@ -24,71 +22,66 @@ static void link_usage(FILE *out)
 	      "burst 16 low-watermark 0.\n", out);
 }
 
-/* One link as LINK_GET reports it. */
-struct link_info {
-	char name[QKD_LINK_NAME_MAX];
-	char local_sae[QKD_SAE_ID_MAX];
-	char remote_sae[QKD_SAE_ID_MAX];
-	struct opt_u32 limit[LIMIT_COUNT];
-	bool has_stats;
-	struct qkd_stats stats;
-};
-
-struct link_show {
-	json_t *json;		/* array when -j */
-	unsigned int count;
-};
-
-static int link_decode(struct nlmsghdr *nlh, struct link_info *li)
+/* The limit l of a request's options and of a link the module reports. */
+static int64_t *opts_limit(struct qkd_link_opts *o, int l)
 {
-	struct nlattr *tb[QKD_A_MAX + 1];
-	int l;
+	int64_t *const f[LIMIT_COUNT] = {
+		[LIMIT_MAX_KEYS] = &o->max_keys,
+		[LIMIT_MAX_BYTES] = &o->max_bytes,
+		[LIMIT_TTL] = &o->key_ttl,
+		[LIMIT_RATE] = &o->rate,
+		[LIMIT_BURST] = &o->burst,
+		[LIMIT_LOW_WATERMARK] = &o->low_watermark,
+	};
 
-	memset(li, 0, sizeof(*li));
-	if (genlmsg_parse(nlh, 0, tb, QKD_A_MAX, NULL) < 0 || !tb[QKD_A_LINK_NAME])
-		return -EBADMSG;
-	nla_get_str_copy(tb[QKD_A_LINK_NAME], li->name, sizeof(li->name));
-	if (tb[QKD_A_LOCAL_SAE_ID])
-		nla_get_str_copy(tb[QKD_A_LOCAL_SAE_ID], li->local_sae, sizeof(li->local_sae));
-	if (tb[QKD_A_REMOTE_SAE_ID])
-		nla_get_str_copy(tb[QKD_A_REMOTE_SAE_ID], li->remote_sae, sizeof(li->remote_sae));
-	for (l = 0; l < LIMIT_COUNT; l++)
-		li->limit[l].set = nla_get_u32_checked(tb[link_limit_defs[l].attr],
-						       &li->limit[l].val);
-	if (tb[QKD_A_STATS]) {
-		if (stats_parse(tb[QKD_A_STATS], &li->stats) < 0)
-			return -EBADMSG;
-		li->has_stats = true;
-	}
-	return 0;
+	return f[l];
 }
 
-static void link_print(const struct link_info *li)
+static uint32_t info_limit(const struct qkd_link_info *li, int l)
+{
+	const uint32_t f[LIMIT_COUNT] = {
+		[LIMIT_MAX_KEYS] = li->max_keys,
+		[LIMIT_MAX_BYTES] = li->max_bytes,
+		[LIMIT_TTL] = li->key_ttl,
+		[LIMIT_RATE] = li->rate,
+		[LIMIT_BURST] = li->burst,
+		[LIMIT_LOW_WATERMARK] = li->low_watermark,
+	};
+
+	return f[l];
+}
+
+static bool info_has(const struct qkd_link_info *li, int attr)
+{
+	return li->present & (1ULL << attr);
+}
+
+static void link_print(const struct qkd_link_info *li)
 {
 	int l;
 
-	printf("%s: local %s remote %s\n   ", li->name, li->local_sae, li->remote_sae);
+	printf("%s: local %s remote %s\n   ", li->name, li->local_sae_id, li->remote_sae_id);
 	for (l = 0; l < LIMIT_COUNT; l++)
-		if (li->limit[l].set)
-			printf(" %s %" PRIu32, link_limit_defs[l].keyword, li->limit[l].val);
+		if (info_has(li, link_limit_defs[l].attr))
+			printf(" %s %" PRIu32, link_limit_defs[l].keyword, info_limit(li, l));
 	putchar('\n');
-	if (li->has_stats)
+	if (info_has(li, QKD_A_STATS))
 		stats_print(stdout, &li->stats, "    ");
 }
 
-static json_t *link_to_json(const struct link_info *li)
+static json_t *link_to_json(const struct qkd_link_info *li)
 {
 	json_t *o = json_object();
 	int l;
 
 	json_object_set_new(o, "name", json_string(li->name));
-	json_object_set_new(o, "local_sae_id", json_string(li->local_sae));
-	json_object_set_new(o, "remote_sae_id", json_string(li->remote_sae));
+	json_object_set_new(o, "local_sae_id", json_string(li->local_sae_id));
+	json_object_set_new(o, "remote_sae_id", json_string(li->remote_sae_id));
 	for (l = 0; l < LIMIT_COUNT; l++)
-		if (li->limit[l].set)
+		if (info_has(li, link_limit_defs[l].attr))
 			json_object_set_new(o, link_limit_defs[l].json,
-					    json_integer(li->limit[l].val));
-	if (li->has_stats) {
+					    json_integer(info_limit(li, l)));
+	if (info_has(li, QKD_A_STATS)) {
 		json_t *s = json_object();
 
 		stats_to_json(&li->stats, s);
@@ -97,106 +90,88 @@ static json_t *link_to_json(const struct link_info *li)
 	return o;
 }
 
-static int link_show_cb(struct nlmsghdr *nlh, void *arg)
-{
-	struct link_show *ls = arg;
-	struct link_info li;
-	int ret = link_decode(nlh, &li);
+enum link_op { LINK_ADD, LINK_SET, LINK_DEL };
 
-	if (ret)
-		return ret;
-	if (ls->json)
-		json_array_append_new(ls->json, link_to_json(&li));
-	else
-		link_print(&li);
-	ls->count++;
-	return 0;
-}
+struct link_change {
+	enum link_op op;
+	const struct link_args *a;
+};
 
-static int put_limits(struct nl_msg *msg, const struct link_args *a)
+/* add, set, del: one request, no reply but the ack. */
+static int link_change_run(struct qkd_nl *nl, void *arg)
 {
+	const struct link_change *c = arg;
+	const struct link_args *a = c->a;
+	struct qkd_link_opts o;
 	int l;
 
+	if (c->op == LINK_DEL)
+		return qkd_link_del(nl, a->name);
+	qkd_link_opts_init(&o, NULL, NULL);
 	for (l = 0; l < LIMIT_COUNT; l++)
-		if (a->limit[l].set &&
-		    nla_put_u32(msg, link_limit_defs[l].attr, a->limit[l].val) < 0)
-			return -1;
-	return 0;
+		if (a->limit[l].set)
+			*opts_limit(&o, l) = a->limit[l].val;
+	if (c->op == LINK_SET)
+		return qkd_link_set(nl, a->name, &o);
+	o.local_sae_id = a->local_sae;
+	o.remote_sae_id = a->remote_sae;
+	return qkd_link_new(nl, a->name, &o);
 }
 
-/* Run one request without replies (add/set/del). */
-static int simple_request(const char *what, uint8_t cmd, const struct link_args *a,
-			  bool with_sae, bool with_limits)
+static int link_dump(struct qkd_nl *nl, const char *link, void *items, int max)
 {
-	struct nl_status st = { 0 };
-	struct qkd_nl q;
-	struct nl_msg *msg;
-	int ret = qkd_open_or_report(&q, what);
+	(void)link;
+	return qkd_link_dump(nl, items, max);
+}
 
-	if (ret)
-		return ret;
-	msg = qkd_nl_msg(&q, cmd, 0);
-	if (!msg || nla_put_string(msg, QKD_A_LINK_NAME, a->name) < 0 ||
-	    (with_sae && (nla_put_string(msg, QKD_A_LOCAL_SAE_ID, a->local_sae) < 0 ||
-			  nla_put_string(msg, QKD_A_REMOTE_SAE_ID, a->remote_sae) < 0)) ||
-	    (with_limits && put_limits(msg, a) < 0)) {
-		st.err = ENOMEM;
-		ret = report_nl_error(what, &st);
-	} else if (nl_transact(q.sk, msg, NULL, NULL, &st) < 0) {
-		ret = report_nl_error(what, &st);
+static int link_show_run(struct qkd_nl *nl, void *arg)
+{
+	const struct link_args *a = arg;
+	struct qkd_link_info *li;
+	void *items = NULL;
+	int i, n;
+
+	/* A name asks for one link (ENODEV if absent); none dumps all. */
+	if (a->has_name) {
+		items = malloc(sizeof(*li));
+		if (!items)
+			return -ENOMEM;
+		n = qkd_link_get(nl, a->name, items);
+		if (!n)
+			n = 1;
 	} else {
-		ret = EXIT_OK;
+		n = qkd_dump_all(nl, link_dump, NULL, sizeof(*li), 64, &items);
 	}
-	nlmsg_free(msg);
-	qkd_nl_close(&q);
-	return ret;
+	li = items;
+	if (n >= 0 && opts.json) {
+		json_t *arr = json_array();
+
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, link_to_json(&li[i]));
+		json_emit(arr);
+	} else {
+		for (i = 0; i < n; i++)
+			link_print(&li[i]);
+	}
+	free(items);
+	return n < 0 ? n : 0;
 }
 
 static int link_show(int argc, char **argv)
 {
-	struct link_show ls = { 0 };
-	struct nl_status st;
 	struct link_args a;
-	struct qkd_nl q;
-	struct nl_msg *msg;
 	char err[256], what[64];
 	int ret = args_link_show(argc, argv, &a, err, sizeof(err));
 
-	if (ret == ARGS_HELP) {
-		link_usage(stdout);
-		return EXIT_OK;
-	}
 	if (ret != ARGS_OK)
-		return report_usage_error("link show", err, link_usage);
+		return args_exit(ret, "link show", err, link_usage);
 	snprintf(what, sizeof(what), "link show%s%s", a.has_name ? " " : "", a.name);
-	ret = qkd_open_or_report(&q, what);
-	if (ret)
-		return ret;
-	/* A name asks for one link (doit, ENODEV if absent); none dumps all. */
-	msg = qkd_nl_msg(&q, QKD_CMD_LINK_GET, a.has_name ? 0 : NLM_F_DUMP);
-	if (!msg || (a.has_name && nla_put_string(msg, QKD_A_LINK_NAME, a.name) < 0)) {
-		st = (struct nl_status){ .err = ENOMEM };
-		ret = report_nl_error(what, &st);
-		goto out;
-	}
-	if (opts.json)
-		ls.json = json_array();
-	if (nl_transact(q.sk, msg, link_show_cb, &ls, &st) < 0) {
-		ret = report_nl_error(what, &st);
-		json_decref(ls.json);
-		goto out;
-	}
-	if (opts.json)
-		json_emit(ls.json);
-	ret = EXIT_OK;
-out:
-	nlmsg_free(msg);
-	qkd_nl_close(&q);
-	return ret;
+	return qkd_run(what, link_show_run, &a);
 }
 
 int cmd_link(int argc, char **argv)
 {
+	struct link_change c;
 	struct link_args a;
 	char err[256], what[96];
 	const char *sub = argc > 0 ? argv[0] : "show";
@@ -224,17 +199,10 @@ int cmd_link(int argc, char **argv)
 		return report_usage_error("link", err, link_usage);
 	}
 	snprintf(what, sizeof(what), "link %s", sub);
-	if (ret == ARGS_HELP) {
-		link_usage(stdout);
-		return EXIT_OK;
-	}
 	if (ret != ARGS_OK)
-		return report_usage_error(what, err, link_usage);
+		return args_exit(ret, what, err, link_usage);
 	snprintf(what, sizeof(what), "link %s %s", sub, a.name);
-
-	if (!strcmp(sub, "add"))
-		return simple_request(what, QKD_CMD_LINK_NEW, &a, true, true);
-	if (!strcmp(sub, "set"))
-		return simple_request(what, QKD_CMD_LINK_SET, &a, false, true);
-	return simple_request(what, QKD_CMD_LINK_DEL, &a, false, false);
+	c.a = &a;
+	c.op = !strcmp(sub, "add") ? LINK_ADD : !strcmp(sub, "set") ? LINK_SET : LINK_DEL;
+	return qkd_run(what, link_change_run, &c);
 }

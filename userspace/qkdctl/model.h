@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * What qkdctl knows about the kernel's state, decoupled from netlink: the
- * module's audit (take) records, its statistics, and the kernel's IPsec SAs.
- * The netlink code fills these; annotate.c and output code only read them,
- * which is what makes the annotation logic testable on the host.
+ * module's audit (take) records and the kernel's IPsec SAs.  audit.c fills
+ * the first from libqkd, xfrm.c the second; annotate.c and output code only
+ * read them, which is what makes the annotation logic testable on the host.
  */
 #ifndef QKDCTL_MODEL_H
 #define QKDCTL_MODEL_H
@@ -39,12 +39,6 @@ struct audit_list {
 
 int audit_list_append(struct audit_list *l, const struct audit_record *r);
 void audit_list_free(struct audit_list *l);
-
-/* Counters of one link or of the namespace, indexed by QKD_STATS_A_*. */
-struct qkd_stats {
-	bool present[QKD_STATS_A_MAX + 1];
-	uint64_t val[QKD_STATS_A_MAX + 1];
-};
 
 /* One algorithm of an SA; name empty when the SA has none of this kind. */
 struct sa_alg {

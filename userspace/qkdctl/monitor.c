@@ -12,8 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <netlink/genl/genl.h>
-
 #include "args.h"
 #include "qkdctl.h"
 #include "util.h"
@@ -33,22 +31,6 @@ static void monitor_usage(FILE *out)
 	      "  object per line.\n", out);
 }
 
-static const char *event_name(uint8_t cmd)
-{
-	switch (cmd) {
-	case QKD_CMD_LOW_WATERMARK_NTF:
-		return "low-watermark";
-	case QKD_CMD_KEY_WANTED_NTF:
-		return "key-wanted";
-	case QKD_CMD_KEY_EXPIRED_NTF:
-		return "key-expired";
-	case QKD_CMD_LINK_DEL_NTF:
-		return "link-del";
-	default:
-		return NULL;
-	}
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -57,70 +39,54 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Print one notification; returns 1 if it was an event, 0 if ignored. */
-static int print_event(struct nlmsghdr *nlh, int family)
+/* Print one notification (libqkd hands out only the family's own). */
+static void print_event(const struct qkd_ntf *n)
 {
-	struct genlmsghdr *gh = nlmsg_data(nlh);
-	struct nlattr *tb[QKD_A_MAX + 1];
-	const char *ev;
-	char t[64], buf[QKD_SAE_ID_MAX + UUID_STR_LEN];
-	uint64_t ts = now_ns();
-	uint32_t u;
-	uint8_t role;
+	const char *ev = qkd_ntf_name(n->cmd);
+	char t[64], id[UUID_STR_LEN + 1];
 	json_t *o = NULL;
 
-	if (nlh->nlmsg_type != family || nlh->nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN)
-		return 0;
-	ev = event_name(gh->cmd);
-	if (!ev || genlmsg_parse(nlh, 0, tb, QKD_A_MAX, NULL) < 0)
-		return 0;
-
-	format_time_ns(ts, t, sizeof(t));
+	format_time_ns(now_ns(), t, sizeof(t));
 	if (opts.json) {
 		o = json_object();
 		json_object_set_new(o, "time", json_string(t));
-		json_object_set_new(o, "event", json_string(ev));
+		json_object_set_new(o, "event", json_string(ev ? ev : "unknown"));
+		json_object_set_new(o, "link", json_string(n->link_name));
 	} else {
-		printf("%s %s", t, ev);
+		printf("%s %s link %s", t, ev ? ev : "unknown", n->link_name);
 	}
-	if (tb[QKD_A_LINK_NAME]) {
-		nla_get_str_copy(tb[QKD_A_LINK_NAME], buf, QKD_LINK_NAME_MAX);
+	if (n->has_key_id) {
+		uuid_format(n->key_id, id);
 		if (o)
-			json_object_set_new(o, "link", json_string(buf));
+			json_object_set_new(o, "key_id", json_string(id));
 		else
-			printf(" link %s", buf);
+			printf(" key %s", id);
 	}
-	if (tb[QKD_A_KEY_ID] && nla_len(tb[QKD_A_KEY_ID]) == QKD_KEY_ID_LEN) {
-		uuid_format(nla_data(tb[QKD_A_KEY_ID]), buf);
+	if (n->role) {
 		if (o)
-			json_object_set_new(o, "key_id", json_string(buf));
+			json_object_set_new(o, "role", json_string(role_label(n->role)));
 		else
-			printf(" key %s", buf);
+			printf(" role %s", role_label(n->role));
 	}
-	if (nla_get_u8_checked(tb[QKD_A_KEY_ROLE], &role)) {
-		if (o)
-			json_object_set_new(o, "role", json_string(role_name(role)));
-		else
-			printf(" role %s", role_name(role));
+	/*
+	 * Only a low-watermark notification has these two, and its threshold
+	 * is never 0 (0 turns it off); struct qkd_ntf does not say which
+	 * attributes came, and the count may well be 0.
+	 */
+	if (n->low_watermark) {
+		if (o) {
+			json_object_set_new(o, "key_count", json_integer(n->key_count));
+			json_object_set_new(o, "low_watermark", json_integer(n->low_watermark));
+		} else {
+			printf(" keys %" PRIu32 " low-watermark %" PRIu32,
+			       n->key_count, n->low_watermark);
+		}
 	}
-	if (nla_get_u32_checked(tb[QKD_A_KEY_COUNT], &u)) {
+	if (n->remote_sae_id[0]) {
 		if (o)
-			json_object_set_new(o, "key_count", json_integer(u));
+			json_object_set_new(o, "remote_sae_id", json_string(n->remote_sae_id));
 		else
-			printf(" keys %" PRIu32, u);
-	}
-	if (nla_get_u32_checked(tb[QKD_A_LOW_WATERMARK], &u)) {
-		if (o)
-			json_object_set_new(o, "low_watermark", json_integer(u));
-		else
-			printf(" low-watermark %" PRIu32, u);
-	}
-	if (tb[QKD_A_REMOTE_SAE_ID]) {
-		nla_get_str_copy(tb[QKD_A_REMOTE_SAE_ID], buf, QKD_SAE_ID_MAX);
-		if (o)
-			json_object_set_new(o, "remote_sae_id", json_string(buf));
-		else
-			printf(" remote %s", buf);
+			printf(" remote %s", n->remote_sae_id);
 	}
 	if (o) {
 		json_emit(o);	/* flushes */
@@ -128,7 +94,6 @@ static int print_event(struct nlmsghdr *nlh, int family)
 		putchar('\n');
 		fflush(stdout);
 	}
-	return 1;
 }
 
 static void print_overrun(void)
@@ -144,23 +109,53 @@ static void print_overrun(void)
 	}
 }
 
+struct monitor {
+	const struct monitor_args *a;
+	const sigset_t *waitmask;	/* SIGINT/SIGTERM deliverable */
+};
+
+static int monitor_run(struct qkd_nl *nl, void *arg)
+{
+	const struct monitor *m = arg;
+	uint64_t seen = 0;
+	int ret = qkd_nl_subscribe(nl);
+
+	if (ret)
+		return ret;
+	while (!stop_signal && (!m->a->has_count || seen < m->a->count)) {
+		struct pollfd pfd = { .fd = qkd_nl_fd(nl), .events = POLLIN };
+		struct qkd_ntf n;
+
+		/* What has arrived, without waiting (signals stay blocked). */
+		ret = qkd_ntf_recv(nl, &n, 0);
+		if (ret == 1) {
+			print_event(&n);
+			seen++;
+			continue;
+		}
+		if (ret == -ENOBUFS) {	/* the kernel dropped events */
+			print_overrun();
+			continue;
+		}
+		if (ret < 0)
+			return ret;
+		if (ppoll(&pfd, 1, NULL, m->waitmask) < 0 && errno != EINTR)
+			return report_error("monitor: poll", errno, NULL);
+	}
+	return 0;
+}
+
 int cmd_monitor(int argc, char **argv)
 {
 	struct monitor_args a;
-	struct nl_status st;
-	struct qkd_nl q;
+	struct monitor m = { .a = &a };
 	struct sigaction sa;
-	sigset_t block, orig;
+	sigset_t block, orig, waitmask;
 	char err[256];
-	uint64_t seen = 0;
-	int grp, ret = args_monitor(argc, argv, &a, err, sizeof(err));
+	int ret = args_monitor(argc, argv, &a, err, sizeof(err));
 
-	if (ret == ARGS_HELP) {
-		monitor_usage(stdout);
-		return EXIT_OK;
-	}
 	if (ret != ARGS_OK)
-		return report_usage_error("monitor", err, monitor_usage);
+		return args_exit(ret, "monitor", err, monitor_usage);
 	/*
 	 * Catch SIGINT/SIGTERM before joining the group, so that a script
 	 * that saw us subscribe can stop us cleanly.  They stay blocked
@@ -174,63 +169,12 @@ int cmd_monitor(int argc, char **argv)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_BLOCK, &block, &orig);
+	waitmask = orig;
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGTERM);
+	m.waitmask = &waitmask;
 
-	ret = qkd_open_or_report(&q, "monitor");
-	if (ret)
-		goto out_sig;
-	grp = qkd_nl_notify_group(&q, &st);
-	if (grp < 0) {
-		ret = report_nl_error("monitor", &st);
-		goto out;
-	}
-	ret = nl_socket_add_membership(q.sk, grp);
-	if (ret < 0) {
-		status_from_nle(&st, ret, "join multicast group");
-		ret = report_nl_error("monitor", &st);
-		goto out;
-	}
-
-	ret = EXIT_OK;
-	while (!stop_signal && (!a.has_count || seen < a.count)) {
-		struct pollfd pfd = { .fd = nl_socket_get_fd(q.sk), .events = POLLIN };
-		struct sockaddr_nl peer;
-		unsigned char *buf = NULL;
-		struct nlmsghdr *nlh;
-		sigset_t waitmask = orig;
-		int n, len;
-
-		sigdelset(&waitmask, SIGINT);
-		sigdelset(&waitmask, SIGTERM);
-		n = ppoll(&pfd, 1, NULL, &waitmask);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			st.err = errno;
-			st.msg[0] = '\0';
-			ret = report_nl_error("monitor: poll", &st);
-			break;
-		}
-		n = nl_recv(q.sk, &peer, &buf, NULL);
-		if (n == -NLE_NOMEM) {	/* ENOBUFS: the kernel dropped events */
-			print_overrun();
-			free(buf);
-			continue;
-		}
-		if (n <= 0) {
-			status_from_nle(&st, n ? n : -NLE_FAILURE, "receive");
-			ret = report_nl_error("monitor", &st);
-			free(buf);
-			break;
-		}
-		len = n;
-		for (nlh = (struct nlmsghdr *)buf; nlmsg_ok(nlh, len) &&
-		     (!a.has_count || seen < a.count); nlh = nlmsg_next(nlh, &len))
-			seen += (uint64_t)print_event(nlh, q.family);
-		free(buf);
-	}
-out:
-	qkd_nl_close(&q);
-out_sig:
+	ret = qkd_run("monitor", monitor_run, &m);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	return ret;
 }

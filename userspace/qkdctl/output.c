@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "qkdctl.h"
 
 struct qkdctl_opts opts;
 
-int report_nl_error(const char *what, const struct nl_status *st)
+int report_error(const char *what, int err, const char *msg)
 {
-	int err = st->err ? st->err : EIO;
-
-	if (st->msg[0])
-		fprintf(stderr, "qkdctl: %s: %s: %s\n", what, strerror(err), st->msg);
+	if (err < 0)
+		err = -err;
+	if (!err)
+		err = EIO;
+	if (msg && msg[0])
+		fprintf(stderr, "qkdctl: %s: %s: %s\n", what, strerror(err), msg);
 	else
 		fprintf(stderr, "qkdctl: %s: %s\n", what, strerror(err));
 	return EXIT_FAIL;
@@ -26,18 +30,59 @@ int report_usage_error(const char *what, const char *msg, void (*usage)(FILE *))
 	return EXIT_USAGE;
 }
 
-int qkd_open_or_report(struct qkd_nl *q, const char *what)
+int args_exit(int ret, const char *what, const char *err, void (*usage)(FILE *))
 {
-	struct nl_status st;
-
-	if (qkd_nl_open(q, &st) == 0)
+	if (ret == ARGS_HELP) {
+		usage(stdout);
 		return EXIT_OK;
-	if (st.err == ENOENT) {
+	}
+	return report_usage_error(what, err, usage);
+}
+
+int qkd_run(const char *what, qkd_cmd_fn fn, void *arg)
+{
+	char err[QKD_NL_ERR_MAX];
+	struct qkd_nl *nl;
+	int ret = qkd_nl_open(&nl, 0, err);
+
+	if (ret == -ENOENT) {
 		/* strerror(ENOENT) would say "No such file or directory". */
-		fprintf(stderr, "qkdctl: %s: qkd module not loaded (%s)\n", what, st.msg);
+		fprintf(stderr, "qkdctl: %s: qkd module not loaded (no generic netlink family \"%s\")\n",
+			what, QKD_FAMILY_NAME);
 		return EXIT_NOMODULE;
 	}
-	return report_nl_error(what, &st);
+	if (ret)
+		return report_error(what, ret, err);
+	ret = fn(nl, arg);
+	if (ret < 0)
+		ret = report_error(what, ret, qkd_nl_error(nl));
+	qkd_nl_free(nl);
+	return ret;
+}
+
+int qkd_dump_all(struct qkd_nl *nl, qkd_dump_fn fn, const char *link,
+		 size_t size, int max, void **items)
+{
+	int tries, n;
+
+	*items = NULL;
+	/* Items that arrive between two dumps need another; a few will do. */
+	for (tries = 0; tries < 4; tries++) {
+		void *p = calloc(max > 0 ? (size_t)max : 1, size);
+
+		if (!p)
+			return -ENOMEM;
+		n = fn(nl, link, p, max);
+		if (n >= 0 && n <= max) {
+			*items = p;
+			return n;
+		}
+		free(p);
+		if (n < 0)
+			return n;
+		max = n + 16;
+	}
+	return -EAGAIN;
 }
 
 void json_emit(json_t *j)

@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "nl.h"
+#include <libqkd.h>
 
 /*
  * Exit codes scripts can rely on (also in qkdctl(8)):
@@ -33,12 +33,37 @@ struct qkdctl_opts {
 
 extern struct qkdctl_opts opts;
 
-/* "qkdctl: WHAT: strerror(err)[: extack]" on stderr; returns the exit code. */
-int report_nl_error(const char *what, const struct nl_status *st);
+/*
+ * "qkdctl: WHAT: strerror(err)[: msg]" on stderr (err: an errno, either
+ * sign; msg: the kernel's extack or libqkd's explanation, may be empty or
+ * NULL); returns EXIT_FAIL.
+ */
+int report_error(const char *what, int err, const char *msg);
 /* "qkdctl: WHAT: msg" and the usage text on stderr; returns EXIT_USAGE. */
 int report_usage_error(const char *what, const char *msg, void (*usage)(FILE *));
-/* Open the qkd family or report why not; returns EXIT_OK or the exit code. */
-int qkd_open_or_report(struct qkd_nl *q, const char *what);
+/* The exit of an args_*() result other than ARGS_OK: usage on stdout and
+ * EXIT_OK for ARGS_HELP, report_usage_error() for ARGS_ERR. */
+int args_exit(int ret, const char *what, const char *err, void (*usage)(FILE *));
+
+/*
+ * The shape of every command that talks to the module: open the family
+ * (exit EXIT_NOMODULE when it is not registered), run fn, report its
+ * failure as "qkdctl: WHAT: strerror: extack", close.  fn returns 0, a
+ * negative errno from libqkd (explained by qkd_nl_error(nl)), or a
+ * positive exit code when it already reported the failure itself.
+ */
+typedef int (*qkd_cmd_fn)(struct qkd_nl *nl, void *arg);
+int qkd_run(const char *what, qkd_cmd_fn fn, void *arg);
+
+/*
+ * A libqkd dump (it fills up to max items and returns how many there
+ * are) into a heap array that holds them all: the count and *items (to
+ * free()), or a negative errno.  max: the first guess.
+ */
+typedef int (*qkd_dump_fn)(struct qkd_nl *nl, const char *link, void *items,
+			   int max);
+int qkd_dump_all(struct qkd_nl *nl, qkd_dump_fn fn, const char *link,
+		 size_t size, int max, void **items);
 /* Print a JSON value per -p, with a newline, and release it. */
 void json_emit(json_t *j);
 

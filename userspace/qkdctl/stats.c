@@ -2,11 +2,7 @@
 /* qkdctl stats [NAME]: counters of one link, or the namespace's totals. */
 #include "stats.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <string.h>
-
-#include <netlink/genl/genl.h>
 
 #include "args.h"
 #include "qkdctl.h"
@@ -29,56 +25,33 @@ static const char *const stats_json_name[QKD_STATS_A_MAX + 1] = {
 	[QKD_STATS_A_LOW_WATERMARK] = "low_watermark_ntf",
 };
 
-int stats_parse(struct nlattr *nest, struct qkd_stats *s)
-{
-	struct nlattr *a;
-	int rem;
-
-	memset(s, 0, sizeof(*s));
-	nla_for_each_nested(a, nest, rem) {
-		int t = nla_type(a);
-
-		if (t <= QKD_STATS_A_PAD || t > QKD_STATS_A_MAX)
-			continue;	/* newer module: ignore what we do not know */
-		if (!nla_get_u64_checked(a, &s->val[t]))
-			return -EBADMSG;
-		s->present[t] = true;
-	}
-	return 0;
-}
-
-void stats_to_json(const struct qkd_stats *s, json_t *obj)
+void stats_to_json(const struct qkd_stats_buf *s, json_t *obj)
 {
 	int t;
 
 	for (t = QKD_STATS_A_PAD + 1; t <= QKD_STATS_A_MAX; t++)
-		if (s->present[t] && stats_json_name[t])
+		if (stats_json_name[t])
 			json_object_set_new(obj, stats_json_name[t],
-					    json_integer((json_int_t)(s->val[t] > INT64_MAX ?
-								      INT64_MAX : s->val[t])));
+					    json_integer((json_int_t)(s->v[t] > INT64_MAX ?
+								      INT64_MAX : s->v[t])));
 }
 
-static uint64_t v(const struct qkd_stats *s, int t)
-{
-	return s->present[t] ? s->val[t] : 0;
-}
-
-void stats_print(FILE *out, const struct qkd_stats *s, const char *ind)
+void stats_print(FILE *out, const struct qkd_stats_buf *s, const char *ind)
 {
 	fprintf(out, "%sbuffered: %" PRIu64 " keys (%" PRIu64 " initiator), %" PRIu64
 		" bytes (high water %" PRIu64 ")\n", ind,
-		v(s, QKD_STATS_A_KEYS_BUFFERED), v(s, QKD_STATS_A_INITIATOR_KEYS),
-		v(s, QKD_STATS_A_BYTES_BUFFERED), v(s, QKD_STATS_A_BYTES_HIGH_WATER));
+		s->v[QKD_STATS_A_KEYS_BUFFERED], s->v[QKD_STATS_A_INITIATOR_KEYS],
+		s->v[QKD_STATS_A_BYTES_BUFFERED], s->v[QKD_STATS_A_BYTES_HIGH_WATER]);
 	fprintf(out, "%skeys: injected %" PRIu64 " taken %" PRIu64 " expired %" PRIu64
 		" flushed %" PRIu64 "\n", ind,
-		v(s, QKD_STATS_A_INJECTED), v(s, QKD_STATS_A_TAKEN),
-		v(s, QKD_STATS_A_EXPIRED), v(s, QKD_STATS_A_FLUSHED));
+		s->v[QKD_STATS_A_INJECTED], s->v[QKD_STATS_A_TAKEN],
+		s->v[QKD_STATS_A_EXPIRED], s->v[QKD_STATS_A_FLUSHED]);
 	fprintf(out, "%srejected: duplicate %" PRIu64 " cap %" PRIu64 " not-found %" PRIu64
 		" rate-limited %" PRIu64 "\n", ind,
-		v(s, QKD_STATS_A_REJECTED_DUPLICATE), v(s, QKD_STATS_A_REJECTED_CAP),
-		v(s, QKD_STATS_A_REJECTED_NOT_FOUND), v(s, QKD_STATS_A_RATE_LIMITED));
+		s->v[QKD_STATS_A_REJECTED_DUPLICATE], s->v[QKD_STATS_A_REJECTED_CAP],
+		s->v[QKD_STATS_A_REJECTED_NOT_FOUND], s->v[QKD_STATS_A_RATE_LIMITED]);
 	fprintf(out, "%snotifications: key-wanted %" PRIu64 " low-watermark %" PRIu64 "\n",
-		ind, v(s, QKD_STATS_A_WANTED), v(s, QKD_STATS_A_LOW_WATERMARK));
+		ind, s->v[QKD_STATS_A_WANTED], s->v[QKD_STATS_A_LOW_WATERMARK]);
 }
 
 static void stats_usage(FILE *out)
@@ -87,84 +60,45 @@ static void stats_usage(FILE *out)
 	      "  Counters of link NAME, or totals of the network namespace.\n", out);
 }
 
-struct stats_reply {
-	bool got;
-	bool has_count;
-	uint32_t link_count;
-	struct qkd_stats s;
-};
-
-static int stats_reply_cb(struct nlmsghdr *nlh, void *arg)
+static int stats_run(struct qkd_nl *nl, void *arg)
 {
-	struct stats_reply *r = arg;
-	struct nlattr *tb[QKD_A_MAX + 1];
+	const struct link_args *a = arg;
+	struct qkd_stats_buf s;
+	/* Only the namespace totals have a link count. */
+	bool has_count = !a->has_name;
+	int ret = qkd_stats_get(nl, a->has_name ? a->name : NULL, &s);
 
-	if (genlmsg_parse(nlh, 0, tb, QKD_A_MAX, NULL) < 0 || !tb[QKD_A_STATS])
-		return -EBADMSG;
-	if (stats_parse(tb[QKD_A_STATS], &r->s) < 0)
-		return -EBADMSG;
-	r->has_count = nla_get_u32_checked(tb[QKD_A_LINK_COUNT], &r->link_count);
-	r->got = true;
+	if (ret)
+		return ret;
+	if (opts.json) {
+		json_t *o = json_object();
+
+		if (a->has_name)
+			json_object_set_new(o, "link", json_string(a->name));
+		if (has_count)
+			json_object_set_new(o, "link_count", json_integer(s.link_count));
+		stats_to_json(&s, o);
+		json_emit(o);
+	} else {
+		if (a->has_name)
+			printf("link %s\n", a->name);
+		else
+			printf("namespace: %" PRIu32 " link%s\n", s.link_count,
+			       s.link_count == 1 ? "" : "s");
+		stats_print(stdout, &s, "  ");
+	}
 	return 0;
 }
 
 int cmd_stats(int argc, char **argv)
 {
 	struct link_args a;
-	struct stats_reply r = { 0 };
-	struct nl_status st;
-	struct qkd_nl q;
-	struct nl_msg *msg;
 	char what[64], err[256];
 	int ret;
 
 	ret = args_stats(argc, argv, &a, err, sizeof(err));
-	if (ret == ARGS_HELP) {
-		stats_usage(stdout);
-		return EXIT_OK;
-	}
 	if (ret != ARGS_OK)
-		return report_usage_error("stats", err, stats_usage);
+		return args_exit(ret, "stats", err, stats_usage);
 	snprintf(what, sizeof(what), "stats%s%s", a.has_name ? " " : "", a.name);
-
-	ret = qkd_open_or_report(&q, what);
-	if (ret)
-		return ret;
-	msg = qkd_nl_msg(&q, QKD_CMD_STATS_GET, 0);
-	if (!msg || (a.has_name && nla_put_string(msg, QKD_A_LINK_NAME, a.name) < 0)) {
-		st = (struct nl_status){ .err = ENOMEM };
-		ret = report_nl_error(what, &st);
-		goto out;
-	}
-	if (nl_transact(q.sk, msg, stats_reply_cb, &r, &st) < 0 || !r.got) {
-		if (!st.err)
-			st.err = EBADMSG;
-		ret = report_nl_error(what, &st);
-		goto out;
-	}
-
-	if (opts.json) {
-		json_t *o = json_object();
-
-		if (a.has_name)
-			json_object_set_new(o, "link", json_string(a.name));
-		if (r.has_count)
-			json_object_set_new(o, "link_count", json_integer(r.link_count));
-		stats_to_json(&r.s, o);
-		json_emit(o);
-	} else {
-		if (a.has_name)
-			printf("link %s\n", a.name);
-		else if (r.has_count)
-			printf("namespace: %" PRIu32 " link%s\n", r.link_count,
-			       r.link_count == 1 ? "" : "s");
-		else
-			printf("namespace\n");
-		stats_print(stdout, &r.s, "  ");
-	}
-	ret = EXIT_OK;
-out:
-	nlmsg_free(msg);
-	qkd_nl_close(&q);
-	return ret;
+	return qkd_run(what, stats_run, &a);
 }

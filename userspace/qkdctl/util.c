@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libqkd.h>
+
 static int parse_digits_u64(const char *s, int base, uint64_t *out)
 {
 	char *end;
@@ -130,25 +132,11 @@ int base64_decode(const char *s, size_t len, uint8_t *out, size_t cap)
 	return n < 0 ? -1 : -2;
 }
 
-const char *role_name(uint8_t role)
+const char *role_label(uint8_t role)
 {
-	switch (role) {
-	case QKD_KEY_ROLE_INITIATOR:
-		return "initiator";
-	case QKD_KEY_ROLE_RESPONDER:
-		return "responder";
-	default:
-		return "unknown";
-	}
-}
+	const char *name = qkd_role_name(role);
 
-uint8_t role_parse(const char *s)
-{
-	if (!strcmp(s, "initiator"))
-		return QKD_KEY_ROLE_INITIATOR;
-	if (!strcmp(s, "responder"))
-		return QKD_KEY_ROLE_RESPONDER;
-	return QKD_KEY_ROLE_UNSPEC;
+	return name ? name : "unknown";
 }
 
 void format_time_ns(uint64_t ns, char *buf, size_t len)

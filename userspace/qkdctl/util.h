@@ -40,10 +40,8 @@ int hex_decode(const char *s, size_t len, uint8_t *out, size_t cap);
 int base64_decode(const char *s, size_t len, uint8_t *out, size_t cap); /* common b64_decode */
 void hex_encode(const uint8_t *in, size_t len, char *out); /* 2*len+1 */
 
-/* Key role names as the key file and the output spell them, and back;
- * role_parse() returns QKD_KEY_ROLE_UNSPEC (0) for an unknown name. */
-const char *role_name(uint8_t role);
-uint8_t role_parse(const char *s);
+/* libqkd's qkd_role_name(), or "unknown" for output where it has none. */
+const char *role_label(uint8_t role);
 
 /* ns since the epoch (CLOCK_REALTIME) as ISO 8601 UTC with milliseconds. */
 void format_time_ns(uint64_t ns, char *buf, size_t len);

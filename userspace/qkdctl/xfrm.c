@@ -6,8 +6,8 @@
  * The SA dump is read with libnl-3's core socket and parsed here rather
  * than with libnl-xfrm: libnl-xfrm's getters copy every SA's key into
  * caller buffers and keep it in cache objects that are freed unwiped; here
- * only algorithm names and sizes are read, and nl_transact wipes the
- * receive buffers.
+ * only algorithm names and sizes are read, and nl_transact (xfrm_nl.c)
+ * wipes the receive buffers.  The audit records come through libqkd.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include "qkdctl.h"
 #include "util.h"
 #include "xfrm.h"
+#include "xfrm_nl.h"
 
 static void xfrm_usage(FILE *out)
 {
@@ -164,33 +165,31 @@ int cmd_xfrm(int argc, char **argv)
 	struct audit_list audit = { 0 };
 	struct sa_list sas;
 	struct nl_status st;
-	struct qkd_nl q;
+	struct qkd_nl *nl;
 	bool have_audit = false;
-	char err[256];
+	char err[QKD_NL_ERR_MAX];
 	uint64_t now;
 	int ret = args_xfrm(argc, argv, err, sizeof(err));
 
-	if (ret == ARGS_HELP) {
-		xfrm_usage(stdout);
-		return EXIT_OK;
-	}
 	if (ret != ARGS_OK)
-		return report_usage_error("xfrm", err, xfrm_usage);
+		return args_exit(ret, "xfrm", err, xfrm_usage);
 
 	if (sa_fetch(&sas, &st) < 0)
-		return report_nl_error("xfrm: list SAs", &st);
+		return report_error("xfrm: list SAs", st.err, st.msg);
 
 	/* SAs are shown even without the module: their keying is "unknown". */
-	if (qkd_nl_open(&q, &st) == 0) {
-		if (audit_fetch(&q, NULL, &audit, &st) == 0)
+	ret = qkd_nl_open(&nl, 0, err);
+	if (!ret) {
+		ret = audit_fetch(nl, NULL, &audit);
+		if (!ret)
 			have_audit = true;
 		else
-			report_nl_error("xfrm: read qkd audit", &st);
-		qkd_nl_close(&q);
-	} else if (st.err == ENOENT) {
+			report_error("xfrm: read qkd audit", ret, qkd_nl_error(nl));
+		qkd_nl_free(nl);
+	} else if (ret == -ENOENT) {
 		fprintf(stderr, "qkdctl: xfrm: warning: qkd module not loaded: keying of SAs is unknown\n");
 	} else {
-		report_nl_error("xfrm: qkd module", &st);
+		report_error("xfrm: qkd module", ret, err);
 	}
 
 	now = (uint64_t)time(NULL);

@@ -2,8 +2,12 @@
 /*
  * Netlink decoding without a kernel: extended ACK parsing (errors, dump
  * errors in NLMSG_DONE, capped echoes) and the decoders of the module's
- * audit and stats nests, fed messages built the way the kernel builds them
- * (u64 counters preceded by PAD attributes, multi-attr SPIs).
+ * audit and stats replies, fed messages built the way the kernel builds
+ * them (u64 counters preceded by PAD attributes, multi-attr SPIs).  Those
+ * parsers are libqkd's (qkd_nl_parse_ack, qkd_audit_parse,
+ * qkd_stats_parse): these tests keep checking them as qkdctl uses them,
+ * through audit_record_from_lib() and stats_to_json().  The XFRM SA
+ * decoder is qkdctl's own.
  */
 #define _GNU_SOURCE	/* memmem */
 #include "test_common.h"
@@ -13,8 +17,10 @@
 #include <netlink/msg.h>
 #include <netlink/attr.h>
 
+#include <linux/genetlink.h>
+#include <libqkd.h>
+
 #include "audit.h"
-#include "nl.h"
 #include "stats.h"
 #include "xfrm.h"
 
@@ -48,68 +54,86 @@ static struct nl_msg *error_msg(int error, uint16_t flags, int orig_payload,
 static void ack_success(void **state)
 {
 	struct nl_msg *m = error_msg(0, 0, 12, NULL, 0);
-	struct nl_status st;
+	char msg[QKD_NL_ERR_MAX];
 
 	(void)state;
-	nl_parse_ack(nlmsg_hdr(m), &st);
-	assert_int_equal(st.err, 0);
-	assert_string_equal(st.msg, "");
+	assert_int_equal(qkd_nl_parse_ack(nlmsg_hdr(m), msg, NULL, NULL), 0);
+	assert_string_equal(msg, "");
 	nlmsg_free(m);
 }
 
 static void ack_error_with_extack(void **state)
 {
-	struct nl_status st;
+	char msg[QKD_NL_ERR_MAX];
+	uint32_t miss;
 	struct nl_msg *m;
 
 	(void)state;
 	/* odd-sized echoed request: the TLVs start at the aligned offset */
 	m = error_msg(-EEXIST, NLM_F_ACK_TLVS, 10, "link dc-east already exists", 0);
-	nl_parse_ack(nlmsg_hdr(m), &st);
-	assert_int_equal(st.err, EEXIST);
-	assert_string_equal(st.msg, "link dc-east already exists");
+	assert_int_equal(qkd_nl_parse_ack(nlmsg_hdr(m), msg, NULL, NULL), -EEXIST);
+	assert_string_equal(msg, "link dc-east already exists");
 	nlmsg_free(m);
 
 	m = error_msg(-ERANGE, NLM_F_ACK_TLVS | NLM_F_CAPPED, 100, "max_keys out of range", 0);
-	nl_parse_ack(nlmsg_hdr(m), &st);
-	assert_int_equal(st.err, ERANGE);
-	assert_string_equal(st.msg, "max_keys out of range");
+	assert_int_equal(qkd_nl_parse_ack(nlmsg_hdr(m), msg, NULL, NULL), -ERANGE);
+	assert_string_equal(msg, "max_keys out of range");
 	nlmsg_free(m);
 
+	/* the text is made from the type only when the caller asks for it */
 	m = error_msg(-EINVAL, NLM_F_ACK_TLVS, 8, NULL, 3);
-	nl_parse_ack(nlmsg_hdr(m), &st);
-	assert_int_equal(st.err, EINVAL);
-	assert_string_equal(st.msg, "missing attribute 3");
+	assert_int_equal(qkd_nl_parse_ack(nlmsg_hdr(m), msg, NULL, &miss), -EINVAL);
+	assert_string_equal(msg, "missing attribute 3");
 	nlmsg_free(m);
 
 	/* no TLVs flag: error only */
 	m = error_msg(-ENODEV, 0, 8, NULL, 0);
-	nl_parse_ack(nlmsg_hdr(m), &st);
-	assert_int_equal(st.err, ENODEV);
-	assert_string_equal(st.msg, "");
+	assert_int_equal(qkd_nl_parse_ack(nlmsg_hdr(m), msg, NULL, NULL), -ENODEV);
+	assert_string_equal(msg, "");
 	nlmsg_free(m);
 }
 
 static void done_with_error(void **state)
 {
 	struct nl_msg *m = nlmsg_alloc_simple(NLMSG_DONE, NLM_F_MULTI | NLM_F_ACK_TLVS);
-	struct nl_status st;
+	char msg[QKD_NL_ERR_MAX];
 	int err = -ENODEV;
 
 	(void)state;
 	assert_int_equal(nlmsg_append(m, &err, sizeof(err), NLMSG_ALIGNTO), 0);
 	assert_int_equal(nla_put_string(m, NLMSGERR_ATTR_MSG, "no link named x"), 0);
-	nl_parse_ack(nlmsg_hdr(m), &st);
-	assert_int_equal(st.err, ENODEV);
-	assert_string_equal(st.msg, "no link named x");
+	assert_int_equal(qkd_nl_parse_ack(nlmsg_hdr(m), msg, NULL, NULL), -ENODEV);
+	assert_string_equal(msg, "no link named x");
 	nlmsg_free(m);
 
 	m = nlmsg_alloc_simple(NLMSG_DONE, NLM_F_MULTI);
 	err = 0;
 	assert_int_equal(nlmsg_append(m, &err, sizeof(err), NLMSG_ALIGNTO), 0);
-	nl_parse_ack(nlmsg_hdr(m), &st);
-	assert_int_equal(st.err, 0);
+	assert_int_equal(qkd_nl_parse_ack(nlmsg_hdr(m), msg, NULL, NULL), 0);
 	nlmsg_free(m);
+}
+
+/* A reply of the qkd family as the kernel frames it: genl header, then attributes. */
+static struct nl_msg *genl_reply(uint8_t cmd)
+{
+	struct nl_msg *m = nlmsg_alloc_simple(0x20, 0);
+	struct genlmsghdr gh = { .cmd = cmd, .version = QKD_FAMILY_VERSION };
+
+	assert_non_null(m);
+	assert_int_equal(nlmsg_append(m, &gh, sizeof(gh), NLMSG_ALIGNTO), 0);
+	return m;
+}
+
+/* qkd_audit_parse into qkdctl's record: what `audit` and `xfrm` read. */
+static int audit_parse(struct nl_msg *m, struct audit_record *r)
+{
+	struct qkd_audit_buf b;
+	int ret = qkd_audit_parse(nlmsg_hdr(m), &b);
+
+	memset(r, 0, sizeof(*r));
+	if (!ret)
+		audit_record_from_lib(&b, r);
+	return ret;
 }
 
 static void put_u64_padded(struct nl_msg *m, int pad, int type, uint64_t v)
@@ -119,7 +143,7 @@ static void put_u64_padded(struct nl_msg *m, int pad, int type, uint64_t v)
 	assert_int_equal(nla_put_u64(m, type, v), 0);
 }
 
-static struct nlattr *build_audit(struct nl_msg *m, int n_spi)
+static void build_audit(struct nl_msg *m, int n_spi)
 {
 	static const uint8_t id[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 	struct nlattr *nest = nla_nest_start(m, QKD_A_AUDIT);
@@ -137,18 +161,17 @@ static struct nlattr *build_audit(struct nl_msg *m, int n_spi)
 	nla_put_string(m, QKD_AUDIT_A_USAGE, "net-a");
 	nla_put_u32(m, 200, 7);		/* from a newer module: ignored */
 	nla_nest_end(m, nest);
-	return nest;
 }
 
 static void audit_decode(void **state)
 {
-	struct nl_msg *m = nlmsg_alloc();
+	struct nl_msg *m = genl_reply(QKD_CMD_AUDIT_GET);
 	struct audit_record r;
 	struct nlattr *nest;
 
 	(void)state;
-	nest = build_audit(m, 2);
-	assert_int_equal(audit_record_parse(nest, &r), 0);
+	build_audit(m, 2);
+	assert_int_equal(audit_parse(m, &r), 0);
 	assert_int_equal(r.seq, 42);
 	assert_int_equal(r.time_ns, 1764316800123456789ULL);
 	assert_string_equal(r.link, "dc-east");
@@ -164,44 +187,52 @@ static void audit_decode(void **state)
 	nlmsg_free(m);
 
 	/* more SPIs than the UAPI allows is malformed, not truncated */
-	m = nlmsg_alloc();
-	nest = build_audit(m, QKD_AUDIT_SPI_MAX + 1);
-	assert_int_equal(audit_record_parse(nest, &r), -EBADMSG);
+	m = genl_reply(QKD_CMD_AUDIT_GET);
+	build_audit(m, QKD_AUDIT_SPI_MAX + 1);
+	assert_int_equal(audit_parse(m, &r), -EPROTO);
 	nlmsg_free(m);
 
 	/* a u64 sent as u32 is malformed */
-	m = nlmsg_alloc();
+	m = genl_reply(QKD_CMD_AUDIT_GET);
 	nest = nla_nest_start(m, QKD_A_AUDIT);
 	nla_put_u32(m, QKD_AUDIT_A_SEQ, 1);
 	nla_nest_end(m, nest);
-	assert_int_equal(audit_record_parse(nest, &r), -EBADMSG);
+	assert_int_equal(audit_parse(m, &r), -EPROTO);
 	nlmsg_free(m);
 }
 
 static void stats_decode(void **state)
 {
-	struct nl_msg *m = nlmsg_alloc();
-	struct nlattr *nest = nla_nest_start(m, QKD_A_STATS);
-	struct qkd_stats s;
+	struct nl_msg *m = genl_reply(QKD_CMD_STATS_GET);
+	struct nlattr *nest;
+	struct qkd_stats_buf s;
 	json_t *o;
 	char *txt;
 
 	(void)state;
+	assert_int_equal(nla_put_u32(m, QKD_A_LINK_COUNT, 2), 0);
+	nest = nla_nest_start(m, QKD_A_STATS);
 	put_u64_padded(m, QKD_STATS_A_PAD, QKD_STATS_A_INJECTED, 10);
 	put_u64_padded(m, QKD_STATS_A_PAD, QKD_STATS_A_TAKEN, 3);
 	put_u64_padded(m, QKD_STATS_A_PAD, QKD_STATS_A_KEYS_BUFFERED, 7);
 	put_u64_padded(m, QKD_STATS_A_PAD, 99, 1);	/* unknown: ignored */
 	nla_nest_end(m, nest);
-	assert_int_equal(stats_parse(nest, &s), 0);
-	assert_true(s.present[QKD_STATS_A_INJECTED]);
-	assert_int_equal(s.val[QKD_STATS_A_INJECTED], 10);
-	assert_int_equal(s.val[QKD_STATS_A_TAKEN], 3);
-	assert_false(s.present[QKD_STATS_A_EXPIRED]);
+	assert_int_equal(qkd_stats_parse(nlmsg_hdr(m), &s), 0);
+	assert_int_equal(s.link_count, 2);
+	assert_int_equal(s.v[QKD_STATS_A_INJECTED], 10);
+	assert_int_equal(s.v[QKD_STATS_A_TAKEN], 3);
+	assert_int_equal(s.v[QKD_STATS_A_EXPIRED], 0);
 
+	/* libqkd keeps no presence: every counter qkdctl names is printed
+	 * (the module sends them all). */
 	o = json_object();
 	stats_to_json(&s, o);
 	txt = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
-	assert_string_equal(txt, "{\"injected\":10,\"keys_buffered\":7,\"taken\":3}");
+	assert_string_equal(txt, "{\"bytes_buffered\":0,\"bytes_high_water\":0,\"expired\":0,"
+			    "\"flushed\":0,\"initiator_keys\":0,\"injected\":10,"
+			    "\"keys_buffered\":7,\"low_watermark_ntf\":0,\"rate_limited\":0,"
+			    "\"rejected_cap\":0,\"rejected_duplicate\":0,"
+			    "\"rejected_not_found\":0,\"taken\":3,\"wanted_ntf\":0}");
 	free(txt);
 	json_decref(o);
 	nlmsg_free(m);
