@@ -67,9 +67,10 @@ int qkd_nl_genl_ok(const struct nlmsghdr *nlh, int cmd)
 
 /* The TLVs after an ack: text, offset, missing attribute type. */
 static void qkd_nl_parse_ack_tlvs(const struct nlmsghdr *nlh, size_t off,
-				  char *msg, uint32_t *eoff, uint32_t *miss)
+				  char *msg, uint32_t *eoff, uint32_t *miss_out)
 {
 	const struct nlattr *a;
+	uint32_t mtype = 0, *miss = &mtype;
 
 	if (MNL_ALIGN(MNL_NLMSG_HDRLEN + off) > nlh->nlmsg_len)
 		return;
@@ -84,13 +85,15 @@ static void qkd_nl_parse_ack_tlvs(const struct nlmsghdr *nlh, size_t off,
 				qkd_nl_get_u32(a, eoff);
 			break;
 		case NLMSGERR_ATTR_MISS_TYPE:
-			if (miss)
-				qkd_nl_get_u32(a, miss);
+			qkd_nl_get_u32(a, miss);
 			break;
 		}
 	}
-	if (msg && !msg[0] && miss && *miss)
-		snprintf(msg, QKD_NL_ERR_MAX, "missing attribute %u", *miss);
+	if (miss_out)
+		*miss_out = mtype;
+	/* the text does not depend on what the caller asked for */
+	if (msg && !msg[0] && mtype)
+		snprintf(msg, QKD_NL_ERR_MAX, "missing attribute %u", mtype);
 }
 
 /* NLMSG_DONE of a dump: an int error, then (on error) the TLVs. */

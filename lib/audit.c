@@ -61,6 +61,8 @@ int qkd_audit_parse(const struct nlmsghdr *nlh, struct qkd_audit_buf *rec)
 		mnl_attr_for_each_nested(a, attr) {
 			if (!qkd_audit_parse_attr(a, rec))
 				return -EPROTO;
+			if (mnl_attr_get_type(a) <= QKD_AUDIT_A_MAX)
+				rec->present |= 1ULL << mnl_attr_get_type(a);
 		}
 	}
 	return nrec ? 0 : -EPROTO;
@@ -71,11 +73,25 @@ static int qkd_dump_audit_one(const struct nlmsghdr *nlh, void *item)
 	return qkd_audit_parse(nlh, item);
 }
 
-int qkd_audit_dump(struct qkd_nl *nl, const char *link,
-		   struct qkd_audit_buf *recs, int max)
+struct qkd_audit_each {
+	qkd_audit_fn fn;
+	void *arg;
+};
+
+static int qkd_audit_each_cb(const void *item, void *arg)
 {
-	struct qkd_dump_ctx ctx = { recs, sizeof(*recs), max, 0,
-				    qkd_dump_audit_one };
+	const struct qkd_audit_each *e = arg;
+
+	return e->fn(item, e->arg);
+}
+
+int qkd_audit_dump_each(struct qkd_nl *nl, const char *link, qkd_audit_fn fn,
+			void *arg)
+{
+	struct qkd_audit_buf rec;
+	struct qkd_audit_each e = { fn, arg };
+	struct qkd_dump_ctx ctx = { &rec, qkd_dump_audit_one, qkd_audit_each_cb,
+				    &e, 0 };
 	struct nlmsghdr *nlh;
 	int ret;
 
@@ -88,6 +104,19 @@ int qkd_audit_dump(struct qkd_nl *nl, const char *link,
 	}
 	ret = qkd_nl_transact(nl, nlh, qkd_nl_dump_item, &ctx);
 	return ret ? ret : ctx.n;
+}
+
+static int qkd_audit_to_array(const struct qkd_audit_buf *rec, void *arg)
+{
+	return qkd_dump_to_array(rec, arg);
+}
+
+int qkd_audit_dump(struct qkd_nl *nl, const char *link,
+		   struct qkd_audit_buf *recs, int max)
+{
+	struct qkd_dump_array arr = { recs, sizeof(*recs), max, 0 };
+
+	return qkd_audit_dump_each(nl, link, qkd_audit_to_array, &arr);
 }
 
 int qkd_audit_annotate(struct qkd_nl *nl, const char *link,

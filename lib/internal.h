@@ -87,15 +87,24 @@ int qkd_nl_check_link(struct qkd_nl *nl, const char *link, bool optional);
 			 (nlh)->nlmsg_len - (const char *)(attr)));	\
 	     (attr) = mnl_attr_next(attr))
 
-/* Dumps fill a caller's array and count what did not fit. */
+/* A dump: each message parsed into item (the caller's scratch of the
+ * record type), then handed to each(item, arg); n counts them. */
 struct qkd_dump_ctx {
+	void *item;
+	int (*parse_one)(const struct nlmsghdr *nlh, void *item);
+	int (*each)(const void *item, void *arg);
+	void *arg;
+	int n;
+};
+/* qkd_nl_parse_fn for a dump through a struct qkd_dump_ctx. */
+int qkd_nl_dump_item(const struct nlmsghdr *nlh, void *arg);
+/* ctx->each for the array forms: copies into a struct qkd_dump_array. */
+struct qkd_dump_array {
 	void *items;
 	size_t item_size;
 	int max, n;
-	int (*parse_one)(const struct nlmsghdr *nlh, void *item);
 };
-/* qkd_nl_parse_fn for a dump into a struct qkd_dump_ctx. */
-int qkd_nl_dump_item(const struct nlmsghdr *nlh, void *arg);
+int qkd_dump_to_array(const void *item, void *arg);
 
 /* Copy a string attribute that need not be NUL-terminated. */
 void qkd_nl_copy_str(char *dst, size_t size, const struct nlattr *attr);

@@ -95,6 +95,8 @@ static int qkd_parse_key_nest(const struct nlattr *nest,
 	mnl_attr_for_each_nested(a, nest) {
 		size_t len = mnl_attr_get_payload_len(a);
 
+		if (mnl_attr_get_type(a) <= QKD_KEY_A_MAX)
+			out->present |= 1ULL << mnl_attr_get_type(a);
 		switch (mnl_attr_get_type(a)) {
 		case QKD_KEY_A_ID:
 			if (len != QKD_KEY_ID_LEN)

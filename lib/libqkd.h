@@ -116,6 +116,7 @@ void qkd_link_opts_init(struct qkd_link_opts *o, const char *local_sae_id,
 struct qkd_stats_buf {
 	uint64_t v[QKD_STATS_A_MAX + 1];	/* indexed by QKD_STATS_A_* */
 	uint32_t link_count;			/* namespace totals only */
+	uint64_t present;	/* bit (1 << QKD_STATS_A_*) for each counter seen */
 };
 
 struct qkd_link_info {
@@ -135,8 +136,13 @@ int qkd_link_del(struct qkd_nl *nl, const char *name);
 /* -ENODEV: no such link. */
 int qkd_link_get(struct qkd_nl *nl, const char *name,
 		 struct qkd_link_info *info);
-/* Fills up to max entries; returns how many links there are (which may
- * be more than max: those are counted, not stored) or -errno. */
+/* Calls fn for each link, in one dump (one consistent pass); returns the
+ * count, or -errno (a negative return of fn stops the calls and is
+ * returned once the dump is drained). */
+typedef int (*qkd_link_fn)(const struct qkd_link_info *info, void *arg);
+int qkd_link_dump_each(struct qkd_nl *nl, qkd_link_fn fn, void *arg);
+/* The same into an array: fills up to max entries; returns how many links
+ * there are (more than max: those are counted, not stored) or -errno. */
 int qkd_link_dump(struct qkd_nl *nl, struct qkd_link_info *infos, int max);
 
 /* link NULL: the whole namespace; role 0: both roles. */
@@ -154,6 +160,7 @@ struct qkd_key_buf {
 	uint8_t len;
 	uint8_t role;			/* enum qkd_key_role */
 	uint64_t injected_ns, expires_ns;	/* take replies only */
+	uint64_t present;	/* take replies: bit (1 << QKD_KEY_A_*) seen */
 };
 
 /* A key to inject that stays where the caller keeps it (no copy). */
@@ -200,10 +207,15 @@ struct qkd_audit_buf {
 	uint32_t spi[QKD_AUDIT_SPI_MAX];
 	unsigned int nr_spi;
 	char usage[QKD_USAGE_MAX];
+	uint64_t present;	/* bit (1 << QKD_AUDIT_A_*) for each field seen */
 };
 
-/* Take records, oldest first, of one link (or all with link NULL).  Fills
- * up to max; returns how many there are, or -errno. */
+/* Take records, oldest first, of one link (or all with link NULL), one
+ * call of fn each, as qkd_link_dump_each(). */
+typedef int (*qkd_audit_fn)(const struct qkd_audit_buf *rec, void *arg);
+int qkd_audit_dump_each(struct qkd_nl *nl, const char *link, qkd_audit_fn fn,
+			void *arg);
+/* The same into an array: fills up to max; returns how many there are. */
 int qkd_audit_dump(struct qkd_nl *nl, const char *link,
 		   struct qkd_audit_buf *recs, int max);
 /* Attach SPIs (the module keeps QKD_AUDIT_SPI_MAX) and/or a usage text
@@ -231,6 +243,7 @@ struct qkd_ntf {
 	bool has_key_id;
 	uint8_t role;
 	uint32_t key_count, low_watermark;
+	uint64_t present;	/* bit (1 << QKD_A_*) for each attribute seen */
 };
 
 /*

@@ -136,6 +136,7 @@ static int qkd_parse_stats_nest(const struct nlattr *nest,
 			continue;
 		if (!qkd_nl_get_u64(a, &stats->v[type]))
 			return -EPROTO;
+		stats->present |= 1ULL << type;
 	}
 	return 0;
 }
@@ -224,29 +225,42 @@ static int qkd_dump_link_one(const struct nlmsghdr *nlh, void *item)
 	return qkd_link_parse(nlh, item);
 }
 
-int qkd_nl_dump_item(const struct nlmsghdr *nlh, void *arg)
-{
-	struct qkd_dump_ctx *ctx = arg;
-	int ret = 0;
+struct qkd_link_each {
+	qkd_link_fn fn;
+	void *arg;
+};
 
-	if (ctx->n < ctx->max)
-		ret = ctx->parse_one(nlh, (char *)ctx->items +
-					  (size_t)ctx->n * ctx->item_size);
-	if (!ret)
-		ctx->n++;
-	return ret;
+static int qkd_link_each_cb(const void *item, void *arg)
+{
+	const struct qkd_link_each *e = arg;
+
+	return e->fn(item, e->arg);
 }
 
-int qkd_link_dump(struct qkd_nl *nl, struct qkd_link_info *infos, int max)
+int qkd_link_dump_each(struct qkd_nl *nl, qkd_link_fn fn, void *arg)
 {
-	struct qkd_dump_ctx ctx = { infos, sizeof(*infos), max, 0,
-				    qkd_dump_link_one };
+	struct qkd_link_info info;
+	struct qkd_link_each e = { fn, arg };
+	struct qkd_dump_ctx ctx = { &info, qkd_dump_link_one, qkd_link_each_cb,
+				    &e, 0 };
 	struct qkd_link_req r = { NULL, NULL, 0, 0 };
 	int ret;
 
 	ret = qkd_link_request(nl, QKD_CMD_LINK_GET, NLM_F_DUMP, &r,
 			       qkd_nl_dump_item, &ctx);
 	return ret ? ret : ctx.n;
+}
+
+static int qkd_link_to_array(const struct qkd_link_info *info, void *arg)
+{
+	return qkd_dump_to_array(info, arg);
+}
+
+int qkd_link_dump(struct qkd_nl *nl, struct qkd_link_info *infos, int max)
+{
+	struct qkd_dump_array a = { infos, sizeof(*infos), max, 0 };
+
+	return qkd_link_dump_each(nl, qkd_link_to_array, &a);
 }
 
 int qkd_flush(struct qkd_nl *nl, const char *link, uint8_t role)

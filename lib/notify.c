@@ -116,6 +116,8 @@ int qkd_ntf_parse(const struct nlmsghdr *nlh, uint16_t family,
 	qkd_attr_for_each(a, nlh, GENL_HDRLEN) {
 		if (!qkd_ntf_parse_attr(a, ntf))
 			return -EPROTO;
+		if (mnl_attr_get_type(a) <= QKD_A_MAX)
+			ntf->present |= 1ULL << mnl_attr_get_type(a);
 	}
 	return ntf->link_name[0] ? 0 : -EPROTO;
 }

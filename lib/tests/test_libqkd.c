@@ -85,6 +85,9 @@ TEST(ack_parsing)
 	EXPECT_EQ(QKD_A_REMOTE_SAE_ID, miss);
 	EXPECT_NE(NULL, strstr(msg, "missing attribute"));
 
+	EXPECT_EQ(-EINVAL, qkd_nl_parse_ack(nlh, msg, NULL, NULL));
+	EXPECT_NE(NULL, strstr(msg, "missing attribute 4"));
+
 	e->error = 5;		/* positive: impossible */
 	EXPECT_EQ(-EBADMSG, qkd_nl_parse_ack(nlh, msg, NULL, NULL));
 	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + 2;
@@ -295,6 +298,31 @@ TEST_F(lib, link_dump_counts_beyond_max)
 	EXPECT_FALSE(infos[0].present & (1ULL << QKD_A_RATE));
 	/* the dump asked for no ACK */
 	EXPECT_FALSE(((struct nlmsghdr *)fk.last_req)->nlmsg_flags & NLM_F_ACK);
+	EXPECT_TRUE(infos[1].stats.present & (1ULL << QKD_STATS_A_INITIATOR_KEYS));
+	EXPECT_FALSE(infos[1].stats.present & (1ULL << QKD_STATS_A_TAKEN));
+}
+
+static int stop_at_second(const struct qkd_link_info *info, void *arg)
+{
+	int *calls = arg;
+
+	(void)info;
+	return ++*calls == 2 ? -ECANCELED : 0;
+}
+
+TEST_F(lib, link_dump_each_stops_on_refusal)
+{
+	int n = 3, calls = 0;
+
+	fk.respond = answer_dump;
+	fk.arg = &n;
+	EXPECT_EQ(-ECANCELED, qkd_link_dump_each(self->nl, stop_at_second, &calls));
+	EXPECT_EQ(2, calls);
+	/* the rest of the dump was drained: the next request works */
+	fk.arg = &n;
+	calls = -10;
+	EXPECT_EQ(3, qkd_link_dump_each(self->nl, stop_at_second, &calls));
+	EXPECT_EQ(-7, calls);
 }
 
 TEST(parsers_refuse_wrong_lengths)

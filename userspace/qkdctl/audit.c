@@ -27,11 +27,10 @@ void audit_record_from_lib(const struct qkd_audit_buf *b, struct audit_record *r
 	r->seq = b->seq;
 	r->time_ns = b->time_ns;
 	copy_str(r->link, sizeof(r->link), b->link_name);
-	/* The module sends both in every record; libqkd keeps no presence. */
-	r->has_key_id = true;
+	r->has_key_id = b->present & (1ULL << QKD_AUDIT_A_KEY_ID);
 	memcpy(r->key_id, b->key_id, QKD_KEY_ID_LEN);
 	r->role = b->role;
-	r->has_pid = true;
+	r->has_pid = b->present & (1ULL << QKD_AUDIT_A_PID);
 	r->pid = b->pid;
 	copy_str(r->comm, sizeof(r->comm), b->comm);
 	r->n_spi = b->nr_spi < QKD_AUDIT_SPI_MAX ? b->nr_spi : QKD_AUDIT_SPI_MAX;
@@ -39,33 +38,24 @@ void audit_record_from_lib(const struct qkd_audit_buf *b, struct audit_record *r
 	copy_str(r->usage, sizeof(r->usage), b->usage);
 }
 
-static int audit_dump(struct qkd_nl *nl, const char *link, void *items, int max)
+static int audit_append(const struct qkd_audit_buf *b, void *arg)
 {
-	return qkd_audit_dump(nl, link, items, max);
+	struct audit_record r;
+
+	audit_record_from_lib(b, &r);
+	return audit_list_append(arg, &r) < 0 ? -ENOMEM : 0;
 }
 
 int audit_fetch(struct qkd_nl *nl, const char *name, struct audit_list *out)
 {
-	struct audit_record r;
-	struct qkd_audit_buf *b;
-	void *items;
-	int i, n;
+	int n;
 
 	memset(out, 0, sizeof(*out));
-	/* The module keeps at most QKD_AUDIT_RING_SIZE records. */
-	n = qkd_dump_all(nl, audit_dump, name, sizeof(*b), QKD_AUDIT_RING_SIZE, &items);
-	if (n < 0)
+	n = qkd_audit_dump_each(nl, name, audit_append, out);
+	if (n < 0) {
+		audit_list_free(out);
 		return n;
-	b = items;
-	for (i = 0; i < n; i++) {
-		audit_record_from_lib(&b[i], &r);
-		if (audit_list_append(out, &r) < 0) {
-			audit_list_free(out);
-			free(items);
-			return -ENOMEM;
-		}
 	}
-	free(items);
 	return 0;
 }
 

@@ -207,15 +207,14 @@ static int take_run(struct qkd_nl *nl, void *arg)
 		json_object_set_new(o, "role", json_string(role));
 		json_object_set_new(o, "length", json_integer(key.len));
 		json_object_set_new(o, "sha256", json_string(dig));
-		/* The module always sends both; 0 would mean it did not. */
-		if (key.injected_ns)
+		if (key.present & (1ULL << QKD_KEY_A_INJECTED))
 			json_object_set_new(o, "injected_ns", json_integer((json_int_t)key.injected_ns));
-		if (key.expires_ns)
+		if (key.present & (1ULL << QKD_KEY_A_EXPIRES))
 			json_object_set_new(o, "expires_ns", json_integer((json_int_t)key.expires_ns));
 		json_emit(o);
 	} else {
 		printf("key %s role %s length %u sha256 %s", id, role, key.len, dig);
-		if (key.expires_ns) {
+		if (key.present & (1ULL << QKD_KEY_A_EXPIRES)) {
 			format_time_ns(key.expires_ns, tm, sizeof(tm));
 			printf(" expires %s", tm);
 		}

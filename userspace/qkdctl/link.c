@@ -118,43 +118,58 @@ static int link_change_run(struct qkd_nl *nl, void *arg)
 	return qkd_link_new(nl, a->name, &o);
 }
 
-static int link_dump(struct qkd_nl *nl, const char *link, void *items, int max)
+/* The links of one dump, kept until it completed (nothing is printed
+ * from a dump that fails half-way). */
+struct link_list {
+	struct qkd_link_info *v;
+	size_t n, cap;
+};
+
+static int link_collect(const struct qkd_link_info *info, void *arg)
 {
-	(void)link;
-	return qkd_link_dump(nl, items, max);
+	struct link_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct qkd_link_info *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *info;
+	return 0;
 }
 
 static int link_show_run(struct qkd_nl *nl, void *arg)
 {
 	const struct link_args *a = arg;
-	struct qkd_link_info *li;
-	void *items = NULL;
-	int i, n;
+	struct link_list l = { NULL, 0, 0 };
+	struct qkd_link_info one;
+	size_t i;
+	int ret;
 
 	/* A name asks for one link (ENODEV if absent); none dumps all. */
 	if (a->has_name) {
-		items = malloc(sizeof(*li));
-		if (!items)
-			return -ENOMEM;
-		n = qkd_link_get(nl, a->name, items);
-		if (!n)
-			n = 1;
+		ret = qkd_link_get(nl, a->name, &one);
+		if (!ret)
+			ret = link_collect(&one, &l);
 	} else {
-		n = qkd_dump_all(nl, link_dump, NULL, sizeof(*li), 64, &items);
+		ret = qkd_link_dump_each(nl, link_collect, &l);
 	}
-	li = items;
-	if (n >= 0 && opts.json) {
+	if (ret >= 0 && opts.json) {
 		json_t *arr = json_array();
 
-		for (i = 0; i < n; i++)
-			json_array_append_new(arr, link_to_json(&li[i]));
+		for (i = 0; i < l.n; i++)
+			json_array_append_new(arr, link_to_json(&l.v[i]));
 		json_emit(arr);
-	} else {
-		for (i = 0; i < n; i++)
-			link_print(&li[i]);
+	} else if (ret >= 0) {
+		for (i = 0; i < l.n; i++)
+			link_print(&l.v[i]);
 	}
-	free(items);
-	return n < 0 ? n : 0;
+	free(l.v);
+	return ret < 0 ? ret : 0;
 }
 
 static int link_show(int argc, char **argv)

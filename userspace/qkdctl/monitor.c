@@ -62,18 +62,14 @@ static void print_event(const struct qkd_ntf *n)
 		else
 			printf(" key %s", id);
 	}
-	if (n->role) {
+	if (n->present & (1ULL << QKD_A_KEY_ROLE)) {
 		if (o)
 			json_object_set_new(o, "role", json_string(role_label(n->role)));
 		else
 			printf(" role %s", role_label(n->role));
 	}
-	/*
-	 * Only a low-watermark notification has these two, and its threshold
-	 * is never 0 (0 turns it off); struct qkd_ntf does not say which
-	 * attributes came, and the count may well be 0.
-	 */
-	if (n->low_watermark) {
+	/* Only a low-watermark notification has these two. */
+	if (n->present & (1ULL << QKD_A_LOW_WATERMARK)) {
 		if (o) {
 			json_object_set_new(o, "key_count", json_integer(n->key_count));
 			json_object_set_new(o, "low_watermark", json_integer(n->low_watermark));

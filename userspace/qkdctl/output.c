@@ -60,31 +60,6 @@ int qkd_run(const char *what, qkd_cmd_fn fn, void *arg)
 	return ret;
 }
 
-int qkd_dump_all(struct qkd_nl *nl, qkd_dump_fn fn, const char *link,
-		 size_t size, int max, void **items)
-{
-	int tries, n;
-
-	*items = NULL;
-	/* Items that arrive between two dumps need another; a few will do. */
-	for (tries = 0; tries < 4; tries++) {
-		void *p = calloc(max > 0 ? (size_t)max : 1, size);
-
-		if (!p)
-			return -ENOMEM;
-		n = fn(nl, link, p, max);
-		if (n >= 0 && n <= max) {
-			*items = p;
-			return n;
-		}
-		free(p);
-		if (n < 0)
-			return n;
-		max = n + 16;
-	}
-	return -EAGAIN;
-}
-
 void json_emit(json_t *j)
 {
 	size_t flags = opts.pretty ? JSON_INDENT(2) : JSON_COMPACT;

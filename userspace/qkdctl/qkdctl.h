@@ -55,15 +55,6 @@ int args_exit(int ret, const char *what, const char *err, void (*usage)(FILE *))
 typedef int (*qkd_cmd_fn)(struct qkd_nl *nl, void *arg);
 int qkd_run(const char *what, qkd_cmd_fn fn, void *arg);
 
-/*
- * A libqkd dump (it fills up to max items and returns how many there
- * are) into a heap array that holds them all: the count and *items (to
- * free()), or a negative errno.  max: the first guess.
- */
-typedef int (*qkd_dump_fn)(struct qkd_nl *nl, const char *link, void *items,
-			   int max);
-int qkd_dump_all(struct qkd_nl *nl, qkd_dump_fn fn, const char *link,
-		 size_t size, int max, void **items);
 /* Print a JSON value per -p, with a newline, and release it. */
 void json_emit(json_t *j);
 

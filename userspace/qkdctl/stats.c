@@ -29,8 +29,9 @@ void stats_to_json(const struct qkd_stats_buf *s, json_t *obj)
 {
 	int t;
 
+	/* only what the module sent: an older module lacks newer counters */
 	for (t = QKD_STATS_A_PAD + 1; t <= QKD_STATS_A_MAX; t++)
-		if (stats_json_name[t])
+		if (stats_json_name[t] && (s->present & (1ULL << t)))
 			json_object_set_new(obj, stats_json_name[t],
 					    json_integer((json_int_t)(s->v[t] > INT64_MAX ?
 								      INT64_MAX : s->v[t])));
