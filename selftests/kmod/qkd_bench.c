@@ -12,17 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "qkd_nl.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "libqkd.h"
+#include "clock.h"
 
 static void fill(struct qkd_key_buf *k, uint32_t n)
 {
@@ -41,18 +33,18 @@ int main(int argc, char **argv)
 	static struct qkd_key_buf keys[QKD_INJECT_MAX_KEYS];
 	struct qkd_link_opts o;
 	struct qkd_key_buf got;
-	struct qkd_nl nl;
+	struct qkd_nl *nl;
 	unsigned int b, i, j;
 	double t;
 
-	if (unshare(CLONE_NEWNET) || qkd_nl_open(&nl)) {
+	if (unshare(CLONE_NEWNET) || qkd_nl_open(&nl, 0, NULL)) {
 		perror("qkd_bench: setup");
 		return 1;
 	}
 	qkd_link_opts_init(&o, "a", "b");
 	o.max_keys = QKD_LINK_MAX_KEYS_LIMIT;
 	o.max_bytes = QKD_LINK_MAX_BYTES_LIMIT;
-	if (qkd_link_new(&nl, "bench", &o))
+	if (qkd_link_new(nl, "bench", &o))
 		return 1;
 	printf("qkd_bench: %u keys of 32 bytes per run\n", total);
 	for (b = 0; b < sizeof(batches) / sizeof(batches[0]); b++) {
@@ -60,8 +52,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < total; i += batches[b]) {
 			for (j = 0; j < batches[b]; j++)
 				fill(&keys[j], i + j);
-			if (qkd_key_inject(&nl, "bench", keys, batches[b])) {
-				fprintf(stderr, "inject: %s\n", nl.err_msg);
+			if (qkd_key_inject(nl, "bench", keys, batches[b])) {
+				fprintf(stderr, "inject: %s\n", qkd_nl_error(nl));
 				return 1;
 			}
 		}
@@ -69,13 +61,13 @@ int main(int argc, char **argv)
 		printf("inject batch %3u: %9.0f keys/s\n", batches[b], total / t);
 		t = now_s();
 		for (i = 0; i < total; i++)
-			if (qkd_key_take(&nl, "bench", NULL, -1, &got))
+			if (qkd_key_take(nl, "bench", NULL, -1, &got))
 				return 1;
 		t = now_s() - t;
 		printf("take (oldest)   : %9.0f keys/s\n", total / t);
 	}
 	explicit_bzero(keys, sizeof(keys));
 	explicit_bzero(&got, sizeof(got));
-	qkd_nl_close(&nl);
+	qkd_nl_free(nl);
 	return 0;
 }

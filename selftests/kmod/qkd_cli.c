@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qkd_nl.h"
+#include "libqkd.h"
 
 static const char *const stat_names[QKD_STATS_A_MAX + 1] = {
 	[QKD_STATS_A_INJECTED] = "injected",
@@ -50,8 +50,10 @@ static int usage(void)
 
 static int fail(struct qkd_nl *nl, const char *what, int err)
 {
+	const char *msg = qkd_nl_error(nl);
+
 	fprintf(stderr, "qkd-cli: %s: %s%s%s\n", what, strerror(-err),
-		nl->err_msg[0] ? ": " : "", nl->err_msg);
+		msg[0] ? ": " : "", msg);
 	return 1;
 }
 
@@ -128,9 +130,7 @@ static int cmd_inject(struct qkd_nl *nl, const char *link)
 			break;
 		}
 		k->len = (uint8_t)len;
-		k->role = !strcmp(role, "initiator") ? QKD_KEY_ROLE_INITIATOR :
-			  !strcmp(role, "responder") ? QKD_KEY_ROLE_RESPONDER :
-			  0;
+		k->role = qkd_role_from_name(role);	/* else 0: refused */
 		if (++nr == QKD_INJECT_MAX_KEYS) {
 			ret = qkd_key_inject(nl, link, keys, nr);
 			nr = 0;
@@ -226,8 +226,10 @@ static int cmd_monitor(struct qkd_nl *nl, int count, int timeout_ms)
 	printf("subscribed\n");
 	fflush(stdout);
 	for (i = 0; i < count; i++) {
-		ret = qkd_nl_recv_ntf(nl, &n, timeout_ms);
-		if (ret)
+		ret = qkd_ntf_recv(nl, &n, timeout_ms);
+		if (ret == 0)	/* none in time: said as before */
+			ret = -ETIMEDOUT;
+		if (ret < 0)
 			return fail(nl, "monitor", ret);
 		printf("cmd=%d link=%s", n.cmd, n.link_name);
 		if (n.has_key_id) {
@@ -243,17 +245,18 @@ static int cmd_monitor(struct qkd_nl *nl, int count, int timeout_ms)
 int main(int argc, char **argv)
 {
 	struct qkd_link_opts o;
-	struct qkd_nl nl;
+	char err[QKD_NL_ERR_MAX];
+	struct qkd_nl *nl;
 	const char *cmd;
 	int ret;
 
 	if (argc < 2)
 		return usage();
 	cmd = argv[1];
-	ret = qkd_nl_open(&nl);
+	ret = qkd_nl_open(&nl, 0, err);
 	if (ret) {
-		fprintf(stderr, "qkd-cli: cannot reach the qkd family: %s\n",
-			strerror(-ret));
+		fprintf(stderr, "qkd-cli: cannot reach the qkd family: %s: %s\n",
+			strerror(-ret), err);
 		return 1;
 	}
 	argc -= 2;
@@ -263,28 +266,28 @@ int main(int argc, char **argv)
 		qkd_link_opts_init(&o, argv[1], argv[2]);
 		if (parse_opts(argc - 3, argv + 3, &o))
 			return usage();
-		ret = qkd_link_new(&nl, argv[0], &o);
-		ret = ret ? fail(&nl, "link-add", ret) : 0;
+		ret = qkd_link_new(nl, argv[0], &o);
+		ret = ret ? fail(nl, "link-add", ret) : 0;
 	} else if (!strcmp(cmd, "link-set") && argc >= 1) {
 		qkd_link_opts_init(&o, NULL, NULL);
 		if (parse_opts(argc - 1, argv + 1, &o))
 			return usage();
-		ret = qkd_link_set(&nl, argv[0], &o);
-		ret = ret ? fail(&nl, "link-set", ret) : 0;
+		ret = qkd_link_set(nl, argv[0], &o);
+		ret = ret ? fail(nl, "link-set", ret) : 0;
 	} else if (!strcmp(cmd, "link-del") && argc == 1) {
-		ret = qkd_link_del(&nl, argv[0]);
-		ret = ret ? fail(&nl, "link-del", ret) : 0;
+		ret = qkd_link_del(nl, argv[0]);
+		ret = ret ? fail(nl, "link-del", ret) : 0;
 	} else if (!strcmp(cmd, "inject") && argc == 1) {
-		ret = cmd_inject(&nl, argv[0]);
+		ret = cmd_inject(nl, argv[0]);
 	} else if (!strcmp(cmd, "take") && argc >= 1 && argc <= 3) {
-		ret = cmd_take(&nl, argc, argv);
+		ret = cmd_take(nl, argc, argv);
 	} else if (!strcmp(cmd, "stats") && argc <= 1) {
-		ret = cmd_stats(&nl, argc ? argv[0] : NULL);
+		ret = cmd_stats(nl, argc ? argv[0] : NULL);
 	} else if (!strcmp(cmd, "flush") && argc <= 1) {
-		ret = qkd_flush(&nl, argc ? argv[0] : NULL, 0);
-		ret = ret ? fail(&nl, "flush", ret) : 0;
+		ret = qkd_flush(nl, argc ? argv[0] : NULL, 0);
+		ret = ret ? fail(nl, "flush", ret) : 0;
 	} else if (!strcmp(cmd, "audit") && argc <= 1) {
-		ret = cmd_audit(&nl, argc ? argv[0] : NULL);
+		ret = cmd_audit(nl, argc ? argv[0] : NULL);
 	} else if (!strcmp(cmd, "annotate") && argc >= 3) {
 		uint32_t spi[QKD_AUDIT_SPI_MAX];
 		uint8_t id[QKD_KEY_ID_LEN];
@@ -296,15 +299,15 @@ int main(int argc, char **argv)
 			return usage();
 		for (i = 2; i < argc; i++)
 			spi[i - 2] = (uint32_t)strtoul(argv[i], NULL, 0);
-		ret = qkd_audit_annotate(&nl, argv[0], id, spi, argc - 2,
+		ret = qkd_audit_annotate(nl, argv[0], id, spi, argc - 2,
 					 NULL);
-		ret = ret ? fail(&nl, "annotate", ret) : 0;
+		ret = ret ? fail(nl, "annotate", ret) : 0;
 	} else if (!strcmp(cmd, "monitor") && argc >= 1) {
-		ret = cmd_monitor(&nl, atoi(argv[0]),
+		ret = cmd_monitor(nl, atoi(argv[0]),
 				  argc > 1 ? atoi(argv[1]) : -1);
 	} else {
 		ret = usage();
 	}
-	qkd_nl_close(&nl);
+	qkd_nl_free(nl);
 	return ret;
 }

@@ -24,7 +24,8 @@
 #include <linux/capability.h>
 #include <linux/netlink.h>
 
-#include "qkd_nl.h"
+#include "libqkd.h"
+#include "clock.h"
 #include "kselftest_harness.h"
 
 #define LINK "dc-east"
@@ -86,7 +87,7 @@ static void sleep_ms(long ms)
 }
 
 FIXTURE(store) {
-	struct qkd_nl nl;
+	struct qkd_nl *nl;
 };
 
 FIXTURE_SETUP(store)
@@ -94,21 +95,21 @@ FIXTURE_SETUP(store)
 	struct qkd_link_opts o;
 
 	ASSERT_EQ(0, unshare(CLONE_NEWNET));
-	ASSERT_EQ(0, qkd_nl_open(&self->nl));
+	ASSERT_EQ(0, qkd_nl_open(&self->nl, 0, NULL));
 	qkd_link_opts_init(&o, "sae-a", "sae-b");
-	ASSERT_EQ(0, qkd_link_new(&self->nl, LINK, &o));
+	ASSERT_EQ(0, qkd_link_new(self->nl, LINK, &o));
 }
 
 FIXTURE_TEARDOWN(store)
 {
-	qkd_nl_close(&self->nl);
+	qkd_nl_free(self->nl);
 }
 
 TEST_F(store, link_defaults_and_get)
 {
 	struct qkd_link_info info;
 
-	ASSERT_EQ(0, qkd_link_get(&self->nl, LINK, &info));
+	ASSERT_EQ(0, qkd_link_get(self->nl, LINK, &info));
 	EXPECT_STREQ(LINK, info.name);
 	EXPECT_STREQ("sae-a", info.local_sae_id);
 	EXPECT_STREQ("sae-b", info.remote_sae_id);
@@ -125,8 +126,8 @@ TEST_F(store, link_duplicate_name)
 	struct qkd_link_opts o;
 
 	qkd_link_opts_init(&o, "x", "y");
-	EXPECT_EQ(-EEXIST, qkd_link_new(&self->nl, LINK, &o));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "exists"));
+	EXPECT_EQ(-EEXIST, qkd_link_new(self->nl, LINK, &o));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "exists"));
 }
 
 static void build_link_no_remote(struct nlmsghdr *nlh, void *arg)
@@ -138,11 +139,11 @@ static void build_link_no_remote(struct nlmsghdr *nlh, void *arg)
 
 TEST_F(store, link_missing_attribute)
 {
-	EXPECT_EQ(-EINVAL, qkd_nl_request(&self->nl, QKD_CMD_LINK_NEW, 0,
+	EXPECT_EQ(-EINVAL, qkd_nl_request(self->nl, QKD_CMD_LINK_NEW, 0,
 					  build_link_no_remote, NULL, NULL,
 					  NULL));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "missing required attribute"));
-	EXPECT_EQ(QKD_A_REMOTE_SAE_ID, self->nl.miss_type);
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "missing required attribute"));
+	EXPECT_EQ(QKD_A_REMOTE_SAE_ID, qkd_nl_error_missing_attr(self->nl));
 }
 
 TEST_F(store, link_bad_name)
@@ -151,17 +152,17 @@ TEST_F(store, link_bad_name)
 	char long_name[QKD_LINK_NAME_MAX + 1];
 
 	qkd_link_opts_init(&o, "a", "b");
-	EXPECT_EQ(-EINVAL, qkd_link_new(&self->nl, "bad name", &o));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "link name"));
-	EXPECT_EQ(-EINVAL, qkd_link_new(&self->nl, "", &o));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "empty"));
+	EXPECT_EQ(-EINVAL, qkd_link_new(self->nl, "bad name", &o));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "link name"));
+	EXPECT_EQ(-EINVAL, qkd_link_new(self->nl, "", &o));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "empty"));
 	memset(long_name, 'x', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
-	EXPECT_EQ(-EINVAL, qkd_link_new(&self->nl, long_name, &o));
-	EXPECT_NE(0, self->nl.err_msg[0]);
+	EXPECT_EQ(-EINVAL, qkd_link_new(self->nl, long_name, &o));
+	EXPECT_NE(0, qkd_nl_error(self->nl)[0]);
 	qkd_link_opts_init(&o, "", "b");
-	EXPECT_EQ(-EINVAL, qkd_link_new(&self->nl, "ok", &o));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "SAE"));
+	EXPECT_EQ(-EINVAL, qkd_link_new(self->nl, "ok", &o));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "SAE"));
 }
 
 TEST_F(store, link_limits_out_of_range)
@@ -170,24 +171,24 @@ TEST_F(store, link_limits_out_of_range)
 
 	qkd_link_opts_init(&o, "a", "b");
 	o.max_keys = QKD_LINK_MAX_KEYS_LIMIT + 1;
-	EXPECT_EQ(-ERANGE, qkd_link_new(&self->nl, "l1", &o));
-	EXPECT_NE(0, self->nl.err_msg[0]);
+	EXPECT_EQ(-ERANGE, qkd_link_new(self->nl, "l1", &o));
+	EXPECT_NE(0, qkd_nl_error(self->nl)[0]);
 	qkd_link_opts_init(&o, "a", "b");
 	o.key_ttl = 0;
-	EXPECT_EQ(-ERANGE, qkd_link_new(&self->nl, "l1", &o));
+	EXPECT_EQ(-ERANGE, qkd_link_new(self->nl, "l1", &o));
 	qkd_link_opts_init(&o, "a", "b");
 	o.burst = 0;
-	EXPECT_EQ(-ERANGE, qkd_link_new(&self->nl, "l1", &o));
+	EXPECT_EQ(-ERANGE, qkd_link_new(self->nl, "l1", &o));
 	qkd_link_opts_init(&o, "a", "b");
 	o.max_bytes = QKD_KEY_MAX_LEN - 1;
-	EXPECT_EQ(-ERANGE, qkd_link_new(&self->nl, "l1", &o));
+	EXPECT_EQ(-ERANGE, qkd_link_new(self->nl, "l1", &o));
 	qkd_link_opts_init(&o, "a", "b");
 	o.max_keys = 4;
 	o.low_watermark = 5;
-	EXPECT_EQ(-EINVAL, qkd_link_new(&self->nl, "l1", &o));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "watermark"));
+	EXPECT_EQ(-EINVAL, qkd_link_new(self->nl, "l1", &o));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "watermark"));
 	/* Nothing was created by any of the refusals. */
-	EXPECT_EQ(-ENODEV, qkd_link_del(&self->nl, "l1"));
+	EXPECT_EQ(-ENODEV, qkd_link_del(self->nl, "l1"));
 }
 
 TEST_F(store, link_set_and_dump)
@@ -201,10 +202,10 @@ TEST_F(store, link_set_and_dump)
 	o.rate = 5;
 	o.burst = 2;
 	o.key_ttl = 60;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
 	qkd_link_opts_init(&o, "c", "d");
-	ASSERT_EQ(0, qkd_link_new(&self->nl, "dc-west", &o));
-	n = qkd_link_dump(&self->nl, infos, 8);
+	ASSERT_EQ(0, qkd_link_new(self->nl, "dc-west", &o));
+	n = qkd_link_dump(self->nl, infos, 8);
 	ASSERT_EQ(2, n);
 	EXPECT_STREQ(LINK, infos[0].name);
 	EXPECT_EQ(10, infos[0].max_keys);
@@ -215,9 +216,9 @@ TEST_F(store, link_set_and_dump)
 	EXPECT_STREQ("dc-west", infos[1].name);
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.low_watermark = 11;
-	EXPECT_EQ(-EINVAL, qkd_link_set(&self->nl, LINK, &o));
-	EXPECT_EQ(-ENODEV, qkd_link_set(&self->nl, "nope", &o));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "no link"));
+	EXPECT_EQ(-EINVAL, qkd_link_set(self->nl, LINK, &o));
+	EXPECT_EQ(-ENODEV, qkd_link_set(self->nl, "nope", &o));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "no link"));
 }
 
 TEST_F_TIMEOUT(store, link_dump_many, 120)
@@ -231,9 +232,9 @@ TEST_F_TIMEOUT(store, link_dump_many, 120)
 	qkd_link_opts_init(&o, "a", "b");
 	for (i = 0; i < 199; i++) {
 		snprintf(name, sizeof(name), "link-%03d", i);
-		ASSERT_EQ(0, qkd_link_new(&self->nl, name, &o));
+		ASSERT_EQ(0, qkd_link_new(self->nl, name, &o));
 	}
-	ASSERT_EQ(200, qkd_link_dump(&self->nl, infos, 300));
+	ASSERT_EQ(200, qkd_link_dump(self->nl, infos, 300));
 	EXPECT_STREQ("link-198", infos[199].name);
 	free(infos);
 }
@@ -241,24 +242,24 @@ TEST_F_TIMEOUT(store, link_dump_many, 120)
 TEST_F(store, link_del)
 {
 	struct qkd_link_info info;
-	struct qkd_nl ntf;
+	struct qkd_nl *ntf;
 	struct qkd_ntf n;
 
-	ASSERT_EQ(0, qkd_nl_open(&ntf));
-	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 5, QKD_KEY_ROLE_INITIATOR));
-	ASSERT_EQ(0, qkd_link_del(&self->nl, LINK));
-	EXPECT_EQ(-ENODEV, qkd_link_get(&self->nl, LINK, &info));
-	EXPECT_EQ(-ENODEV, qkd_link_del(&self->nl, LINK));
-	ASSERT_EQ(0, qkd_nl_recv_ntf(&ntf, &n, 2000));
+	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 5, QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, qkd_link_del(self->nl, LINK));
+	EXPECT_EQ(-ENODEV, qkd_link_get(self->nl, LINK, &info));
+	EXPECT_EQ(-ENODEV, qkd_link_del(self->nl, LINK));
+	ASSERT_EQ(1, qkd_ntf_recv(ntf, &n, 2000));
 	EXPECT_EQ(QKD_CMD_LINK_DEL_NTF, n.cmd);
 	EXPECT_STREQ(LINK, n.link_name);
 	/* The namespace totals keep the deleted link's history. */
-	EXPECT_EQ(5, stat_of(&self->nl, NULL, QKD_STATS_A_INJECTED));
-	EXPECT_EQ(5, stat_of(&self->nl, NULL, QKD_STATS_A_FLUSHED));
-	EXPECT_EQ(0, stat_of(&self->nl, NULL, QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(0, stat_of(&self->nl, NULL, QKD_STATS_A_BYTES_BUFFERED));
-	qkd_nl_close(&ntf);
+	EXPECT_EQ(5, stat_of(self->nl, NULL, QKD_STATS_A_INJECTED));
+	EXPECT_EQ(5, stat_of(self->nl, NULL, QKD_STATS_A_FLUSHED));
+	EXPECT_EQ(0, stat_of(self->nl, NULL, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(0, stat_of(self->nl, NULL, QKD_STATS_A_BYTES_BUFFERED));
+	qkd_nl_free(ntf);
 }
 
 TEST_F(store, inject_take_fifo)
@@ -266,12 +267,12 @@ TEST_F(store, inject_take_fifo)
 	struct qkd_key_buf expect, got;
 	uint32_t i;
 
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 100, 10,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 100, 10,
 				  QKD_KEY_ROLE_INITIATOR));
-	EXPECT_EQ(10, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(320, stat_of(&self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
+	EXPECT_EQ(10, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(320, stat_of(self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
 	for (i = 0; i < 10; i++) {
-		ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+		ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 		make_key(&expect, 100 + i, QKD_KEY_ROLE_INITIATOR, 32);
 		EXPECT_EQ(0, memcmp(expect.id, got.id, QKD_KEY_ID_LEN));
 		EXPECT_EQ(32, got.len);
@@ -280,14 +281,14 @@ TEST_F(store, inject_take_fifo)
 		EXPECT_EQ(got.injected_ns + QKD_LINK_DEFAULT_TTL * 1000000000ULL,
 			  got.expires_ns);
 	}
-	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "no initiator key"));
-	EXPECT_EQ(10, stat_of(&self->nl, LINK, QKD_STATS_A_TAKEN));
-	EXPECT_EQ(1, stat_of(&self->nl, LINK, QKD_STATS_A_REJECTED_NOT_FOUND));
-	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
-	EXPECT_EQ(320, stat_of(&self->nl, LINK,
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "no initiator key"));
+	EXPECT_EQ(10, stat_of(self->nl, LINK, QKD_STATS_A_TAKEN));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_REJECTED_NOT_FOUND));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
+	EXPECT_EQ(320, stat_of(self->nl, LINK,
 			       QKD_STATS_A_BYTES_HIGH_WATER));
-	EXPECT_EQ(-ENODEV, qkd_key_take(&self->nl, "nope", NULL, -1, &got));
+	EXPECT_EQ(-ENODEV, qkd_key_take(self->nl, "nope", NULL, -1, &got));
 }
 
 TEST_F(store, key_lengths)
@@ -296,19 +297,19 @@ TEST_F(store, key_lengths)
 
 	make_key(&k[0], 1, QKD_KEY_ROLE_INITIATOR, QKD_KEY_MIN_LEN);
 	make_key(&k[1], 2, QKD_KEY_ROLE_INITIATOR, QKD_KEY_MAX_LEN);
-	ASSERT_EQ(0, qkd_key_inject(&self->nl, LINK, k, 2));
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(0, qkd_key_inject(self->nl, LINK, k, 2));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 	EXPECT_EQ(QKD_KEY_MIN_LEN, got.len);
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 	EXPECT_EQ(QKD_KEY_MAX_LEN, got.len);
 	EXPECT_EQ(0, memcmp(k[1].material, got.material, QKD_KEY_MAX_LEN));
 
 	/* Length ranges are refused by policy, naming the attribute. */
 	make_key(&k[0], 3, QKD_KEY_ROLE_INITIATOR, QKD_KEY_MIN_LEN - 1);
-	EXPECT_EQ(-ERANGE, qkd_key_inject(&self->nl, LINK, k, 1));
-	EXPECT_NE(0, self->nl.err_msg[0]);
-	EXPECT_NE(0, self->nl.err_off);
-	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(-ERANGE, qkd_key_inject(self->nl, LINK, k, 1));
+	EXPECT_NE(0, qkd_nl_error(self->nl)[0]);
+	EXPECT_NE(0, qkd_nl_error_offset(self->nl));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
 }
 
 struct raw_key {
@@ -352,17 +353,17 @@ TEST_F(store, inject_malformed)
 	int ret;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ret = qkd_nl_request(&self->nl, QKD_CMD_KEY_INJECT, 0,
+		ret = qkd_nl_request(self->nl, QKD_CMD_KEY_INJECT, 0,
 				     build_raw_key, (void *)&cases[i].k, NULL,
 				     NULL);
 		EXPECT_TRUE(ret == -EINVAL || ret == -ERANGE)
 			TH_LOG("case %u gave %d", i, ret);
-		EXPECT_NE(0, self->nl.err_msg[0]) TH_LOG("case %u", i);
+		EXPECT_NE(0, qkd_nl_error(self->nl)[0]) TH_LOG("case %u", i);
 		if (cases[i].msg)
-			EXPECT_NE(NULL, strstr(self->nl.err_msg, cases[i].msg));
+			EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), cases[i].msg));
 	}
-	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_INJECTED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_INJECTED));
 }
 
 static void build_no_keys(struct nlmsghdr *nlh, void *arg)
@@ -380,14 +381,14 @@ static void build_unknown_attr(struct nlmsghdr *nlh, void *arg)
 
 TEST_F(store, inject_no_keys_and_unknown_attr)
 {
-	EXPECT_EQ(-EINVAL, qkd_nl_request(&self->nl, QKD_CMD_KEY_INJECT, 0,
+	EXPECT_EQ(-EINVAL, qkd_nl_request(self->nl, QKD_CMD_KEY_INJECT, 0,
 					  build_no_keys, NULL, NULL, NULL));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "no key"));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "no key"));
 	/* Strict validation: attributes the family does not know. */
-	EXPECT_EQ(-EINVAL, qkd_nl_request(&self->nl, QKD_CMD_STATS_GET, 0,
+	EXPECT_EQ(-EINVAL, qkd_nl_request(self->nl, QKD_CMD_STATS_GET, 0,
 					  build_unknown_attr, NULL, NULL,
 					  NULL));
-	EXPECT_NE(0, self->nl.err_msg[0]);
+	EXPECT_NE(0, qkd_nl_error(self->nl)[0]);
 }
 
 TEST_F(store, inject_batch_limit)
@@ -396,42 +397,42 @@ TEST_F(store, inject_batch_limit)
 
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.max_keys = 1000;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 0, QKD_INJECT_MAX_KEYS,
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 0, QKD_INJECT_MAX_KEYS,
 				  QKD_KEY_ROLE_INITIATOR));
-	EXPECT_EQ(-E2BIG, inject_range(&self->nl, LINK, 1000,
+	EXPECT_EQ(-E2BIG, inject_range(self->nl, LINK, 1000,
 				       QKD_INJECT_MAX_KEYS + 1,
 				       QKD_KEY_ROLE_INITIATOR));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "too many keys"));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "too many keys"));
 	EXPECT_EQ(QKD_INJECT_MAX_KEYS,
-		  stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+		  stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
 }
 
 TEST_F(store, inject_duplicates)
 {
 	struct qkd_key_buf k[3];
 
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 3,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 3,
 				  QKD_KEY_ROLE_INITIATOR));
 	/* Key 2 is held: the whole batch is refused, nothing changes. */
 	make_key(&k[0], 10, QKD_KEY_ROLE_INITIATOR, 32);
 	make_key(&k[1], 2, QKD_KEY_ROLE_INITIATOR, 32);
 	make_key(&k[2], 11, QKD_KEY_ROLE_INITIATOR, 32);
-	EXPECT_EQ(-EEXIST, qkd_key_inject(&self->nl, LINK, k, 3));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "already held"));
-	EXPECT_NE(0, self->nl.err_off);
+	EXPECT_EQ(-EEXIST, qkd_key_inject(self->nl, LINK, k, 3));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "already held"));
+	EXPECT_NE(0, qkd_nl_error_offset(self->nl));
 	/* Same ID under the other role is still the same key ID. */
 	make_key(&k[0], 3, QKD_KEY_ROLE_INITIATOR, 32);
 	k[0].role = QKD_KEY_ROLE_RESPONDER;
-	EXPECT_EQ(-EEXIST, qkd_key_inject(&self->nl, LINK, k, 1));
+	EXPECT_EQ(-EEXIST, qkd_key_inject(self->nl, LINK, k, 1));
 	/* Duplicates inside one batch. */
 	make_key(&k[0], 20, QKD_KEY_ROLE_INITIATOR, 32);
 	make_key(&k[1], 20, QKD_KEY_ROLE_INITIATOR, 32);
-	EXPECT_EQ(-EEXIST, qkd_key_inject(&self->nl, LINK, k, 2));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "duplicate"));
-	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_INJECTED));
-	EXPECT_EQ(6, stat_of(&self->nl, LINK,
+	EXPECT_EQ(-EEXIST, qkd_key_inject(self->nl, LINK, k, 2));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "duplicate"));
+	EXPECT_EQ(3, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(3, stat_of(self->nl, LINK, QKD_STATS_A_INJECTED));
+	EXPECT_EQ(6, stat_of(self->nl, LINK,
 			     QKD_STATS_A_REJECTED_DUPLICATE));
 }
 
@@ -439,26 +440,26 @@ TEST_F(store, taken_key_cannot_be_injected_again)
 {
 	struct qkd_key_buf k[2], got;
 
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 1,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 1,
 				  QKD_KEY_ROLE_INITIATOR));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 2, 1,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 2, 1,
 				  QKD_KEY_ROLE_RESPONDER));
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 	make_key(&k[0], 2, QKD_KEY_ROLE_RESPONDER, 32);
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, k[0].id, 0, &got));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, k[0].id, 0, &got));
 	/* An agent retrying an inject it lost the answer of: refused. */
 	make_key(&k[0], 1, QKD_KEY_ROLE_INITIATOR, 32);
-	EXPECT_EQ(-EEXIST, qkd_key_inject(&self->nl, LINK, k, 1));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "already used"));
+	EXPECT_EQ(-EEXIST, qkd_key_inject(self->nl, LINK, k, 1));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "already used"));
 	make_key(&k[0], 3, QKD_KEY_ROLE_INITIATOR, 32);
 	make_key(&k[1], 2, QKD_KEY_ROLE_RESPONDER, 32);
-	EXPECT_EQ(-EEXIST, qkd_key_inject(&self->nl, LINK, k, 2));
-	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_REJECTED_REUSED));
-	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(-EEXIST, qkd_key_inject(self->nl, LINK, k, 2));
+	EXPECT_EQ(3, stat_of(self->nl, LINK, QKD_STATS_A_REJECTED_REUSED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
 	/* A flushed (never used) key may come back. */
-	ASSERT_EQ(0, qkd_key_inject(&self->nl, LINK, k, 1));
-	ASSERT_EQ(0, qkd_flush(&self->nl, LINK, 0));
-	EXPECT_EQ(0, qkd_key_inject(&self->nl, LINK, k, 1));
+	ASSERT_EQ(0, qkd_key_inject(self->nl, LINK, k, 1));
+	ASSERT_EQ(0, qkd_flush(self->nl, LINK, 0));
+	EXPECT_EQ(0, qkd_key_inject(self->nl, LINK, k, 1));
 }
 
 TEST_F(store, inject_over_caps)
@@ -469,65 +470,57 @@ TEST_F(store, inject_over_caps)
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.max_keys = 4;
 	o.max_bytes = 200;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 3,
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 3,
 				  QKD_KEY_ROLE_INITIATOR));
 	/* 3 held + 2 > max_keys 4 */
-	EXPECT_EQ(-ENOSPC, inject_range(&self->nl, LINK, 10, 2,
+	EXPECT_EQ(-ENOSPC, inject_range(self->nl, LINK, 10, 2,
 					QKD_KEY_ROLE_INITIATOR));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "max_keys"));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "max_keys"));
 	/* 96 held + 64 + 64 > max_bytes 200, though keys would fit */
 	make_key(&k, 20, QKD_KEY_ROLE_INITIATOR, 64);
-	ASSERT_EQ(0, qkd_key_inject(&self->nl, LINK, &k, 1));
+	ASSERT_EQ(0, qkd_key_inject(self->nl, LINK, &k, 1));
 	make_key(&k, 21, QKD_KEY_ROLE_RESPONDER, 64);
-	EXPECT_EQ(-ENOSPC, qkd_key_inject(&self->nl, LINK, &k, 1));
-	EXPECT_EQ(4, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(160, stat_of(&self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
-	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_REJECTED_CAP));
+	EXPECT_EQ(-ENOSPC, qkd_key_inject(self->nl, LINK, &k, 1));
+	EXPECT_EQ(4, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(160, stat_of(self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
+	EXPECT_EQ(3, stat_of(self->nl, LINK, QKD_STATS_A_REJECTED_CAP));
 }
 
 TEST_F(store, roles_never_mix)
 {
 	struct qkd_key_buf k, got;
 
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 2,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 2,
 				  QKD_KEY_ROLE_RESPONDER));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 5, 1,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 5, 1,
 				  QKD_KEY_ROLE_INITIATOR));
 	/* Oldest-first only ever gives initiator keys. */
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 	EXPECT_EQ(5, key_num(got.id));
 	EXPECT_EQ(QKD_KEY_ROLE_INITIATOR, got.role);
-	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 	/* By ID only ever gives responder keys. */
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 6, 1,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 6, 1,
 				  QKD_KEY_ROLE_INITIATOR));
 	make_key(&k, 6, QKD_KEY_ROLE_INITIATOR, 32);
-	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, k.id, 0, &got));
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, k.id, 0, &got));
 	make_key(&k, 2, QKD_KEY_ROLE_RESPONDER, 32);
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, k.id, 0, &got));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, k.id, 0, &got));
 	EXPECT_EQ(0, memcmp(k.material, got.material, 32));
 	EXPECT_EQ(QKD_KEY_ROLE_RESPONDER, got.role);
 	/* Used once: the same ID is gone now. */
-	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, k.id, 0, &got));
-	EXPECT_EQ(1, stat_of(&self->nl, LINK, QKD_STATS_A_INITIATOR_KEYS));
-	EXPECT_EQ(2, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, k.id, 0, &got));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_INITIATOR_KEYS));
+	EXPECT_EQ(2, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
 }
 
 TEST_F(store, wait_ms_needs_id)
 {
 	struct qkd_key_buf got;
 
-	EXPECT_EQ(-EINVAL, qkd_key_take(&self->nl, LINK, NULL, 10, &got));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "key ID"));
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	EXPECT_EQ(-EINVAL, qkd_key_take(self->nl, LINK, NULL, 10, &got));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "key ID"));
 }
 
 TEST_F(store, token_bucket)
@@ -540,8 +533,8 @@ TEST_F(store, token_bucket)
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.rate = 1;
 	o.burst = 3;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 20,
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 20,
 				  QKD_KEY_ROLE_INITIATOR));
 	/*
 	 * Exact whatever the guest's speed: a full bucket of 3 plus one key
@@ -549,7 +542,7 @@ TEST_F(store, token_bucket)
 	 */
 	t0 = now_s();
 	for (i = 0; i < 10; i++) {
-		ret = qkd_key_take(&self->nl, LINK, NULL, -1, &got);
+		ret = qkd_key_take(self->nl, LINK, NULL, -1, &got);
 		if (!ret)
 			ok++;
 		else if (ret == -EBUSY)
@@ -562,42 +555,42 @@ TEST_F(store, token_bucket)
 	EXPECT_GE(ok, 3);
 	EXPECT_LE(ok, 3 + (int)elapsed + 1);
 	EXPECT_GE(busy, 1);
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "rate limit"));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "rate limit"));
 	/* A refused take does not consume a key. */
-	EXPECT_EQ(20 - ok, stat_of(&self->nl, LINK,
+	EXPECT_EQ(20 - ok, stat_of(self->nl, LINK,
 				   QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(busy, stat_of(&self->nl, LINK, QKD_STATS_A_RATE_LIMITED));
+	EXPECT_EQ(busy, stat_of(self->nl, LINK, QKD_STATS_A_RATE_LIMITED));
 	/* One key per second comes back. */
 	sleep_ms(1100);
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 	EXPECT_EQ(ok + 1, key_num(got.id));
 	/* Unlimited again: all the rest at once. */
 	o.rate = 0;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
 	for (i = 0; i < 20 - ok - 1; i++)
-		ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
-	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+		ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 }
 
 TEST_F(store, expiry)
 {
 	struct qkd_link_opts o;
 	struct qkd_key_buf got;
-	struct qkd_nl ntf;
+	struct qkd_nl *ntf;
 	struct qkd_ntf n;
 	int expired = 0;
 
-	ASSERT_EQ(0, qkd_nl_open(&ntf));
-	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.key_ttl = 1;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 2,
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 2,
 				  QKD_KEY_ROLE_INITIATOR));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 3, 1,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 3, 1,
 				  QKD_KEY_ROLE_RESPONDER));
 	/* Expiry runs without any taker. */
-	while (expired < 3 && !qkd_nl_recv_ntf(&ntf, &n, 5000)) {
+	while (expired < 3 && qkd_ntf_recv(ntf, &n, 5000) == 1) {
 		if (n.cmd != QKD_CMD_KEY_EXPIRED_NTF)
 			continue;
 		EXPECT_STREQ(LINK, n.link_name);
@@ -605,24 +598,24 @@ TEST_F(store, expiry)
 		expired++;
 	}
 	EXPECT_EQ(3, expired);
-	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_EXPIRED));
-	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
-	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
-	qkd_nl_close(&ntf);
+	EXPECT_EQ(3, stat_of(self->nl, LINK, QKD_STATS_A_EXPIRED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_BYTES_BUFFERED));
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	qkd_nl_free(ntf);
 }
 
 TEST_F(store, ttl_change_applies_to_buffered_keys)
 {
 	struct qkd_link_opts o;
 
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 2,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 2,
 				  QKD_KEY_ROLE_INITIATOR));
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.key_ttl = 1;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
 	sleep_ms(2500);
-	EXPECT_EQ(2, stat_of(&self->nl, LINK, QKD_STATS_A_EXPIRED));
+	EXPECT_EQ(2, stat_of(self->nl, LINK, QKD_STATS_A_EXPIRED));
 }
 
 TEST_F(store, flush)
@@ -630,24 +623,24 @@ TEST_F(store, flush)
 	struct qkd_link_opts o;
 
 	qkd_link_opts_init(&o, "a", "b");
-	ASSERT_EQ(0, qkd_link_new(&self->nl, "other", &o));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 4,
+	ASSERT_EQ(0, qkd_link_new(self->nl, "other", &o));
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 4,
 				  QKD_KEY_ROLE_INITIATOR));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 10, 3,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 10, 3,
 				  QKD_KEY_ROLE_RESPONDER));
-	ASSERT_EQ(0, inject_range(&self->nl, "other", 1, 5,
+	ASSERT_EQ(0, inject_range(self->nl, "other", 1, 5,
 				  QKD_KEY_ROLE_INITIATOR));
-	ASSERT_EQ(0, qkd_flush(&self->nl, LINK, QKD_KEY_ROLE_RESPONDER));
-	EXPECT_EQ(4, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(3, stat_of(&self->nl, LINK, QKD_STATS_A_FLUSHED));
-	ASSERT_EQ(0, qkd_flush(&self->nl, LINK, 0));
-	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(5, stat_of(&self->nl, "other", QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(-ENODEV, qkd_flush(&self->nl, "nope", 0));
-	ASSERT_EQ(0, qkd_flush(&self->nl, NULL, 0));
-	EXPECT_EQ(0, stat_of(&self->nl, NULL, QKD_STATS_A_KEYS_BUFFERED));
-	EXPECT_EQ(12, stat_of(&self->nl, NULL, QKD_STATS_A_FLUSHED));
-	EXPECT_EQ(12, stat_of(&self->nl, NULL, QKD_STATS_A_INJECTED));
+	ASSERT_EQ(0, qkd_flush(self->nl, LINK, QKD_KEY_ROLE_RESPONDER));
+	EXPECT_EQ(4, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(3, stat_of(self->nl, LINK, QKD_STATS_A_FLUSHED));
+	ASSERT_EQ(0, qkd_flush(self->nl, LINK, 0));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(5, stat_of(self->nl, "other", QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(-ENODEV, qkd_flush(self->nl, "nope", 0));
+	ASSERT_EQ(0, qkd_flush(self->nl, NULL, 0));
+	EXPECT_EQ(0, stat_of(self->nl, NULL, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(12, stat_of(self->nl, NULL, QKD_STATS_A_FLUSHED));
+	EXPECT_EQ(12, stat_of(self->nl, NULL, QKD_STATS_A_INJECTED));
 }
 
 TEST_F(store, namespace_stats)
@@ -657,13 +650,13 @@ TEST_F(store, namespace_stats)
 	struct qkd_key_buf got;
 
 	qkd_link_opts_init(&o, "a", "b");
-	ASSERT_EQ(0, qkd_link_new(&self->nl, "l2", &o));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 3,
+	ASSERT_EQ(0, qkd_link_new(self->nl, "l2", &o));
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 3,
 				  QKD_KEY_ROLE_INITIATOR));
-	ASSERT_EQ(0, inject_range(&self->nl, "l2", 1, 2,
+	ASSERT_EQ(0, inject_range(self->nl, "l2", 1, 2,
 				  QKD_KEY_ROLE_RESPONDER));
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
-	ASSERT_EQ(0, qkd_stats_get(&self->nl, NULL, &s));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(0, qkd_stats_get(self->nl, NULL, &s));
 	EXPECT_EQ(2, s.link_count);
 	EXPECT_EQ(5, s.v[QKD_STATS_A_INJECTED]);
 	EXPECT_EQ(1, s.v[QKD_STATS_A_TAKEN]);
@@ -680,13 +673,13 @@ TEST_F(store, audit_records_and_annotations)
 	uint32_t spi[5] = { 0xc1000001, 0xc2000002, 3, 4, 5 };
 	uint8_t unknown[QKD_KEY_ID_LEN] = { 0xee };
 
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 3,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 3,
 				  QKD_KEY_ROLE_INITIATOR));
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got[0]));
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got[1]));
-	ASSERT_EQ(0, qkd_audit_annotate(&self->nl, LINK, got[0].id, spi, 2,
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got[0]));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got[1]));
+	ASSERT_EQ(0, qkd_audit_annotate(self->nl, LINK, got[0].id, spi, 2,
 					"child rekey"));
-	ASSERT_EQ(2, qkd_audit_dump(&self->nl, NULL, recs, 4));
+	ASSERT_EQ(2, qkd_audit_dump(self->nl, NULL, recs, 4));
 	EXPECT_EQ(1, recs[0].seq);
 	EXPECT_EQ(2, recs[1].seq);
 	EXPECT_EQ(0, memcmp(got[0].id, recs[0].key_id, QKD_KEY_ID_LEN));
@@ -701,15 +694,15 @@ TEST_F(store, audit_records_and_annotations)
 	EXPECT_STREQ("child rekey", recs[0].usage);
 	EXPECT_EQ(0, recs[1].nr_spi);
 	/* Filter by link. */
-	EXPECT_EQ(0, qkd_audit_dump(&self->nl, "nope", recs, 4));
-	EXPECT_EQ(-ENOENT, qkd_audit_annotate(&self->nl, LINK, unknown, spi,
+	EXPECT_EQ(0, qkd_audit_dump(self->nl, "nope", recs, 4));
+	EXPECT_EQ(-ENOENT, qkd_audit_annotate(self->nl, LINK, unknown, spi,
 					      1, NULL));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "no take record"));
-	EXPECT_EQ(-E2BIG, qkd_audit_annotate(&self->nl, LINK, got[1].id, spi,
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "no take record"));
+	EXPECT_EQ(-E2BIG, qkd_audit_annotate(self->nl, LINK, got[1].id, spi,
 					     5, NULL));
-	EXPECT_EQ(-ENOSPC, qkd_audit_annotate(&self->nl, LINK, got[0].id,
+	EXPECT_EQ(-ENOSPC, qkd_audit_annotate(self->nl, LINK, got[0].id,
 					      spi + 2, 3, NULL));
-	EXPECT_EQ(-EINVAL, qkd_audit_annotate(&self->nl, LINK, got[1].id,
+	EXPECT_EQ(-EINVAL, qkd_audit_annotate(self->nl, LINK, got[1].id,
 					      NULL, 0, NULL));
 }
 
@@ -724,15 +717,15 @@ TEST_F_TIMEOUT(store, audit_ring_is_bounded, 300)
 
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.max_keys = 2000;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
 	for (i = 0; i < total; i += 200)
-		ASSERT_EQ(0, inject_range(&self->nl, LINK, i,
+		ASSERT_EQ(0, inject_range(self->nl, LINK, i,
 					  total - i < 200 ? total - i : 200,
 					  QKD_KEY_ROLE_INITIATOR));
 	for (i = 0; i < total; i++)
-		ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+		ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 	ASSERT_EQ(QKD_AUDIT_RING_SIZE,
-		  qkd_audit_dump(&self->nl, NULL, recs,
+		  qkd_audit_dump(self->nl, NULL, recs,
 				 QKD_AUDIT_RING_SIZE + 10));
 	EXPECT_EQ(6, recs[0].seq);
 	EXPECT_EQ(total, recs[QKD_AUDIT_RING_SIZE - 1].seq);
@@ -744,48 +737,48 @@ TEST_F(store, low_watermark_notification)
 {
 	struct qkd_link_opts o;
 	struct qkd_key_buf got;
-	struct qkd_nl ntf;
+	struct qkd_nl *ntf;
 	struct qkd_ntf n;
 
-	ASSERT_EQ(0, qkd_nl_open(&ntf));
-	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.low_watermark = 2;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 3,
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 3,
 				  QKD_KEY_ROLE_INITIATOR));
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 	/* 2 left: not below the watermark yet. */
-	EXPECT_EQ(-ETIMEDOUT, qkd_nl_recv_ntf(&ntf, &n, 300));
-	ASSERT_EQ(0, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
-	ASSERT_EQ(0, qkd_nl_recv_ntf(&ntf, &n, 2000));
+	EXPECT_EQ(0, qkd_ntf_recv(ntf, &n, 300));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(1, qkd_ntf_recv(ntf, &n, 2000));
 	EXPECT_EQ(QKD_CMD_LOW_WATERMARK_NTF, n.cmd);
 	EXPECT_STREQ(LINK, n.link_name);
 	EXPECT_STREQ("sae-b", n.remote_sae_id);
 	EXPECT_EQ(1, n.key_count);
 	EXPECT_EQ(2, n.low_watermark);
-	EXPECT_EQ(1, stat_of(&self->nl, LINK, QKD_STATS_A_LOW_WATERMARK));
-	qkd_nl_close(&ntf);
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_LOW_WATERMARK));
+	qkd_nl_free(ntf);
 }
 
 TEST_F(store, key_wanted_notification)
 {
 	struct qkd_key_buf k, got;
-	struct qkd_nl ntf;
+	struct qkd_nl *ntf;
 	struct qkd_ntf n;
 
-	ASSERT_EQ(0, qkd_nl_open(&ntf));
-	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
 	make_key(&k, 77, QKD_KEY_ROLE_RESPONDER, 32);
-	EXPECT_EQ(-ENOENT, qkd_key_take(&self->nl, LINK, k.id, 0, &got));
-	EXPECT_NE(NULL, strstr(self->nl.err_msg, "not held"));
-	ASSERT_EQ(0, qkd_nl_recv_ntf(&ntf, &n, 2000));
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, k.id, 0, &got));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "not held"));
+	ASSERT_EQ(1, qkd_ntf_recv(ntf, &n, 2000));
 	EXPECT_EQ(QKD_CMD_KEY_WANTED_NTF, n.cmd);
 	EXPECT_TRUE(n.has_key_id);
 	EXPECT_EQ(0, memcmp(k.id, n.key_id, QKD_KEY_ID_LEN));
 	EXPECT_STREQ("sae-b", n.remote_sae_id);
-	EXPECT_EQ(1, stat_of(&self->nl, LINK, QKD_STATS_A_WANTED));
-	qkd_nl_close(&ntf);
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	qkd_nl_free(ntf);
 }
 
 struct waiter {
@@ -797,37 +790,37 @@ struct waiter {
 static void *take_waiting(void *arg)
 {
 	struct waiter *w = arg;
-	struct qkd_nl nl;
+	struct qkd_nl *nl;
 
-	w->ret = qkd_nl_open(&nl);
+	w->ret = qkd_nl_open(&nl, 0, NULL);
 	if (w->ret)
 		return NULL;
-	w->ret = qkd_key_take(&nl, LINK, w->want.id, w->wait_ms, &w->got);
-	qkd_nl_close(&nl);
+	w->ret = qkd_key_take(nl, LINK, w->want.id, w->wait_ms, &w->got);
+	qkd_nl_free(nl);
 	return NULL;
 }
 
 TEST_F(store, take_by_id_waits_for_agent)
 {
 	struct waiter w = { .wait_ms = 5000 };
-	struct qkd_nl ntf;
+	struct qkd_nl *ntf;
 	struct qkd_ntf n;
 	pthread_t t;
 
-	ASSERT_EQ(0, qkd_nl_open(&ntf));
-	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
 	make_key(&w.want, 42, QKD_KEY_ROLE_RESPONDER, 32);
 	ASSERT_EQ(0, pthread_create(&t, NULL, take_waiting, &w));
 	/* Play the agent: hear the request, fetch, inject. */
-	ASSERT_EQ(0, qkd_nl_recv_ntf(&ntf, &n, 3000));
+	ASSERT_EQ(1, qkd_ntf_recv(ntf, &n, 3000));
 	ASSERT_EQ(QKD_CMD_KEY_WANTED_NTF, n.cmd);
 	ASSERT_EQ(0, memcmp(w.want.id, n.key_id, QKD_KEY_ID_LEN));
-	ASSERT_EQ(0, qkd_key_inject(&self->nl, LINK, &w.want, 1));
+	ASSERT_EQ(0, qkd_key_inject(self->nl, LINK, &w.want, 1));
 	pthread_join(t, NULL);
 	EXPECT_EQ(0, w.ret);
 	EXPECT_EQ(0, memcmp(w.want.material, w.got.material, 32));
-	EXPECT_EQ(0, stat_of(&self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
-	qkd_nl_close(&ntf);
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	qkd_nl_free(ntf);
 }
 
 TEST_F(store, take_by_id_times_out)
@@ -843,26 +836,26 @@ TEST_F(store, take_by_id_times_out)
 	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
 	EXPECT_EQ(-ETIMEDOUT, w.ret);
 	EXPECT_GE(ms, 290);
-	EXPECT_EQ(1, stat_of(&self->nl, LINK,
+	EXPECT_EQ(1, stat_of(self->nl, LINK,
 			     QKD_STATS_A_REJECTED_NOT_FOUND));
 }
 
 TEST_F(store, link_del_wakes_waiter)
 {
 	struct waiter w = { .wait_ms = 8000 };
-	struct qkd_nl ntf;
+	struct qkd_nl *ntf;
 	struct qkd_ntf n;
 	pthread_t t;
 
-	ASSERT_EQ(0, qkd_nl_open(&ntf));
-	ASSERT_EQ(0, qkd_nl_subscribe(&ntf));
+	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
 	make_key(&w.want, 44, QKD_KEY_ROLE_RESPONDER, 32);
 	ASSERT_EQ(0, pthread_create(&t, NULL, take_waiting, &w));
-	ASSERT_EQ(0, qkd_nl_recv_ntf(&ntf, &n, 3000));
-	ASSERT_EQ(0, qkd_link_del(&self->nl, LINK));
+	ASSERT_EQ(1, qkd_ntf_recv(ntf, &n, 3000));
+	ASSERT_EQ(0, qkd_link_del(self->nl, LINK));
 	pthread_join(t, NULL);
 	EXPECT_EQ(-ENODEV, w.ret);
-	qkd_nl_close(&ntf);
+	qkd_nl_free(ntf);
 }
 
 static int drop_net_admin(void)
@@ -886,54 +879,54 @@ TEST_F(store, unprivileged_caller)
 	struct qkd_key_buf got;
 	struct qkd_audit_buf rec;
 	struct qkd_link_opts o;
-	struct qkd_nl nl;
+	struct qkd_nl *nl;
 
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 1,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 1,
 				  QKD_KEY_ROLE_INITIATOR));
 	ASSERT_EQ(0, drop_net_admin());
-	ASSERT_EQ(0, qkd_nl_open(&nl));
+	ASSERT_EQ(0, qkd_nl_open(&nl, 0, NULL));
 	qkd_link_opts_init(&o, "a", "b");
-	EXPECT_EQ(-EPERM, qkd_link_new(&nl, "x", &o));
-	EXPECT_EQ(-EPERM, qkd_link_get(&nl, LINK, &info));
-	EXPECT_EQ(-EPERM, qkd_link_dump(&nl, &info, 1));
-	EXPECT_EQ(-EPERM, qkd_key_take(&nl, LINK, NULL, -1, &got));
-	EXPECT_EQ(-EPERM, inject_range(&nl, LINK, 5, 1,
+	EXPECT_EQ(-EPERM, qkd_link_new(nl, "x", &o));
+	EXPECT_EQ(-EPERM, qkd_link_get(nl, LINK, &info));
+	EXPECT_EQ(-EPERM, qkd_link_dump(nl, &info, 1));
+	EXPECT_EQ(-EPERM, qkd_key_take(nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(-EPERM, inject_range(nl, LINK, 5, 1,
 				       QKD_KEY_ROLE_INITIATOR));
-	EXPECT_EQ(-EPERM, qkd_flush(&nl, NULL, 0));
-	EXPECT_EQ(-EPERM, qkd_stats_get(&nl, NULL, &s));
-	EXPECT_EQ(-EPERM, qkd_audit_dump(&nl, NULL, &rec, 1));
-	EXPECT_EQ(-EPERM, qkd_link_del(&nl, LINK));
-	EXPECT_EQ(-EPERM, qkd_nl_subscribe(&nl));
-	qkd_nl_close(&nl);
+	EXPECT_EQ(-EPERM, qkd_flush(nl, NULL, 0));
+	EXPECT_EQ(-EPERM, qkd_stats_get(nl, NULL, &s));
+	EXPECT_EQ(-EPERM, qkd_audit_dump(nl, NULL, &rec, 1));
+	EXPECT_EQ(-EPERM, qkd_link_del(nl, LINK));
+	EXPECT_EQ(-EPERM, qkd_nl_subscribe(nl));
+	qkd_nl_free(nl);
 	/*
 	 * A socket opened while privileged does not help: the family checks
 	 * the sender's capabilities on every message.
 	 */
-	EXPECT_EQ(-EPERM, qkd_key_take(&self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(-EPERM, qkd_key_take(self->nl, LINK, NULL, -1, &got));
 }
 
 TEST_F(store, other_namespace_is_isolated)
 {
 	struct qkd_link_info info;
 	struct qkd_key_buf got;
-	struct qkd_nl other;
+	struct qkd_nl *other;
 	int orig_ns, ret;
 
-	ASSERT_EQ(0, inject_range(&self->nl, LINK, 1, 2,
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 2,
 				  QKD_KEY_ROLE_INITIATOR));
 	orig_ns = open("/proc/self/ns/net", O_RDONLY);
 	ASSERT_GE(orig_ns, 0);
 	ASSERT_EQ(0, unshare(CLONE_NEWNET));
-	ASSERT_EQ(0, qkd_nl_open(&other));
-	EXPECT_EQ(-ENODEV, qkd_link_get(&other, LINK, &info));
-	EXPECT_EQ(-ENODEV, qkd_key_take(&other, LINK, NULL, -1, &got));
-	EXPECT_EQ(0, qkd_link_dump(&other, &info, 1));
-	EXPECT_EQ(0, stat_of(&other, NULL, QKD_STATS_A_KEYS_BUFFERED));
-	qkd_nl_close(&other);
+	ASSERT_EQ(0, qkd_nl_open(&other, 0, NULL));
+	EXPECT_EQ(-ENODEV, qkd_link_get(other, LINK, &info));
+	EXPECT_EQ(-ENODEV, qkd_key_take(other, LINK, NULL, -1, &got));
+	EXPECT_EQ(0, qkd_link_dump(other, &info, 1));
+	EXPECT_EQ(0, stat_of(other, NULL, QKD_STATS_A_KEYS_BUFFERED));
+	qkd_nl_free(other);
 	/* The first namespace still holds both keys. */
 	ASSERT_EQ(0, setns(orig_ns, CLONE_NEWNET));
 	close(orig_ns);
-	ret = qkd_link_get(&self->nl, LINK, &info);
+	ret = qkd_link_get(self->nl, LINK, &info);
 	ASSERT_EQ(0, ret);
 	EXPECT_EQ(2, info.stats.v[QKD_STATS_A_KEYS_BUFFERED]);
 }
@@ -941,7 +934,7 @@ TEST_F(store, other_namespace_is_isolated)
 TEST(namespace_exit_wipes_keys)
 {
 	struct qkd_link_opts o;
-	struct qkd_nl nl;
+	struct qkd_nl *nl;
 	pid_t pid;
 	int status;
 
@@ -949,11 +942,11 @@ TEST(namespace_exit_wipes_keys)
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		if (unshare(CLONE_NEWNET) || qkd_nl_open(&nl))
+		if (unshare(CLONE_NEWNET) || qkd_nl_open(&nl, 0, NULL))
 			_exit(1);
 		qkd_link_opts_init(&o, "a", "b");
-		if (qkd_link_new(&nl, "gone", &o) ||
-		    inject_range(&nl, "gone", 1, 100, QKD_KEY_ROLE_INITIATOR))
+		if (qkd_link_new(nl, "gone", &o) ||
+		    inject_range(nl, "gone", 1, 100, QKD_KEY_ROLE_INITIATOR))
 			_exit(2);
 		_exit(0);
 	}
@@ -976,19 +969,19 @@ static void *conc_injector(void *arg)
 {
 	struct conc *c = ((void **)arg)[0];
 	int idx = (int)(long)((void **)arg)[1];
-	struct qkd_nl nl;
+	struct qkd_nl *nl;
 	int i;
 
-	if (qkd_nl_open(&nl)) {
+	if (qkd_nl_open(&nl, 0, NULL)) {
 		c->errors++;
 		return NULL;
 	}
 	for (i = 0; i < CONC_KEYS; i += CONC_BATCH)
-		if (inject_range(&nl, LINK, idx * CONC_KEYS + i, CONC_BATCH,
+		if (inject_range(nl, LINK, idx * CONC_KEYS + i, CONC_BATCH,
 				 QKD_KEY_ROLE_INITIATOR))
 			c->errors++;
 	c->injected_done++;
-	qkd_nl_close(&nl);
+	qkd_nl_free(nl);
 	return NULL;
 }
 
@@ -996,16 +989,16 @@ static void *conc_taker(void *arg)
 {
 	struct conc *c = arg;
 	struct qkd_key_buf got, expect;
-	struct qkd_nl nl;
+	struct qkd_nl *nl;
 	uint32_t n;
 	int ret;
 
-	if (qkd_nl_open(&nl)) {
+	if (qkd_nl_open(&nl, 0, NULL)) {
 		c->errors++;
 		return NULL;
 	}
 	for (;;) {
-		ret = qkd_key_take(&nl, LINK, NULL, -1, &got);
+		ret = qkd_key_take(nl, LINK, NULL, -1, &got);
 		if (ret == -ENOENT) {
 			if (c->injected_done == CONC_THREADS)
 				break;
@@ -1023,7 +1016,7 @@ static void *conc_taker(void *arg)
 			c->errors++;
 		c->taken++;
 	}
-	qkd_nl_close(&nl);
+	qkd_nl_free(nl);
 	return NULL;
 }
 
@@ -1039,7 +1032,7 @@ TEST_F_TIMEOUT(store, concurrent_inject_take, 300)
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.max_keys = QKD_LINK_MAX_KEYS_LIMIT;
 	o.max_bytes = QKD_LINK_MAX_BYTES_LIMIT;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
 	for (i = 0; i < CONC_THREADS; i++) {
 		args[i][0] = c;
 		args[i][1] = (void *)(long)i;
@@ -1055,7 +1048,7 @@ TEST_F_TIMEOUT(store, concurrent_inject_take, 300)
 	EXPECT_EQ(CONC_THREADS * CONC_KEYS, c->taken);
 	for (i = 0; i < CONC_THREADS * CONC_KEYS; i++)
 		ASSERT_EQ(1, c->seen[i]) TH_LOG("key %d", i);
-	ASSERT_EQ(0, qkd_stats_get(&self->nl, LINK, &s));
+	ASSERT_EQ(0, qkd_stats_get(self->nl, LINK, &s));
 	EXPECT_EQ(CONC_THREADS * CONC_KEYS, s.v[QKD_STATS_A_INJECTED]);
 	EXPECT_EQ(CONC_THREADS * CONC_KEYS, s.v[QKD_STATS_A_TAKEN]);
 	EXPECT_EQ(0, s.v[QKD_STATS_A_KEYS_BUFFERED]);
@@ -1071,16 +1064,16 @@ struct flusher {
 static void *conc_flusher(void *arg)
 {
 	struct flusher *f = arg;
-	struct qkd_nl nl;
+	struct qkd_nl *nl;
 
-	if (qkd_nl_open(&nl))
+	if (qkd_nl_open(&nl, 0, NULL))
 		return NULL;
 	while (!f->stop) {
-		if (!qkd_flush(&nl, f->flushes % 2 ? LINK : NULL, 0))
+		if (!qkd_flush(nl, f->flushes % 2 ? LINK : NULL, 0))
 			f->flushes++;
 		usleep(2000);
 	}
-	qkd_nl_close(&nl);
+	qkd_nl_free(nl);
 	return NULL;
 }
 
@@ -1097,7 +1090,7 @@ TEST_F_TIMEOUT(store, concurrent_flush_accounting, 300)
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.max_keys = QKD_LINK_MAX_KEYS_LIMIT;
 	o.max_bytes = QKD_LINK_MAX_BYTES_LIMIT;
-	ASSERT_EQ(0, qkd_link_set(&self->nl, LINK, &o));
+	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
 	ASSERT_EQ(0, pthread_create(&fl, NULL, conc_flusher, &f));
 	for (i = 0; i < CONC_THREADS; i++) {
 		args[i][0] = c;
@@ -1114,8 +1107,8 @@ TEST_F_TIMEOUT(store, concurrent_flush_accounting, 300)
 	pthread_join(fl, NULL);
 	EXPECT_EQ(0, c->errors);
 	EXPECT_GT(f.flushes, 0);
-	ASSERT_EQ(0, qkd_stats_get(&self->nl, LINK, &s));
-	ASSERT_EQ(0, qkd_stats_get(&self->nl, NULL, &ns));
+	ASSERT_EQ(0, qkd_stats_get(self->nl, LINK, &s));
+	ASSERT_EQ(0, qkd_stats_get(self->nl, NULL, &ns));
 	/* Every key is accounted for exactly once. */
 	EXPECT_EQ(CONC_THREADS * CONC_KEYS, s.v[QKD_STATS_A_INJECTED]);
 	EXPECT_EQ(c->taken, s.v[QKD_STATS_A_TAKEN]);

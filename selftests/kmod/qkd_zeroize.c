@@ -26,7 +26,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "qkd_nl.h"
+#include "libqkd.h"
 
 #define MASK		0xa5
 #define KEYS_PER_CASE	64
@@ -168,35 +168,35 @@ static long long scan_kcore(void)
 int main(void)
 {
 	struct qkd_link_opts o;
-	struct qkd_nl nl;
+	struct qkd_nl *nl;
 	long long scanned;
 	int i, bad = 0, n = 0;
 
 	printf("TAP version 13\n");
-	if (unshare(CLONE_NEWNET) || qkd_nl_open(&nl)) {
+	if (unshare(CLONE_NEWNET) || qkd_nl_open(&nl, 0, NULL)) {
 		printf("not ok 1 - setup: %s\n", strerror(errno));
 		return 1;
 	}
 	qkd_link_opts_init(&o, "a", "b");
-	if (qkd_link_new(&nl, "flushed", &o) ||
-	    qkd_link_new(&nl, "deleted", &o) || qkd_link_new(&nl, "held", &o))
+	if (qkd_link_new(nl, "flushed", &o) ||
+	    qkd_link_new(nl, "deleted", &o) || qkd_link_new(nl, "held", &o))
 		return 1;
 	o.key_ttl = 1;
-	if (qkd_link_new(&nl, "expiring", &o))
+	if (qkd_link_new(nl, "expiring", &o))
 		return 1;
-	if (inject_masked(&nl, "flushed", 0, "flushed") ||
-	    inject_masked(&nl, "deleted", KEYS_PER_CASE, "link deleted") ||
-	    inject_masked(&nl, "expiring", 2 * KEYS_PER_CASE, "expired") ||
-	    inject_masked(&nl, "held", 3 * KEYS_PER_CASE, "held")) {
-		printf("not ok 1 - inject: %s\n", nl.err_msg);
+	if (inject_masked(nl, "flushed", 0, "flushed") ||
+	    inject_masked(nl, "deleted", KEYS_PER_CASE, "link deleted") ||
+	    inject_masked(nl, "expiring", 2 * KEYS_PER_CASE, "expired") ||
+	    inject_masked(nl, "held", 3 * KEYS_PER_CASE, "held")) {
+		printf("not ok 1 - inject: %s\n", qkd_nl_error(nl));
 		return 1;
 	}
-	if (qkd_flush(&nl, "flushed", 0) || qkd_link_del(&nl, "deleted"))
+	if (qkd_flush(nl, "flushed", 0) || qkd_link_del(nl, "deleted"))
 		return 1;
 	sleep(3);	/* the TTL of 1 s passes, the expiry work runs */
 	struct qkd_stats_buf s;
 
-	if (qkd_stats_get(&nl, "expiring", &s) ||
+	if (qkd_stats_get(nl, "expiring", &s) ||
 	    s.v[QKD_STATS_A_EXPIRED] != KEYS_PER_CASE) {
 		printf("not ok 1 - keys expired\n");
 		return 1;
@@ -230,6 +230,6 @@ int main(void)
 		bad += !!left;
 	}
 	printf("1..%d\n", n);
-	qkd_nl_close(&nl);
+	qkd_nl_free(nl);
 	return bad ? 1 : 0;
 }
