@@ -67,6 +67,9 @@ int qkd_nl_transact(struct qkd_nl *nl, struct nlmsghdr *nlh,
  * (ENOBUFS: truncated, or the socket overran).  Others are dropped. */
 ssize_t qkd_nl_recv_datagram(struct qkd_nl *nl, int flags);
 
+/* Zero 16 KiB of stack below the caller (after moving key material). */
+void qkd_nl_scrub_stack(void);
+
 /* Receive timeout for the next transactions (SO_RCVTIMEO). */
 int qkd_nl_set_rcvtimeo(struct qkd_nl *nl, unsigned int ms);
 

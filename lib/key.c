@@ -38,10 +38,19 @@ static int qkd_put_key(struct nlmsghdr *nlh, const struct qkd_key_ref *k)
 	return 0;
 }
 
-int qkd_key_inject_refs(struct qkd_nl *nl, const char *link,
-			const struct qkd_key_ref *keys, unsigned int nr)
+/*
+ * Build and send an inject request; key i comes from get(keys, i).  The
+ * nests are built straight from the caller's keys: no copy of the
+ * material outside the send buffer, which the transaction wipes.
+ */
+typedef void (*qkd_key_get_fn)(const void *keys, unsigned int i,
+			       struct qkd_key_ref *ref);
+
+static int qkd_inject(struct qkd_nl *nl, const char *link, const void *keys,
+		      unsigned int nr, qkd_key_get_fn get)
 {
 	struct nlmsghdr *nlh;
+	struct qkd_key_ref ref;
 	unsigned int i;
 	int ret = 0;
 
@@ -52,37 +61,50 @@ int qkd_key_inject_refs(struct qkd_nl *nl, const char *link,
 				 QKD_FAMILY_VERSION, NLM_F_ACK);
 	if (!mnl_attr_put_strz_check(nlh, QKD_NL_BUF_SIZE, QKD_A_LINK_NAME, link))
 		ret = -EMSGSIZE;
-	for (i = 0; !ret && i < nr; i++)
-		ret = qkd_put_key(nlh, &keys[i]);
+	for (i = 0; !ret && i < nr; i++) {
+		get(keys, i, &ref);
+		ret = qkd_put_key(nlh, &ref);
+	}
+	explicit_bzero(&ref, sizeof(ref));
 	if (ret) {
 		explicit_bzero(nl->sbuf, QKD_NL_BUF_SIZE);
-		qkd_nl_set_error(nl, ret == -EINVAL ? "key %u: no ID or material" :
-				 "key %u: the request does not fit in the send buffer",
-				 i);
+		if (ret == -EINVAL)
+			qkd_nl_set_error(nl, "key %u: no ID or material", i - 1);
+		else
+			qkd_nl_set_error(nl, "key %u: the request does not fit in %d bytes",
+					 i ? i - 1 : 0, QKD_NL_BUF_SIZE);
 		return ret;
 	}
-	return qkd_nl_transact(nl, nlh, NULL, NULL);
+	ret = qkd_nl_transact(nl, nlh, NULL, NULL);
+	qkd_nl_scrub_stack();
+	return ret;
+}
+
+static void qkd_get_ref(const void *keys, unsigned int i, struct qkd_key_ref *ref)
+{
+	*ref = ((const struct qkd_key_ref *)keys)[i];
+}
+
+static void qkd_get_buf(const void *keys, unsigned int i, struct qkd_key_ref *ref)
+{
+	const struct qkd_key_buf *k = &((const struct qkd_key_buf *)keys)[i];
+
+	ref->id = k->id;
+	ref->material = k->material;
+	ref->len = k->len;
+	ref->role = k->role;
+}
+
+int qkd_key_inject_refs(struct qkd_nl *nl, const char *link,
+			const struct qkd_key_ref *keys, unsigned int nr)
+{
+	return qkd_inject(nl, link, keys, nr, qkd_get_ref);
 }
 
 int qkd_key_inject(struct qkd_nl *nl, const char *link,
 		   const struct qkd_key_buf *keys, unsigned int nr)
 {
-	/* at most what fits in the send buffer; the rest is -EMSGSIZE */
-	struct qkd_key_ref refs[QKD_NL_BUF_SIZE / 64];
-	unsigned int i, n = nr;
-
-	if (n > sizeof(refs) / sizeof(refs[0])) {
-		nl->outcome_unknown = false;
-		qkd_nl_set_error(nl, "%u keys do not fit in one request", nr);
-		return -EMSGSIZE;
-	}
-	for (i = 0; i < n; i++) {
-		refs[i].id = keys[i].id;
-		refs[i].material = keys[i].material;
-		refs[i].len = keys[i].len;
-		refs[i].role = keys[i].role;
-	}
-	return qkd_key_inject_refs(nl, link, refs, n);
+	return qkd_inject(nl, link, keys, nr, qkd_get_buf);
 }
 
 /* The fields of one key nest: 0, -EMSGSIZE for a material length out of
@@ -192,13 +214,14 @@ static int qkd_build_take(struct qkd_nl *nl, const char *link,
 
 	nlh = qkd_nl_put_request(nl, nl->family, QKD_CMD_KEY_TAKE,
 				 QKD_FAMILY_VERSION, NLM_F_ACK);
-	if (!mnl_attr_put_strz_check(nlh, QKD_NL_BUF_SIZE, QKD_A_LINK_NAME, link))
+	if (!mnl_attr_put_strz_check(nlh, QKD_NL_BUF_SIZE, QKD_A_LINK_NAME, link) ||
+	    (id && !mnl_attr_put_check(nlh, QKD_NL_BUF_SIZE, QKD_A_KEY_ID,
+				       QKD_KEY_ID_LEN, id)) ||
+	    (wait_ms >= 0 &&
+	     !mnl_attr_put_u32_check(nlh, QKD_NL_BUF_SIZE, QKD_A_WAIT_MS,
+				     wait_ms > UINT32_MAX ? UINT32_MAX
+							  : (uint32_t)wait_ms)))
 		return -EMSGSIZE;
-	if (id)
-		mnl_attr_put(nlh, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id);
-	if (wait_ms >= 0)
-		mnl_attr_put_u32(nlh, QKD_A_WAIT_MS,
-				 wait_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)wait_ms);
 	*out = nlh;
 	return 0;
 }
@@ -234,6 +257,7 @@ int qkd_key_take(struct qkd_nl *nl, const char *link, const uint8_t *id,
 	ret = qkd_nl_transact(nl, nlh, qkd_take_cb, &t);
 	if (extra)
 		qkd_nl_set_rcvtimeo(nl, nl->timeout_ms);
+	qkd_nl_scrub_stack();
 	if (!ret && !t.replies) {
 		ret = -EPROTO;
 		qkd_nl_set_error(nl, "the module acked KEY_TAKE without a key");

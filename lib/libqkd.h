@@ -27,7 +27,10 @@
  * kernel's extack message, or the library's own words for local failures.
  * A handle is not thread-safe: use one per thread (they are cheap).
  *
- * Build: a static library (libqkd.a, -fPIC) on libmnl; link with -lmnl.
+ * Build: a static library (libqkd.a, -fPIC) on libmnl; link with -lmnl
+ * and -Wl,-z,now (lazy binding would spill registers that held key
+ * material onto the stack; the library also scrubs the stack below it
+ * after each inject and take).
  */
 #ifndef LIBQKD_H
 #define LIBQKD_H
@@ -255,7 +258,8 @@ int qkd_nl_subscribe(struct qkd_nl *nl);
 
 /*
  * Wait up to timeout_ms (0: do not wait, negative: forever) for one
- * notification.  Returns 1 with *ntf filled, 0 when none came in time,
+ * notification.  Returns 1 with *ntf filled, 0 when none came in time
+ * (or a signal interrupted the wait: callers check their own flags),
  * -ENOBUFS when the socket overran and notifications were lost (the
  * caller must re-read the state it tracks), or another -errno.
  * Messages of other families or with no link name are skipped.
@@ -270,6 +274,9 @@ const char *qkd_role_name(uint8_t role);
 uint8_t qkd_role_from_name(const char *name);
 /* "low-watermark", "key-wanted", "key-expired", "link-del", or NULL. */
 const char *qkd_ntf_name(uint8_t cmd);
+/* A counter's name, the QKD_STATS_A_* suffix in lower case ("injected",
+ * "rejected_reused", ...), or NULL for UNSPEC, PAD and unknown types. */
+const char *qkd_stat_name(unsigned int type);
 
 /* ---- parsers (exposed for unit tests and fuzzers) ------------------------ */
 

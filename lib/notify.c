@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * libqkd: the "notify" multicast group (low watermark, key wanted, key
- * expired, link deleted) and the names of roles and notifications.
+ * expired, link deleted) and the names of roles, notifications and
+ * counters.
  */
 #include <errno.h>
 #include <poll.h>
@@ -52,6 +53,29 @@ const char *qkd_ntf_name(uint8_t cmd)
 	default:
 		return NULL;
 	}
+}
+
+const char *qkd_stat_name(unsigned int type)
+{
+	static const char *const names[QKD_STATS_A_MAX + 1] = {
+		[QKD_STATS_A_INJECTED] = "injected",
+		[QKD_STATS_A_TAKEN] = "taken",
+		[QKD_STATS_A_EXPIRED] = "expired",
+		[QKD_STATS_A_FLUSHED] = "flushed",
+		[QKD_STATS_A_REJECTED_DUPLICATE] = "rejected_duplicate",
+		[QKD_STATS_A_REJECTED_CAP] = "rejected_cap",
+		[QKD_STATS_A_REJECTED_NOT_FOUND] = "rejected_not_found",
+		[QKD_STATS_A_RATE_LIMITED] = "rate_limited",
+		[QKD_STATS_A_KEYS_BUFFERED] = "keys_buffered",
+		[QKD_STATS_A_INITIATOR_KEYS] = "initiator_keys",
+		[QKD_STATS_A_BYTES_BUFFERED] = "bytes_buffered",
+		[QKD_STATS_A_BYTES_HIGH_WATER] = "bytes_high_water",
+		[QKD_STATS_A_WANTED] = "wanted",
+		[QKD_STATS_A_LOW_WATERMARK] = "low_watermark",
+		[QKD_STATS_A_REJECTED_REUSED] = "rejected_reused",
+	};
+
+	return type <= QKD_STATS_A_MAX ? names[type] : NULL;
 }
 
 int qkd_nl_subscribe(struct qkd_nl *nl)

@@ -59,6 +59,21 @@ static int qkd_nl_map_buffers(struct qkd_nl *nl)
 	return 0;
 }
 
+/*
+ * Zero the stack below the caller's frame.  Copying key material to and
+ * from the buffers leaves copies in registers that a later call can spill
+ * there (the dynamic linker's lazy binding saves the vector registers on
+ * the stack, seen by selftests/kmod/qkd_zeroize); callers should also link
+ * with -z now (LIBQKD_LDFLAGS in lib/Makefile).
+ */
+__attribute__((noinline)) void qkd_nl_scrub_stack(void)
+{
+	unsigned char below[16384];
+
+	explicit_bzero(below, sizeof(below));
+	__asm__ __volatile__("" : : "r"(below) : "memory");
+}
+
 struct qkd_nl *qkd_nl_new(void)
 {
 	struct qkd_nl *nl = calloc(1, sizeof(*nl));

@@ -494,6 +494,9 @@ TEST(names)
 	EXPECT_EQ(QKD_KEY_ROLE_UNSPEC, qkd_role_from_name("master"));
 	EXPECT_EQ(QKD_KEY_ROLE_UNSPEC, qkd_role_from_name(NULL));
 	EXPECT_STREQ("key-wanted", qkd_ntf_name(QKD_CMD_KEY_WANTED_NTF));
+	EXPECT_STREQ("rejected_reused", qkd_stat_name(QKD_STATS_A_REJECTED_REUSED));
+	EXPECT_EQ(NULL, qkd_stat_name(QKD_STATS_A_PAD));
+	EXPECT_EQ(NULL, qkd_stat_name(QKD_STATS_A_MAX + 1));
 	EXPECT_EQ(NULL, qkd_ntf_name(QKD_CMD_KEY_TAKE));
 }
 

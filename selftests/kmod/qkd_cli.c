@@ -24,23 +24,6 @@
 
 #include "libqkd.h"
 
-static const char *const stat_names[QKD_STATS_A_MAX + 1] = {
-	[QKD_STATS_A_INJECTED] = "injected",
-	[QKD_STATS_A_TAKEN] = "taken",
-	[QKD_STATS_A_EXPIRED] = "expired",
-	[QKD_STATS_A_FLUSHED] = "flushed",
-	[QKD_STATS_A_REJECTED_DUPLICATE] = "rejected_duplicate",
-	[QKD_STATS_A_REJECTED_CAP] = "rejected_cap",
-	[QKD_STATS_A_REJECTED_NOT_FOUND] = "rejected_not_found",
-	[QKD_STATS_A_RATE_LIMITED] = "rate_limited",
-	[QKD_STATS_A_KEYS_BUFFERED] = "keys_buffered",
-	[QKD_STATS_A_INITIATOR_KEYS] = "initiator_keys",
-	[QKD_STATS_A_BYTES_BUFFERED] = "bytes_buffered",
-	[QKD_STATS_A_BYTES_HIGH_WATER] = "bytes_high_water",
-	[QKD_STATS_A_WANTED] = "wanted",
-	[QKD_STATS_A_LOW_WATERMARK] = "low_watermark",
-	[QKD_STATS_A_REJECTED_REUSED] = "rejected_reused",
-};
 
 static int usage(void)
 {
@@ -182,8 +165,8 @@ static int cmd_stats(struct qkd_nl *nl, const char *link)
 	if (!link)
 		printf("links %u\n", s.link_count);
 	for (i = 0; i <= QKD_STATS_A_MAX; i++)
-		if (stat_names[i])
-			printf("%s %" PRIu64 "\n", stat_names[i], s.v[i]);
+		if (qkd_stat_name(i))
+			printf("%s %" PRIu64 "\n", qkd_stat_name(i), s.v[i]);
 	return 0;
 }
 
