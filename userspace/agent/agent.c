@@ -25,7 +25,9 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 #include "agent.h"
+#include "clock.h"
 #include "log.h"
+#include "role.h"
 #include "secmem.h"
 #include "uuid.h"
 #include "../../include/uapi/linux/qkd.h"
@@ -38,22 +40,9 @@
 
 static volatile sig_atomic_t g_stop;
 
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static double ms(uint32_t m)
 {
 	return m / 1000.0;
-}
-
-static const char *role_name(int role)
-{
-	return role == QKD_KEY_ROLE_INITIATOR ? "initiator" : "responder";
 }
 
 static void sink_lost(struct agent *a, const char *why)
@@ -121,7 +110,7 @@ static void drop_held(struct link *l, int role, const char *why)
 		return;
 	if (left)
 		log_warn("link %s: wiping %zu fetched %s keys: %s", l->cfg->name, left,
-			 role_name(role), why);
+			 qkd_role_name(role), why);
 	l->dropped += left;
 	etsi_keys_free(&l->held[role]);
 	l->held_off[role] = 0;
@@ -167,7 +156,7 @@ static void drop_maybe_delivered(struct agent *a, struct link *l, int role, size
 	l->dropped += n;
 	l->maybe_delivered += n;
 	log_warn("link %s: inject of %zu %s keys: %s%s%s after sending; the key store may "
-		 "have them: wiped, never injected again", l->cfg->name, n, role_name(role),
+		 "have them: wiped, never injected again", l->cfg->name, n, qkd_role_name(role),
 		 strerror(-r), a->sink.last_error[0] ? ": " : "", a->sink.last_error);
 }
 
@@ -243,16 +232,16 @@ static void inject_held(struct agent *a, struct link *l, int role)
 		if (a->sink.maybe_delivered) {
 			/* the kernel side may be stuck: reconnect, keep the rest */
 			l->inject_errors++;
-			l->held_next[role] = mono() + 1.0;
+			l->held_next[role] = mono_now() + 1.0;
 			sink_lost(a, "inject outcome unknown");
 			return;
 		}
 		l->inject_errors++;
 		/* retry in a second; say so once per batch (and every 30 tries) */
-		l->held_next[role] = mono() + 1.0;
+		l->held_next[role] = mono_now() + 1.0;
 		if (l->held_failures[role]++ % 30 == 0)
 			log_warn("link %s: inject of %s keys failed: %s%s%s; %zu held for a retry",
-				 l->cfg->name, role_name(role), strerror(-r),
+				 l->cfg->name, qkd_role_name(role), strerror(-r),
 				 a->sink.last_error[0] ? ": " : "", a->sink.last_error, h->n - *off);
 		if (r == -ENODEV) {
 			/* Link gone, perhaps the module was reloaded: reconnect
@@ -338,7 +327,7 @@ static void hold(struct link *l, struct etsi_keys *ks, int role)
 	ks->keys = NULL;
 	ks->n = 0;
 	l->held_off[role] = 0;
-	l->held_since[role] = mono();
+	l->held_since[role] = mono_now();
 	l->held_next[role] = 0;
 	l->held_failures[role] = 0;
 }
@@ -348,7 +337,7 @@ static void backoff_wait(struct link *l, struct backoff *b, double *next, const 
 {
 	uint32_t d = backoff_next(b);
 
-	*next = mono() + ms(d);
+	*next = mono_now() + ms(d);
 	if (b->attempt <= 1 || b->attempt % 10 == 0)
 		log_warn("link %s: %s failed (%s); retry %u in %u ms", l->cfg->name, what,
 			 res->msg[0] ? res->msg : "error", b->attempt, d);
@@ -367,7 +356,7 @@ static int submit(struct agent *a, struct link *l, struct etsi_client *c, int rc
 static void status_done(struct link *l, int rc, const struct etsi_status *st,
 			const struct etsi_result *res)
 {
-	double now = mono();
+	double now = mono_now();
 
 	record(l, rc, res);
 	if (rc) {
@@ -421,7 +410,7 @@ static void enc_done(struct agent *a, struct link *l, int rc, struct etsi_keys *
 	if (rc) {
 		/* A 503 may mean "not that many": re-read stored_key_count soon. */
 		if (res->http_code == 503)
-			l->next_status = mono();
+			l->next_status = mono_now();
 		backoff_wait(l, &l->bo_master, &l->next_master, "enc_keys", res);
 		return;
 	}
@@ -558,7 +547,7 @@ static void dec_done(struct agent *a, struct link *l, int rc, struct etsi_keys *
 		if (nids > 1) {
 			/* one bad ID spoils a batch: retry these one by one */
 			l->single = (int)nids;
-			l->next_slave = mono();
+			l->next_slave = mono_now();
 			return;
 		}
 		if (nids == 1 && (k = wanted_index(l, ids[0])) >= 0) {
@@ -571,7 +560,7 @@ static void dec_done(struct agent *a, struct link *l, int rc, struct etsi_keys *
 		}
 		if (l->single > 0)
 			l->single--;
-		l->next_slave = mono();
+		l->next_slave = mono_now();
 		return;
 	}
 	backoff_wait(l, &l->bo_slave, &l->next_slave, "dec_keys", res);
@@ -1024,7 +1013,7 @@ int main(int argc, char **argv)
 	if (metrics && strcmp(metrics, "off") && metrics_start(a, metrics))
 		goto out;
 	backoff_init(&a->bo_sink, 500, 10000, (uint64_t)getpid());
-	a->started = a->last_stats = mono();
+	a->started = a->last_stats = mono_now();
 	a->next_stats = a->started + a->conf->stats_interval;
 	log_info("started: %zu link(s), sink %s, config %s", a->nlinks, a->sink.ops->name, conf_path);
 
@@ -1038,7 +1027,7 @@ int main(int argc, char **argv)
 		CURLMsg *msg;
 		long ctimeout = -1;
 		struct sink_event ev[32];
-		double now = mono(), next;
+		double now = mono_now(), next;
 		int nfd = 0, timeout, n, k, running;
 
 		if (g_hup) {
@@ -1065,8 +1054,8 @@ int main(int argc, char **argv)
 			}
 		}
 		for (i = 0; i < a->nlinks && !g_stop; i++)
-			link_step(a, &a->links[i], mono());
-		now = mono();
+			link_step(a, &a->links[i], mono_now());
+		now = mono_now();
 		if (now >= a->next_stats) {
 			stats(a, now);
 			a->next_stats = now + a->conf->stats_interval;
@@ -1136,7 +1125,7 @@ int main(int argc, char **argv)
 		if (a->sink.ops->tick)
 			a->sink.ops->tick(&a->sink);
 		while ((n = a->sink.ops->events(&a->sink, ev, 32)) > 0) {
-			now = mono();
+			now = mono_now();
 			for (k = 0; k < n; k++)
 				handle_event(a, &ev[k], now);
 			if (n < 32)

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /* Prometheus text exposition on a local address, served from the agent's
  * own event loop (libmicrohttpd, external epoll mode: no extra thread). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <microhttpd.h>
+#include "addr.h"
 #include "agent.h"
 #include "log.h"
 
@@ -205,19 +205,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 int metrics_start(struct agent *a, const char *listen)
 {
 	struct sockaddr_in sa;
-	char host[64];
-	const char *colon = strrchr(listen, ':');
-	long port;
 
-	if (!colon || (size_t)(colon - listen) >= sizeof(host))
-		return -1;
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	if (port < 1 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+	if (parse_ipv4_port(listen, NULL, &sa)) {
 		log_err("metrics_listen '%s': expected IPV4:PORT", listen);
 		return -1;
 	}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "conf.h"
+#include "addr.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/objects.h>
@@ -210,25 +210,13 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 
 static int agent_key(struct conf *c, const char *k, const char *v, const char **why)
 {
-	uint32_t u;
-
 	if (!strcmp(k, "metrics_listen")) {
-		const char *colon = strrchr(v, ':');
-
 		if (!strcmp(v, "off")) {
 			c->metrics_listen[0] = '\0';
 			return 0;
 		}
-		char host[INET_ADDRSTRLEN];
-		struct in_addr ia;
-
-		if (!colon || colon == v || (size_t)(colon - v) >= sizeof(host) ||
-		    parse_u32(colon + 1, 1, 65535, &u) ||
+		if (parse_ipv4_port(v, NULL, NULL) ||
 		    set_str(c->metrics_listen, sizeof(c->metrics_listen), v))
-			return *why = "metrics_listen must be IPV4:PORT or off", -1;
-		memcpy(host, v, (size_t)(colon - v));
-		host[colon - v] = '\0';
-		if (inet_pton(AF_INET, host, &ia) != 1)
 			return *why = "metrics_listen must be IPV4:PORT or off", -1;
 		return 0;
 	}

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <gnutls/gnutls.h>
@@ -24,7 +23,9 @@
 #include <openssl/rand.h>
 #include <jansson.h>
 
+#include "addr.h"
 #include "b64.h"
+#include "clock.h"
 #include "etsi.h"
 #include "log.h"
 #include "secmem.h"
@@ -83,14 +84,6 @@ struct sim {
 static struct sim S;
 static volatile sig_atomic_t g_stop, g_cut, g_restore;
 
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static double eff_rate_locked(void)
 {
 	double f = 1 - 2 * h2(S.qber);
@@ -103,7 +96,7 @@ static double eff_rate_locked(void)
 /* Advance the simulated link to now.  Caller holds the lock. */
 static void update_locked(void)
 {
-	double now = mono(), dt = now - S.last, cap;
+	double now = mono_now(), dt = now - S.last, cap;
 	int i;
 
 	if (dt > 0) {
@@ -387,7 +380,7 @@ static enum MHD_Result do_enc(struct MHD_Connection *c, int me, int slave,
 		p->len = ks.keys[i].len;
 		p->master = me;
 		p->slave = slave;
-		p->issued = mono();
+		p->issued = mono_now();
 	}
 	S.npending += number;
 	S.avail_bits -= need;
@@ -787,28 +780,6 @@ static char *slurp(const char *path)
 	return b;
 }
 
-static int parse_addr(const char *s, struct sockaddr_in *sa)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	char *end;
-	long port;
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535)
-		return -1;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host[0] ? host : "127.0.0.1", &sa->sin_addr) != 1)
-		return -1;
-	return 0;
-}
-
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char m[512];
@@ -825,7 +796,7 @@ static struct MHD_Daemon *start_tls(struct site_ctx *sc, const char *listen,
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d;
 
-	if (parse_addr(listen, &sa)) {
+	if (parse_ipv4_port(listen, "127.0.0.1", &sa)) {
 		log_err("bad listen address '%s' (expected IPV4:PORT)", listen);
 		return NULL;
 	}
@@ -1040,7 +1011,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	S.avail_bits = initial * S.key_size;
-	S.last = mono();
+	S.last = mono_now();
 	if (S.avail_bits > (double)S.max_key_count * S.key_size)
 		S.avail_bits = (double)S.max_key_count * S.key_size;
 	pem[0] = slurp(cert_a);
@@ -1069,7 +1040,7 @@ int main(int argc, char **argv)
 	if (admin_at) {
 		struct sockaddr_in aa;
 
-		if (parse_addr(admin_at, &aa)) {
+		if (parse_ipv4_port(admin_at, "127.0.0.1", &aa)) {
 			log_err("bad admin address '%s'", admin_at);
 			goto out;
 		}
