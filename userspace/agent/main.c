@@ -18,6 +18,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "log.h"
+#include "signals.h"
 
 #define AGENT_VERSION	"1.0"
 #define DEFAULT_CONF	"/etc/qkd/qkd-agent.conf"
@@ -172,18 +173,6 @@ static int load_conf(struct agent *a, const struct cli *cli)
 	return -1;
 }
 
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static int init_links(struct agent *a)
 {
 	size_t i;
@@ -236,13 +225,14 @@ static int setup_sink(struct agent *a, const struct cli *cli)
 /* Everything the loop needs.  Returns 0, or -1 (logged). */
 static int start(struct agent *a, const struct cli *cli)
 {
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, 0 };
 	const char *metrics = cli->metrics;
 
 	if (etsi_client_global_init()) {
 		log_err("curl initialisation failed");
 		return -1;
 	}
-	install_signals();
+	install_signals(on_signal, sigs);
 	if (init_links(a)) {
 		log_err("out of memory");
 		return -1;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include "log.h"
 #include "secmem.h"
+#include "signals.h"
 #include "sim.h"
 
 #define SIM_VERSION	"1.0"
@@ -297,19 +298,6 @@ static int read_pems(const struct cli *cli, char *pem[PEM__N])
 	return 0;
 }
 
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGUSR2, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 /* Until SIGINT or SIGTERM: SIGUSR1 cuts the link, SIGUSR2 restores it. */
 static void run(void)
 {
@@ -337,6 +325,7 @@ int main(int argc, char **argv)
 	char *pem[PEM__N] = { NULL };
 	struct site_ctx sc[3] = { { 0 }, { 1 }, { 2 } };
 	struct MHD_Daemon *d[3] = { NULL };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGUSR1, SIGUSR2, 0 };
 	int rc = 1, i;
 
 	qkd_log_ident = "qkd-kms-sim";
@@ -353,7 +342,7 @@ int main(int argc, char **argv)
 	link_init(cli.initial_keys);
 	if (read_pems(&cli, pem))
 		goto out;
-	install_signals();
+	install_signals(on_signal, sigs);
 	d[0] = start_tls(&sc[0], cli.listen_a, pem[PEM_CERT_A], pem[PEM_KEY_A], pem[PEM_CA]);
 	d[1] = d[0] ? start_tls(&sc[1], cli.listen_b, pem[PEM_CERT_B], pem[PEM_KEY_B],
 				pem[PEM_CA]) : NULL;
