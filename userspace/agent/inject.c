@@ -15,6 +15,11 @@
 #include "secmem.h"
 #include "uuid.h"
 
+/* The module's inject is all or nothing per message: one inject call of
+ * the agent must fit in one. */
+_Static_assert(SINK_INJECT_BATCH <= QKD_INJECT_MAX_KEYS,
+	       "an inject batch exceeds the module's keys per message");
+
 int recently_injected(struct link *l, const uint8_t id[16])
 {
 	unsigned i;
