@@ -110,7 +110,7 @@ static void end_request(struct etsi_client *c)
  * libcurl (OpenSSL backend) hands us each new SSL_CTX: make OpenSSL wipe
  * its copy of decrypted application data (key containers) as soon as it
  * was passed on.  Still not wiped: libcurl's own download buffer
- * (CURLOPT_BUFFERSIZE, freed without cleansing) - see STATUS-etsi.md.
+ * (CURLOPT_BUFFERSIZE, freed without cleansing) - see userspace/README.md.
  */
 static CURLcode ssl_ctx_cb(CURL *h, void *ssl_ctx, void *ud)
 {
