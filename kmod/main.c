@@ -16,7 +16,7 @@
 
 static unsigned int qkd_net_id __read_mostly;
 
-/* All stores, so that unload can wake takers sleeping in any of them. */
+/* All stores, so that unload can tell the pending takes of any of them. */
 static LIST_HEAD(qkd_all_nets);
 static DEFINE_MUTEX(qkd_all_nets_lock);
 bool qkd_unloading;
@@ -34,6 +34,7 @@ static int __net_init qkd_net_init(struct net *net)
 	mutex_init(&qn->lock);
 	INIT_LIST_HEAD(&qn->links);
 	spin_lock_init(&qn->stats_lock);
+	atomic_set(&qn->nr_pending, 0);
 	qkd_audit_init(&qn->audit);
 
 	mutex_lock(&qkd_all_nets_lock);
@@ -68,8 +69,14 @@ static int __init qkd_init(void)
 	err = register_pernet_subsys(&qkd_net_ops);
 	if (err)
 		return err;
+	err = qkd_pending_init();
+	if (err) {
+		unregister_pernet_subsys(&qkd_net_ops);
+		return err;
+	}
 	err = qkd_genl_register();
 	if (err) {
+		qkd_pending_exit();
 		unregister_pernet_subsys(&qkd_net_ops);
 		return err;
 	}
@@ -82,9 +89,8 @@ static void __exit qkd_exit(void)
 	struct qkd_net *qn;
 
 	/*
-	 * Takers sleeping for a key by ID hold the netlink family busy;
-	 * wake them so that unregistering it does not wait out their
-	 * timeouts.
+	 * Pending takes by ID wait in userspace for a KEY_READY: tell them
+	 * the module is going (ESHUTDOWN) while the family can still send.
 	 */
 	WRITE_ONCE(qkd_unloading, true);
 	mutex_lock(&qkd_all_nets_lock);
@@ -93,6 +99,7 @@ static void __exit qkd_exit(void)
 	mutex_unlock(&qkd_all_nets_lock);
 
 	qkd_genl_unregister();
+	qkd_pending_exit();
 	/* Wipes every key left in every namespace. */
 	unregister_pernet_subsys(&qkd_net_ops);
 	pr_info("QKD key store unloaded, all keys wiped\n");

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The "qkd" generic netlink family: policies, commands and replies.  The
- * notifications the store sends on the family's "notify" group are built
- * in notify.c.  docs/netlink/qkd.yaml is the written specification.
+ * notifications the store sends on the family's "keys" and "monitor"
+ * groups (and the KEY_READY of a pending take) are built in notify.c.
+ * docs/netlink/qkd.yaml is the written specification.
  *
  * Every command requires CAP_NET_ADMIN in the user namespace that owns
  * the caller's network namespace (GENL_UNS_ADMIN_PERM), and so does
@@ -74,6 +75,7 @@ static const struct nla_policy qkd_policy[QKD_A_MAX + 1] = {
 	[QKD_A_KEY_ROLE] = NLA_POLICY_RANGE(NLA_U8, QKD_KEY_ROLE_INITIATOR,
 					    QKD_KEY_ROLE_RESPONDER),
 	[QKD_A_WAIT_MS] = NLA_POLICY_MAX(NLA_U32, QKD_TAKE_WAIT_MAX_MS),
+	[QKD_A_TAKE_FLAGS] = NLA_POLICY_MASK(NLA_U32, QKD_TAKE_F_ALL),
 	[QKD_A_SPI] = { .type = NLA_U32 },
 	[QKD_A_USAGE] = { .type = NLA_NUL_STRING, .len = QKD_USAGE_MAX - 1 },
 };
@@ -213,6 +215,8 @@ static int qkd_nl_put_stats(struct sk_buff *skb, const struct qkd_stats *s)
 		{ QKD_STATS_A_WANTED, s->wanted },
 		{ QKD_STATS_A_LOW_WATERMARK, s->low_watermark },
 		{ QKD_STATS_A_REJECTED_REUSED, s->rejected_reused },
+		{ QKD_STATS_A_PENDING, s->pending },
+		{ QKD_STATS_A_RESERVED, s->reserved },
 	};
 	unsigned int i;
 
@@ -458,7 +462,9 @@ static int qkd_nl_put_key(struct sk_buff *skb, const struct qkd_key *key)
 
 	if (!nest ||
 	    nla_put(skb, QKD_KEY_A_ID, QKD_KEY_ID_LEN, key->id) ||
-	    nla_put(skb, QKD_KEY_A_MATERIAL, key->len, key->material) ||
+	    /* a reservation (RESERVE) carries the ID only */
+	    (key->len &&
+	     nla_put(skb, QKD_KEY_A_MATERIAL, key->len, key->material)) ||
 	    nla_put_u8(skb, QKD_KEY_A_ROLE, key->role) ||
 	    nla_put_u64_64bit(skb, QKD_KEY_A_INJECTED, key->injected_ns,
 			      QKD_KEY_A_PAD) ||
@@ -469,27 +475,53 @@ static int qkd_nl_put_key(struct sk_buff *skb, const struct qkd_key *key)
 	return 0;
 }
 
+/*
+ * The KEY_TAKE request's attributes as a qkd_take_req; -EINVAL if they
+ * do not go together.
+ */
+static int qkd_nl_take_req(struct genl_info *info, struct qkd_take_req *req)
+{
+	struct nlattr **a = info->attrs;
+
+	memset(req, 0, sizeof(*req));
+	req->portid = info->snd_portid;
+	if (a[QKD_A_KEY_ID])
+		req->id = nla_data(a[QKD_A_KEY_ID]);
+	if (a[QKD_A_TAKE_FLAGS])
+		req->flags = nla_get_u32(a[QKD_A_TAKE_FLAGS]);
+	if (a[QKD_A_WAIT_MS]) {
+		if (!req->id || (req->flags & QKD_TAKE_F_INITIATOR)) {
+			NL_SET_ERR_MSG_ATTR(info->extack, a[QKD_A_WAIT_MS],
+					    "waiting applies only to take of a responder key by ID");
+			return -EINVAL;
+		}
+		req->wait_ms = nla_get_u32(a[QKD_A_WAIT_MS]);
+	}
+	if ((req->flags & QKD_TAKE_F_INITIATOR) && !req->id) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKD_A_TAKE_FLAGS],
+				    "INITIATOR takes a key by ID");
+		return -EINVAL;
+	}
+	if ((req->flags & QKD_TAKE_F_RESERVE) && req->id) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKD_A_TAKE_FLAGS],
+				    "RESERVE picks the oldest initiator key: no key ID");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
 {
-	const u8 *id = NULL;
+	struct qkd_take_req req;
 	struct qkd_link *link;
 	struct sk_buff *msg;
 	struct qkd_key key;
-	u32 wait_ms = 0;
 	void *hdr;
 	int err;
 
-	if (info->attrs[QKD_A_KEY_ID])
-		id = nla_data(info->attrs[QKD_A_KEY_ID]);
-	if (info->attrs[QKD_A_WAIT_MS]) {
-		if (!id) {
-			NL_SET_ERR_MSG_ATTR(info->extack,
-					    info->attrs[QKD_A_WAIT_MS],
-					    "waiting applies only to take by key ID");
-			return -EINVAL;
-		}
-		wait_ms = nla_get_u32(info->attrs[QKD_A_WAIT_MS]);
-	}
+	err = qkd_nl_take_req(info, &req);
+	if (err)
+		return err;
 	link = qkd_nl_required_link(info);
 	if (IS_ERR(link))
 		return PTR_ERR(link);
@@ -500,7 +532,7 @@ static int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
 		qkd_link_put(link);
 		return -ENOMEM;
 	}
-	err = qkd_link_take(link, id, wait_ms, &key, info->extack);
+	err = qkd_link_take(link, &req, &key, info->extack);
 	if (err)
 		goto out_free;
 
@@ -744,8 +776,12 @@ static const struct genl_ops qkd_genl_ops[] = {
 };
 
 static const struct genl_multicast_group qkd_mcgrps[] = {
-	[QKD_MCGRP_NOTIFY_ID] = {
-		.name = QKD_MCGRP_NOTIFY,
+	[QKD_MCGRP_KEYS_ID] = {
+		.name = QKD_MCGRP_KEYS,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
+	[QKD_MCGRP_MONITOR_ID] = {
+		.name = QKD_MCGRP_MONITOR,
 		.flags = GENL_MCAST_CAP_NET_ADMIN,
 	},
 };
@@ -756,7 +792,7 @@ struct genl_family qkd_genl_family __ro_after_init = {
 	.maxattr = QKD_A_MAX,
 	.policy = qkd_policy,
 	.netnsok = true,
-	/* Takers may sleep for a key by ID: do not hold genl_mutex. */
+	/* No handler sleeps for long; none needs genl_mutex either. */
 	.parallel_ops = true,
 	.module = THIS_MODULE,
 	.ops = qkd_genl_ops,

@@ -3,8 +3,9 @@
  * Internal interfaces of the qkd module.  One file per concern:
  *   main.c        module and per-namespace setup
  *   netlink.c     the generic netlink family (policies, commands, replies)
- *   notify.c      the notifications on the family's "notify" group
+ *   notify.c      the notifications: "keys" and "monitor" groups, KEY_READY
  *   store.c       links and their keys: inject, take, flush, expiry
+ *   pending.c     takes waiting for a key by ID (no sleep in a handler)
  *   ratelimiter.c the per-link token bucket
  *   audit.c       the per-namespace ring of take records
  */
@@ -55,6 +56,8 @@ struct qkd_stats {
 	u64 wanted;
 	u64 low_watermark;
 	u64 rejected_reused;
+	u64 pending;
+	u64 reserved;
 };
 
 struct qkd_link_config {
@@ -74,6 +77,7 @@ struct qkd_key {
 	u8 id[QKD_KEY_ID_LEN];
 	u8 role;
 	u8 len;
+	bool reserved;			/* initiator key kept for a take by ID */
 	u64 injected;			/* jiffies */
 	u64 injected_ns;		/* CLOCK_REALTIME, for userspace */
 	u64 expires;			/* jiffies */
@@ -108,8 +112,9 @@ struct qkd_link {
 	DECLARE_HASHTABLE(spent_by_id, 8);
 	struct qkd_stats stats;
 
-	/* Takers waiting for a responder key by ID sleep here. */
-	wait_queue_head_t waiters;
+	/* Takes by ID waiting for their key (pending.c). */
+	struct list_head pending;
+	unsigned int nr_pending;		/* <= QKD_LINK_PENDING_MAX */
 	/* Runs at the earliest expiry; idle links schedule nothing. */
 	struct delayed_work expiry_work;
 };
@@ -139,6 +144,7 @@ struct qkd_net {
 	struct mutex lock;		/* links list and name uniqueness */
 	struct list_head links;
 	u32 nr_links;
+	atomic_t nr_pending;		/* over all links, for URELEASE */
 	spinlock_t stats_lock;		/* nested inside link->lock */
 	struct qkd_stats stats;		/* totals, kept across link deletion */
 	struct qkd_audit audit;
@@ -158,6 +164,8 @@ struct qkd_key_in {
 };
 
 void qkd_link_config_defaults(struct qkd_link_config *cfg);
+/* Add n (may be (u64)-1) to a link's counter and the namespace's. */
+void qkd_stat_add(struct qkd_link *link, u64 *counter, u64 n);
 int qkd_link_create(struct qkd_net *qn, const char *name,
 		    const struct qkd_link_config *cfg,
 		    struct netlink_ext_ack *extack);
@@ -171,14 +179,49 @@ void qkd_link_snapshot(struct qkd_link *link, struct qkd_link_config *cfg,
 		       struct qkd_stats *stats);
 int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *keys,
 		    unsigned int nr, struct netlink_ext_ack *extack);
-int qkd_link_take(struct qkd_link *link, const u8 *id, u32 wait_ms,
+/* What a KEY_TAKE asks for. */
+struct qkd_take_req {
+	const u8 *id;		/* NULL: the oldest initiator key */
+	u32 wait_ms;		/* by ID: leave a pending take for this long */
+	u32 flags;		/* QKD_TAKE_F_* */
+	u32 portid;		/* the taker's socket, for KEY_READY */
+};
+
+/*
+ * 0 and the key in *out (RESERVE: its ID only, len 0), -EINPROGRESS (a
+ * pending take was left), or another -errno with extack.
+ */
+int qkd_link_take(struct qkd_link *link, const struct qkd_take_req *req,
 		  struct qkd_key *out, struct netlink_ext_ack *extack);
 int qkd_flush(struct qkd_net *qn, const char *name, u8 role,
 	      struct netlink_ext_ack *extack);
 void qkd_net_snapshot(struct qkd_net *qn, struct qkd_stats *stats,
 		      u32 *nr_links);
 void qkd_net_destroy_links(struct qkd_net *qn);
+/* Module unload: tell every pending take (KEY_READY, ESHUTDOWN). */
 void qkd_net_wake_all(struct qkd_net *qn);
+
+/* pending.c: records are allocated before, and freed after, link->lock */
+struct qkd_pending;
+struct qkd_pending *qkd_pending_alloc(void);
+void qkd_pending_free(struct qkd_pending *p);
+int qkd_pending_add(struct qkd_link *link, struct qkd_pending **prealloc,
+		    const u8 *id, u32 portid, u32 wait_ms,
+		    struct list_head *reaped, struct netlink_ext_ack *extack);
+/*
+ * Move a port's records for id (cancel), or all records for id (NULL: all
+ * of the link's), onto out; under link->lock.
+ */
+void qkd_pending_cancel(struct qkd_link *link, const u8 *id, u32 portid,
+			struct list_head *out);
+void qkd_pending_collect(struct qkd_link *link, const u8 *id,
+			 struct list_head *out);
+/* After the lock: KEY_READY with status to each record of list, freed. */
+void qkd_pending_notify(struct qkd_link *link, struct list_head *list,
+			u32 status);
+void qkd_pending_free_list(struct list_head *list);
+int qkd_pending_init(void);
+void qkd_pending_exit(void);
 
 /* audit.c */
 void qkd_audit_init(struct qkd_audit *audit);
@@ -195,10 +238,11 @@ bool qkd_audit_read(struct qkd_audit *audit, u64 *cursor,
 /* netlink.c */
 int qkd_genl_register(void);
 void qkd_genl_unregister(void);
-/* For notify.c only: the family and the index of its one multicast group. */
+/* For notify.c only: the family and the indexes of its multicast groups. */
 extern struct genl_family qkd_genl_family;
 enum qkd_mcgrp {
-	QKD_MCGRP_NOTIFY_ID,
+	QKD_MCGRP_KEYS_ID,
+	QKD_MCGRP_MONITOR_ID,
 };
 
 /* notify.c */
@@ -206,5 +250,8 @@ void qkd_notify_low_watermark(struct qkd_link *link, u32 count, u32 lowat);
 void qkd_notify_key_wanted(struct qkd_link *link, const u8 *id);
 void qkd_notify_key_expired(struct qkd_link *link, const u8 *id, u8 role);
 void qkd_notify_link_del(struct qkd_net *qn, const char *name);
+void qkd_notify_link_changed(struct qkd_link *link, int cmd);
+void qkd_notify_key_ready(struct net *net, u32 portid, const char *link_name,
+			  const u8 *id, u32 status);
 
 #endif /* _QKD_H */

@@ -103,7 +103,7 @@ static void qkd_link_free_spent_ids(struct qkd_link *link)
  * Called with link->lock held: add to one of the link's counters and to
  * the same counter of the namespace totals.
  */
-static void qkd_stat_add(struct qkd_link *link, u64 *counter, u64 n)
+void qkd_stat_add(struct qkd_link *link, u64 *counter, u64 n)
 {
 	size_t offset = (u8 *)counter - (u8 *)&link->stats;
 	struct qkd_net *qn = link->qn;
@@ -125,12 +125,16 @@ static void qkd_link_unlink_key(struct qkd_link *link, struct qkd_key *key)
 	link->stats.bytes_buffered -= key->len;
 	if (key->role == QKD_KEY_ROLE_INITIATOR)
 		link->stats.initiator_keys--;
+	if (key->reserved)
+		link->stats.reserved--;
 
 	spin_lock(&qn->stats_lock);
 	qn->stats.keys_buffered--;
 	qn->stats.bytes_buffered -= key->len;
 	if (key->role == QKD_KEY_ROLE_INITIATOR)
 		qn->stats.initiator_keys--;
+	if (key->reserved)
+		qn->stats.reserved--;
 	spin_unlock(&qn->stats_lock);
 }
 
@@ -283,7 +287,7 @@ int qkd_link_create(struct qkd_net *qn, const char *name,
 	hash_init(link->keys_by_id);
 	INIT_LIST_HEAD(&link->spent_ids);
 	hash_init(link->spent_by_id);
-	init_waitqueue_head(&link->waiters);
+	INIT_LIST_HEAD(&link->pending);
 	INIT_DELAYED_WORK(&link->expiry_work, qkd_link_expiry_work);
 
 	mutex_lock(&qn->lock);
@@ -295,7 +299,11 @@ int qkd_link_create(struct qkd_net *qn, const char *name,
 	}
 	list_add_tail(&link->node, &qn->links);
 	qn->nr_links++;
+	kref_get(&link->refcount);	/* for the notification below */
 	mutex_unlock(&qn->lock);
+
+	qkd_notify_link_changed(link, QKD_CMD_LINK_NEW_NTF);
+	qkd_link_put(link);
 	return 0;
 }
 
@@ -328,18 +336,25 @@ void qkd_link_put(struct qkd_link *link)
 static unsigned int qkd_link_flush(struct qkd_link *link, u8 role);
 
 /*
- * Mark a link unlinked from its namespace as dead, wipe its keys, wake
- * its waiters and stop its expiry work.  Drops the namespace's reference.
+ * Mark a link unlinked from its namespace as dead, wipe its keys, tell
+ * its pending takes (when anyone is left to tell) and stop its expiry
+ * work.  Drops the namespace's reference.
  */
 static void qkd_link_kill(struct qkd_link *link, bool notify)
 {
+	LIST_HEAD(pending);
+
 	/* Dead first: no inject can add keys after the flush below. */
 	spin_lock(&link->lock);
 	link->dead = true;
+	qkd_pending_collect(link, NULL, &pending);
 	spin_unlock(&link->lock);
 
 	qkd_link_flush(link, 0);
-	wake_up_all(&link->waiters);
+	if (notify)
+		qkd_pending_notify(link, &pending, ENODEV);
+	else
+		qkd_pending_free_list(&pending);
 	cancel_delayed_work_sync(&link->expiry_work);
 	if (notify)
 		qkd_notify_link_del(link->qn, link->name);
@@ -386,10 +401,15 @@ void qkd_net_destroy_links(struct qkd_net *qn)
 void qkd_net_wake_all(struct qkd_net *qn)
 {
 	struct qkd_link *link;
+	LIST_HEAD(pending);
 
 	mutex_lock(&qn->lock);
-	list_for_each_entry(link, &qn->links, node)
-		wake_up_all(&link->waiters);
+	list_for_each_entry(link, &qn->links, node) {
+		spin_lock(&link->lock);
+		qkd_pending_collect(link, NULL, &pending);
+		spin_unlock(&link->lock);
+		qkd_pending_notify(link, &pending, ESHUTDOWN);
+	}
 	mutex_unlock(&qn->lock);
 }
 
@@ -424,6 +444,7 @@ void qkd_link_set_config(struct qkd_link *link,
 	link->cfg = *cfg;
 	qkd_link_arm_expiry(link);
 	spin_unlock(&link->lock);
+	qkd_notify_link_changed(link, QKD_CMD_LINK_SET_NTF);
 }
 
 void qkd_link_snapshot(struct qkd_link *link, struct qkd_link_config *cfg,
@@ -448,12 +469,25 @@ void qkd_net_snapshot(struct qkd_net *qn, struct qkd_stats *stats,
 	mutex_unlock(&qn->lock);
 }
 
+/* Pending takes for responder keys just injected; under link->lock. */
+static void qkd_link_collect_ready(struct qkd_link *link,
+				   const struct qkd_key_in *in, unsigned int nr,
+				   struct list_head *ready)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (in[i].role == QKD_KEY_ROLE_RESPONDER)
+			qkd_pending_collect(link, in[i].id, ready);
+}
+
 int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *in,
 		    unsigned int nr, struct netlink_ext_ack *extack)
 {
 	u64 now = get_jiffies_64(), now_ns = ktime_get_real_ns();
 	unsigned int i, j, bytes = 0, responders = 0;
 	struct qkd_key **keys;
+	LIST_HEAD(ready);
 	int err = 0;
 
 	/* Duplicates within the batch are refused like duplicates held. */
@@ -551,11 +585,12 @@ int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *in,
 		    link->qn->stats.bytes_buffered);
 	spin_unlock(&link->qn->stats_lock);
 
+	if (responders && link->nr_pending)
+		qkd_link_collect_ready(link, in, nr, &ready);
 	qkd_link_arm_expiry(link);
 	spin_unlock(&link->lock);
 
-	if (responders)
-		wake_up_all(&link->waiters);
+	qkd_pending_notify(link, &ready, 0);
 
 out_free:
 	for (i = 0; i < nr; i++)
@@ -564,136 +599,200 @@ out_free:
 	return err;
 }
 
-/* Is a responder key of this ID held (or is waiting pointless now)? */
-static bool qkd_link_wait_done(struct qkd_link *link, const u8 *id)
+/* What one take did, for the steps after the lock. */
+struct qkd_take_ctx {
+	const struct qkd_take_req *req;
+	struct qkd_spent_id *spent;	/* preallocated */
+	struct qkd_pending *pend;	/* preallocated for a take by ID */
+	struct list_head expired;	/* keys reaped on the way */
+	struct list_head cancelled;	/* pending records dropped */
+	struct qkd_key *key;		/* the key handed out */
+	bool wanted, lowat_hit;
+	u32 count, lowat;
+};
+
+/* The oldest initiator key nobody reserved. */
+static struct qkd_key *qkd_link_oldest_free(struct qkd_link *link)
 {
 	struct qkd_key *key;
-	bool done;
 
-	if (READ_ONCE(qkd_unloading))
-		return true;
-	spin_lock(&link->lock);
-	key = qkd_link_find_key(link, id);
-	done = link->dead || (key && key->role == QKD_KEY_ROLE_RESPONDER);
-	spin_unlock(&link->lock);
-	return done;
+	list_for_each_entry(key, &link->initiator_keys, fifo)
+		if (!key->reserved)
+			return key;
+	return NULL;
 }
 
-int qkd_link_take(struct qkd_link *link, const u8 *id, u32 wait_ms,
-		  struct qkd_key *out, struct netlink_ext_ack *extack)
+/* RESERVE: mark the oldest free initiator key; its ID goes back. */
+static int qkd_link_reserve(struct qkd_link *link, struct qkd_key *out,
+			    struct netlink_ext_ack *extack)
 {
-	unsigned long deadline = jiffies + msecs_to_jiffies(wait_ms);
-	bool wanted_sent = false, lowat_hit = false;
-	struct qkd_spent_id *spent;
+	struct qkd_key *key = qkd_link_oldest_free(link);
+
+	if (!key) {
+		qkd_stat_add(link, &link->stats.rejected_not_found, 1);
+		NL_SET_ERR_MSG_MOD(extack, "no unreserved initiator key buffered");
+		return -ENOENT;
+	}
+	key->reserved = true;
+	qkd_stat_add(link, &link->stats.reserved, 1);
+	memset(out, 0, sizeof(*out));
+	memcpy(out->id, key->id, QKD_KEY_ID_LEN);
+	out->role = key->role;
+	out->injected_ns = key->injected_ns;
+	out->expires_ns = key->expires_ns;
+	return 0;
+}
+
+/* The key a take asks for, or NULL; a refusal in *err (else 0). */
+static struct qkd_key *qkd_link_find_take(struct qkd_link *link,
+					  const struct qkd_take_req *req,
+					  int *err,
+					  struct netlink_ext_ack *extack)
+{
 	struct qkd_key *key;
-	LIST_HEAD(expired);
-	u32 count, lowat;
-	long left;
+
+	*err = 0;
+	if (!req->id)
+		return qkd_link_oldest_free(link);
+	key = qkd_link_find_key(link, req->id);
+	if (req->flags & QKD_TAKE_F_INITIATOR)
+		return key && key->role == QKD_KEY_ROLE_INITIATOR ? key : NULL;
+	/* Never let a peer spend this side's initiator keys. */
+	if (key && key->role != QKD_KEY_ROLE_RESPONDER) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "key ID names one of this side's initiator keys");
+		*err = -ENOENT;
+		return NULL;
+	}
+	if (!key && qkd_link_id_spent(link, req->id)) {
+		NL_SET_ERR_MSG_MOD(extack, "key ID was already taken from this link");
+		*err = -ENOENT;
+	}
+	return key;
+}
+
+/* Hand the key out: spend its ID, unlink it.  Under link->lock. */
+static void qkd_link_hand_out(struct qkd_link *link, struct qkd_key *key,
+			      struct qkd_take_ctx *t)
+{
+	qkd_ratelimiter_consume(&link->rl);
+	t->spent = qkd_link_spend_id(link, t->spent, key->id);
+	qkd_link_unlink_key(link, key);
+	qkd_stat_add(link, &link->stats.taken, 1);
+	if (key->role == QKD_KEY_ROLE_INITIATOR)
+		t->lowat_hit = qkd_link_below_watermark(link, &t->count,
+							&t->lowat);
+	t->key = key;
+}
+
+/* A responder key by ID that is not here: want it, maybe wait for it. */
+static int qkd_link_miss_by_id(struct qkd_link *link, struct qkd_take_ctx *t,
+			       struct netlink_ext_ack *extack)
+{
+	const struct qkd_take_req *req = t->req;
 	int err;
 
-	/* Allocated before the lock; a key is never handed out unrecorded. */
-	spent = kzalloc(sizeof(*spent), GFP_KERNEL);
-	if (!spent)
-		return -ENOMEM;
-
-	for (;;) {
-		spin_lock(&link->lock);
-		if (link->dead) {
-			spin_unlock(&link->lock);
-			NL_SET_ERR_MSG_MOD(extack, "link was deleted");
-			err = -ENODEV;
-			break;
-		}
-		/* An expired key is never handed out, even before the work runs. */
-		if (qkd_link_reap_expired(link, &expired))
-			lowat_hit = qkd_link_below_watermark(link, &count,
-							     &lowat);
-		if (!qkd_ratelimiter_has_token(&link->rl, ktime_get_ns())) {
-			qkd_stat_add(link, &link->stats.rate_limited, 1);
-			spin_unlock(&link->lock);
+	if (!(req->flags & QKD_TAKE_F_QUIET)) {
+		qkd_stat_add(link, &link->stats.wanted, 1);
+		t->wanted = true;	/* like net/handshake: ask the agent */
+	}
+	if (req->wait_ms && t->pend && !READ_ONCE(qkd_unloading)) {
+		err = qkd_pending_add(link, &t->pend, req->id, req->portid,
+				      req->wait_ms, &t->cancelled, extack);
+		if (!err)
 			NL_SET_ERR_MSG_MOD(extack,
-					   "rate limit: the link's token bucket is empty");
-			err = -QKD_ERR_RATE_LIMITED;
-			break;
-		}
-		if (id) {
-			key = qkd_link_find_key(link, id);
-			/* Never let a peer spend this side's initiator keys. */
-			if (key && key->role != QKD_KEY_ROLE_RESPONDER)
-				key = NULL;
-		} else {
-			key = list_first_entry_or_null(&link->initiator_keys,
-						       struct qkd_key, fifo);
-		}
-		if (key) {
-			qkd_ratelimiter_consume(&link->rl);
-			spent = qkd_link_spend_id(link, spent, key->id);
-			qkd_link_unlink_key(link, key);
-			qkd_stat_add(link, &link->stats.taken, 1);
-			if (key->role == QKD_KEY_ROLE_INITIATOR)
-				lowat_hit = qkd_link_below_watermark(link,
-								     &count,
-								     &lowat);
-			spin_unlock(&link->lock);
+					   "key not held yet: KEY_READY follows on this socket");
+		return err ? err : -EINPROGRESS;
+	}
+	qkd_stat_add(link, &link->stats.rejected_not_found, 1);
+	NL_SET_ERR_MSG_MOD(extack, "key ID not held");
+	return -ENOENT;
+}
 
-			memcpy(out, key, sizeof(*out));
-			INIT_LIST_HEAD(&out->fifo);
-			qkd_key_free(key);
-			qkd_audit_record_take(&link->qn->audit, link->name, out);
-			err = 0;
-			break;
-		}
-		if (!id) {
-			qkd_stat_add(link, &link->stats.rejected_not_found, 1);
-			spin_unlock(&link->lock);
+/* The take under link->lock. */
+static int qkd_link_take_locked(struct qkd_link *link, struct qkd_take_ctx *t,
+				struct qkd_key *out,
+				struct netlink_ext_ack *extack)
+{
+	const struct qkd_take_req *req = t->req;
+	struct qkd_key *key;
+	int err;
+
+	if (link->dead) {
+		NL_SET_ERR_MSG_MOD(extack, "link was deleted");
+		return -ENODEV;
+	}
+	/* An expired key is never handed out, even before the work runs. */
+	if (qkd_link_reap_expired(link, &t->expired))
+		t->lowat_hit = qkd_link_below_watermark(link, &t->count,
+							&t->lowat);
+	if (req->flags & QKD_TAKE_F_RESERVE)
+		return qkd_link_reserve(link, out, extack);
+	if (!qkd_ratelimiter_has_token(&link->rl, ktime_get_ns())) {
+		qkd_stat_add(link, &link->stats.rate_limited, 1);
+		NL_SET_ERR_MSG_MOD(extack,
+				   "rate limit: the link's token bucket is empty");
+		return -QKD_ERR_RATE_LIMITED;
+	}
+	/* a take again by the same socket ends its pending take */
+	if (req->id)
+		qkd_pending_cancel(link, req->id, req->portid, &t->cancelled);
+	key = qkd_link_find_take(link, req, &err, extack);
+	if (key) {
+		qkd_link_hand_out(link, key, t);
+		return 0;
+	}
+	if (err || !req->id || (req->flags & QKD_TAKE_F_INITIATOR)) {
+		qkd_stat_add(link, &link->stats.rejected_not_found, 1);
+		if (err)
+			return err;
+		if (req->id)
+			NL_SET_ERR_MSG_MOD(extack, "no initiator key of that ID");
+		else
 			NL_SET_ERR_MSG_MOD(extack, "no initiator key buffered");
-			err = -ENOENT;
-			break;
-		}
-		if (!wanted_sent)
-			qkd_stat_add(link, &link->stats.wanted, 1);
-		spin_unlock(&link->lock);
+		return -ENOENT;
+	}
+	return qkd_link_miss_by_id(link, t, extack);
+}
 
-		if (!wanted_sent) {
-			/* Like net/handshake: ask the agent to fetch it. */
-			qkd_notify_key_wanted(link, id);
-			wanted_sent = true;
-		}
-		if (READ_ONCE(qkd_unloading)) {
-			NL_SET_ERR_MSG_MOD(extack, "the module is unloading");
-			err = -ESHUTDOWN;
-			break;
-		}
-		left = (long)deadline - (long)jiffies;
-		if (!wait_ms || left <= 0) {
-			spin_lock(&link->lock);
-			qkd_stat_add(link, &link->stats.rejected_not_found, 1);
-			spin_unlock(&link->lock);
-			if (wait_ms) {
-				NL_SET_ERR_MSG_MOD(extack,
-						   "key ID did not arrive in time");
-				err = -ETIMEDOUT;
-			} else {
-				NL_SET_ERR_MSG_MOD(extack, "key ID not held");
-				err = -ENOENT;
-			}
-			break;
-		}
-		left = wait_event_interruptible_timeout(link->waiters,
-							qkd_link_wait_done(link, id),
-							left);
-		if (left < 0) {
-			NL_SET_ERR_MSG_MOD(extack, "interrupted while waiting for the key");
-			err = -EINTR;
-			break;
-		}
+int qkd_link_take(struct qkd_link *link, const struct qkd_take_req *req,
+		  struct qkd_key *out, struct netlink_ext_ack *extack)
+{
+	struct qkd_take_ctx t = { .req = req };
+	int err;
+
+	INIT_LIST_HEAD(&t.expired);
+	INIT_LIST_HEAD(&t.cancelled);
+	/* Allocated before the lock; a key is never handed out unrecorded. */
+	t.spent = kzalloc(sizeof(*t.spent), GFP_KERNEL_ACCOUNT);
+	if (req->id && req->wait_ms && !(req->flags & QKD_TAKE_F_INITIATOR))
+		t.pend = qkd_pending_alloc();
+	if (!t.spent || (req->id && req->wait_ms && !t.pend &&
+			 !(req->flags & QKD_TAKE_F_INITIATOR))) {
+		kfree(t.spent);
+		qkd_pending_free(t.pend);
+		return -ENOMEM;
 	}
 
-	kfree(spent);	/* unused, or the oldest spent ID forgotten */
-	qkd_link_notify_expired(link, &expired);
-	qkd_free_key_list(&expired);
-	if (lowat_hit)
-		qkd_link_low_watermark(link, count, lowat);
+	spin_lock(&link->lock);
+	err = qkd_link_take_locked(link, &t, out, extack);
+	spin_unlock(&link->lock);
+
+	if (t.key) {
+		memcpy(out, t.key, sizeof(*out));
+		INIT_LIST_HEAD(&out->fifo);
+		qkd_key_free(t.key);
+		qkd_audit_record_take(&link->qn->audit, link->name, out);
+	}
+	if (t.wanted)
+		qkd_notify_key_wanted(link, req->id);
+	kfree(t.spent);	/* unused, or the oldest spent ID forgotten */
+	qkd_pending_free(t.pend);
+	qkd_pending_free_list(&t.cancelled);
+	qkd_link_notify_expired(link, &t.expired);
+	qkd_free_key_list(&t.expired);
+	if (t.lowat_hit)
+		qkd_link_low_watermark(link, t.count, t.lowat);
 	return err;
 }
 

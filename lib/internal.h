@@ -25,7 +25,7 @@ struct qkd_nl {
 	struct mnl_socket *sock;
 	uint16_t family;
 	uint32_t family_version;
-	uint32_t mcgrp;
+	uint32_t mcgrp_keys, mcgrp_monitor;	/* group ids, 0: none */
 	uint32_t portid;
 	uint32_t seq;
 	unsigned int timeout_ms;	/* for any one reply */

@@ -3,10 +3,15 @@
  * libqkd: injecting and taking keys, the two calls that move key
  * material.  Material is copied only between the caller's buffers and the
  * handle's send/receive buffers, which are wiped right after each use; on
- * any failure the caller's output buffer is wiped too.
+ * any failure the caller's output buffer is wiped too.  A take by ID that
+ * must wait gets EINPROGRESS from the module and waits here, in userspace,
+ * for the KEY_READY the module unicasts to this socket.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <time.h>
+#include <sys/socket.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
@@ -151,8 +156,11 @@ static int qkd_parse_key_nest(const struct nlattr *nest,
 	return 0;
 }
 
-int qkd_key_parse_take(const struct nlmsghdr *nlh, const uint8_t *want_id,
-		       uint8_t want_role, struct qkd_key_buf *out)
+/* A KEY_TAKE reply: one key nest with ID and role, and material unless
+ * it answers a RESERVE. */
+static int qkd_parse_take_reply(const struct nlmsghdr *nlh,
+				const uint8_t *want_id, uint8_t want_role,
+				bool material, struct qkd_key_buf *out)
 {
 	const struct nlattr *a;
 	unsigned int nkeys = 0, seen = 0;
@@ -171,7 +179,7 @@ int qkd_key_parse_take(const struct nlmsghdr *nlh, const uint8_t *want_id,
 			goto fail;
 		ret = -EPROTO;
 	}
-	if (seen == 7 && out->role == want_role &&
+	if (seen == (material ? 7u : 5u) && out->role == want_role &&
 	    (!want_id || !memcmp(want_id, out->id, QKD_KEY_ID_LEN)))
 		return 0;
 fail:
@@ -179,10 +187,17 @@ fail:
 	return ret;
 }
 
+int qkd_key_parse_take(const struct nlmsghdr *nlh, const uint8_t *want_id,
+		       uint8_t want_role, struct qkd_key_buf *out)
+{
+	return qkd_parse_take_reply(nlh, want_id, want_role, true, out);
+}
+
 struct qkd_take_ctx {
 	struct qkd_nl *nl;
 	const uint8_t *want_id;
 	uint8_t want_role;
+	bool material;		/* false: a RESERVE's answer */
 	struct qkd_key_buf *out;
 	unsigned int replies;
 };
@@ -198,7 +213,8 @@ static int qkd_take_cb(const struct nlmsghdr *nlh, void *arg)
 		qkd_nl_set_error(t->nl, "more than one KEY_TAKE reply");
 		return -EPROTO;
 	}
-	ret = qkd_key_parse_take(nlh, t->want_id, t->want_role, t->out);
+	ret = qkd_parse_take_reply(nlh, t->want_id, t->want_role, t->material,
+				   t->out);
 	if (ret)
 		qkd_nl_set_error(t->nl, "malformed KEY_TAKE reply (not one key of the %s role%s)",
 				 qkd_role_name(t->want_role),
@@ -207,7 +223,7 @@ static int qkd_take_cb(const struct nlmsghdr *nlh, void *arg)
 }
 
 static int qkd_build_take(struct qkd_nl *nl, const char *link,
-			  const uint8_t *id, int64_t wait_ms,
+			  const uint8_t *id, int64_t wait_ms, uint32_t flags,
 			  struct nlmsghdr **out)
 {
 	struct nlmsghdr *nlh;
@@ -220,43 +236,37 @@ static int qkd_build_take(struct qkd_nl *nl, const char *link,
 	    (wait_ms >= 0 &&
 	     !mnl_attr_put_u32_check(nlh, QKD_NL_BUF_SIZE, QKD_A_WAIT_MS,
 				     wait_ms > UINT32_MAX ? UINT32_MAX
-							  : (uint32_t)wait_ms)))
+							  : (uint32_t)wait_ms)) ||
+	    (flags && !mnl_attr_put_u32_check(nlh, QKD_NL_BUF_SIZE,
+					      QKD_A_TAKE_FLAGS, flags)))
 		return -EMSGSIZE;
 	*out = nlh;
 	return 0;
 }
 
-int qkd_key_take(struct qkd_nl *nl, const char *link, const uint8_t *id,
-		 int64_t wait_ms, struct qkd_key_buf *out)
+/* One KEY_TAKE request and its reply. */
+static int qkd_take_once(struct qkd_nl *nl, const char *link,
+			 const uint8_t *id, int64_t wait_ms, uint32_t flags,
+			 struct qkd_key_buf *out)
 {
 	struct qkd_take_ctx t = {
 		.nl = nl,
 		.want_id = id,
-		.want_role = id ? QKD_KEY_ROLE_RESPONDER : QKD_KEY_ROLE_INITIATOR,
+		.want_role = id && !(flags & QKD_TAKE_F_INITIATOR) ?
+			     QKD_KEY_ROLE_RESPONDER : QKD_KEY_ROLE_INITIATOR,
+		.material = !(flags & QKD_TAKE_F_RESERVE),
 		.out = out,
 	};
 	struct nlmsghdr *nlh;
-	unsigned int extra = 0;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	nl->outcome_unknown = false;
-	if (qkd_nl_check_link(nl, link, false))
-		return -EINVAL;
-	ret = qkd_build_take(nl, link, id, wait_ms, &nlh);
+	ret = qkd_build_take(nl, link, id, wait_ms, flags, &nlh);
 	if (ret) {
 		qkd_nl_set_error(nl, "link name does not fit in a request");
 		return ret;
 	}
-	/* The module may sleep up to the wait: the reply comes after it. */
-	if (id && wait_ms > 0)
-		extra = wait_ms > QKD_TAKE_WAIT_MAX_MS ? QKD_TAKE_WAIT_MAX_MS
-						       : (unsigned int)wait_ms;
-	if (extra)
-		qkd_nl_set_rcvtimeo(nl, nl->timeout_ms + extra);
 	ret = qkd_nl_transact(nl, nlh, qkd_take_cb, &t);
-	if (extra)
-		qkd_nl_set_rcvtimeo(nl, nl->timeout_ms);
 	qkd_nl_scrub_stack();
 	if (!ret && !t.replies) {
 		ret = -EPROTO;
@@ -264,5 +274,129 @@ int qkd_key_take(struct qkd_nl *nl, const char *link, const uint8_t *id,
 	}
 	if (ret)
 		qkd_key_wipe(out);
+	return ret;
+}
+
+static int64_t qkd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Is this datagram's message the KEY_READY of (link, id)?  Its status. */
+static bool qkd_ready_for(struct qkd_nl *nl, size_t len, const char *link,
+			  const uint8_t *id, uint32_t *status)
+{
+	const struct nlmsghdr *m = (const struct nlmsghdr *)nl->rbuf;
+	int left = (int)len;
+	struct qkd_ntf n;
+
+	for (; mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) {
+		if (qkd_ntf_parse(m, nl->family, &n) || n.cmd != QKD_NTF_KEY_READY ||
+		    !n.has_key_id || strcmp(n.link_name, link) ||
+		    memcmp(n.key_id, id, QKD_KEY_ID_LEN))
+			continue;	/* stale: an earlier take's */
+		*status = n.status;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Wait until the KEY_READY of (link, id) arrives on this handle's socket
+ * or the deadline passes: 1 with its status, 0 at the deadline, -errno.
+ */
+static int qkd_wait_ready(struct qkd_nl *nl, const char *link,
+			  const uint8_t *id, int64_t deadline, uint32_t *status)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = qkd_nl_fd(nl), .events = POLLIN };
+		int64_t left = deadline - qkd_now_ms();
+		ssize_t r;
+		bool ready;
+
+		if (left <= 0)
+			return 0;
+		if (!nl->recv_fn && poll(&pfd, 1, (int)left) <= 0)
+			continue;	/* timeout (checked above) or EINTR */
+		r = qkd_nl_recv_datagram(nl, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+				if (nl->recv_fn)
+					return 0;	/* a test's fake: nothing more */
+				continue;
+			}
+			if (errno == ENOBUFS)
+				continue;	/* overrun: the final take tells */
+			qkd_nl_set_error(nl, "netlink receive: %s", strerror(errno));
+			return -errno;
+		}
+		ready = qkd_ready_for(nl, (size_t)r, link, id, status);
+		explicit_bzero(nl->rbuf, (size_t)r);
+		if (ready)
+			return 1;
+	}
+}
+
+int qkd_key_take_flags(struct qkd_nl *nl, const char *link, const uint8_t *id,
+		       int64_t wait_ms, uint32_t flags, struct qkd_key_buf *out)
+{
+	int64_t deadline = qkd_now_ms() + (wait_ms > 0 ? wait_ms : 0);
+	uint32_t status = 0;
+	int ret, ready;
+
+	memset(out, 0, sizeof(*out));
+	nl->outcome_unknown = false;
+	if (qkd_nl_check_link(nl, link, false))
+		return -EINVAL;
+	ret = qkd_take_once(nl, link, id, wait_ms, flags, out);
+	if (ret != -EINPROGRESS)
+		return ret;
+	/* Like net/handshake: the module does not sleep, we do. */
+	ready = qkd_wait_ready(nl, link, id, deadline, &status);
+	if (ready < 0)
+		return ready;
+	if (ready && status == ESHUTDOWN) {
+		qkd_nl_set_error(nl, "the module is unloading");
+		return -ESHUTDOWN;
+	}
+	if (ready && status) {
+		qkd_nl_set_error(nl, "link was deleted");
+		return -(int)status;
+	}
+	/* Taken again quietly, without a wait: also ends the pending take. */
+	ret = qkd_take_once(nl, link, id, -1, flags | QKD_TAKE_F_QUIET, out);
+	if (ret == -ENOENT && !ready) {
+		qkd_nl_set_error(nl, "key ID did not arrive in time (waited %lld ms)",
+				 (long long)wait_ms);
+		ret = -ETIMEDOUT;
+	}
+	return ret;
+}
+
+int qkd_key_take(struct qkd_nl *nl, const char *link, const uint8_t *id,
+		 int64_t wait_ms, struct qkd_key_buf *out)
+{
+	return qkd_key_take_flags(nl, link, id, wait_ms, 0, out);
+}
+
+int qkd_key_reserve(struct qkd_nl *nl, const char *link, uint8_t *id,
+		    uint64_t *expires_ns)
+{
+	struct qkd_key_buf kb;
+	int ret;
+
+	nl->outcome_unknown = false;
+	if (qkd_nl_check_link(nl, link, false))
+		return -EINVAL;
+	ret = qkd_take_once(nl, link, NULL, -1, QKD_TAKE_F_RESERVE, &kb);
+	if (!ret) {
+		memcpy(id, kb.id, QKD_KEY_ID_LEN);
+		if (expires_ns)
+			*expires_ns = kb.expires_ns;
+	}
+	qkd_key_wipe(&kb);
 	return ret;
 }

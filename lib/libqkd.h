@@ -189,14 +189,33 @@ int qkd_key_inject_refs(struct qkd_nl *nl, const char *link,
 
 /*
  * Take a key.  id NULL: the oldest initiator key; else the responder key
- * of that ID, waiting up to wait_ms for it (negative: not sent; the
- * receive timeout is extended by the wait).  The reply must hold exactly
- * one key of the expected role (and ID): anything else is -EPROTO.
- * On any failure *out is wiped.  -EAGAIN: no reply in time (the kernel
- * may still hand the key out: count it as spent).
+ * of that ID, waiting up to wait_ms for it (negative: not sent).  The
+ * module never sleeps for it: it answers EINPROGRESS and later sends a
+ * KEY_READY to this handle's socket, which this call waits for (poll, no
+ * busy loop) before it takes the key again; the wait is bounded by
+ * wait_ms whatever the kernel does.  -ETIMEDOUT: the key did not come in
+ * time; -ENODEV: the link went; -ESHUTDOWN: the module unloaded.  The
+ * reply must hold exactly one key of the expected role (and ID): anything
+ * else is -EPROTO.  On any failure *out is wiped.  -EAGAIN: no reply in
+ * time (the kernel may still hand the key out: count it as spent).
  */
 int qkd_key_take(struct qkd_nl *nl, const char *link, const uint8_t *id,
 		 int64_t wait_ms, struct qkd_key_buf *out);
+/*
+ * The same with QKD_TAKE_F_* flags: QUIET (the module tells no agent to
+ * fetch the key: for peers not yet authenticated), INITIATOR (id names
+ * one of this side's own initiator keys, e.g. one it reserved and
+ * announced; never waits).
+ */
+int qkd_key_take_flags(struct qkd_nl *nl, const char *link, const uint8_t *id,
+		       int64_t wait_ms, uint32_t flags, struct qkd_key_buf *out);
+/*
+ * Reserve the oldest unreserved initiator key: the module keeps it for a
+ * take by ID (QKD_TAKE_F_INITIATOR) and never hands it to a take of the
+ * oldest.  Fills id[QKD_KEY_ID_LEN] (and *expires_ns when not NULL).
+ */
+int qkd_key_reserve(struct qkd_nl *nl, const char *link, uint8_t *id,
+		    uint64_t *expires_ns);
 
 /* ---- audit --------------------------------------------------------------- */
 
@@ -232,11 +251,19 @@ int qkd_audit_annotate(struct qkd_nl *nl, const char *link,
 
 /* The notifications the module multicasts (their genl command values). */
 enum qkd_ntf_kind {
-	QKD_NTF_LOW_WATERMARK = QKD_CMD_LOW_WATERMARK_NTF,
-	QKD_NTF_KEY_WANTED = QKD_CMD_KEY_WANTED_NTF,
-	QKD_NTF_KEY_EXPIRED = QKD_CMD_KEY_EXPIRED_NTF,
-	QKD_NTF_LINK_DEL = QKD_CMD_LINK_DEL_NTF,
+	QKD_NTF_LOW_WATERMARK = QKD_CMD_LOW_WATERMARK_NTF,	/* keys */
+	QKD_NTF_KEY_WANTED = QKD_CMD_KEY_WANTED_NTF,		/* keys */
+	QKD_NTF_KEY_EXPIRED = QKD_CMD_KEY_EXPIRED_NTF,		/* monitor */
+	QKD_NTF_LINK_DEL = QKD_CMD_LINK_DEL_NTF,		/* both */
+	QKD_NTF_KEY_READY = QKD_CMD_KEY_READY_NTF,	/* unicast, see take */
+	QKD_NTF_LINK_NEW = QKD_CMD_LINK_NEW_NTF,		/* monitor */
+	QKD_NTF_LINK_SET = QKD_CMD_LINK_SET_NTF,		/* monitor */
 };
+
+/* The multicast groups (include/uapi/linux/qkd.h says which carries what). */
+#define QKD_NL_GROUP_KEYS	(1U << 0)	/* what a key agent acts on */
+#define QKD_NL_GROUP_MONITOR	(1U << 1)	/* expiry, link changes */
+#define QKD_NL_GROUPS_ALL	(QKD_NL_GROUP_KEYS | QKD_NL_GROUP_MONITOR)
 
 struct qkd_ntf {
 	uint8_t cmd;			/* enum qkd_ntf_kind */
@@ -246,15 +273,18 @@ struct qkd_ntf {
 	bool has_key_id;
 	uint8_t role;
 	uint32_t key_count, low_watermark;
+	uint32_t status;	/* KEY_READY: 0, ENODEV or ESHUTDOWN */
 	uint64_t present;	/* bit (1 << QKD_A_*) for each attribute seen */
 };
 
 /*
- * Join the "notify" group.  Use a handle of its own for notifications:
- * a request on a subscribed handle would skip (and so lose) any
- * notification that arrives while it waits for its reply.
+ * Join groups (QKD_NL_GROUP_*).  Use a handle of its own for
+ * notifications: a request on a subscribed handle would skip (and so
+ * lose) any notification that arrives while it waits for its reply.  An
+ * agent joins KEYS only, so that a mass expiry on MONITOR cannot overflow
+ * its socket.
  */
-int qkd_nl_subscribe(struct qkd_nl *nl);
+int qkd_nl_subscribe(struct qkd_nl *nl, unsigned int groups);
 
 /*
  * Wait up to timeout_ms (0: do not wait, negative: forever) for one
@@ -272,7 +302,8 @@ int qkd_ntf_recv(struct qkd_nl *nl, struct qkd_ntf *ntf, int timeout_ms);
 const char *qkd_role_name(uint8_t role);
 /* QKD_KEY_ROLE_* for a name above, or QKD_KEY_ROLE_UNSPEC. */
 uint8_t qkd_role_from_name(const char *name);
-/* "low-watermark", "key-wanted", "key-expired", "link-del", or NULL. */
+/* "low-watermark", "key-wanted", "key-expired", "link-del", "key-ready",
+ * "link-new", "link-set", or NULL. */
 const char *qkd_ntf_name(uint8_t cmd);
 /* A counter's name, the QKD_STATS_A_* suffix in lower case ("injected",
  * "rejected_reused", ...), or NULL for UNSPEC, PAD and unknown types. */

@@ -50,6 +50,12 @@ const char *qkd_ntf_name(uint8_t cmd)
 		return "key-expired";
 	case QKD_CMD_LINK_DEL_NTF:
 		return "link-del";
+	case QKD_CMD_KEY_READY_NTF:
+		return "key-ready";
+	case QKD_CMD_LINK_NEW_NTF:
+		return "link-new";
+	case QKD_CMD_LINK_SET_NTF:
+		return "link-set";
 	default:
 		return NULL;
 	}
@@ -73,29 +79,46 @@ const char *qkd_stat_name(unsigned int type)
 		[QKD_STATS_A_WANTED] = "wanted",
 		[QKD_STATS_A_LOW_WATERMARK] = "low_watermark",
 		[QKD_STATS_A_REJECTED_REUSED] = "rejected_reused",
+		[QKD_STATS_A_PENDING] = "pending",
+		[QKD_STATS_A_RESERVED] = "reserved",
 	};
 
 	return type <= QKD_STATS_A_MAX ? names[type] : NULL;
 }
 
-int qkd_nl_subscribe(struct qkd_nl *nl)
+static int qkd_nl_join(struct qkd_nl *nl, uint32_t grp, const char *name)
 {
-	int grp = (int)nl->mcgrp;
+	int id = (int)grp, ret;
 
-	if (!nl->sock || !nl->mcgrp) {
+	if (setsockopt(mnl_socket_get_fd(nl->sock), SOL_NETLINK,
+		       NETLINK_ADD_MEMBERSHIP, &id, sizeof(id)) < 0) {
+		ret = -errno;
+		qkd_nl_set_error(nl, "join group '%s': %s", name, strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+int qkd_nl_subscribe(struct qkd_nl *nl, unsigned int groups)
+{
+	int ret = 0;
+
+	if (!nl->sock || !nl->mcgrp_keys) {
 		qkd_nl_set_error(nl, "not connected to the qkd module");
 		return -ENOTCONN;
 	}
-	if (setsockopt(mnl_socket_get_fd(nl->sock), SOL_NETLINK,
-		       NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0) {
-		int ret = -errno;
-
-		qkd_nl_set_error(nl, "join group '%s': %s", QKD_MCGRP_NOTIFY,
-				 strerror(errno));
-		return ret;
+	if (!(groups & QKD_NL_GROUPS_ALL) || (groups & ~QKD_NL_GROUPS_ALL)) {
+		qkd_nl_set_error(nl, "groups 0x%x: want QKD_NL_GROUP_KEYS and/or QKD_NL_GROUP_MONITOR",
+				 groups);
+		return -EINVAL;
 	}
-	nl->subscribed = true;
-	return 0;
+	if (groups & QKD_NL_GROUP_KEYS)
+		ret = qkd_nl_join(nl, nl->mcgrp_keys, QKD_MCGRP_KEYS);
+	if (!ret && (groups & QKD_NL_GROUP_MONITOR))
+		ret = qkd_nl_join(nl, nl->mcgrp_monitor, QKD_MCGRP_MONITOR);
+	if (!ret)
+		nl->subscribed = true;
+	return ret;
 }
 
 static bool qkd_ntf_parse_attr(const struct nlattr *a, struct qkd_ntf *ntf)
@@ -119,6 +142,8 @@ static bool qkd_ntf_parse_attr(const struct nlattr *a, struct qkd_ntf *ntf)
 		return qkd_nl_get_u32(a, &ntf->key_count);
 	case QKD_A_LOW_WATERMARK:
 		return qkd_nl_get_u32(a, &ntf->low_watermark);
+	case QKD_A_STATUS:
+		return qkd_nl_get_u32(a, &ntf->status);
 	default:
 		return true;
 	}
@@ -184,7 +209,7 @@ int qkd_ntf_recv(struct qkd_nl *nl, struct qkd_ntf *ntf, int timeout_ms)
 {
 	memset(ntf, 0, sizeof(*ntf));
 	if (!nl->subscribed) {
-		qkd_nl_set_error(nl, "not subscribed to '%s'", QKD_MCGRP_NOTIFY);
+		qkd_nl_set_error(nl, "not subscribed to a notification group");
 		return -ENOTCONN;
 	}
 	for (;;) {

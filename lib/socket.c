@@ -96,7 +96,7 @@ void qkd_nl_disconnect(struct qkd_nl *nl)
 	nl->sock = NULL;
 	nl->family = 0;
 	nl->family_version = 0;
-	nl->mcgrp = 0;
+	nl->mcgrp_keys = nl->mcgrp_monitor = 0;
 	nl->portid = 0;
 	nl->subscribed = false;
 	nl->ntf_off = nl->ntf_len = 0;
@@ -173,8 +173,10 @@ static int qkd_nl_grp_cb(const struct nlattr *grp, struct qkd_nl *nl)
 		else if (mnl_attr_get_type(a) == CTRL_ATTR_MCAST_GRP_ID)
 			qkd_nl_get_u32(a, &id);
 	}
-	if (name && !strcmp(name, QKD_MCGRP_NOTIFY))
-		nl->mcgrp = id;
+	if (name && !strcmp(name, QKD_MCGRP_KEYS))
+		nl->mcgrp_keys = id;
+	else if (name && !strcmp(name, QKD_MCGRP_MONITOR))
+		nl->mcgrp_monitor = id;
 	return 0;
 }
 
@@ -219,9 +221,14 @@ static int qkd_nl_resolve(struct qkd_nl *nl)
 				 QKD_FAMILY_NAME);
 		return -ENOENT;
 	}
-	if (!ret && !nl->mcgrp) {
-		qkd_nl_set_error(nl, "family '%s' has no '%s' multicast group",
-				 QKD_FAMILY_NAME, QKD_MCGRP_NOTIFY);
+	if (!ret && nl->family_version < QKD_FAMILY_VERSION) {
+		qkd_nl_set_error(nl, "the qkd module speaks family version %u, this program version %u: load the module built with it",
+				 nl->family_version, QKD_FAMILY_VERSION);
+		return -EPROTO;
+	}
+	if (!ret && (!nl->mcgrp_keys || !nl->mcgrp_monitor)) {
+		qkd_nl_set_error(nl, "family '%s' lacks the '%s' or '%s' multicast group",
+				 QKD_FAMILY_NAME, QKD_MCGRP_KEYS, QKD_MCGRP_MONITOR);
 		return -EPROTO;
 	}
 	return ret;

@@ -181,7 +181,8 @@ void fake_kernel_attach(struct qkd_nl *nl)
 		nl->sock = mnl_socket_open(NETLINK_GENERIC);
 	nl->family = FAKE_FAMILY;
 	nl->portid = FAKE_PORT;
-	nl->mcgrp = 7;
+	nl->mcgrp_keys = 7;
+	nl->mcgrp_monitor = 8;
 	nl->send_fn = fake_send;
 	nl->recv_fn = fake_recv;
 }

@@ -240,6 +240,115 @@ TEST_F(lib, take_validates_the_reply)
 	EXPECT_STREQ("no link", qkd_nl_error(self->nl));
 }
 
+/* A pending take: EINPROGRESS, then (ready_status >= 0) a KEY_READY
+ * unicast, then the quiet second take answered by fake_answer_take. */
+struct pending_script {
+	int ready_status;		/* -1: no KEY_READY ever */
+	bool second_key;		/* the second take finds the key */
+	uint32_t second_flags;		/* what the second take asked */
+	unsigned int takes;
+};
+
+static uint32_t req_take_flags(const struct nlmsghdr *req)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, req, GENL_HDRLEN)
+		if (mnl_attr_get_type(a) == QKD_A_TAKE_FLAGS)
+			return mnl_attr_get_u32(a);
+	return 0;
+}
+
+static void answer_pending(struct nlmsghdr *req, void *arg)
+{
+	struct pending_script *p = arg;
+	struct fake_take key = { id_a, 32, QKD_KEY_ROLE_RESPONDER, 1, 1 };
+
+	if (p->takes++ == 0) {
+		fake_ack(fake_dgram(0), req, -EINPROGRESS, "key not held yet");
+		if (p->ready_status >= 0) {
+			struct fake_dgram *d = fake_dgram(0);
+			struct nlmsghdr *n;
+
+			/* a stale KEY_READY of another ID first */
+			n = fake_put_genl(d, NULL, FAKE_FAMILY, QKD_CMD_KEY_READY_NTF, 0);
+			mnl_attr_put_strz(n, QKD_A_LINK_NAME, "l1");
+			mnl_attr_put(n, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id_b);
+			mnl_attr_put_u32(n, QKD_A_STATUS, 0);
+			fake_end(d, n);
+			n = fake_put_genl(d, NULL, FAKE_FAMILY, QKD_CMD_KEY_READY_NTF, 0);
+			mnl_attr_put_strz(n, QKD_A_LINK_NAME, "l1");
+			mnl_attr_put(n, QKD_A_KEY_ID, QKD_KEY_ID_LEN, id_a);
+			mnl_attr_put_u32(n, QKD_A_STATUS, (uint32_t)p->ready_status);
+			fake_end(d, n);
+		}
+		return;
+	}
+	p->second_flags = req_take_flags(req);
+	if (p->second_key)
+		fake_answer_take(req, &key);
+	else
+		fake_ack(fake_dgram(0), req, -ENOENT, "key ID not held");
+}
+
+TEST_F(lib, take_waits_in_userspace_for_key_ready)
+{
+	struct pending_script ok = { 0, true, 0, 0 };
+	struct pending_script gone = { ENODEV, false, 0, 0 };
+	struct pending_script late = { -1, false, 0, 0 };
+	struct pending_script unload = { ESHUTDOWN, false, 0, 0 };
+	struct qkd_key_buf k;
+
+	fk.respond = answer_pending;
+	fk.arg = &ok;
+	ASSERT_EQ(0, qkd_key_take(self->nl, "l1", id_a, 2000, &k));
+	EXPECT_EQ(2, ok.takes);
+	EXPECT_EQ(QKD_TAKE_F_QUIET, ok.second_flags);	/* no second KEY_WANTED */
+	EXPECT_EQ(32, k.len);
+	qkd_key_wipe(&k);
+
+	fk.arg = &gone;
+	EXPECT_EQ(-ENODEV, qkd_key_take(self->nl, "l1", id_a, 2000, &k));
+	EXPECT_EQ(1, gone.takes);
+	EXPECT_TRUE(fake_all_zero(&k, sizeof(k)));
+
+	fk.arg = &unload;
+	EXPECT_EQ(-ESHUTDOWN, qkd_key_take(self->nl, "l1", id_a, 2000, &k));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "unloading"));
+
+	/* no KEY_READY: a last quiet take, then ETIMEDOUT */
+	fk.arg = &late;
+	EXPECT_EQ(-ETIMEDOUT, qkd_key_take(self->nl, "l1", id_a, 50, &k));
+	EXPECT_EQ(2, late.takes);
+	EXPECT_EQ(QKD_TAKE_F_QUIET, late.second_flags);
+}
+
+static void answer_reserve(struct nlmsghdr *req, void *arg)
+{
+	struct fake_dgram *d = fake_dgram(0);
+	struct nlmsghdr *n = fake_put_genl(d, req, FAKE_FAMILY, QKD_CMD_KEY_TAKE, 0);
+
+	*(uint32_t *)arg = req_take_flags(req);
+	mnl_attr_put_strz(n, QKD_A_LINK_NAME, "l1");
+	fake_put_key_fields(n, id_b, QKD_KEY_ID_LEN, 0, QKD_KEY_ROLE_INITIATOR);
+	fake_end(d, n);
+	fake_ack(d, req, 0, NULL);
+}
+
+TEST_F(lib, reserve_gets_an_id_without_material)
+{
+	uint8_t id[QKD_KEY_ID_LEN];
+	uint64_t exp = 0;
+	uint32_t flags = 0;
+
+	fk.respond = answer_reserve;
+	fk.arg = &flags;
+	ASSERT_EQ(0, qkd_key_reserve(self->nl, "l1", id, &exp));
+	EXPECT_EQ(QKD_TAKE_F_RESERVE, flags);
+	EXPECT_EQ(0, memcmp(id, id_b, QKD_KEY_ID_LEN));
+	EXPECT_EQ(1234, exp);
+}
+
 static void put_link(struct fake_dgram *d, const struct nlmsghdr *req,
 		     const char *name, uint16_t flags)
 {

@@ -203,7 +203,7 @@ static int cmd_monitor(struct qkd_nl *nl, int count, int timeout_ms)
 	struct qkd_ntf n;
 	int ret, i;
 
-	ret = qkd_nl_subscribe(nl);
+	ret = qkd_nl_subscribe(nl, QKD_NL_GROUPS_ALL);
 	if (ret)
 		return fail(nl, "monitor", ret);
 	printf("subscribed\n");

@@ -246,7 +246,7 @@ TEST_F(store, link_del)
 	struct qkd_ntf n;
 
 	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
-	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf, QKD_NL_GROUP_KEYS));
 	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 5, QKD_KEY_ROLE_INITIATOR));
 	ASSERT_EQ(0, qkd_link_del(self->nl, LINK));
 	EXPECT_EQ(-ENODEV, qkd_link_get(self->nl, LINK, &info));
@@ -581,7 +581,7 @@ TEST_F(store, expiry)
 	int expired = 0;
 
 	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
-	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf, QKD_NL_GROUP_MONITOR));
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.key_ttl = 1;
 	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
@@ -741,7 +741,7 @@ TEST_F(store, low_watermark_notification)
 	struct qkd_ntf n;
 
 	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
-	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf, QKD_NL_GROUP_KEYS));
 	qkd_link_opts_init(&o, NULL, NULL);
 	o.low_watermark = 2;
 	ASSERT_EQ(0, qkd_link_set(self->nl, LINK, &o));
@@ -768,7 +768,7 @@ TEST_F(store, key_wanted_notification)
 	struct qkd_ntf n;
 
 	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
-	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf, QKD_NL_GROUP_KEYS));
 	make_key(&k, 77, QKD_KEY_ROLE_RESPONDER, 32);
 	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, k.id, 0, &got));
 	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "not held"));
@@ -808,7 +808,7 @@ TEST_F(store, take_by_id_waits_for_agent)
 	pthread_t t;
 
 	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
-	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf, QKD_NL_GROUP_KEYS));
 	make_key(&w.want, 42, QKD_KEY_ROLE_RESPONDER, 32);
 	ASSERT_EQ(0, pthread_create(&t, NULL, take_waiting, &w));
 	/* Play the agent: hear the request, fetch, inject. */
@@ -848,7 +848,7 @@ TEST_F(store, link_del_wakes_waiter)
 	pthread_t t;
 
 	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
-	ASSERT_EQ(0, qkd_nl_subscribe(ntf));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf, QKD_NL_GROUP_KEYS));
 	make_key(&w.want, 44, QKD_KEY_ROLE_RESPONDER, 32);
 	ASSERT_EQ(0, pthread_create(&t, NULL, take_waiting, &w));
 	ASSERT_EQ(1, qkd_ntf_recv(ntf, &n, 3000));
@@ -896,7 +896,7 @@ TEST_F(store, unprivileged_caller)
 	EXPECT_EQ(-EPERM, qkd_stats_get(nl, NULL, &s));
 	EXPECT_EQ(-EPERM, qkd_audit_dump(nl, NULL, &rec, 1));
 	EXPECT_EQ(-EPERM, qkd_link_del(nl, LINK));
-	EXPECT_EQ(-EPERM, qkd_nl_subscribe(nl));
+	EXPECT_EQ(-EPERM, qkd_nl_subscribe(nl, QKD_NL_GROUP_KEYS));
 	qkd_nl_free(nl);
 	/*
 	 * A socket opened while privileged does not help: the family checks

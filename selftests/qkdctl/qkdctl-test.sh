@@ -212,10 +212,10 @@ expect 0 "key take by ID (responder key)"
 expect_out "key $R1 role responder length 32 sha256 $(printf %s "$H32C" | sha)" "take text output"
 q key take dc-east id "$I2"
 expect 1 "take by ID never hands out an initiator key"
-expect_err "key take dc-east: No such file or directory: qkd: key ID not held" "ENOENT with extack"
+expect_err "key take dc-east: No such file or directory: qkd: key ID names one of this side's initiator keys" "ENOENT at once with extack (no key-wanted)"
 q key take dc-east id "$(U 99)" wait 300
 expect 1 "take by ID waits and times out"
-expect_err "key take dc-east: Connection timed out: qkd: key ID did not arrive in time" "ETIMEDOUT with extack"
+expect_err "key take dc-east: Connection timed out: key ID did not arrive in time" "ETIMEDOUT with the reason"
 q -j key take dc-east
 jqt --arg id "$I2" '.key_id == $id' "second initiator take is the next oldest"
 q -j key take dc-east
@@ -228,7 +228,7 @@ q flush link dc-east role responder
 expect 0 "flush link dc-east role responder"
 stats_is dc-east '{"injected":7,"taken":5,"expired":0,"flushed":1,"rejected_duplicate":1,
 	"rejected_cap":2,"rejected_not_found":2,"rate_limited":0,"keys_buffered":1,
-	"initiator_keys":1,"bytes_buffered":64,"bytes_high_water":240,"wanted_ntf":2,
+	"initiator_keys":1,"bytes_buffered":64,"bytes_high_water":240,"wanted_ntf":1,
 	"low_watermark_ntf":1}' "every dc-east counter is exact"
 q stats dc-east
 expect_out "keys: injected 7 taken 5 expired 0 flushed 1" "stats text"
@@ -260,11 +260,11 @@ MON_PID=
 cp "$T/monitor" "$T/out"
 : >"$T/err"
 if [[ $mon_rc = 0 ]]; then ok "monitor count 5 exits 0"; else not_ok "monitor exit $mon_rc"; fi
-jqt --slurp --arg w "$I2" --arg u "$(U 99)" --arg e "$(U 31)" \
-    '[.[].event] == ["key-wanted","key-wanted","low-watermark","key-expired","link-del"]
-     and .[0].link == "dc-east" and .[0].key_id == $w and .[0].remote_sae_id == "SAE_B"
-     and .[1].key_id == $u
-     and .[2].key_count == 1 and .[2].low_watermark == 2
+jqt --slurp --arg u "$(U 99)" --arg e "$(U 31)" \
+    '[.[].event] == ["key-wanted","low-watermark","link-new","key-expired","link-del"]
+     and .[0].link == "dc-east" and .[0].key_id == $u and .[0].remote_sae_id == "SAE_B"
+     and .[1].key_count == 1 and .[1].low_watermark == 2
+     and .[2].link == "dc-exp" and .[2].remote_sae_id == "B"
      and .[3].link == "dc-exp" and .[3].key_id == $e and .[3].role == "initiator"
      and .[4].link == "dc-exp"' "monitor -j: one JSON line per event, with attributes"
 

@@ -74,7 +74,7 @@ static int nl_open(struct sink *s)
 		return nl_fail(s, n->cmd, r);
 	r = qkd_nl_connect(n->ntf, 5000);
 	if (!r)
-		r = qkd_nl_subscribe(n->ntf);
+		r = qkd_nl_subscribe(n->ntf, QKD_NL_GROUP_KEYS);
 	if (r) {
 		nl_fail(s, n->ntf, r);
 		qkd_nl_disconnect(n->cmd);

@@ -27,8 +27,8 @@ static void monitor_usage(FILE *out)
 {
 	fputs("Usage: qkdctl [-j] monitor [count N]\n"
 	      "  Print the qkd module's notifications until interrupted (or N events):\n"
-	      "  low-watermark, key-wanted, key-expired, link-del.  With -j one JSON\n"
-	      "  object per line.\n", out);
+	      "  low-watermark, key-wanted, key-expired, link-new, link-set, link-del.\n"
+	      "  With -j one JSON object per line.\n", out);
 }
 
 static uint64_t now_ns(void)
@@ -114,7 +114,7 @@ static int monitor_run(struct qkd_nl *nl, void *arg)
 {
 	const struct monitor *m = arg;
 	uint64_t seen = 0;
-	int ret = qkd_nl_subscribe(nl);
+	int ret = qkd_nl_subscribe(nl, QKD_NL_GROUPS_ALL);
 
 	if (ret)
 		return ret;

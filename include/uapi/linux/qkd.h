@@ -20,8 +20,18 @@
 #define _UAPI_LINUX_QKD_H
 
 #define QKD_FAMILY_NAME		"qkd"
-#define QKD_FAMILY_VERSION	1
-#define QKD_MCGRP_NOTIFY	"notify"
+#define QKD_FAMILY_VERSION	2
+/*
+ * Two multicast groups, so that a flood of monitoring events (a mass
+ * expiry) cannot overflow the socket of an agent that must not miss a
+ * KEY_WANTED:
+ *  "keys"     KEY_WANTED, LOW_WATERMARK, LINK_DEL (what a key agent acts on)
+ *  "monitor"  KEY_EXPIRED, LINK_NEW, LINK_SET, LINK_DEL (for admins' tools)
+ * KEY_READY is no multicast: it is unicast to the socket of a take that
+ * got EINPROGRESS.
+ */
+#define QKD_MCGRP_KEYS		"keys"
+#define QKD_MCGRP_MONITOR	"monitor"
 
 /* Limits shared by the kernel's policies and userspace's validation. */
 #define QKD_LINK_NAME_MAX	32	/* bytes including the NUL */
@@ -39,6 +49,23 @@
 #define QKD_LINK_RATE_MAX		1000000	/* keys per second */
 #define QKD_LINK_BURST_MAX		1000000
 #define QKD_TAKE_WAIT_MAX_MS		10000
+#define QKD_LINK_PENDING_MAX		64	/* takes pending on one link */
+
+/*
+ * QKD_A_TAKE_FLAGS of KEY_TAKE:
+ *  QUIET      never multicast KEY_WANTED (for callers that must not make
+ *             the agent query the KME, e.g. for an unauthenticated peer)
+ *  INITIATOR  with QKD_A_KEY_ID: take this side's own initiator key of
+ *             that ID (one it pre-announced to the peer); never waits
+ *  RESERVE    without QKD_A_KEY_ID: reserve the oldest unreserved
+ *             initiator key and reply with its ID and no material; take-
+ *             oldest skips reserved keys, a take with INITIATOR takes it
+ */
+#define QKD_TAKE_F_QUIET	(1U << 0)
+#define QKD_TAKE_F_INITIATOR	(1U << 1)
+#define QKD_TAKE_F_RESERVE	(1U << 2)
+#define QKD_TAKE_F_ALL		(QKD_TAKE_F_QUIET | QKD_TAKE_F_INITIATOR | \
+				 QKD_TAKE_F_RESERVE)
 
 /* Defaults applied by LINK_NEW for limits the caller does not give. */
 #define QKD_LINK_DEFAULT_MAX_KEYS	1024
@@ -72,8 +99,15 @@ enum qkd_key_role {
  *  EEXIST     link name or key ID already present, or key ID already
  *             taken from this link (one of its last QKD_LINK_SPENT_IDS)
  *  ENOSPC     inject would exceed the link's max_keys or max_bytes
- *  ENOENT     no initiator key buffered / no key of that ID held
- *  ETIMEDOUT  take by ID waited QKD_A_WAIT_MS and the key did not arrive
+ *  ENOENT     no initiator key buffered / no key of that ID held (and
+ *             not waited for), or the ID was already taken from the link,
+ *             or it names one of this side's initiator keys
+ *  EINPROGRESS take by ID with QKD_A_WAIT_MS: the key is not held yet; a
+ *             KEY_READY_NTF follows on the same socket if it arrives (or
+ *             the link goes) within WAIT_MS, then take it again.  The
+ *             handler never sleeps; the pending take is forgotten when
+ *             the socket closes
+ *  ENOBUFS    QKD_LINK_PENDING_MAX takes already pending on the link
  *  EBUSY      the link's token bucket is empty: retry later or fall back
  *  EPERM      caller lacks CAP_NET_ADMIN in the namespace's user namespace
  */
@@ -97,6 +131,9 @@ enum qkd_cmd {
 	QKD_CMD_KEY_WANTED_NTF,
 	QKD_CMD_KEY_EXPIRED_NTF,
 	QKD_CMD_LINK_DEL_NTF,
+	QKD_CMD_KEY_READY_NTF,	/* unicast: a pending take's key arrived */
+	QKD_CMD_LINK_NEW_NTF,
+	QKD_CMD_LINK_SET_NTF,
 
 	__QKD_CMD_MAX,
 	QKD_CMD_MAX = __QKD_CMD_MAX - 1
@@ -124,6 +161,8 @@ enum qkd_attr {
 	QKD_A_USAGE,		/* string, < QKD_USAGE_MAX */
 	QKD_A_LINK_COUNT,	/* u32, links in the namespace */
 	QKD_A_KEY_COUNT,	/* u32, initiator keys buffered (watermark ntf) */
+	QKD_A_TAKE_FLAGS,	/* u32, QKD_TAKE_F_* */
+	QKD_A_STATUS,		/* u32, KEY_READY: 0, ENODEV, ESHUTDOWN */
 
 	__QKD_A_MAX,
 	QKD_A_MAX = __QKD_A_MAX - 1
@@ -161,6 +200,8 @@ enum qkd_stats_attr {
 	QKD_STATS_A_WANTED,		/* key-wanted notifications sent */
 	QKD_STATS_A_LOW_WATERMARK,	/* low-watermark notifications sent */
 	QKD_STATS_A_REJECTED_REUSED,	/* inject: key ID was already taken */
+	QKD_STATS_A_PENDING,		/* now, takes waiting for a key */
+	QKD_STATS_A_RESERVED,		/* now, initiator keys reserved */
 
 	__QKD_STATS_A_MAX,
 	QKD_STATS_A_MAX = __QKD_STATS_A_MAX - 1
