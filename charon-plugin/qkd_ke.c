@@ -550,7 +550,7 @@ static bool build_init(private_qkd_ke_t *this)
 	}
 	if (this->have_link)
 	{
-		ret = qkd_keysrc_take(this->link.link, NULL, 0, &this->key, err);
+		ret = qkd_keysrc_take(this->link.link, NULL, 0, 0, &this->key, err);
 	}
 	if (ret == 0)
 	{
@@ -680,7 +680,9 @@ static bool build_resp(private_qkd_ke_t *this)
 						 "not waiting for key %s", this->link.link, idstr);
 				}
 			}
+			/* nor make our agent ask the KME for IDs of its choice */
 			ret = qkd_keysrc_take(this->link.link, this->init.id, wait_ms,
+								  this->peer_known ? 0 : QKD_KEYSRC_QUIET,
 								  &this->key, err);
 			if (waiting)
 			{

@@ -125,7 +125,8 @@ static int id_filter(const struct dirent *d)
 }
 
 int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
-					struct qkd_key *key, char err[QKD_KEYSRC_ERR_LEN])
+					unsigned int flags, struct qkd_key *key,
+					char err[QKD_KEYSRC_ERR_LEN])
 {
 	char path[PATH_MAX], hex[2 * QKD_KEYSRC_ID_LEN + 1], idstr[37], line[128];
 	struct dirent **names;

@@ -37,9 +37,11 @@ void qkd_keysrc_wipe(struct qkd_key *key);
  * @param link		module link name
  * @param id		NULL: the oldest initiator-role key; otherwise the
  *					responder-role key of that ID
- * @param wait_ms	for take by ID: how long the module may wait for it
- *					(0: only if already held; the module still multicasts
- *					KEY_WANTED for an ID it does not hold)
+ * @param wait_ms	for take by ID: how long to wait for it (0: only if
+ *					already held)
+ * @param flags		QKD_KEYSRC_QUIET: the module must not ask the agent to
+ *					fetch an ID it does not hold (the peer is not yet
+ *					authenticated: it must not make us query the KME)
  * @param key		filled on success
  * @param err		extended error text (extack) on failure, may be ""
  * @return			0, or a negative errno: -ENODEV (no link), -ENOENT
@@ -49,7 +51,11 @@ void qkd_keysrc_wipe(struct qkd_key *key);
  *					time: a key it hands out later is lost), others
  */
 int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
-					struct qkd_key *key, char err[QKD_KEYSRC_ERR_LEN]);
+					unsigned int flags, struct qkd_key *key,
+					char err[QKD_KEYSRC_ERR_LEN]);
+
+/** flags of qkd_keysrc_take() */
+#define QKD_KEYSRC_QUIET	(1U << 0)
 
 /**
  * Attach SPIs (host order) and/or a usage text to the audit record of a

@@ -115,12 +115,15 @@ static struct qkd_nl *open_module(uint32_t timeout_ms, int *ret, char *err)
 
 /** a take on an open handle (the unit tests give it a fake kernel) */
 static int kmod_take(struct qkd_nl *nl, const char *link, const uint8_t *id,
-					 uint32_t wait_ms, struct qkd_key *key, char *err)
+					 uint32_t wait_ms, unsigned int flags,
+					 struct qkd_key *key, char *err)
 {
 	struct qkd_key_buf kb;
 	int ret;
 
-	ret = qkd_key_take(nl, link, id, id ? (int64_t)wait_ms : -1, &kb);
+	ret = qkd_key_take_flags(nl, link, id, id ? (int64_t)wait_ms : -1,
+							 (flags & QKD_KEYSRC_QUIET) ? QKD_TAKE_F_QUIET : 0,
+							 &kb);
 	if (ret)
 	{	/* -EAGAIN: no reply in time; a key handed out later is lost */
 		set_err(err, "%s", qkd_nl_error(nl));
@@ -132,7 +135,8 @@ static int kmod_take(struct qkd_nl *nl, const char *link, const uint8_t *id,
 }
 
 int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
-					struct qkd_key *key, char err[QKD_KEYSRC_ERR_LEN])
+					unsigned int flags, struct qkd_key *key,
+					char err[QKD_KEYSRC_ERR_LEN])
 {
 	struct qkd_nl *nl;
 	int ret;
@@ -153,7 +157,7 @@ int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 	{
 		return ret;
 	}
-	ret = kmod_take(nl, link, id, wait_ms, key, err);
+	ret = kmod_take(nl, link, id, wait_ms, flags, key, err);
 	qkd_nl_free(nl);
 	return ret;
 }

@@ -40,6 +40,7 @@ struct stub_link {
 	int busy;						/* -EBUSY */
 	int takes;						/* successful takes */
 	uint32_t last_wait;				/* wait_ms of the last take by ID */
+	unsigned int last_flags;		/* flags of the last take by ID */
 	int block;						/* takes with wait_ms > 0 block */
 	volatile int blocked;			/* ... currently blocked */
 	volatile int release;
@@ -84,7 +85,8 @@ const char *qkd_keysrc_name(void)
 }
 
 int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
-					struct qkd_key *key, char err[QKD_KEYSRC_ERR_LEN])
+					unsigned int flags, struct qkd_key *key,
+					char err[QKD_KEYSRC_ERR_LEN])
 {
 	struct stub_link *l = stub(link);
 	int i, ret = -ENOENT;
@@ -113,6 +115,7 @@ int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 	else
 	{
 		l->last_wait = wait_ms;
+		l->last_flags = flags;
 		if (wait_ms && l->block)
 		{
 			l->blocked++;
@@ -372,14 +375,17 @@ int main(void)
 		   "%s: REQUIRE flag sent by both", what);
 		if (order == ORDER_CHILD)
 		{
-			ok(links_[1].last_wait == 100, "authenticated peer: the "
-			   "responder lets the module wait wait_ms (%u)",
-			   links_[1].last_wait);
+			ok(links_[1].last_wait == 100 && links_[1].last_flags == 0,
+			   "authenticated peer: the responder waits wait_ms (%u) and "
+			   "lets the agent fetch the key", links_[1].last_wait);
 		}
 		else
 		{
-			ok(links_[1].last_wait == 0, "IKE_SA_INIT (peer %%any): the "
-			   "responder does not wait (wait_ms %u)", links_[1].last_wait);
+			ok(links_[1].last_wait == 0 &&
+			   links_[1].last_flags == QKD_KEYSRC_QUIET, "IKE_SA_INIT (peer "
+			   "%%any): the responder does not wait (wait_ms %u) and takes "
+			   "quietly (no KME query for an unauthenticated peer)",
+			   links_[1].last_wait);
 		}
 		/* repeated calls */
 		ok(a->get_shared_secret(a, &c1) && chunk_equals(c1, r.si) &&

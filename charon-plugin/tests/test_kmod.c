@@ -230,7 +230,7 @@ static void test_no_module(void)
 	struct qkd_key key;
 	int ret;
 
-	ret = qkd_keysrc_take("nosuchlink", NULL, 0, &key, err);
+	ret = qkd_keysrc_take("nosuchlink", NULL, 0, 0, &key, err);
 	if (ret == -ENOPROTOOPT)
 	{
 		ok(strstr(err, "not found") != NULL,
@@ -241,9 +241,9 @@ static void test_no_module(void)
 		ok(ret == -ENODEV || ret == -EPERM, "with the module: no such link "
 		   "(ret %d, %s)", ret, err);
 	}
-	ok(qkd_keysrc_take("", NULL, 0, &key, err) == -EINVAL,
+	ok(qkd_keysrc_take("", NULL, 0, 0, &key, err) == -EINVAL,
 	   "empty link name rejected locally");
-	ok(qkd_keysrc_take("0123456789012345678901234567890123", NULL, 0, &key,
+	ok(qkd_keysrc_take("0123456789012345678901234567890123", NULL, 0, 0, &key,
 					   err) == -EINVAL, "over-long link name rejected locally");
 }
 
@@ -260,11 +260,11 @@ static void test_second_reply(void)
 	memset(&zero, 0, sizeof(zero));
 	fk.respond = fake_answer_take;
 	fk.arg = &one;
-	r1 = kmod_take(nl, "l1", NULL, 0, &key, err);
+	r1 = kmod_take(nl, "l1", NULL, 0, 0, &key, err);
 	ok(r1 == 0 && key.len == 32 && key.role == QKD_KEY_ROLE_INITIATOR,
 	   "first KEY_TAKE reply accepted");
 	fk.arg = &two;
-	r2 = kmod_take(nl, "l1", NULL, 0, &key, err);
+	r2 = kmod_take(nl, "l1", NULL, 0, 0, &key, err);
 	ok(r2 == -EPROTO && memcmp(&key, &zero, sizeof(key)) == 0 &&
 	   strstr(err, "more than one"),
 	   "second reply: take voided (-EPROTO), key wiped (%s)", err);
