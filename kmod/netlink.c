@@ -492,7 +492,7 @@ static int qkd_nl_take_req(struct genl_info *info, struct qkd_take_req *req)
 	if (a[QKD_A_WAIT_MS]) {
 		if (!req->id || (req->flags & QKD_TAKE_F_INITIATOR)) {
 			NL_SET_ERR_MSG_ATTR(info->extack, a[QKD_A_WAIT_MS],
-					    "waiting applies only to take of a responder key by ID");
+					    "waiting applies only to a take by key ID of a responder key");
 			return -EINVAL;
 		}
 		req->wait_ms = nla_get_u32(a[QKD_A_WAIT_MS]);
