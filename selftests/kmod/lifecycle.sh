@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Module and namespace lifetime with keys buffered: unload, unload while a
-# taker sleeps for a key by ID, namespace deletion, reload.  Runs in the
+# taker waits for a key by ID, namespace deletion, reload.  Runs in the
 # guest as root (selftests/vm/run); the VM runner fails the run on any
 # kernel warning, slub_debug report or oops these provoke.
 set -euo pipefail
@@ -47,7 +47,7 @@ insmod "$KO"
 tap_eq "reloaded store has no links" 0 "$(stat links)"
 tap_eq "reloaded store has no keys" 0 "$(stat keys_buffered)"
 
-# Unload while a taker sleeps for a key by ID: it must be woken and the
+# Unload while a taker waits for a key by ID: it must be told and the
 # unload must not wait out the 10 s timeout.
 "$CLI" link-add a sae-1 sae-2
 start=$(date +%s%N)
@@ -58,7 +58,16 @@ for _ in $(seq 100); do
 	[ "$(stat wanted a)" = 1 ] && break
 	sleep 0.1
 done
-tap_eq "taker is waiting in the module" 1 "$(stat wanted a)"
+tap_eq "taker is waiting for its key" 1 "$(stat wanted a)"
+tap_eq "the module keeps its take pending" 1 "$(stat pending a)"
+# The wait is in userspace, not in a netlink handler holding genetlink's
+# lock: a module that registers a genetlink family loads, and another
+# family's request completes, while the taker still waits.
+modprobe -r fou 2>/dev/null || true
+tap_check "a genetlink family registers while a take waits" modprobe fou
+tap_check "another family's request completes meanwhile" ip fou show
+tap_check "the taker still waits after both" kill -0 "$taker"
+modprobe -r fou || true
 rmmod qkd
 wait "$taker" && rc=0 || rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))

@@ -858,6 +858,185 @@ TEST_F(store, link_del_wakes_waiter)
 	qkd_nl_free(ntf);
 }
 
+/* A take by ID with a wait, sent raw: the module's answer itself. */
+struct raw_take {
+	const uint8_t *id;
+	uint32_t wait_ms, flags;
+};
+
+static void build_raw_take(struct nlmsghdr *nlh, void *arg)
+{
+	const struct raw_take *t = arg;
+
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, LINK);
+	mnl_attr_put(nlh, QKD_A_KEY_ID, QKD_KEY_ID_LEN, t->id);
+	if (t->wait_ms)
+		mnl_attr_put_u32(nlh, QKD_A_WAIT_MS, t->wait_ms);
+	if (t->flags)
+		mnl_attr_put_u32(nlh, QKD_A_TAKE_FLAGS, t->flags);
+}
+
+TEST_F(store, take_by_id_never_sleeps_in_the_handler)
+{
+	struct qkd_key_buf k;
+	struct raw_take t = { k.id, 8000, 0 };
+	struct qkd_nl *taker;
+	double t0, t1;
+
+	make_key(&k, 60, QKD_KEY_ROLE_RESPONDER, 32);
+	ASSERT_EQ(0, qkd_nl_open(&taker, 0, NULL));
+	t0 = now_s();
+	/* The handler answers at once: not held yet, a KEY_READY follows. */
+	EXPECT_EQ(-EINPROGRESS, qkd_nl_request(taker, QKD_CMD_KEY_TAKE, 0,
+					       build_raw_take, &t, NULL, NULL));
+	t1 = now_s();
+	EXPECT_LT(t1 - t0, 4.0);	/* far below the 8 s wait */
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_PENDING));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_REJECTED_NOT_FOUND));
+	/* Its socket closes: the kernel forgets the pending take. */
+	qkd_nl_free(taker);
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_PENDING));
+	/* An arriving key then wakes nobody and stays. */
+	ASSERT_EQ(0, qkd_key_inject(self->nl, LINK, &k, 1));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+}
+
+TEST_F(store, pending_takes_are_capped_per_link)
+{
+	struct qkd_key_buf k;
+	struct raw_take t = { k.id, 8000, QKD_TAKE_F_QUIET };
+	unsigned int i;
+
+	for (i = 0; i < QKD_LINK_PENDING_MAX; i++) {
+		make_key(&k, 1000 + i, QKD_KEY_ROLE_RESPONDER, 32);
+		ASSERT_EQ(-EINPROGRESS,
+			  qkd_nl_request(self->nl, QKD_CMD_KEY_TAKE, 0,
+					 build_raw_take, &t, NULL, NULL));
+	}
+	make_key(&k, 2000, QKD_KEY_ROLE_RESPONDER, 32);
+	EXPECT_EQ(-ENOBUFS, qkd_nl_request(self->nl, QKD_CMD_KEY_TAKE, 0,
+					   build_raw_take, &t, NULL, NULL));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "pending"));
+	EXPECT_EQ(QKD_LINK_PENDING_MAX,
+		  stat_of(self->nl, LINK, QKD_STATS_A_PENDING));
+	/* quiet: none of them asked the agent */
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	/* a take again by the same socket ends its own pending take */
+	make_key(&k, 1000, QKD_KEY_ROLE_RESPONDER, 32);
+	t.wait_ms = 0;
+	EXPECT_EQ(-ENOENT, qkd_nl_request(self->nl, QKD_CMD_KEY_TAKE, 0,
+					  build_raw_take, &t, NULL, NULL));
+	EXPECT_EQ(QKD_LINK_PENDING_MAX - 1,
+		  stat_of(self->nl, LINK, QKD_STATS_A_PENDING));
+	/* and the link's deletion ends them all */
+	ASSERT_EQ(0, qkd_link_del(self->nl, LINK));
+	EXPECT_EQ(0, stat_of(self->nl, NULL, QKD_STATS_A_PENDING));
+}
+
+TEST_F(store, quiet_take_asks_no_agent)
+{
+	struct qkd_key_buf k, got;
+	struct qkd_nl *ntf;
+	struct qkd_ntf n;
+
+	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf, QKD_NL_GROUP_KEYS));
+	make_key(&k, 61, QKD_KEY_ROLE_RESPONDER, 32);
+	EXPECT_EQ(-ENOENT, qkd_key_take_flags(self->nl, LINK, k.id, 0,
+					      QKD_TAKE_F_QUIET, &got));
+	EXPECT_EQ(0, qkd_ntf_recv(ntf, &n, 300));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_REJECTED_NOT_FOUND));
+	qkd_nl_free(ntf);
+}
+
+TEST_F(store, spent_or_initiator_id_fails_at_once)
+{
+	struct qkd_key_buf r, i, got;
+	double t0;
+
+	make_key(&r, 62, QKD_KEY_ROLE_RESPONDER, 32);
+	make_key(&i, 63, QKD_KEY_ROLE_INITIATOR, 32);
+	ASSERT_EQ(0, qkd_key_inject(self->nl, LINK, &r, 1));
+	ASSERT_EQ(0, qkd_key_inject(self->nl, LINK, &i, 1));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, r.id, 0, &got));
+	t0 = now_s();
+	/* taken before: no wait, no KEY_WANTED, however long the wait */
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, r.id, 5000, &got));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "already taken"));
+	/* one of this side's initiator keys: never to a peer, no wait */
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, i.id, 5000, &got));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "initiator"));
+	EXPECT_LT(now_s() - t0, 3.0);
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_INITIATOR_KEYS));
+}
+
+TEST_F(store, reserve_then_take_initiator_by_id)
+{
+	struct qkd_key_buf got;
+	uint8_t id[QKD_KEY_ID_LEN];
+	uint64_t expires = 0;
+
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 70, 3, QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, qkd_key_reserve(self->nl, LINK, id, &expires));
+	EXPECT_EQ(70, key_num(id));
+	EXPECT_NE(0, expires);
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_RESERVED));
+	/* take-oldest skips the reserved key */
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(71, key_num(got.id));
+	/* a peer's take by ID cannot have it */
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, id, 0, &got));
+	/* this side takes it by ID */
+	ASSERT_EQ(0, qkd_key_take_flags(self->nl, LINK, id, -1,
+					QKD_TAKE_F_INITIATOR, &got));
+	EXPECT_EQ(70, key_num(got.id));
+	EXPECT_EQ(QKD_KEY_ROLE_INITIATOR, got.role);
+	EXPECT_EQ(32, got.len);
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_RESERVED));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_INITIATOR_KEYS));
+	/* the next reservation is the last key; then none is left */
+	ASSERT_EQ(0, qkd_key_reserve(self->nl, LINK, id, NULL));
+	EXPECT_EQ(72, key_num(id));
+	EXPECT_EQ(-ENOENT, qkd_key_reserve(self->nl, LINK, id, NULL));
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	qkd_key_wipe(&got);
+}
+
+TEST_F(store, link_changes_notify_the_monitor_group)
+{
+	struct qkd_link_opts o;
+	struct qkd_nl *mon, *keys;
+	struct qkd_ntf n;
+
+	ASSERT_EQ(0, qkd_nl_open(&mon, 0, NULL));
+	ASSERT_EQ(0, qkd_nl_subscribe(mon, QKD_NL_GROUP_MONITOR));
+	ASSERT_EQ(0, qkd_nl_open(&keys, 0, NULL));
+	ASSERT_EQ(0, qkd_nl_subscribe(keys, QKD_NL_GROUP_KEYS));
+	qkd_link_opts_init(&o, "x", "peer-sae");
+	ASSERT_EQ(0, qkd_link_new(self->nl, "l2", &o));
+	qkd_link_opts_init(&o, NULL, NULL);
+	o.max_keys = 9;
+	ASSERT_EQ(0, qkd_link_set(self->nl, "l2", &o));
+	ASSERT_EQ(0, qkd_link_del(self->nl, "l2"));
+	ASSERT_EQ(1, qkd_ntf_recv(mon, &n, 2000));
+	EXPECT_EQ(QKD_NTF_LINK_NEW, n.cmd);
+	EXPECT_STREQ("peer-sae", n.remote_sae_id);
+	ASSERT_EQ(1, qkd_ntf_recv(mon, &n, 2000));
+	EXPECT_EQ(QKD_NTF_LINK_SET, n.cmd);
+	ASSERT_EQ(1, qkd_ntf_recv(mon, &n, 2000));
+	EXPECT_EQ(QKD_NTF_LINK_DEL, n.cmd);
+	/* the keys group hears only the deletion */
+	ASSERT_EQ(1, qkd_ntf_recv(keys, &n, 2000));
+	EXPECT_EQ(QKD_NTF_LINK_DEL, n.cmd);
+	EXPECT_STREQ("l2", n.link_name);
+	EXPECT_EQ(0, qkd_ntf_recv(keys, &n, 300));
+	qkd_nl_free(mon);
+	qkd_nl_free(keys);
+}
+
 static int drop_net_admin(void)
 {
 	struct __user_cap_header_struct hdr = {
