@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Shared helpers for the end-to-end tests of the strongSwan qkd plugin
-# in the guest (sourced by e2e.sh and e2e-more.sh).  Bash only.
+# (sourced by e2e.sh and e2e-more.sh in the guest, and by the host test
+# charon-plugin/tests/host-test.sh for TAP, cleanup, netns and the log
+# check).  Bash only.
 #
 # Before sourcing, a test may set NS_A, NS_B (netns names) and LIB_TAG (name
 # of the log directory in the results share and of $T).  Provides: TAP (ok,
@@ -54,7 +56,8 @@ bail() {
 diag() {
 	echo "# $*"
 }
-cleanup() {
+# trap cleanup EXIT; with keep-failed, $T is also kept when a test failed
+cleanup() {	# cleanup [keep-failed]
 	local p
 	for p in "$T"/*.pid; do
 		[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
@@ -62,7 +65,7 @@ cleanup() {
 	sleep 1
 	ip netns del "$NS_A" 2>/dev/null
 	ip netns del "$NS_B" 2>/dev/null
-	if [ "${KEEP:-0}" = 1 ]; then
+	if [ "${KEEP:-0}" = 1 ] || { [ "${1:-}" = keep-failed ] && [ "$failed" -ne 0 ]; }; then
 		echo "# kept $T"
 	else
 		rm -rf "$T"
