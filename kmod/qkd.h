@@ -2,7 +2,8 @@
 /*
  * Internal interfaces of the qkd module.  One file per concern:
  *   main.c        module and per-namespace setup
- *   netlink.c     the generic netlink family (policies, commands, replies)
+ *   netlink.c     the generic netlink family (commands, replies)
+ *   netlink-gen.c its policies, op table and family, written from the spec
  *   notify.c      the notifications on the family's "notify" group
  *   store.c       links and their keys: inject, take, flush, expiry
  *   ratelimiter.c the per-link token bucket
@@ -192,14 +193,9 @@ int qkd_audit_annotate(struct qkd_audit *audit, const char *link_name,
 bool qkd_audit_read(struct qkd_audit *audit, u64 *cursor,
 		    struct qkd_audit_record *rec);
 
-/* netlink.c */
+/* netlink.c; the family and its groups are in netlink-gen.h */
 int qkd_genl_register(void);
 void qkd_genl_unregister(void);
-/* For notify.c only: the family and the index of its one multicast group. */
-extern struct genl_family qkd_genl_family;
-enum qkd_mcgrp {
-	QKD_MCGRP_NOTIFY_ID,
-};
 
 /* notify.c */
 void qkd_notify_low_watermark(struct qkd_link *link, u32 count, u32 lowat);
