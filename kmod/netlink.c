@@ -138,6 +138,36 @@ static int qkd_nl_parse_config(struct genl_info *info,
 	return 0;
 }
 
+/*
+ * Reply sizes, so that a reply skb is only as large as it needs to be (one
+ * of NLMSG_GOODSIZE lands in kmalloc-8k).  Attributes only: genlmsg_new()
+ * adds the headers.
+ */
+static size_t qkd_nl_stats_size(void)
+{
+	/* The nest and one u64 per counter (all but UNSPEC and PAD). */
+	return nla_total_size(0) + (QKD_STATS_A_MAX - QKD_STATS_A_PAD) *
+				   nla_total_size_64bit(sizeof(u64));
+}
+
+static size_t qkd_nl_link_size(void)
+{
+	return nla_total_size(QKD_LINK_NAME_MAX) +
+	       2 * nla_total_size(QKD_SAE_ID_MAX) +	/* SAE IDs */
+	       6 * nla_total_size(sizeof(u32)) +	/* limits */
+	       qkd_nl_stats_size();
+}
+
+static size_t qkd_nl_take_size(void)
+{
+	return nla_total_size(QKD_LINK_NAME_MAX) +
+	       nla_total_size(0) +			/* the key nest */
+	       nla_total_size(QKD_KEY_ID_LEN) +
+	       nla_total_size(QKD_KEY_MAX_LEN) +
+	       nla_total_size(sizeof(u8)) +		/* role */
+	       2 * nla_total_size_64bit(sizeof(u64));	/* injected, expires */
+}
+
 static int qkd_nl_put_stats(struct sk_buff *skb, const struct qkd_stats *s)
 {
 	struct nlattr *nest = nla_nest_start(skb, QKD_A_STATS);
@@ -176,8 +206,10 @@ static int qkd_nl_put_stats(struct sk_buff *skb, const struct qkd_stats *s)
 	return 0;
 }
 
+/* cb: the dump this message is part of, or NULL for a LINK_GET reply. */
 static int qkd_nl_fill_link(struct sk_buff *skb, struct qkd_link *link,
-			    u32 portid, u32 seq, int flags)
+			    u32 portid, u32 seq, int flags,
+			    struct netlink_callback *cb)
 {
 	struct qkd_link_config cfg;
 	struct qkd_stats stats;
@@ -188,6 +220,8 @@ static int qkd_nl_fill_link(struct sk_buff *skb, struct qkd_link *link,
 			  QKD_CMD_LINK_GET);
 	if (!hdr)
 		return -EMSGSIZE;
+	if (cb)
+		genl_dump_check_consistent(cb, hdr);
 	if (nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
 	    nla_put_string(skb, QKD_A_LOCAL_SAE_ID, cfg.local_sae_id) ||
 	    nla_put_string(skb, QKD_A_REMOTE_SAE_ID, cfg.remote_sae_id) ||
@@ -228,6 +262,7 @@ int qkd_nl_link_new(struct sk_buff *skb, struct genl_info *info)
 
 int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
 {
+	struct qkd_net *qn = qkd_info_net(info);
 	struct qkd_link_config cfg;
 	struct qkd_link *link;
 	int err;
@@ -236,13 +271,15 @@ int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
 	if (IS_ERR(link))
 		return PTR_ERR(link);
 	/*
-	 * Read-modify-write: two concurrent sets of different limits may
-	 * both win partly; admins set a link from one place.
+	 * Read-modify-write under qn->lock, which every LINK_SET holds for
+	 * it: two concurrent sets of different limits both apply.
 	 */
+	mutex_lock(&qn->lock);
 	qkd_link_snapshot(link, &cfg, NULL);
 	err = qkd_nl_parse_config(info, &cfg);
 	if (!err)
 		qkd_link_set_config(link, &cfg);
+	mutex_unlock(&qn->lock);
 	qkd_link_put(link);
 	return err;
 }
@@ -265,12 +302,13 @@ int qkd_nl_link_get(struct sk_buff *skb, struct genl_info *info)
 	link = qkd_nl_required_link(info);
 	if (IS_ERR(link))
 		return PTR_ERR(link);
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(qkd_nl_link_size(), GFP_KERNEL);
 	if (!msg) {
 		qkd_link_put(link);
 		return -ENOMEM;
 	}
-	err = qkd_nl_fill_link(msg, link, info->snd_portid, info->snd_seq, 0);
+	err = qkd_nl_fill_link(msg, link, info->snd_portid, info->snd_seq, 0,
+			       NULL);
 	qkd_link_put(link);
 	if (err) {
 		nlmsg_free(msg);
@@ -286,11 +324,13 @@ int qkd_nl_link_get_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	struct qkd_link *link;
 
 	mutex_lock(&qn->lock);
+	/* A link added or deleted between two rounds: NLM_F_DUMP_INTR. */
+	cb->seq = qn->links_gen;
 	list_for_each_entry(link, &qn->links, node) {
 		if (idx++ < start)
 			continue;
 		if (qkd_nl_fill_link(skb, link, NETLINK_CB(cb->skb).portid,
-				     cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+				     cb->nlh->nlmsg_seq, NLM_F_MULTI, cb)) {
 			idx--;
 			break;
 		}
@@ -443,7 +483,7 @@ int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
 		return PTR_ERR(link);
 
 	/* Allocate first: a key taken must not be lost to a failed alloc. */
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(qkd_nl_take_size(), GFP_KERNEL);
 	if (!msg) {
 		qkd_link_put(link);
 		return -ENOMEM;
@@ -506,7 +546,9 @@ int qkd_nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 		qkd_net_snapshot(qkd_info_net(info), &stats, &nr_links);
 	}
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	/* The link's name or the namespace's link count, and counters. */
+	msg = genlmsg_new(nla_total_size(QKD_LINK_NAME_MAX) +
+			  qkd_nl_stats_size(), GFP_KERNEL);
 	if (!msg)
 		goto nomem;
 	hdr = genlmsg_put_reply(msg, info, &qkd_genl_family, 0,

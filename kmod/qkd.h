@@ -137,13 +137,24 @@ struct qkd_audit {
 struct qkd_net {
 	struct net *net;
 	struct list_head all_nets;	/* qkd_all_nets, for module unload */
-	struct mutex lock;		/* links list and name uniqueness */
+	/*
+	 * Guards the links list and name uniqueness, and serializes
+	 * LINK_SET's read-modify-write of a link's cfg (netlink.c).
+	 */
+	struct mutex lock;
 	struct list_head links;
 	u32 nr_links;
+	u32 links_gen;			/* changes on link add/del, never 0 */
 	spinlock_t stats_lock;		/* nested inside link->lock */
 	struct qkd_stats stats;		/* totals, kept across link deletion */
 	struct qkd_audit audit;
 };
+
+/* Under qn->lock: a link was added or deleted (link dumps check it). */
+static inline void qkd_net_links_changed(struct qkd_net *qn)
+{
+	qn->links_gen = qn->links_gen + 1 ?: 1;
+}
 
 /* main.c */
 struct qkd_net *qkd_pernet(struct net *net);
