@@ -4,10 +4,11 @@
  * (`make netlink-gen` writes it again; selftests/spec-check.py fails when
  * this file is not what the spec gives).
  *
- * Each operation has a policy of every attribute of the family: those it
- * does not take are NLA_REJECT with a message naming them, so the core
- * refuses them (EINVAL, with the attribute's offset) before any handler
- * runs.  Strict validation (resv_start_op) refuses unknown types.
+ * Each operation has a policy of every attribute of the family (those
+ * that take the same attributes share one): the attributes it does not
+ * take are NLA_REJECT with a message naming them, so the core refuses
+ * them (EINVAL, with the attribute's offset) before any handler runs.
+ * Strict validation (resv_start_op) refuses unknown types.
  */
 #include <net/genetlink.h>
 #include <net/netlink.h>
@@ -79,7 +80,7 @@ const struct nla_policy qkd_key_inject_input_nl_policy[QKD_KEY_A_MAX + 1] = {
 	[QKD_KEY_A_EXPIRES] = { .type = NLA_REJECT, .reject_message = qkd_key_a_expires_rej },
 };
 
-/* QKD_CMD_LINK_NEW */
+/* QKD_CMD_LINK_NEW, QKD_CMD_LINK_SET */
 static const struct nla_policy qkd_link_new_nl_policy[QKD_A_MAX + 1] = {
 	[QKD_A_PAD] = { .type = NLA_REJECT, .reject_message = qkd_a_pad_rej },
 	[QKD_A_LINK_NAME] = { .type = NLA_NUL_STRING, .len = QKD_LINK_NAME_MAX - 1 },
@@ -103,56 +104,8 @@ static const struct nla_policy qkd_link_new_nl_policy[QKD_A_MAX + 1] = {
 	[QKD_A_KEY_COUNT] = { .type = NLA_REJECT, .reject_message = qkd_a_key_count_rej },
 };
 
-/* QKD_CMD_LINK_SET */
-static const struct nla_policy qkd_link_set_nl_policy[QKD_A_MAX + 1] = {
-	[QKD_A_PAD] = { .type = NLA_REJECT, .reject_message = qkd_a_pad_rej },
-	[QKD_A_LINK_NAME] = { .type = NLA_NUL_STRING, .len = QKD_LINK_NAME_MAX - 1 },
-	[QKD_A_LOCAL_SAE_ID] = { .type = NLA_NUL_STRING, .len = QKD_SAE_ID_MAX - 1 },
-	[QKD_A_REMOTE_SAE_ID] = { .type = NLA_NUL_STRING, .len = QKD_SAE_ID_MAX - 1 },
-	[QKD_A_MAX_KEYS] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_a_max_keys_range),
-	[QKD_A_MAX_BYTES] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_a_max_bytes_range),
-	[QKD_A_KEY_TTL] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_a_key_ttl_range),
-	[QKD_A_RATE] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_a_rate_range),
-	[QKD_A_BURST] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_a_burst_range),
-	[QKD_A_LOW_WATERMARK] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_a_low_watermark_range),
-	[QKD_A_KEY] = { .type = NLA_REJECT, .reject_message = qkd_a_key_rej },
-	[QKD_A_KEY_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_key_id_rej },
-	[QKD_A_KEY_ROLE] = { .type = NLA_REJECT, .reject_message = qkd_a_key_role_rej },
-	[QKD_A_WAIT_MS] = { .type = NLA_REJECT, .reject_message = qkd_a_wait_ms_rej },
-	[QKD_A_STATS] = { .type = NLA_REJECT, .reject_message = qkd_a_stats_rej },
-	[QKD_A_AUDIT] = { .type = NLA_REJECT, .reject_message = qkd_a_audit_rej },
-	[QKD_A_SPI] = { .type = NLA_REJECT, .reject_message = qkd_a_spi_rej },
-	[QKD_A_USAGE] = { .type = NLA_REJECT, .reject_message = qkd_a_usage_rej },
-	[QKD_A_LINK_COUNT] = { .type = NLA_REJECT, .reject_message = qkd_a_link_count_rej },
-	[QKD_A_KEY_COUNT] = { .type = NLA_REJECT, .reject_message = qkd_a_key_count_rej },
-};
-
-/* QKD_CMD_LINK_DEL */
+/* QKD_CMD_LINK_DEL, QKD_CMD_LINK_GET, QKD_CMD_STATS_GET, QKD_CMD_AUDIT_GET */
 static const struct nla_policy qkd_link_del_nl_policy[QKD_A_MAX + 1] = {
-	[QKD_A_PAD] = { .type = NLA_REJECT, .reject_message = qkd_a_pad_rej },
-	[QKD_A_LINK_NAME] = { .type = NLA_NUL_STRING, .len = QKD_LINK_NAME_MAX - 1 },
-	[QKD_A_LOCAL_SAE_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_local_sae_id_rej },
-	[QKD_A_REMOTE_SAE_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_remote_sae_id_rej },
-	[QKD_A_MAX_KEYS] = { .type = NLA_REJECT, .reject_message = qkd_a_max_keys_rej },
-	[QKD_A_MAX_BYTES] = { .type = NLA_REJECT, .reject_message = qkd_a_max_bytes_rej },
-	[QKD_A_KEY_TTL] = { .type = NLA_REJECT, .reject_message = qkd_a_key_ttl_rej },
-	[QKD_A_RATE] = { .type = NLA_REJECT, .reject_message = qkd_a_rate_rej },
-	[QKD_A_BURST] = { .type = NLA_REJECT, .reject_message = qkd_a_burst_rej },
-	[QKD_A_LOW_WATERMARK] = { .type = NLA_REJECT, .reject_message = qkd_a_low_watermark_rej },
-	[QKD_A_KEY] = { .type = NLA_REJECT, .reject_message = qkd_a_key_rej },
-	[QKD_A_KEY_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_key_id_rej },
-	[QKD_A_KEY_ROLE] = { .type = NLA_REJECT, .reject_message = qkd_a_key_role_rej },
-	[QKD_A_WAIT_MS] = { .type = NLA_REJECT, .reject_message = qkd_a_wait_ms_rej },
-	[QKD_A_STATS] = { .type = NLA_REJECT, .reject_message = qkd_a_stats_rej },
-	[QKD_A_AUDIT] = { .type = NLA_REJECT, .reject_message = qkd_a_audit_rej },
-	[QKD_A_SPI] = { .type = NLA_REJECT, .reject_message = qkd_a_spi_rej },
-	[QKD_A_USAGE] = { .type = NLA_REJECT, .reject_message = qkd_a_usage_rej },
-	[QKD_A_LINK_COUNT] = { .type = NLA_REJECT, .reject_message = qkd_a_link_count_rej },
-	[QKD_A_KEY_COUNT] = { .type = NLA_REJECT, .reject_message = qkd_a_key_count_rej },
-};
-
-/* QKD_CMD_LINK_GET */
-static const struct nla_policy qkd_link_get_nl_policy[QKD_A_MAX + 1] = {
 	[QKD_A_PAD] = { .type = NLA_REJECT, .reject_message = qkd_a_pad_rej },
 	[QKD_A_LINK_NAME] = { .type = NLA_NUL_STRING, .len = QKD_LINK_NAME_MAX - 1 },
 	[QKD_A_LOCAL_SAE_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_local_sae_id_rej },
@@ -247,54 +200,6 @@ static const struct nla_policy qkd_flush_nl_policy[QKD_A_MAX + 1] = {
 	[QKD_A_KEY_COUNT] = { .type = NLA_REJECT, .reject_message = qkd_a_key_count_rej },
 };
 
-/* QKD_CMD_STATS_GET */
-static const struct nla_policy qkd_stats_get_nl_policy[QKD_A_MAX + 1] = {
-	[QKD_A_PAD] = { .type = NLA_REJECT, .reject_message = qkd_a_pad_rej },
-	[QKD_A_LINK_NAME] = { .type = NLA_NUL_STRING, .len = QKD_LINK_NAME_MAX - 1 },
-	[QKD_A_LOCAL_SAE_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_local_sae_id_rej },
-	[QKD_A_REMOTE_SAE_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_remote_sae_id_rej },
-	[QKD_A_MAX_KEYS] = { .type = NLA_REJECT, .reject_message = qkd_a_max_keys_rej },
-	[QKD_A_MAX_BYTES] = { .type = NLA_REJECT, .reject_message = qkd_a_max_bytes_rej },
-	[QKD_A_KEY_TTL] = { .type = NLA_REJECT, .reject_message = qkd_a_key_ttl_rej },
-	[QKD_A_RATE] = { .type = NLA_REJECT, .reject_message = qkd_a_rate_rej },
-	[QKD_A_BURST] = { .type = NLA_REJECT, .reject_message = qkd_a_burst_rej },
-	[QKD_A_LOW_WATERMARK] = { .type = NLA_REJECT, .reject_message = qkd_a_low_watermark_rej },
-	[QKD_A_KEY] = { .type = NLA_REJECT, .reject_message = qkd_a_key_rej },
-	[QKD_A_KEY_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_key_id_rej },
-	[QKD_A_KEY_ROLE] = { .type = NLA_REJECT, .reject_message = qkd_a_key_role_rej },
-	[QKD_A_WAIT_MS] = { .type = NLA_REJECT, .reject_message = qkd_a_wait_ms_rej },
-	[QKD_A_STATS] = { .type = NLA_REJECT, .reject_message = qkd_a_stats_rej },
-	[QKD_A_AUDIT] = { .type = NLA_REJECT, .reject_message = qkd_a_audit_rej },
-	[QKD_A_SPI] = { .type = NLA_REJECT, .reject_message = qkd_a_spi_rej },
-	[QKD_A_USAGE] = { .type = NLA_REJECT, .reject_message = qkd_a_usage_rej },
-	[QKD_A_LINK_COUNT] = { .type = NLA_REJECT, .reject_message = qkd_a_link_count_rej },
-	[QKD_A_KEY_COUNT] = { .type = NLA_REJECT, .reject_message = qkd_a_key_count_rej },
-};
-
-/* QKD_CMD_AUDIT_GET */
-static const struct nla_policy qkd_audit_get_nl_policy[QKD_A_MAX + 1] = {
-	[QKD_A_PAD] = { .type = NLA_REJECT, .reject_message = qkd_a_pad_rej },
-	[QKD_A_LINK_NAME] = { .type = NLA_NUL_STRING, .len = QKD_LINK_NAME_MAX - 1 },
-	[QKD_A_LOCAL_SAE_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_local_sae_id_rej },
-	[QKD_A_REMOTE_SAE_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_remote_sae_id_rej },
-	[QKD_A_MAX_KEYS] = { .type = NLA_REJECT, .reject_message = qkd_a_max_keys_rej },
-	[QKD_A_MAX_BYTES] = { .type = NLA_REJECT, .reject_message = qkd_a_max_bytes_rej },
-	[QKD_A_KEY_TTL] = { .type = NLA_REJECT, .reject_message = qkd_a_key_ttl_rej },
-	[QKD_A_RATE] = { .type = NLA_REJECT, .reject_message = qkd_a_rate_rej },
-	[QKD_A_BURST] = { .type = NLA_REJECT, .reject_message = qkd_a_burst_rej },
-	[QKD_A_LOW_WATERMARK] = { .type = NLA_REJECT, .reject_message = qkd_a_low_watermark_rej },
-	[QKD_A_KEY] = { .type = NLA_REJECT, .reject_message = qkd_a_key_rej },
-	[QKD_A_KEY_ID] = { .type = NLA_REJECT, .reject_message = qkd_a_key_id_rej },
-	[QKD_A_KEY_ROLE] = { .type = NLA_REJECT, .reject_message = qkd_a_key_role_rej },
-	[QKD_A_WAIT_MS] = { .type = NLA_REJECT, .reject_message = qkd_a_wait_ms_rej },
-	[QKD_A_STATS] = { .type = NLA_REJECT, .reject_message = qkd_a_stats_rej },
-	[QKD_A_AUDIT] = { .type = NLA_REJECT, .reject_message = qkd_a_audit_rej },
-	[QKD_A_SPI] = { .type = NLA_REJECT, .reject_message = qkd_a_spi_rej },
-	[QKD_A_USAGE] = { .type = NLA_REJECT, .reject_message = qkd_a_usage_rej },
-	[QKD_A_LINK_COUNT] = { .type = NLA_REJECT, .reject_message = qkd_a_link_count_rej },
-	[QKD_A_KEY_COUNT] = { .type = NLA_REJECT, .reject_message = qkd_a_key_count_rej },
-};
-
 /* QKD_CMD_AUDIT_ANNOTATE */
 static const struct nla_policy qkd_audit_annotate_nl_policy[QKD_A_MAX + 1] = {
 	[QKD_A_PAD] = { .type = NLA_REJECT, .reject_message = qkd_a_pad_rej },
@@ -331,7 +236,7 @@ static const struct genl_ops qkd_nl_ops[] = {
 		.cmd		= QKD_CMD_LINK_SET,
 		.flags		= GENL_UNS_ADMIN_PERM,
 		.doit		= qkd_nl_link_set,
-		.policy		= qkd_link_set_nl_policy,
+		.policy		= qkd_link_new_nl_policy,
 		.maxattr	= QKD_A_MAX,
 	},
 	{
@@ -346,7 +251,7 @@ static const struct genl_ops qkd_nl_ops[] = {
 		.flags		= GENL_UNS_ADMIN_PERM,
 		.doit		= qkd_nl_link_get,
 		.dumpit		= qkd_nl_link_get_dump,
-		.policy		= qkd_link_get_nl_policy,
+		.policy		= qkd_link_del_nl_policy,
 		.maxattr	= QKD_A_MAX,
 	},
 	{
@@ -374,14 +279,14 @@ static const struct genl_ops qkd_nl_ops[] = {
 		.cmd		= QKD_CMD_STATS_GET,
 		.flags		= GENL_UNS_ADMIN_PERM,
 		.doit		= qkd_nl_stats_get,
-		.policy		= qkd_stats_get_nl_policy,
+		.policy		= qkd_link_del_nl_policy,
 		.maxattr	= QKD_A_MAX,
 	},
 	{
 		.cmd		= QKD_CMD_AUDIT_GET,
 		.flags		= GENL_UNS_ADMIN_PERM,
 		.dumpit		= qkd_nl_audit_get_dump,
-		.policy		= qkd_audit_get_nl_policy,
+		.policy		= qkd_link_del_nl_policy,
 		.maxattr	= QKD_A_MAX,
 	},
 	{

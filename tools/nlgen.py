@@ -366,10 +366,11 @@ def render(fam):
     c.p(' * (`make netlink-gen` writes it again; selftests/spec-check.py fails when')
     c.p(' * this file is not what the spec gives).')
     c.p(' *')
-    c.p(' * Each operation has a policy of every attribute of the family: those it')
-    c.p(' * does not take are NLA_REJECT with a message naming them, so the core')
-    c.p(' * refuses them (EINVAL, with the attribute\'s offset) before any handler')
-    c.p(' * runs.  Strict validation (resv_start_op) refuses unknown types.')
+    c.p(' * Each operation has a policy of every attribute of the family (those')
+    c.p(' * that take the same attributes share one): the attributes it does not')
+    c.p(' * take are NLA_REJECT with a message naming them, so the core refuses')
+    c.p(' * them (EINVAL, with the attribute\'s offset) before any handler runs.')
+    c.p(' * Strict validation (resv_start_op) refuses unknown types.')
     c.p(' */')
     c.p('#include <net/genetlink.h>')
     c.p('#include <net/netlink.h>')
@@ -396,18 +397,28 @@ def render(fam):
     ops_by_policy = {}
     for op, _, cname in fam.ops:
         ops_by_policy[c_lower(f'{fam.name}-{op["name"]}') + '_nl_policy'] = cname
+    # Commands that take the same attributes share one policy, named after
+    # the first of them.
+    policy_of, users, first = {}, {}, {}
     for name, base, extern, lines in body:
+        key = (base.name, extern or name, tuple(lines)) if extern else \
+            (base.name, tuple(lines))
+        first.setdefault(key, name)
+        policy_of[name] = (first[key], base)
+        users.setdefault(first[key], []).append(ops_by_policy.get(name))
+    for name, base, extern, lines in body:
+        if policy_of[name][0] != name:
+            continue
         if extern:
             c.p(f'/* Nest: {name[len(fam.name) + 1:-len("_nl_policy")].replace("_", "-")} */')
             c.p(f'const struct nla_policy {name}[{base.max_name} + 1] = {{')
         else:
-            c.p(f'/* {ops_by_policy[name]} */')
+            c.p(f'/* {", ".join(users[name])} */')
             c.p(f'static const struct nla_policy {name}[{base.max_name} + 1] = {{')
         for line in lines:
             c.p(line)
         c.p('};')
         c.p()
-    policy_of = {n: (b, e) for n, b, _, e in body}
 
     c.p('static const struct genl_ops qkd_nl_ops[] = {')
     for op, _, cname in fam.ops:
@@ -426,8 +437,8 @@ def render(fam):
             c.p(f'\t\t.dumpit\t\t= {c_lower(fam.name + "-nl-" + op["name"])}_dump,')
         pname = c_lower(f'{fam.name}-{op["name"]}') + '_nl_policy'
         if pname in policy_of:
-            c.p(f'\t\t.policy\t\t= {pname},')
-            c.p(f'\t\t.maxattr\t= {policy_of[pname][0].max_name},')
+            c.p(f'\t\t.policy\t\t= {policy_of[pname][0]},')
+            c.p(f'\t\t.maxattr\t= {policy_of[pname][1].max_name},')
         c.p('\t},')
     c.p('};')
     c.p()
