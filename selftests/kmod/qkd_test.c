@@ -1442,12 +1442,14 @@ TEST_F(store, audit_annotate_is_all_or_nothing)
 struct setter {
 	int field;		/* 0: rate, 1: burst */
 	int rounds, errors;
+	int lost;		/* reads that did not show our last set */
 	uint32_t last;
 };
 
 static void *set_one_field(void *arg)
 {
 	struct setter *s = arg;
+	struct qkd_link_info info;
 	struct qkd_link_opts o;
 	struct qkd_nl *nl;
 	int i;
@@ -1463,8 +1465,14 @@ static void *set_one_field(void *arg)
 			o.burst = s->last;
 		else
 			o.rate = s->last;
-		if (qkd_link_set(nl, LINK, &o))
+		if (qkd_link_set(nl, LINK, &o) || qkd_link_get(nl, LINK, &info)) {
 			s->errors++;
+			continue;
+		}
+		/* Only this thread sets this field: a set of the other field
+		 * must never bring an older value of it back. */
+		if ((s->field ? info.burst : info.rate) != s->last)
+			s->lost++;
 	}
 	qkd_nl_free(nl);
 	return NULL;
@@ -1483,6 +1491,8 @@ TEST_F(store, concurrent_link_sets_of_different_fields_both_apply)
 	for (i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	EXPECT_EQ(0, s[0].errors + s[1].errors);
+	EXPECT_EQ(0, s[0].lost) TH_LOG("rate sets lost");
+	EXPECT_EQ(0, s[1].lost) TH_LOG("burst sets lost");
 	ASSERT_EQ(0, qkd_link_get(self->nl, LINK, &info));
 	/* Each field holds its setter's last value: no update was lost. */
 	EXPECT_EQ(s[0].last, info.rate);
