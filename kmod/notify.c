@@ -5,8 +5,8 @@
  * KEY_WANTED: "keys" (KEY_WANTED, LOW_WATERMARK, LINK_DEL) and "monitor"
  * (KEY_EXPIRED, LINK_NEW, LINK_SET, LINK_DEL); and KEY_READY, unicast to
  * the socket of a pending take (pending.c).  store.c and pending.c call
- * these after dropping their locks; the family itself, with its commands,
- * is in netlink.c.  A notification nobody listens to is not built; one
+ * these after dropping their locks; the family itself is in
+ * netlink-gen.c, its commands in netlink.c.  A notification nobody listens to is not built; one
  * that cannot be allocated or does not fit is dropped.
  */
 #include <linux/spinlock.h>
@@ -14,6 +14,7 @@
 #include <net/genetlink.h>
 #include <net/netlink.h>
 
+#include "netlink-gen.h"
 #include "qkd.h"
 
 /* Every notification is small: a name, an SAE ID, an ID and a few u32. */

@@ -299,6 +299,7 @@ int qkd_link_create(struct qkd_net *qn, const char *name,
 	}
 	list_add_tail(&link->node, &qn->links);
 	qn->nr_links++;
+	qkd_net_links_changed(qn);
 	kref_get(&link->refcount);	/* for the notification below */
 	mutex_unlock(&qn->lock);
 
@@ -375,6 +376,7 @@ int qkd_link_delete(struct qkd_net *qn, const char *name,
 	}
 	list_del(&link->node);
 	qn->nr_links--;
+	qkd_net_links_changed(qn);
 	mutex_unlock(&qn->lock);
 
 	qkd_link_kill(link, true);

@@ -64,8 +64,7 @@
 #define QKD_TAKE_F_QUIET	(1U << 0)
 #define QKD_TAKE_F_INITIATOR	(1U << 1)
 #define QKD_TAKE_F_RESERVE	(1U << 2)
-#define QKD_TAKE_F_ALL		(QKD_TAKE_F_QUIET | QKD_TAKE_F_INITIATOR | \
-				 QKD_TAKE_F_RESERVE)
+#define QKD_TAKE_F_ALL		7	/* all three */
 
 /* Defaults applied by LINK_NEW for limits the caller does not give. */
 #define QKD_LINK_DEFAULT_MAX_KEYS	1024
