@@ -1334,6 +1334,8 @@ static const struct {
 	{ QKD_A_USAGE, "usage", K_STR },
 	{ QKD_A_LINK_COUNT, "link-count", K_U32 },
 	{ QKD_A_KEY_COUNT, "key-count", K_U32 },
+	{ QKD_A_TAKE_FLAGS, "take-flags", K_U32 },
+	{ QKD_A_STATUS, "status", K_U32 },
 };
 
 #define A(x)	(1ULL << QKD_A_##x)
@@ -1355,7 +1357,7 @@ static const struct {
 	{ QKD_CMD_LINK_GET, "link-get dump", NLM_F_DUMP, A(LINK_NAME) },
 	{ QKD_CMD_KEY_INJECT, "key-inject", 0, A(LINK_NAME) | A(KEY) },
 	{ QKD_CMD_KEY_TAKE, "key-take", 0,
-	  A(LINK_NAME) | A(KEY_ID) | A(WAIT_MS) },
+	  A(LINK_NAME) | A(KEY_ID) | A(WAIT_MS) | A(TAKE_FLAGS) },
 	{ QKD_CMD_FLUSH, "flush", 0, A(LINK_NAME) | A(KEY_ROLE) },
 	{ QKD_CMD_STATS_GET, "stats-get", 0, A(LINK_NAME) },
 	{ QKD_CMD_AUDIT_GET, "audit-get dump", NLM_F_DUMP, A(LINK_NAME) },
