@@ -626,6 +626,17 @@ void qkd_net_snapshot(struct qkd_net *qn, struct qkd_stats *stats,
 	mutex_unlock(&qn->lock);
 }
 
+/* Counts @nr keys of @bytes injected into a link's or namespace's stats. */
+static void qkd_stats_add_injected(struct qkd_stats *s, unsigned int nr,
+				   unsigned int responders, unsigned int bytes)
+{
+	s->injected += nr;
+	s->keys_buffered += nr;
+	s->initiator_keys += nr - responders;
+	s->bytes_buffered += bytes;
+	s->bytes_high_water = max(s->bytes_high_water, s->bytes_buffered);
+}
+
 /*
  * Called with link->lock held: check the namespace's key and byte caps
  * and, if they allow @nr keys of @bytes, count them in its totals.
@@ -652,12 +663,7 @@ static int qkd_net_charge_keys(struct qkd_link *link, unsigned int nr,
 		qkd_cap_refuse(qn, over, extack);
 		return -QKD_ERR_NS_CAP;
 	}
-	qn->stats.injected += nr;
-	qn->stats.keys_buffered += nr;
-	qn->stats.initiator_keys += nr - responders;
-	qn->stats.bytes_buffered += bytes;
-	qn->stats.bytes_high_water = max(qn->stats.bytes_high_water,
-					 qn->stats.bytes_buffered);
+	qkd_stats_add_injected(&qn->stats, nr, responders, bytes);
 	spin_unlock(&qn->stats_lock);
 	return 0;
 }
@@ -757,12 +763,7 @@ int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *in,
 		keys[i] = NULL;
 	}
 
-	link->stats.injected += nr;
-	link->stats.keys_buffered += nr;
-	link->stats.initiator_keys += nr - responders;
-	link->stats.bytes_buffered += bytes;
-	link->stats.bytes_high_water = max(link->stats.bytes_high_water,
-					   link->stats.bytes_buffered);
+	qkd_stats_add_injected(&link->stats, nr, responders, bytes);
 
 	qkd_link_arm_expiry(link);
 	spin_unlock(&link->lock);

@@ -60,6 +60,18 @@ static int inject_n(struct qkd_nl *nl, const char *link, uint32_t first,
 	return ret;
 }
 
+/* Take n initiator keys, oldest first; 0 or the first error. */
+static int take_n(struct qkd_nl *nl, const char *link, unsigned int n)
+{
+	struct qkd_key_buf got;
+	int ret = 0;
+
+	while (n-- && !ret)
+		ret = qkd_key_take(nl, link, NULL, -1, &got);
+	qkd_key_wipe(&got);
+	return ret;
+}
+
 static int read_file(const char *path, char *buf, size_t size)
 {
 	ssize_t n;
@@ -202,7 +214,6 @@ TEST_F(caps, link_cap)
 TEST_F(caps, key_cap_over_all_links)
 {
 	struct qkd_link_opts o;
-	struct qkd_key_buf got;
 
 	ASSERT_EQ(0, write_num(SYSCTL "max_keys", 100));
 	ASSERT_EQ(0, new_link(self->nl, "l1"));
@@ -221,8 +232,7 @@ TEST_F(caps, key_cap_over_all_links)
 	/* Exactly up to the cap, and room again after a take. */
 	ASSERT_EQ(0, inject_n(self->nl, "l2", 200, 4, 32));
 	EXPECT_EQ(-EDQUOT, inject_n(self->nl, "l1", 300, 1, 32));
-	ASSERT_EQ(0, qkd_key_take(self->nl, "l1", NULL, -1, &got));
-	qkd_key_wipe(&got);
+	ASSERT_EQ(0, take_n(self->nl, "l1", 1));
 	EXPECT_EQ(0, inject_n(self->nl, "l1", 300, 1, 32));
 	/* The link's own cap is still ENOSPC. */
 	ASSERT_EQ(0, write_num(SYSCTL "max_keys", 1000));
@@ -262,15 +272,10 @@ TEST_F(caps, byte_cap)
 
 TEST_F(caps, spent_id_cap)
 {
-	struct qkd_key_buf got;
-	unsigned int i;
-
 	ASSERT_EQ(0, write_num(SYSCTL "max_spent_ids", 8));
 	ASSERT_EQ(0, new_link(self->nl, "l1"));
 	ASSERT_EQ(0, inject_n(self->nl, "l1", 0, 20, 32));
-	for (i = 0; i < 20; i++)
-		ASSERT_EQ(0, qkd_key_take(self->nl, "l1", NULL, -1, &got));
-	qkd_key_wipe(&got);
+	ASSERT_EQ(0, take_n(self->nl, "l1", 20));
 	/* The namespace remembers its last 8 spent IDs, not more. */
 	EXPECT_EQ(-EEXIST, inject_n(self->nl, "l1", 19, 1, 32));
 	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "already used"));
@@ -279,8 +284,7 @@ TEST_F(caps, spent_id_cap)
 	/* Another link keeps at least its newest spent ID. */
 	ASSERT_EQ(0, new_link(self->nl, "l2"));
 	ASSERT_EQ(0, inject_n(self->nl, "l2", 50, 1, 32));
-	ASSERT_EQ(0, qkd_key_take(self->nl, "l2", NULL, -1, &got));
-	qkd_key_wipe(&got);
+	ASSERT_EQ(0, take_n(self->nl, "l2", 1));
 	EXPECT_EQ(-EEXIST, inject_n(self->nl, "l2", 50, 1, 32));
 }
 
@@ -298,15 +302,12 @@ static int audit_seqs(struct qkd_nl *nl, uint64_t *first, uint64_t *last)
 
 TEST_F(caps, audit_records)
 {
-	struct qkd_key_buf got;
 	uint64_t first = 0, last = 0;
-	unsigned int i;
 
 	ASSERT_EQ(0, write_num(SYSCTL "audit_records", 8));
 	ASSERT_EQ(0, new_link(self->nl, "l1"));
 	ASSERT_EQ(0, inject_n(self->nl, "l1", 0, 30, 32));
-	for (i = 0; i < 20; i++)
-		ASSERT_EQ(0, qkd_key_take(self->nl, "l1", NULL, -1, &got));
+	ASSERT_EQ(0, take_n(self->nl, "l1", 20));
 	EXPECT_EQ(8, audit_seqs(self->nl, &first, &last));
 	EXPECT_EQ(13, first);
 	EXPECT_EQ(20, last);
@@ -318,9 +319,7 @@ TEST_F(caps, audit_records)
 	/* Growing keeps them too, and makes room for more. */
 	ASSERT_EQ(0, write_num(SYSCTL "audit_records", 16));
 	EXPECT_EQ(4, audit_seqs(self->nl, &first, &last));
-	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, qkd_key_take(self->nl, "l1", NULL, -1, &got));
-	qkd_key_wipe(&got);
+	ASSERT_EQ(0, take_n(self->nl, "l1", 3));
 	EXPECT_EQ(7, audit_seqs(self->nl, &first, &last));
 	EXPECT_EQ(17, first);
 	EXPECT_EQ(23, last);
