@@ -160,16 +160,16 @@ int qkd_audit_annotate(struct qkd_audit *audit, const char *link_name,
 		if (memcmp(rec->key_id, key_id, QKD_KEY_ID_LEN) ||
 		    strcmp(rec->link_name, link_name))
 			continue;
-		err = 0;
-		for (i = 0; i < nr_spi; i++) {
-			if (rec->nr_spi >= QKD_AUDIT_SPI_MAX) {
-				err = -ENOSPC;
-				break;
-			}
-			rec->spi[rec->nr_spi++] = spi[i];
+		/* All or nothing: a refused annotation leaves the record. */
+		if (nr_spi > QKD_AUDIT_SPI_MAX - rec->nr_spi) {
+			err = -ENOSPC;
+			break;
 		}
-		if (!err && usage)
+		for (i = 0; i < nr_spi; i++)
+			rec->spi[rec->nr_spi++] = spi[i];
+		if (usage)
 			strscpy(rec->usage, usage, sizeof(rec->usage));
+		err = 0;
 		break;
 	}
 out:

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The "qkd" generic netlink family: policies, commands and replies.  The
- * notifications the store sends on the family's "notify" group are built
- * in notify.c.  docs/netlink/qkd.yaml is the written specification.
+ * The "qkd" generic netlink family: commands and replies.  The policies,
+ * the op table and the family are written from docs/netlink/qkd.yaml into
+ * netlink-gen.c by tools/nlgen.py; the notifications the store sends on
+ * the family's "notify" group are built in notify.c.
  *
  * Every command requires CAP_NET_ADMIN in the user namespace that owns
  * the caller's network namespace (GENL_UNS_ADMIN_PERM), and so does
- * joining the notification group.  Policies are strict: unknown
- * attributes, wrong lengths and out-of-range values are refused by the
- * core with an extack message before any handler runs; every refusal a
- * handler makes carries an extack message of its own.
+ * joining the notification group.  Policies are strict and per command:
+ * an attribute the command does not take (key material included, which
+ * only KEY_INJECT takes), unknown attributes, wrong lengths and
+ * out-of-range values are refused by the core with an extack message
+ * before any handler runs; every refusal a handler makes carries an
+ * extack message of its own.
  */
 #include <linux/ctype.h>
 #include <linux/err.h>
@@ -19,64 +22,8 @@
 #include <net/netlink.h>
 #include <net/sock.h>
 
+#include "netlink-gen.h"
 #include "qkd.h"
-
-static struct netlink_range_validation qkd_max_keys_range = {
-	.min = 1, .max = QKD_LINK_MAX_KEYS_LIMIT,
-};
-
-static struct netlink_range_validation qkd_max_bytes_range = {
-	.min = QKD_KEY_MAX_LEN, .max = QKD_LINK_MAX_BYTES_LIMIT,
-};
-
-static struct netlink_range_validation qkd_ttl_range = {
-	.min = 1, .max = QKD_LINK_TTL_MAX,
-};
-
-static struct netlink_range_validation qkd_rate_range = {
-	.min = 0, .max = QKD_LINK_RATE_MAX,
-};
-
-static struct netlink_range_validation qkd_burst_range = {
-	.min = 1, .max = QKD_LINK_BURST_MAX,
-};
-
-static struct netlink_range_validation qkd_lowat_range = {
-	.min = 0, .max = QKD_LINK_MAX_KEYS_LIMIT,
-};
-
-static const struct nla_policy qkd_key_policy[QKD_KEY_A_MAX + 1] = {
-	[QKD_KEY_A_ID] = NLA_POLICY_EXACT_LEN(QKD_KEY_ID_LEN),
-	[QKD_KEY_A_MATERIAL] = NLA_POLICY_RANGE(NLA_BINARY, QKD_KEY_MIN_LEN,
-						QKD_KEY_MAX_LEN),
-	[QKD_KEY_A_ROLE] = NLA_POLICY_RANGE(NLA_U8, QKD_KEY_ROLE_INITIATOR,
-					    QKD_KEY_ROLE_RESPONDER),
-};
-
-/* One policy for the whole family; each handler checks what it needs. */
-static const struct nla_policy qkd_policy[QKD_A_MAX + 1] = {
-	[QKD_A_LINK_NAME] = { .type = NLA_NUL_STRING,
-			      .len = QKD_LINK_NAME_MAX - 1 },
-	[QKD_A_LOCAL_SAE_ID] = { .type = NLA_NUL_STRING,
-				 .len = QKD_SAE_ID_MAX - 1 },
-	[QKD_A_REMOTE_SAE_ID] = { .type = NLA_NUL_STRING,
-				  .len = QKD_SAE_ID_MAX - 1 },
-	[QKD_A_MAX_KEYS] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_max_keys_range),
-	[QKD_A_MAX_BYTES] = NLA_POLICY_FULL_RANGE(NLA_U32,
-						  &qkd_max_bytes_range),
-	[QKD_A_KEY_TTL] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_ttl_range),
-	[QKD_A_RATE] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_rate_range),
-	[QKD_A_BURST] = NLA_POLICY_FULL_RANGE(NLA_U32, &qkd_burst_range),
-	[QKD_A_LOW_WATERMARK] = NLA_POLICY_FULL_RANGE(NLA_U32,
-						      &qkd_lowat_range),
-	[QKD_A_KEY] = NLA_POLICY_NESTED(qkd_key_policy),
-	[QKD_A_KEY_ID] = NLA_POLICY_EXACT_LEN(QKD_KEY_ID_LEN),
-	[QKD_A_KEY_ROLE] = NLA_POLICY_RANGE(NLA_U8, QKD_KEY_ROLE_INITIATOR,
-					    QKD_KEY_ROLE_RESPONDER),
-	[QKD_A_WAIT_MS] = NLA_POLICY_MAX(NLA_U32, QKD_TAKE_WAIT_MAX_MS),
-	[QKD_A_SPI] = { .type = NLA_U32 },
-	[QKD_A_USAGE] = { .type = NLA_NUL_STRING, .len = QKD_USAGE_MAX - 1 },
-};
 
 /*
  * Like GENL_REQ_ATTR_CHECK(), which reports which attribute is missing
@@ -191,6 +138,36 @@ static int qkd_nl_parse_config(struct genl_info *info,
 	return 0;
 }
 
+/*
+ * Reply sizes, so that a reply skb is only as large as it needs to be (one
+ * of NLMSG_GOODSIZE lands in kmalloc-8k).  Attributes only: genlmsg_new()
+ * adds the headers.
+ */
+static size_t qkd_nl_stats_size(void)
+{
+	/* The nest and one u64 per counter (all but UNSPEC and PAD). */
+	return nla_total_size(0) + (QKD_STATS_A_MAX - QKD_STATS_A_PAD) *
+				   nla_total_size_64bit(sizeof(u64));
+}
+
+static size_t qkd_nl_link_size(void)
+{
+	return nla_total_size(QKD_LINK_NAME_MAX) +
+	       2 * nla_total_size(QKD_SAE_ID_MAX) +	/* SAE IDs */
+	       6 * nla_total_size(sizeof(u32)) +	/* limits */
+	       qkd_nl_stats_size();
+}
+
+static size_t qkd_nl_take_size(void)
+{
+	return nla_total_size(QKD_LINK_NAME_MAX) +
+	       nla_total_size(0) +			/* the key nest */
+	       nla_total_size(QKD_KEY_ID_LEN) +
+	       nla_total_size(QKD_KEY_MAX_LEN) +
+	       nla_total_size(sizeof(u8)) +		/* role */
+	       2 * nla_total_size_64bit(sizeof(u64));	/* injected, expires */
+}
+
 static int qkd_nl_put_stats(struct sk_buff *skb, const struct qkd_stats *s)
 {
 	struct nlattr *nest = nla_nest_start(skb, QKD_A_STATS);
@@ -229,8 +206,10 @@ static int qkd_nl_put_stats(struct sk_buff *skb, const struct qkd_stats *s)
 	return 0;
 }
 
+/* cb: the dump this message is part of, or NULL for a LINK_GET reply. */
 static int qkd_nl_fill_link(struct sk_buff *skb, struct qkd_link *link,
-			    u32 portid, u32 seq, int flags)
+			    u32 portid, u32 seq, int flags,
+			    struct netlink_callback *cb)
 {
 	struct qkd_link_config cfg;
 	struct qkd_stats stats;
@@ -241,6 +220,8 @@ static int qkd_nl_fill_link(struct sk_buff *skb, struct qkd_link *link,
 			  QKD_CMD_LINK_GET);
 	if (!hdr)
 		return -EMSGSIZE;
+	if (cb)
+		genl_dump_check_consistent(cb, hdr);
 	if (nla_put_string(skb, QKD_A_LINK_NAME, link->name) ||
 	    nla_put_string(skb, QKD_A_LOCAL_SAE_ID, cfg.local_sae_id) ||
 	    nla_put_string(skb, QKD_A_REMOTE_SAE_ID, cfg.remote_sae_id) ||
@@ -258,7 +239,7 @@ static int qkd_nl_fill_link(struct sk_buff *skb, struct qkd_link *link,
 	return 0;
 }
 
-static int qkd_nl_link_new(struct sk_buff *skb, struct genl_info *info)
+int qkd_nl_link_new(struct sk_buff *skb, struct genl_info *info)
 {
 	struct qkd_link_config cfg;
 	int err;
@@ -279,8 +260,9 @@ static int qkd_nl_link_new(struct sk_buff *skb, struct genl_info *info)
 			       info->extack);
 }
 
-static int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
+int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
 {
+	struct qkd_net *qn = qkd_info_net(info);
 	struct qkd_link_config cfg;
 	struct qkd_link *link;
 	int err;
@@ -289,18 +271,20 @@ static int qkd_nl_link_set(struct sk_buff *skb, struct genl_info *info)
 	if (IS_ERR(link))
 		return PTR_ERR(link);
 	/*
-	 * Read-modify-write: two concurrent sets of different limits may
-	 * both win partly; admins set a link from one place.
+	 * Read-modify-write under qn->lock, which every LINK_SET holds for
+	 * it: two concurrent sets of different limits both apply.
 	 */
+	mutex_lock(&qn->lock);
 	qkd_link_snapshot(link, &cfg, NULL);
 	err = qkd_nl_parse_config(info, &cfg);
 	if (!err)
 		qkd_link_set_config(link, &cfg);
+	mutex_unlock(&qn->lock);
 	qkd_link_put(link);
 	return err;
 }
 
-static int qkd_nl_link_del(struct sk_buff *skb, struct genl_info *info)
+int qkd_nl_link_del(struct sk_buff *skb, struct genl_info *info)
 {
 	if (qkd_require(info, QKD_A_LINK_NAME))
 		return -EINVAL;
@@ -309,7 +293,7 @@ static int qkd_nl_link_del(struct sk_buff *skb, struct genl_info *info)
 			       info->extack);
 }
 
-static int qkd_nl_link_get(struct sk_buff *skb, struct genl_info *info)
+int qkd_nl_link_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct qkd_link *link;
 	struct sk_buff *msg;
@@ -318,12 +302,13 @@ static int qkd_nl_link_get(struct sk_buff *skb, struct genl_info *info)
 	link = qkd_nl_required_link(info);
 	if (IS_ERR(link))
 		return PTR_ERR(link);
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(qkd_nl_link_size(), GFP_KERNEL);
 	if (!msg) {
 		qkd_link_put(link);
 		return -ENOMEM;
 	}
-	err = qkd_nl_fill_link(msg, link, info->snd_portid, info->snd_seq, 0);
+	err = qkd_nl_fill_link(msg, link, info->snd_portid, info->snd_seq, 0,
+			       NULL);
 	qkd_link_put(link);
 	if (err) {
 		nlmsg_free(msg);
@@ -332,18 +317,20 @@ static int qkd_nl_link_get(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
-static int qkd_nl_link_dump(struct sk_buff *skb, struct netlink_callback *cb)
+int qkd_nl_link_get_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct qkd_net *qn = qkd_pernet(sock_net(cb->skb->sk));
 	long idx = 0, start = cb->args[0];
 	struct qkd_link *link;
 
 	mutex_lock(&qn->lock);
+	/* A link added or deleted between two rounds: NLM_F_DUMP_INTR. */
+	cb->seq = qn->links_gen;
 	list_for_each_entry(link, &qn->links, node) {
 		if (idx++ < start)
 			continue;
 		if (qkd_nl_fill_link(skb, link, NETLINK_CB(cb->skb).portid,
-				     cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+				     cb->nlh->nlmsg_seq, NLM_F_MULTI, cb)) {
 			idx--;
 			break;
 		}
@@ -398,7 +385,8 @@ static int qkd_nl_parse_keys(struct genl_info *info, struct qkd_key_in *in,
 					    "too many keys in one message");
 			return -E2BIG;
 		}
-		err = nla_parse_nested(tb, QKD_KEY_A_MAX, attr, qkd_key_policy,
+		err = nla_parse_nested(tb, QKD_KEY_A_MAX, attr,
+				       qkd_key_inject_input_nl_policy,
 				       info->extack);
 		if (err)
 			return err;
@@ -422,7 +410,7 @@ static int qkd_nl_parse_keys(struct genl_info *info, struct qkd_key_in *in,
 	return 0;
 }
 
-static int qkd_nl_key_inject(struct sk_buff *skb, struct genl_info *info)
+int qkd_nl_key_inject(struct sk_buff *skb, struct genl_info *info)
 {
 	const size_t size = QKD_INJECT_MAX_KEYS * sizeof(struct qkd_key_in);
 	struct qkd_link *link = NULL;
@@ -469,7 +457,7 @@ static int qkd_nl_put_key(struct sk_buff *skb, const struct qkd_key_out *key)
 	return 0;
 }
 
-static int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
+int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
 {
 	const u8 *id = NULL;
 	struct qkd_link *link;
@@ -495,7 +483,7 @@ static int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
 		return PTR_ERR(link);
 
 	/* Allocate first: a key taken must not be lost to a failed alloc. */
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(qkd_nl_take_size(), GFP_KERNEL);
 	if (!msg) {
 		qkd_link_put(link);
 		return -ENOMEM;
@@ -529,7 +517,7 @@ out_free:
 	return err;
 }
 
-static int qkd_nl_flush(struct sk_buff *skb, struct genl_info *info)
+int qkd_nl_flush(struct sk_buff *skb, struct genl_info *info)
 {
 	const char *name = NULL;
 	u8 role = 0;
@@ -541,7 +529,7 @@ static int qkd_nl_flush(struct sk_buff *skb, struct genl_info *info)
 	return qkd_flush(qkd_info_net(info), name, role, info->extack);
 }
 
-static int qkd_nl_stats_get(struct sk_buff *skb, struct genl_info *info)
+int qkd_nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct qkd_link *link = NULL;
 	struct qkd_stats stats;
@@ -558,7 +546,9 @@ static int qkd_nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 		qkd_net_snapshot(qkd_info_net(info), &stats, &nr_links);
 	}
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	/* The link's name or the namespace's link count, and counters. */
+	msg = genlmsg_new(nla_total_size(QKD_LINK_NAME_MAX) +
+			  qkd_nl_stats_size(), GFP_KERNEL);
 	if (!msg)
 		goto nomem;
 	hdr = genlmsg_put_reply(msg, info, &qkd_genl_family, 0,
@@ -622,7 +612,7 @@ cancel:
 	return -EMSGSIZE;
 }
 
-static int qkd_nl_audit_dump(struct sk_buff *skb, struct netlink_callback *cb)
+int qkd_nl_audit_get_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	const struct genl_dumpit_info *dinfo = genl_dumpit_info(cb);
 	struct qkd_net *qn = qkd_pernet(sock_net(cb->skb->sk));
@@ -647,7 +637,7 @@ static int qkd_nl_audit_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-static int qkd_nl_audit_annotate(struct sk_buff *skb, struct genl_info *info)
+int qkd_nl_audit_annotate(struct sk_buff *skb, struct genl_info *info)
 {
 	u32 spi[QKD_AUDIT_SPI_MAX];
 	const char *usage = NULL;
@@ -688,83 +678,6 @@ static int qkd_nl_audit_annotate(struct sk_buff *skb, struct genl_info *info)
 				   "the record already names its maximum of SPIs");
 	return err;
 }
-
-static const struct genl_ops qkd_genl_ops[] = {
-	{
-		.cmd = QKD_CMD_LINK_NEW,
-		.flags = GENL_UNS_ADMIN_PERM,
-		.doit = qkd_nl_link_new,
-	},
-	{
-		.cmd = QKD_CMD_LINK_SET,
-		.flags = GENL_UNS_ADMIN_PERM,
-		.doit = qkd_nl_link_set,
-	},
-	{
-		.cmd = QKD_CMD_LINK_DEL,
-		.flags = GENL_UNS_ADMIN_PERM,
-		.doit = qkd_nl_link_del,
-	},
-	{
-		.cmd = QKD_CMD_LINK_GET,
-		.flags = GENL_UNS_ADMIN_PERM,
-		.doit = qkd_nl_link_get,
-		.dumpit = qkd_nl_link_dump,
-	},
-	{
-		.cmd = QKD_CMD_KEY_INJECT,
-		.flags = GENL_UNS_ADMIN_PERM,
-		.doit = qkd_nl_key_inject,
-	},
-	{
-		.cmd = QKD_CMD_KEY_TAKE,
-		.flags = GENL_UNS_ADMIN_PERM,
-		.doit = qkd_nl_key_take,
-	},
-	{
-		.cmd = QKD_CMD_FLUSH,
-		.flags = GENL_UNS_ADMIN_PERM,
-		.doit = qkd_nl_flush,
-	},
-	{
-		.cmd = QKD_CMD_STATS_GET,
-		.flags = GENL_UNS_ADMIN_PERM,
-		.doit = qkd_nl_stats_get,
-	},
-	{
-		.cmd = QKD_CMD_AUDIT_GET,
-		.flags = GENL_UNS_ADMIN_PERM,
-		.dumpit = qkd_nl_audit_dump,
-	},
-	{
-		.cmd = QKD_CMD_AUDIT_ANNOTATE,
-		.flags = GENL_UNS_ADMIN_PERM,
-		.doit = qkd_nl_audit_annotate,
-	},
-};
-
-static const struct genl_multicast_group qkd_mcgrps[] = {
-	[QKD_MCGRP_NOTIFY_ID] = {
-		.name = QKD_MCGRP_NOTIFY,
-		.flags = GENL_MCAST_CAP_NET_ADMIN,
-	},
-};
-
-struct genl_family qkd_genl_family __ro_after_init = {
-	.name = QKD_FAMILY_NAME,
-	.version = QKD_FAMILY_VERSION,
-	.maxattr = QKD_A_MAX,
-	.policy = qkd_policy,
-	.netnsok = true,
-	/* Takers may sleep for a key by ID: do not hold genl_mutex. */
-	.parallel_ops = true,
-	.module = THIS_MODULE,
-	.ops = qkd_genl_ops,
-	.n_ops = ARRAY_SIZE(qkd_genl_ops),
-	.resv_start_op = QKD_CMD_LINK_NEW,
-	.mcgrps = qkd_mcgrps,
-	.n_mcgrps = ARRAY_SIZE(qkd_mcgrps),
-};
 
 int __init qkd_genl_register(void)
 {

@@ -2,8 +2,8 @@
 /*
  * Notifications on the "notify" multicast group of the qkd family:
  * KEY_WANTED, LOW_WATERMARK, KEY_EXPIRED and LINK_DEL.  store.c calls
- * these after dropping its locks; the family itself, with its commands,
- * is in netlink.c.  A notification nobody listens to is not built; one
+ * these after dropping its locks; the family itself is in netlink-gen.c,
+ * its commands in netlink.c.  A notification nobody listens to is not built; one
  * that cannot be allocated or does not fit is dropped.
  */
 #include <linux/spinlock.h>
@@ -11,6 +11,7 @@
 #include <net/genetlink.h>
 #include <net/netlink.h>
 
+#include "netlink-gen.h"
 #include "qkd.h"
 
 static struct sk_buff *qkd_ntf_new(struct net *net, int cmd, void **hdr)

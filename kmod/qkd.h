@@ -2,7 +2,8 @@
 /*
  * Internal interfaces of the qkd module.  One file per concern:
  *   main.c        module and per-namespace setup
- *   netlink.c     the generic netlink family (policies, commands, replies)
+ *   netlink.c     the generic netlink family (commands, replies)
+ *   netlink-gen.c its policies, op table and family, written from the spec
  *   notify.c      the notifications on the family's "notify" group
  *   store.c       links and their keys: inject, take, flush, expiry
  *   ratelimiter.c the per-link token bucket
@@ -181,9 +182,14 @@ enum qkd_cap {
 struct qkd_net {
 	struct net *net;
 	struct list_head all_nets;	/* qkd_all_nets, for module unload */
-	struct mutex lock;		/* links list and name uniqueness */
+	/*
+	 * Guards the links list and name uniqueness, and serializes
+	 * LINK_SET's read-modify-write of a link's cfg (netlink.c).
+	 */
+	struct mutex lock;
 	struct list_head links;
 	u32 nr_links;
+	u32 links_gen;			/* changes on link add/del, never 0 */
 	spinlock_t stats_lock;		/* nested inside link->lock */
 	struct qkd_stats stats;		/* totals, kept across link deletion */
 	struct qkd_audit audit;
@@ -198,6 +204,12 @@ struct qkd_net {
 	atomic_t nr_spent;		/* spent IDs remembered, all links */
 	struct ctl_table_header *sysctl;
 };
+
+/* Under qn->lock: a link was added or deleted (link dumps check it). */
+static inline void qkd_net_links_changed(struct qkd_net *qn)
+{
+	qn->links_gen = qn->links_gen + 1 ?: 1;
+}
 
 /* main.c */
 struct qkd_net *qkd_pernet(struct net *net);
@@ -258,14 +270,9 @@ int qkd_audit_annotate(struct qkd_audit *audit, const char *link_name,
 bool qkd_audit_read(struct qkd_audit *audit, u64 *cursor,
 		    struct qkd_audit_record *rec);
 
-/* netlink.c */
+/* netlink.c; the family and its groups are in netlink-gen.h */
 int qkd_genl_register(void);
 void qkd_genl_unregister(void);
-/* For notify.c only: the family and the index of its one multicast group. */
-extern struct genl_family qkd_genl_family;
-enum qkd_mcgrp {
-	QKD_MCGRP_NOTIFY_ID,
-};
 
 /* notify.c */
 void qkd_notify_low_watermark(struct qkd_link *link, u32 count, u32 lowat);

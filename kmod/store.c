@@ -477,6 +477,7 @@ int qkd_link_create(struct qkd_net *qn, const char *name,
 	}
 	list_add_tail(&link->node, &qn->links);
 	qn->nr_links++;
+	qkd_net_links_changed(qn);
 	mutex_unlock(&qn->lock);
 	return 0;
 
@@ -551,6 +552,7 @@ int qkd_link_delete(struct qkd_net *qn, const char *name,
 	}
 	list_del(&link->node);
 	qn->nr_links--;
+	qkd_net_links_changed(qn);
 	mutex_unlock(&qn->lock);
 
 	qkd_link_kill(link, true);

@@ -20,39 +20,17 @@ O=${1:?usage: $0 BUILD_DIR}
 O=$(cd "$O" && pwd)
 PLUGIN=$O/libstrongswan-qkd.so
 TPLUGIN=$O/test/libstrongswan-qkd.so
-T=$(mktemp -d /tmp/qkd-host-test.XXXXXX)
 CHARON=/usr/lib/ipsec/charon
 NS_A=qkdht-a-$$
 NS_B=qkdht-b-$$
-n=0
-failed=0
-KEEP=${KEEP:-0}
-
-ok() {	# ok COND-EXIT-STATUS NAME
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-	fi
-}
-
-cleanup() {
-	local p
-	for p in "$T"/*.pid; do
-		[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
-	done
-	sleep 0.5
-	ip netns del "$NS_A" 2>/dev/null
-	ip netns del "$NS_B" 2>/dev/null
-	if [ "$KEEP" = 1 ] || [ "$failed" -ne 0 ]; then
-		echo "# logs kept in $T"
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
+LIB_TAG=host-test
+# TAP (ok, bail), cleanup, sw, setup_netns and key_leaked from the guest
+# tests' library; write_conf, start_charon and ping_ok below replace
+# lib.sh's (kernel-libipsec, keys from files, LD_PRELOAD of the build)
+# shellcheck source=../../selftests/charon/lib.sh
+. "$HERE/../../selftests/charon/lib.sh"
+# logs are kept when a test failed (or with KEEP=1)
+trap 'cleanup keep-failed' EXIT
 
 # write_conf NAME POLICY_A [extra qkd options [ike log level [log file]]]
 # ike=3 by default: the most verbose level at which strongSwan does not log
@@ -97,15 +75,6 @@ swanctl {
 	load = pem pkcs1 x509 revocation constraints pubkey openssl random
 }
 EOC
-}
-
-sw() {	# sw NAME swanctl-args...
-	local name=$1
-	shift
-	local ns=$NS_A
-	[ "$name" = b ] && ns=$NS_B
-	ip netns exec "$ns" env STRONGSWAN_CONF="$T/$name/strongswan.conf" \
-		SWANCTL_DIR="$T/$name/swanctl" swanctl "$@"
 }
 
 start_charon() {	# start_charon NAME NS PLUGIN
@@ -256,17 +225,7 @@ if [ ! -f "$TPLUGIN" ]; then
 	exit $((failed != 0))
 fi
 
-ip netns add "$NS_A"
-ip netns add "$NS_B"
-ip link add qkdva$$ netns "$NS_A" type veth peer name qkdvb$$ netns "$NS_B"
-ip -n "$NS_A" addr add 192.0.2.1/24 dev qkdva$$
-ip -n "$NS_B" addr add 192.0.2.2/24 dev qkdvb$$
-ip -n "$NS_A" link set qkdva$$ up
-ip -n "$NS_B" link set qkdvb$$ up
-ip -n "$NS_A" link set lo up
-ip -n "$NS_B" link set lo up
-ip -n "$NS_A" addr add 10.1.0.1/32 dev lo
-ip -n "$NS_B" addr add 10.2.0.1/32 dev lo
+setup_netns || bail "netns and veth setup failed"
 
 for s in a b; do
 	mkdir -p "$T/$s/swanctl" "$T/$s/keys/qkdlink/initiator" \
@@ -336,22 +295,6 @@ add_keys() {
 				"$T/$to/keys/qkdlink/responder/$id"
 		fi
 	done
-}
-# key_leaked FILES...: succeeds if the start of any recorded key appears in
-# the files as contiguous hex, as strongSwan's %B dump ("AA BB CC ..."), or
-# in base64 (every 3-byte alignment)
-key_leaked() {
-	local p a pat=$T/key-patterns
-	: > "$pat"
-	while read -r p; do
-		[ -n "$p" ] || continue
-		echo "$p" >> "$pat"
-		echo "$p" | sed 's/../& /g; s/ $//' >> "$pat"
-		for a in 0 1 2; do
-			printf '%s' "${p:$((2 * a)):12}" | xxd -r -p | base64 >> "$pat"
-		done
-	done < "$KEYPFX"
-	[ -s "$pat" ] && grep -Fiq -f "$pat" "$@"
 }
 count_keys() {	# count_keys NAME ROLE
 	ls "$T/$1/keys/qkdlink/$2" | wc -l
@@ -585,7 +528,7 @@ sw a --rekey --child net >/dev/null 2>&1
 sleep 1
 grep -q "qkd: WARNING: filelog logger 'log' logs group ike at level 4" "$T/a/charon-ike4.log"
 ok $? "a logger at ike=4 makes the plugin warn (one line)"
-grep -q "took key 33000000" "$T/a/charon-ike4.log" && key_leaked "$T/a/charon-ike4.log"
+grep -q "took key 33000000" "$T/a/charon-ike4.log" && key_leaked "$KEYPFX" "$T/a/charon-ike4.log"
 ok $? "positive control: at ike=4 the key check finds the QKD key in strongSwan's own %B dump"
 write_conf a prefer "rekey_first_child = yes"
 sw a --reload-settings >/dev/null 2>&1
@@ -601,7 +544,7 @@ grep -q "^[0-9:]* [0-9]*\[IKE\] AUTH = prf(prf(secret, keypad), octets)" "$T/a/c
 	grep -q "^[0-9:]* [0-9]*\[IKE\] qkd: took key" "$T/a/charon.log" &&
 	[ "$(wc -l < "$KEYPFX")" -ge 15 ]
 ok $? "logs at ike=3 cover the rekeys; $(wc -l < "$KEYPFX") keys recorded"
-! key_leaked "$T/a/charon.log" "$T/b/charon.log" "$T/a/charon.out" "$T/b/charon.out" &&
+! key_leaked "$KEYPFX" "$T/a/charon.log" "$T/b/charon.log" "$T/a/charon.out" "$T/b/charon.out" &&
 	! grep -Eiq '[0-9a-f]{64}' "$T/a/charon.log" "$T/b/charon.log"
 ok $? "no key material in the logs (first 8 bytes of every key: hex, %B dump, base64)"
 grep "qkd: keys taken" "$T/a/charon.log" "$T/b/charon.log" | sed 's/^/# /'

@@ -128,6 +128,20 @@ void fake_put_take_key(struct nlmsghdr *nlh, const uint8_t *id, size_t len,
 	fake_put_key_fields(nlh, id, QKD_KEY_ID_LEN, len, role);
 }
 
+uint8_t fake_reply_cmd(enum fake_reply kind)
+{
+	switch (kind) {
+	case FAKE_REPLY_TAKE:
+		return QKD_CMD_KEY_TAKE;
+	case FAKE_REPLY_LINK:
+		return QKD_CMD_LINK_GET;
+	case FAKE_REPLY_STATS:
+		return QKD_CMD_STATS_GET;
+	default:
+		return QKD_CMD_AUDIT_GET;
+	}
+}
+
 struct nlmsghdr *fake_reply_start(char *buf, bool take)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -135,7 +149,7 @@ struct nlmsghdr *fake_reply_start(char *buf, bool take)
 
 	nlh->nlmsg_type = FAKE_FAMILY;
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = take ? QKD_CMD_KEY_TAKE : QKD_CMD_LINK_GET;
+	g->cmd = fake_reply_cmd(take ? FAKE_REPLY_TAKE : FAKE_REPLY_LINK);
 	g->version = QKD_FAMILY_VERSION;
 	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, "l1");
 	return nlh;

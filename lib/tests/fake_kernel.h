@@ -70,6 +70,11 @@ void fake_put_take_key(struct nlmsghdr *nlh, const uint8_t *id, size_t len,
  * INJECTED 1 and EXPIRES 1234 come last (12 bytes each). */
 void fake_put_key_fields(struct nlmsghdr *nlh, const uint8_t *id, size_t idlen,
 			 size_t matlen, int role);
+/* The command the module's replies of each kind carry in their genl
+ * header (the one place tests say it). */
+enum fake_reply { FAKE_REPLY_TAKE, FAKE_REPLY_LINK, FAKE_REPLY_STATS,
+		  FAKE_REPLY_AUDIT };
+uint8_t fake_reply_cmd(enum fake_reply kind);
 /* A reply of the family in buf, link name "l1": to KEY_TAKE, or (take
  * false) to another command, for the parsers' refusals. */
 struct nlmsghdr *fake_reply_start(char *buf, bool take);

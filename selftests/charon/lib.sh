@@ -1,13 +1,16 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Shared helpers for the guest end-to-end tests of the strongSwan qkd plugin
-# (sourced by e2e-more.sh; e2e.sh keeps its own copies).  Bash only.
+# Shared helpers for the end-to-end tests of the strongSwan qkd plugin
+# (sourced by e2e.sh and e2e-more.sh in the guest, and by the host test
+# charon-plugin/tests/host-test.sh for TAP, cleanup, netns and the log
+# check).  Bash only.
 #
 # Before sourcing, a test may set NS_A, NS_B (netns names) and LIB_TAG (name
-# of the log directory in the results share).  Provides: TAP (ok, bail),
-# cleanup trap, module/netns/pki setup, strongswan.conf and swanctl.conf
-# writers, charon start/stop, key injection and query helpers.
+# of the log directory in the results share and of $T).  Provides: TAP (ok,
+# bail), cleanup trap, module/netns/pki setup, strongswan.conf and
+# swanctl.conf writers, charon start/stop, key injection and query helpers,
+# the key-material-in-logs check.
 #
 # Environment: QKD_KO (default kmod/qkd.ko), QKD_CLI (selftests/kmod/qkd-cli),
 # QKD_PLUGIN (build/charon-plugin/libstrongswan-qkd.so), KEEP=1.
@@ -53,7 +56,8 @@ bail() {
 diag() {
 	echo "# $*"
 }
-cleanup() {
+# trap cleanup EXIT; with keep-failed, $T is also kept when a test failed
+cleanup() {	# cleanup [keep-failed]
 	local p
 	for p in "$T"/*.pid; do
 		[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
@@ -61,7 +65,7 @@ cleanup() {
 	sleep 1
 	ip netns del "$NS_A" 2>/dev/null
 	ip netns del "$NS_B" 2>/dev/null
-	if [ "${KEEP:-0}" = 1 ]; then
+	if [ "${KEEP:-0}" = 1 ] || { [ "${1:-}" = keep-failed ] && [ "$failed" -ne 0 ]; }; then
 		echo "# kept $T"
 	else
 		rm -rf "$T"
@@ -188,6 +192,25 @@ inject() {	# inject FROM TO PREFIX COUNT: keys FROM takes as initiator
 	rm -f "$T/inj-$from" "$T/inj-$to"
 	return $rc
 }
+# key_leaked KEYLIST FILES...: succeeds if the first 8 bytes of any key in
+# KEYLIST (hex, one a line, as in $T/injected.keys) appear in the files as
+# contiguous hex, as strongSwan's %B dump ("AA BB CC ..."), or in base64
+# (every 3-byte alignment)
+key_leaked() {
+	local list=$1 p a pat=$T/key-patterns
+	shift
+	: > "$pat"
+	while read -r p; do
+		p=${p:0:16}
+		[ -n "$p" ] || continue
+		echo "$p" >> "$pat"
+		echo "$p" | sed 's/../& /g; s/ $//' >> "$pat"
+		for a in 0 1 2; do
+			printf '%s' "${p:$((2 * a)):12}" | xxd -r -p | base64 >> "$pat"
+		done
+	done < "$list"
+	[ -s "$pat" ] && grep -Fiq -f "$pat" "$@"
+}
 # fresh module links (counters start at 0) in both namespaces
 reset_links() {
 	cli a link-del peer > /dev/null 2>&1
@@ -259,6 +282,8 @@ make_pki() {
 #   CONF_QKD     text inside plugins.qkd {} (links etc.)
 #   CONF_LOAD    extra plugins to load (e.g. "stroke")
 #   CONF_CHARON  extra charon settings
+#   CONF_IKE     filelog level of group ike (default 2; 3 is the most
+#                verbose level at which strongSwan logs no secrets)
 write_conf() {	# write_conf NAME
 	local name=$1 qkd=qkd
 	[ "${CONF_PLUGIN:-yes}" = yes ] || qkd=
@@ -274,7 +299,7 @@ charon {
 		log {
 			path = $L/$name-charon.log
 			default = 1
-			ike = 2
+			ike = ${CONF_IKE:-2}
 			flush_line = yes
 			time_format = %T
 		}

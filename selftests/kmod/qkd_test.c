@@ -1125,4 +1125,379 @@ TEST_F_TIMEOUT(store, concurrent_flush_accounting, 300)
 	free(c);
 }
 
+/* ---- per-command policies ----------------------------------------------- */
+
+enum attr_kind { K_U8, K_U32, K_STR, K_BIN16, K_NEST };
+
+/* Every attribute of the family, by type (checked against QKD_A_MAX). */
+static const struct {
+	int type;
+	const char *name;	/* as in docs/netlink/qkd.yaml */
+	enum attr_kind kind;
+} family_attrs[] = {
+	{ QKD_A_PAD, "pad", K_U32 },
+	{ QKD_A_LINK_NAME, "link-name", K_STR },
+	{ QKD_A_LOCAL_SAE_ID, "local-sae-id", K_STR },
+	{ QKD_A_REMOTE_SAE_ID, "remote-sae-id", K_STR },
+	{ QKD_A_MAX_KEYS, "max-keys", K_U32 },
+	{ QKD_A_MAX_BYTES, "max-bytes", K_U32 },
+	{ QKD_A_KEY_TTL, "key-ttl", K_U32 },
+	{ QKD_A_RATE, "rate", K_U32 },
+	{ QKD_A_BURST, "burst", K_U32 },
+	{ QKD_A_LOW_WATERMARK, "low-watermark", K_U32 },
+	{ QKD_A_KEY, "key", K_NEST },
+	{ QKD_A_KEY_ID, "key-id", K_BIN16 },
+	{ QKD_A_KEY_ROLE, "key-role", K_U8 },
+	{ QKD_A_WAIT_MS, "wait-ms", K_U32 },
+	{ QKD_A_STATS, "stats", K_NEST },
+	{ QKD_A_AUDIT, "audit", K_NEST },
+	{ QKD_A_SPI, "spi", K_U32 },
+	{ QKD_A_USAGE, "usage", K_STR },
+	{ QKD_A_LINK_COUNT, "link-count", K_U32 },
+	{ QKD_A_KEY_COUNT, "key-count", K_U32 },
+};
+
+#define A(x)	(1ULL << QKD_A_##x)
+#define LINK_CFG_ATTRS	(A(LINK_NAME) | A(LOCAL_SAE_ID) | A(REMOTE_SAE_ID) | \
+			 A(MAX_KEYS) | A(MAX_BYTES) | A(KEY_TTL) | A(RATE) | \
+			 A(BURST) | A(LOW_WATERMARK))
+
+/* What each command takes, written independently of the generator. */
+static const struct {
+	uint8_t cmd;
+	const char *name;
+	uint16_t flags;
+	uint64_t takes;
+} family_ops[] = {
+	{ QKD_CMD_LINK_NEW, "link-new", 0, LINK_CFG_ATTRS },
+	{ QKD_CMD_LINK_SET, "link-set", 0, LINK_CFG_ATTRS },
+	{ QKD_CMD_LINK_DEL, "link-del", 0, A(LINK_NAME) },
+	{ QKD_CMD_LINK_GET, "link-get", 0, A(LINK_NAME) },
+	{ QKD_CMD_LINK_GET, "link-get dump", NLM_F_DUMP, A(LINK_NAME) },
+	{ QKD_CMD_KEY_INJECT, "key-inject", 0, A(LINK_NAME) | A(KEY) },
+	{ QKD_CMD_KEY_TAKE, "key-take", 0,
+	  A(LINK_NAME) | A(KEY_ID) | A(WAIT_MS) },
+	{ QKD_CMD_FLUSH, "flush", 0, A(LINK_NAME) | A(KEY_ROLE) },
+	{ QKD_CMD_STATS_GET, "stats-get", 0, A(LINK_NAME) },
+	{ QKD_CMD_AUDIT_GET, "audit-get dump", NLM_F_DUMP, A(LINK_NAME) },
+	{ QKD_CMD_AUDIT_ANNOTATE, "audit-annotate", 0,
+	  A(LINK_NAME) | A(KEY_ID) | A(SPI) | A(USAGE) },
+};
+
+struct extra_attr {
+	int type;
+	enum attr_kind kind;
+	bool nested_flag;	/* K_NEST: open it with NLA_F_NESTED */
+	uint32_t offset;	/* filled by the builder */
+};
+
+/* A well-formed link name, then one attribute well formed for its type. */
+static void build_extra_attr(struct nlmsghdr *nlh, void *arg)
+{
+	struct extra_attr *x = arg;
+	static const uint8_t bytes[QKD_KEY_ID_LEN] = { 0x51, 7 };
+	struct nlattr *nest;
+
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, LINK);
+	x->offset = (uint32_t)((char *)mnl_nlmsg_get_payload_tail(nlh) -
+			       (char *)nlh);
+	switch (x->kind) {
+	case K_U8:
+		mnl_attr_put_u8(nlh, x->type, QKD_KEY_ROLE_INITIATOR);
+		break;
+	case K_U32:
+		mnl_attr_put_u32(nlh, x->type, 5);
+		break;
+	case K_STR:
+		mnl_attr_put_strz(nlh, x->type, "x");
+		break;
+	case K_BIN16:
+		mnl_attr_put(nlh, x->type, sizeof(bytes), bytes);
+		break;
+	case K_NEST:
+		if (x->nested_flag) {
+			nest = mnl_attr_nest_start(nlh, x->type);
+			mnl_attr_put_u32(nlh, 3, 1);
+			mnl_attr_nest_end(nlh, nest);
+		} else {
+			uint8_t inner[8];	/* one u32 attribute, no flag */
+			struct nlattr *in = (struct nlattr *)inner;
+
+			in->nla_len = 8;
+			in->nla_type = 3;
+			memset(inner + 4, 1, 4);
+			mnl_attr_put(nlh, x->type, sizeof(inner), inner);
+		}
+		break;
+	}
+}
+
+TEST_F(store, every_command_refuses_attributes_it_does_not_take)
+{
+	unsigned int i, j, refused = 0;
+	char want[96];
+	int ret;
+
+	ASSERT_EQ(QKD_A_MAX, sizeof(family_attrs) / sizeof(family_attrs[0]));
+	for (j = 0; j < QKD_A_MAX; j++)
+		ASSERT_EQ(j + 1, family_attrs[j].type);
+	for (i = 0; i < sizeof(family_ops) / sizeof(family_ops[0]); i++) {
+		for (j = 0; j < QKD_A_MAX; j++) {
+			struct extra_attr x = {
+				.type = family_attrs[j].type,
+				.kind = family_attrs[j].kind,
+			};
+			int pass;
+
+			if (family_ops[i].takes & (1ULL << x.type))
+				continue;
+			/* Nests twice: with NLA_F_NESTED, as libmnl opens them,
+			 * the core's nesting check refuses them first. */
+			for (pass = 0; pass < (x.kind == K_NEST ? 2 : 1); pass++) {
+				x.nested_flag = pass;
+				ret = qkd_nl_request(self->nl, family_ops[i].cmd,
+						     family_ops[i].flags,
+						     build_extra_attr, &x, NULL,
+						     NULL);
+				EXPECT_EQ(-EINVAL, ret)
+					TH_LOG("%s took %s", family_ops[i].name,
+					       family_attrs[j].name);
+				EXPECT_EQ(x.offset, qkd_nl_error_offset(self->nl))
+					TH_LOG("%s, %s: extack names another attribute",
+					       family_ops[i].name, family_attrs[j].name);
+				EXPECT_NE(0, qkd_nl_error(self->nl)[0]);
+				if (!x.nested_flag) {
+					snprintf(want, sizeof(want),
+						 "attribute %s is not taken",
+						 family_attrs[j].name);
+					EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), want))
+						TH_LOG("%s, %s: \"%s\"",
+						       family_ops[i].name,
+						       family_attrs[j].name,
+						       qkd_nl_error(self->nl));
+				}
+				refused++;
+			}
+		}
+	}
+	TH_LOG("%u requests refused", refused);
+	/* Nothing any of them asked for happened. */
+	ASSERT_EQ(1, qkd_link_dump(self->nl, NULL, 0));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_INJECTED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_REJECTED_NOT_FOUND));
+}
+
+struct key_nest {
+	bool extra;		/* add a reply-only attribute to the nest */
+	uint32_t offset;	/* of the nest, or of the extra attribute */
+};
+
+/* A link name and one complete key nest, as an injector would send it. */
+static void build_key_nest(struct nlmsghdr *nlh, void *arg)
+{
+	struct key_nest *k = arg;
+	struct qkd_key_buf key;
+	struct nlattr *nest;
+
+	make_key(&key, 900, QKD_KEY_ROLE_INITIATOR, 32);
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, LINK);
+	k->offset = (uint32_t)((char *)mnl_nlmsg_get_payload_tail(nlh) -
+			       (char *)nlh);
+	nest = mnl_attr_nest_start(nlh, QKD_A_KEY);
+	mnl_attr_put(nlh, QKD_KEY_A_ID, QKD_KEY_ID_LEN, key.id);
+	mnl_attr_put(nlh, QKD_KEY_A_MATERIAL, key.len, key.material);
+	mnl_attr_put_u8(nlh, QKD_KEY_A_ROLE, key.role);
+	if (k->extra) {
+		k->offset = (uint32_t)((char *)mnl_nlmsg_get_payload_tail(nlh) -
+				       (char *)nlh);
+		mnl_attr_put_u64(nlh, QKD_KEY_A_INJECTED, 1);
+	}
+	mnl_attr_nest_end(nlh, nest);
+	explicit_bzero(&key, sizeof(key));
+}
+
+TEST_F(store, key_material_reaches_only_inject)
+{
+	struct key_nest k = { 0 };
+	struct qkd_key_buf got;
+	unsigned int i;
+
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 1,
+				  QKD_KEY_ROLE_INITIATOR));
+	for (i = 0; i < sizeof(family_ops) / sizeof(family_ops[0]); i++) {
+		if (family_ops[i].cmd == QKD_CMD_KEY_INJECT)
+			continue;
+		EXPECT_EQ(-EINVAL, qkd_nl_request(self->nl, family_ops[i].cmd,
+						  family_ops[i].flags,
+						  build_key_nest, &k, NULL,
+						  NULL))
+			TH_LOG("%s took key material", family_ops[i].name);
+		EXPECT_EQ(k.offset, qkd_nl_error_offset(self->nl))
+			TH_LOG("%s", family_ops[i].name);
+	}
+	/* The take above was refused whole: the key is still there. */
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_TAKEN));
+	/* Inject takes the nest, but not its reply-only attributes. */
+	k.extra = true;
+	EXPECT_EQ(-EINVAL, qkd_nl_request(self->nl, QKD_CMD_KEY_INJECT, 0,
+					  build_key_nest, &k, NULL, NULL));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl),
+			       "attribute key.injected is not taken"));
+	EXPECT_EQ(k.offset, qkd_nl_error_offset(self->nl));
+	k.extra = false;
+	EXPECT_EQ(0, qkd_nl_request(self->nl, QKD_CMD_KEY_INJECT, 0,
+				    build_key_nest, &k, NULL, NULL));
+	EXPECT_EQ(2, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(1, key_num(got.id));
+}
+
+struct dump_watch {
+	struct qkd_nl *other;	/* deletes a link during the dump */
+	const char *del;	/* NULL: change nothing */
+	int msgs, intr, del_ret;
+};
+
+static int watch_dump(const struct nlmsghdr *nlh, void *arg)
+{
+	struct dump_watch *w = arg;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		w->intr++;
+	if (!w->msgs++ && w->del)
+		w->del_ret = qkd_link_del(w->other, w->del);
+	return 0;
+}
+
+/* Enough links for several rounds of a dump (up to 32 KiB each). */
+TEST_F_TIMEOUT(store, link_dump_flags_interrupted_dumps, 180)
+{
+	struct dump_watch w = { 0 };
+	struct qkd_link_opts o;
+	char name[32];
+	int i;
+
+	qkd_link_opts_init(&o, "a", "b");
+	for (i = 1; i < 400; i++) {
+		snprintf(name, sizeof(name), "link-%03d", i);
+		ASSERT_EQ(0, qkd_link_new(self->nl, name, &o));
+	}
+	ASSERT_EQ(0, qkd_nl_open(&w.other, 0, NULL));
+	/* Nothing changes: a consistent dump, nothing flagged. */
+	ASSERT_EQ(0, qkd_nl_request(self->nl, QKD_CMD_LINK_GET, NLM_F_DUMP,
+				    NULL, NULL, watch_dump, &w));
+	EXPECT_EQ(400, w.msgs);
+	EXPECT_EQ(0, w.intr);
+	/*
+	 * A link deleted once the first round is read: the first message
+	 * built after it is flagged, so the reader knows that the dump may
+	 * have skipped a link (the index it resumes from has moved).
+	 */
+	memset(&w.msgs, 0, sizeof(w) - offsetof(struct dump_watch, msgs));
+	w.del = "link-001";
+	ASSERT_EQ(0, qkd_nl_request(self->nl, QKD_CMD_LINK_GET, NLM_F_DUMP,
+				    NULL, NULL, watch_dump, &w));
+	EXPECT_EQ(0, w.del_ret);
+	EXPECT_GT(w.intr, 0) TH_LOG("%d messages, none flagged", w.msgs);
+	TH_LOG("%d messages, %d flagged NLM_F_DUMP_INTR", w.msgs, w.intr);
+	qkd_nl_free(w.other);
+}
+
+TEST_F(store, audit_annotate_is_all_or_nothing)
+{
+	uint32_t spi[4] = { 0x100, 0x200, 0x300, 0x400 };
+	struct qkd_audit_buf rec;
+	struct qkd_key_buf got;
+
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 1, 1,
+				  QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	ASSERT_EQ(0, qkd_audit_annotate(self->nl, LINK, got.id, spi, 3,
+					"first"));
+	/* 3 + 2 > QKD_AUDIT_SPI_MAX: refused, and nothing of it kept. */
+	EXPECT_EQ(-ENOSPC, qkd_audit_annotate(self->nl, LINK, got.id, spi, 2,
+					      "second"));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "maximum of SPIs"));
+	ASSERT_EQ(1, qkd_audit_dump(self->nl, LINK, &rec, 1));
+	EXPECT_EQ(3, rec.nr_spi);
+	EXPECT_EQ(0x300, rec.spi[2]);
+	EXPECT_STREQ("first", rec.usage);
+	/* What fits is still taken, SPIs and usage alike. */
+	EXPECT_EQ(0, qkd_audit_annotate(self->nl, LINK, got.id, spi + 3, 1,
+					"third"));
+	ASSERT_EQ(1, qkd_audit_dump(self->nl, LINK, &rec, 1));
+	EXPECT_EQ(4, rec.nr_spi);
+	EXPECT_EQ(0x400, rec.spi[3]);
+	EXPECT_STREQ("third", rec.usage);
+	EXPECT_EQ(-ENOSPC, qkd_audit_annotate(self->nl, LINK, got.id, spi, 1,
+					      NULL));
+	EXPECT_EQ(0, qkd_audit_annotate(self->nl, LINK, got.id, NULL, 0,
+					"fourth"));
+	ASSERT_EQ(1, qkd_audit_dump(self->nl, LINK, &rec, 1));
+	EXPECT_EQ(4, rec.nr_spi);
+	EXPECT_STREQ("fourth", rec.usage);
+}
+
+struct setter {
+	int field;		/* 0: rate, 1: burst */
+	int rounds, errors;
+	int lost;		/* reads that did not show our last set */
+	uint32_t last;
+};
+
+static void *set_one_field(void *arg)
+{
+	struct setter *s = arg;
+	struct qkd_link_info info;
+	struct qkd_link_opts o;
+	struct qkd_nl *nl;
+	int i;
+
+	if (qkd_nl_open(&nl, 0, NULL)) {
+		s->errors++;
+		return NULL;
+	}
+	for (i = 1; i <= s->rounds; i++) {
+		qkd_link_opts_init(&o, NULL, NULL);
+		s->last = 100 * (s->field + 1) + i;
+		if (s->field)
+			o.burst = s->last;
+		else
+			o.rate = s->last;
+		if (qkd_link_set(nl, LINK, &o) || qkd_link_get(nl, LINK, &info)) {
+			s->errors++;
+			continue;
+		}
+		/* Only this thread sets this field: a set of the other field
+		 * must never bring an older value of it back. */
+		if ((s->field ? info.burst : info.rate) != s->last)
+			s->lost++;
+	}
+	qkd_nl_free(nl);
+	return NULL;
+}
+
+TEST_F(store, concurrent_link_sets_of_different_fields_both_apply)
+{
+	struct setter s[2] = { { .field = 0, .rounds = 300 },
+			       { .field = 1, .rounds = 300 } };
+	struct qkd_link_info info;
+	pthread_t t[2];
+	int i;
+
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, set_one_field, &s[i]));
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	EXPECT_EQ(0, s[0].errors + s[1].errors);
+	EXPECT_EQ(0, s[0].lost) TH_LOG("rate sets lost");
+	EXPECT_EQ(0, s[1].lost) TH_LOG("burst sets lost");
+	ASSERT_EQ(0, qkd_link_get(self->nl, LINK, &info));
+	/* Each field holds its setter's last value: no update was lost. */
+	EXPECT_EQ(s[0].last, info.rate);
+	EXPECT_EQ(s[1].last, info.burst);
+	EXPECT_EQ(QKD_LINK_DEFAULT_MAX_KEYS, info.max_keys);
+}
+
 TEST_HARNESS_MAIN

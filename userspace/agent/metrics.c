@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /* Prometheus text exposition on a local address, served from the agent's
  * own event loop (libmicrohttpd, external epoll mode: no extra thread). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <microhttpd.h>
+#include "addr.h"
 #include "agent.h"
 #include "log.h"
 
@@ -74,96 +74,117 @@ static const char *esc(const char *in, char *out, size_t outsz)
 	return out;
 }
 
-static char *render(struct agent *a)
+/* Link names escaped as label values. */
+typedef char label_names[CONF_LINKS_MAX][2 * CONF_NAME_MAX + 1];
+
+/* For every link, its metric line: L is the link, N its label value. */
+#define EACH for (i = 0; i < a->nlinks && i < CONF_LINKS_MAX; i++)
+#define L (&a->links[i])
+#define N (names[i])
+
+/* The key store, the pool and the keys through it. */
+static void render_keys(struct sbuf *b, struct agent *a, label_names names)
 {
-	char names[CONF_LINKS_MAX][2 * CONF_NAME_MAX + 1];
-	struct sbuf b = { NULL, 0, 0 };
+	size_t i;
+
+	help(b, "qkd_agent_sink_up", "gauge", "1 if the key store (module or dry-run sink) is reachable");
+	sb_printf(b, "qkd_agent_sink_up{sink=\"%s\"} %d\n", a->sink.ops->name, a->sink_ok);
+	help(b, "qkd_agent_link_present", "gauge", "1 if the link exists in the key store");
+	EACH sb_printf(b, "qkd_agent_link_present{link=\"%s\"} %d\n", N, L->created);
+	help(b, "qkd_agent_pool_level", "gauge", "initiator keys buffered in the link (last read)");
+	EACH sb_printf(b, "qkd_agent_pool_level{link=\"%s\"} %u\n", N, L->level);
+	help(b, "qkd_agent_pool_low_watermark", "gauge", "refill below this many initiator keys");
+	EACH sb_printf(b, "qkd_agent_pool_low_watermark{link=\"%s\"} %u\n", N, L->cfg->low_watermark);
+	help(b, "qkd_agent_pool_high_watermark", "gauge", "refill up to this many initiator keys");
+	EACH sb_printf(b, "qkd_agent_pool_high_watermark{link=\"%s\"} %u\n", N, L->cfg->high_watermark);
+	help(b, "qkd_agent_keys_obtained_total", "counter", "keys fetched from the KME");
+	EACH {
+		sb_printf(b, "qkd_agent_keys_obtained_total{link=\"%s\",role=\"initiator\"} %llu\n", N,
+			  (unsigned long long)L->obtained[1]);
+		sb_printf(b, "qkd_agent_keys_obtained_total{link=\"%s\",role=\"responder\"} %llu\n", N,
+			  (unsigned long long)L->obtained[2]);
+	}
+	help(b, "qkd_agent_keys_injected_total", "counter", "keys accepted by the key store");
+	EACH {
+		sb_printf(b, "qkd_agent_keys_injected_total{link=\"%s\",role=\"initiator\"} %llu\n", N,
+			  (unsigned long long)L->injected[1]);
+		sb_printf(b, "qkd_agent_keys_injected_total{link=\"%s\",role=\"responder\"} %llu\n", N,
+			  (unsigned long long)L->injected[2]);
+	}
+	help(b, "qkd_agent_key_rate", "gauge", "keys per second obtained over the last stats interval");
+	EACH sb_printf(b, "qkd_agent_key_rate{link=\"%s\"} %.3f\n", N, L->rate);
+	help(b, "qkd_agent_key_rate_baseline", "gauge", "expected or learned key rate (keys/s)");
+	EACH sb_printf(b, "qkd_agent_key_rate_baseline{link=\"%s\"} %.3f\n", N, L->rate_baseline);
+	help(b, "qkd_agent_fetch_latency_seconds", "summary", "ETSI request latency");
+	EACH {
+		sb_printf(b, "qkd_agent_fetch_latency_seconds_sum{link=\"%s\"} %.6f\n", N, L->lat_sum);
+		sb_printf(b, "qkd_agent_fetch_latency_seconds_count{link=\"%s\"} %llu\n", N,
+			  (unsigned long long)L->lat_count);
+	}
+	help(b, "qkd_agent_fetch_latency_last_seconds", "gauge", "latency of the last ETSI request");
+	EACH sb_printf(b, "qkd_agent_fetch_latency_last_seconds{link=\"%s\"} %.6f\n", N, L->lat_last);
+}
+
+/* The KME's requests and status, inject and notification outcomes, drift. */
+static void render_kme(struct sbuf *b, struct agent *a, label_names names)
+{
 	static const char *const res[RQ__N] = { "ok", "http_4xx", "http_5xx", "transport", "protocol" };
 	size_t i;
 	int r;
 
-	for (i = 0; i < a->nlinks && i < CONF_LINKS_MAX; i++)
-		esc(a->links[i].cfg->name, names[i], sizeof(names[i]));
-#define EACH for (i = 0; i < a->nlinks && i < CONF_LINKS_MAX; i++)
-#define L (&a->links[i])
-#define N (names[i])
-	help(&b, "qkd_agent_sink_up", "gauge", "1 if the key store (module or dry-run sink) is reachable");
-	sb_printf(&b, "qkd_agent_sink_up{sink=\"%s\"} %d\n", a->sink.ops->name, a->sink_ok);
-	help(&b, "qkd_agent_link_present", "gauge", "1 if the link exists in the key store");
-	EACH sb_printf(&b, "qkd_agent_link_present{link=\"%s\"} %d\n", N, L->created);
-	help(&b, "qkd_agent_pool_level", "gauge", "initiator keys buffered in the link (last read)");
-	EACH sb_printf(&b, "qkd_agent_pool_level{link=\"%s\"} %u\n", N, L->level);
-	help(&b, "qkd_agent_pool_low_watermark", "gauge", "refill below this many initiator keys");
-	EACH sb_printf(&b, "qkd_agent_pool_low_watermark{link=\"%s\"} %u\n", N, L->cfg->low_watermark);
-	help(&b, "qkd_agent_pool_high_watermark", "gauge", "refill up to this many initiator keys");
-	EACH sb_printf(&b, "qkd_agent_pool_high_watermark{link=\"%s\"} %u\n", N, L->cfg->high_watermark);
-	help(&b, "qkd_agent_keys_obtained_total", "counter", "keys fetched from the KME");
-	EACH {
-		sb_printf(&b, "qkd_agent_keys_obtained_total{link=\"%s\",role=\"initiator\"} %llu\n", N,
-			  (unsigned long long)L->obtained[1]);
-		sb_printf(&b, "qkd_agent_keys_obtained_total{link=\"%s\",role=\"responder\"} %llu\n", N,
-			  (unsigned long long)L->obtained[2]);
-	}
-	help(&b, "qkd_agent_keys_injected_total", "counter", "keys accepted by the key store");
-	EACH {
-		sb_printf(&b, "qkd_agent_keys_injected_total{link=\"%s\",role=\"initiator\"} %llu\n", N,
-			  (unsigned long long)L->injected[1]);
-		sb_printf(&b, "qkd_agent_keys_injected_total{link=\"%s\",role=\"responder\"} %llu\n", N,
-			  (unsigned long long)L->injected[2]);
-	}
-	help(&b, "qkd_agent_key_rate", "gauge", "keys per second obtained over the last stats interval");
-	EACH sb_printf(&b, "qkd_agent_key_rate{link=\"%s\"} %.3f\n", N, L->rate);
-	help(&b, "qkd_agent_key_rate_baseline", "gauge", "expected or learned key rate (keys/s)");
-	EACH sb_printf(&b, "qkd_agent_key_rate_baseline{link=\"%s\"} %.3f\n", N, L->rate_baseline);
-	help(&b, "qkd_agent_fetch_latency_seconds", "summary", "ETSI request latency");
-	EACH {
-		sb_printf(&b, "qkd_agent_fetch_latency_seconds_sum{link=\"%s\"} %.6f\n", N, L->lat_sum);
-		sb_printf(&b, "qkd_agent_fetch_latency_seconds_count{link=\"%s\"} %llu\n", N,
-			  (unsigned long long)L->lat_count);
-	}
-	help(&b, "qkd_agent_fetch_latency_last_seconds", "gauge", "latency of the last ETSI request");
-	EACH sb_printf(&b, "qkd_agent_fetch_latency_last_seconds{link=\"%s\"} %.6f\n", N, L->lat_last);
-	help(&b, "qkd_agent_kme_requests_total", "counter", "ETSI requests by result");
+	help(b, "qkd_agent_kme_requests_total", "counter", "ETSI requests by result");
 	EACH for (r = 0; r < RQ__N; r++)
-		sb_printf(&b, "qkd_agent_kme_requests_total{link=\"%s\",result=\"%s\"} %llu\n", N, res[r],
+		sb_printf(b, "qkd_agent_kme_requests_total{link=\"%s\",result=\"%s\"} %llu\n", N, res[r],
 			  (unsigned long long)L->req[r]);
-	help(&b, "qkd_agent_kme_errors_total", "counter", "failed ETSI requests");
-	EACH sb_printf(&b, "qkd_agent_kme_errors_total{link=\"%s\"} %llu\n", N,
+	help(b, "qkd_agent_kme_errors_total", "counter", "failed ETSI requests");
+	EACH sb_printf(b, "qkd_agent_kme_errors_total{link=\"%s\"} %llu\n", N,
 		       (unsigned long long)(L->req[RQ_HTTP_4XX] + L->req[RQ_HTTP_503] +
 					    L->req[RQ_TRANSPORT] + L->req[RQ_PROTO]));
-	help(&b, "qkd_agent_kme_stored_keys", "gauge", "stored_key_count from the KME status");
-	EACH sb_printf(&b, "qkd_agent_kme_stored_keys{link=\"%s\"} %d\n", N, L->st_valid ? L->st.stored_key_count : -1);
-	help(&b, "qkd_agent_kme_qber", "gauge", "QBER reported by the KME (-1: not reported)");
-	EACH sb_printf(&b, "qkd_agent_kme_qber{link=\"%s\"} %.6f\n", N, L->st_valid ? L->st.qber : -1.0);
-	help(&b, "qkd_agent_inject_errors_total", "counter", "key store refused an inject");
-	EACH sb_printf(&b, "qkd_agent_inject_errors_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->inject_errors);
-	help(&b, "qkd_agent_duplicate_keys_skipped_total", "counter", "keys the store already held (not injected twice)");
-	EACH sb_printf(&b, "qkd_agent_duplicate_keys_skipped_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->dup_skipped);
-	help(&b, "qkd_agent_keys_dropped_total", "counter", "fetched keys wiped without being injected");
-	EACH sb_printf(&b, "qkd_agent_keys_dropped_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->dropped);
-	help(&b, "qkd_agent_keys_maybe_delivered_total", "counter",
+	help(b, "qkd_agent_kme_stored_keys", "gauge", "stored_key_count from the KME status");
+	EACH sb_printf(b, "qkd_agent_kme_stored_keys{link=\"%s\"} %d\n", N, L->st_valid ? L->st.stored_key_count : -1);
+	help(b, "qkd_agent_kme_qber", "gauge", "QBER reported by the KME (-1: not reported)");
+	EACH sb_printf(b, "qkd_agent_kme_qber{link=\"%s\"} %.6f\n", N, L->st_valid ? L->st.qber : -1.0);
+	help(b, "qkd_agent_inject_errors_total", "counter", "key store refused an inject");
+	EACH sb_printf(b, "qkd_agent_inject_errors_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->inject_errors);
+	help(b, "qkd_agent_duplicate_keys_skipped_total", "counter", "keys the store already held (not injected twice)");
+	EACH sb_printf(b, "qkd_agent_duplicate_keys_skipped_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->dup_skipped);
+	help(b, "qkd_agent_keys_dropped_total", "counter", "fetched keys wiped without being injected");
+	EACH sb_printf(b, "qkd_agent_keys_dropped_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->dropped);
+	help(b, "qkd_agent_keys_maybe_delivered_total", "counter",
 	     "keys dropped because an inject's outcome is unknown (sent, no ack); never retried");
-	EACH sb_printf(&b, "qkd_agent_keys_maybe_delivered_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->maybe_delivered);
-	help(&b, "qkd_agent_low_watermark_events_total", "counter", "low-watermark notifications received");
-	EACH sb_printf(&b, "qkd_agent_low_watermark_events_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->lowwm_events);
-	help(&b, "qkd_agent_key_wanted_total", "counter", "key-wanted notifications by outcome");
+	EACH sb_printf(b, "qkd_agent_keys_maybe_delivered_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->maybe_delivered);
+	help(b, "qkd_agent_low_watermark_events_total", "counter", "low-watermark notifications received");
+	EACH sb_printf(b, "qkd_agent_low_watermark_events_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->lowwm_events);
+	help(b, "qkd_agent_key_wanted_total", "counter", "key-wanted notifications by outcome");
 	EACH {
-		sb_printf(&b, "qkd_agent_key_wanted_total{link=\"%s\",outcome=\"received\"} %llu\n", N, (unsigned long long)L->wanted_total);
-		sb_printf(&b, "qkd_agent_key_wanted_total{link=\"%s\",outcome=\"failed\"} %llu\n", N, (unsigned long long)L->wanted_failed);
-		sb_printf(&b, "qkd_agent_key_wanted_total{link=\"%s\",outcome=\"expired\"} %llu\n", N, (unsigned long long)L->wanted_expired);
-		sb_printf(&b, "qkd_agent_key_wanted_total{link=\"%s\",outcome=\"duplicate\"} %llu\n", N, (unsigned long long)L->wanted_dup);
+		sb_printf(b, "qkd_agent_key_wanted_total{link=\"%s\",outcome=\"received\"} %llu\n", N, (unsigned long long)L->wanted_total);
+		sb_printf(b, "qkd_agent_key_wanted_total{link=\"%s\",outcome=\"failed\"} %llu\n", N, (unsigned long long)L->wanted_failed);
+		sb_printf(b, "qkd_agent_key_wanted_total{link=\"%s\",outcome=\"expired\"} %llu\n", N, (unsigned long long)L->wanted_expired);
+		sb_printf(b, "qkd_agent_key_wanted_total{link=\"%s\",outcome=\"duplicate\"} %llu\n", N, (unsigned long long)L->wanted_dup);
 	}
-	help(&b, "qkd_agent_links_created_total", "counter", "times the agent (re)created the link");
-	EACH sb_printf(&b, "qkd_agent_links_created_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->links_created);
-	help(&b, "qkd_agent_drift_warning", "gauge", "1 while a drift warning is active");
+	help(b, "qkd_agent_links_created_total", "counter", "times the agent (re)created the link");
+	EACH sb_printf(b, "qkd_agent_links_created_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->links_created);
+	help(b, "qkd_agent_drift_warning", "gauge", "1 while a drift warning is active");
 	EACH {
-		sb_printf(&b, "qkd_agent_drift_warning{link=\"%s\",kind=\"key_rate\"} %d\n", N, L->warn_rate);
-		sb_printf(&b, "qkd_agent_drift_warning{link=\"%s\",kind=\"qber\"} %d\n", N, L->warn_qber);
-		sb_printf(&b, "qkd_agent_drift_warning{link=\"%s\",kind=\"error_rate\"} %d\n", N, L->warn_err);
+		sb_printf(b, "qkd_agent_drift_warning{link=\"%s\",kind=\"key_rate\"} %d\n", N, L->warn_rate);
+		sb_printf(b, "qkd_agent_drift_warning{link=\"%s\",kind=\"qber\"} %d\n", N, L->warn_qber);
+		sb_printf(b, "qkd_agent_drift_warning{link=\"%s\",kind=\"error_rate\"} %d\n", N, L->warn_err);
 	}
+}
 #undef EACH
 #undef L
 #undef N
+
+static char *render(struct agent *a)
+{
+	label_names names;
+	struct sbuf b = { NULL, 0, 0 };
+	size_t i;
+
+	for (i = 0; i < a->nlinks && i < CONF_LINKS_MAX; i++)
+		esc(a->links[i].cfg->name, names[i], sizeof(names[i]));
+	render_keys(&b, a, names);
+	render_kme(&b, a, names);
 	return b.p;
 }
 
@@ -205,19 +226,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 int metrics_start(struct agent *a, const char *listen)
 {
 	struct sockaddr_in sa;
-	char host[64];
-	const char *colon = strrchr(listen, ':');
-	long port;
 
-	if (!colon || (size_t)(colon - listen) >= sizeof(host))
-		return -1;
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	if (port < 1 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+	if (parse_ipv4_port(listen, NULL, &sa)) {
 		log_err("metrics_listen '%s': expected IPV4:PORT", listen);
 		return -1;
 	}

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "log.h"
 #include "sink.h"
 #include "uuid.h"
@@ -41,14 +41,6 @@ struct dry {
 	double last;
 	unsigned long injects;	/* inject calls, for fail_after_send */
 };
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static struct dry_link *find(struct dry *d, const char *name)
 {
@@ -106,7 +98,7 @@ static int dry_open(struct sink *s)
 		if (d->wanted_fd < 0)
 			return -errno;
 	}
-	d->last = mono();
+	d->last = mono_now();
 	return 0;
 }
 
@@ -253,7 +245,7 @@ static void write_taken(struct dry *d, const char *link, const uint8_t id[16])
 static void dry_tick(struct sink *s)
 {
 	struct dry *d = s->priv;
-	double now = mono(), dt = now - d->last;
+	double now = mono_now(), dt = now - d->last;
 	size_t i;
 
 	d->last = now;

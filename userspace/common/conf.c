@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "conf.h"
+#include "addr.h"
+#include "etsi.h"
+#include "../../include/uapi/linux/qkd.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -7,13 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #define LINE_MAX_LEN 1024
+#define WHY_MAX 96	/* a refusal formatted with its limits */
+
+/* conf.h keeps its own sizes so that it needs no kernel header; the
+ * module is what they must fit. */
+_Static_assert(CONF_NAME_MAX == QKD_LINK_NAME_MAX, "link names: conf.h and the UAPI differ");
+_Static_assert(CONF_SAE_MAX == QKD_SAE_ID_MAX, "SAE IDs: conf.h and the UAPI differ");
 
 void conf_link_defaults(struct conf_link *l)
 {
@@ -130,7 +138,18 @@ static int seen_add(struct seen *s, const char *k)
 	return 0;
 }
 
-static int link_key(struct conf_link *l, const char *k, const char *v, const char **why)
+/* Refuse a value outside min..max, saying the range (the limits come
+ * from headers, so the text is formatted, not a literal). */
+static int out_of_range(const char **why, char whybuf[WHY_MAX], const char *what,
+			uint32_t min, uint32_t max, const char *unit)
+{
+	snprintf(whybuf, WHY_MAX, "%s in %u..%u%s", what, min, max, unit);
+	*why = whybuf;
+	return -1;
+}
+
+static int link_key(struct conf_link *l, const char *k, const char *v, const char **why,
+		    char whybuf[WHY_MAX])
 {
 	uint32_t u;
 
@@ -145,7 +164,7 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 #define U32(field, min, max) \
 	if (!strcmp(k, #field)) { \
 		if (parse_u32(v, min, max, &l->field)) \
-			return *why = "expected an integer in " #min ".." #max, -1; \
+			return out_of_range(why, whybuf, "expected an integer", min, max, ""); \
 		return 0; \
 	}
 #define DBL(field, min, max) \
@@ -181,19 +200,20 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 		return 0;
 	}
 	if (!strcmp(k, "key_size")) {
-		if (parse_u32(v, 128, 512, &u) || u % 8)
-			return *why = "key_size must be a multiple of 8 in 128..512 (bits)", -1;
+		if (parse_u32(v, QKD_KEY_MIN_LEN * 8, QKD_KEY_MAX_LEN * 8, &u) || u % 8)
+			return out_of_range(why, whybuf, "key_size must be a multiple of 8",
+					    QKD_KEY_MIN_LEN * 8, QKD_KEY_MAX_LEN * 8, " (bits)");
 		l->key_size = u;
 		return 0;
 	}
-	U32(low_watermark, 0, 65536)
-	U32(high_watermark, 1, 65536)
-	U32(batch, 1, 1024)
-	U32(max_keys, 1, 65536)
-	U32(max_bytes, 64, 4194304)
-	U32(key_ttl, 1, 604800)
-	U32(rate, 0, 1000000)
-	U32(burst, 1, 1000000)
+	U32(low_watermark, 0, QKD_LINK_MAX_KEYS_LIMIT)
+	U32(high_watermark, 1, QKD_LINK_MAX_KEYS_LIMIT)
+	U32(batch, 1, ETSI_KEYS_MAX)
+	U32(max_keys, 1, QKD_LINK_MAX_KEYS_LIMIT)
+	U32(max_bytes, QKD_KEY_MAX_LEN, QKD_LINK_MAX_BYTES_LIMIT)
+	U32(key_ttl, 1, QKD_LINK_TTL_MAX)
+	U32(rate, 0, QKD_LINK_RATE_MAX)
+	U32(burst, 1, QKD_LINK_BURST_MAX)
 	U32(poll_interval, 1, 3600)
 	U32(request_timeout, 1, 300)
 	U32(backoff_base_ms, 1, 600000)
@@ -210,25 +230,13 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 
 static int agent_key(struct conf *c, const char *k, const char *v, const char **why)
 {
-	uint32_t u;
-
 	if (!strcmp(k, "metrics_listen")) {
-		const char *colon = strrchr(v, ':');
-
 		if (!strcmp(v, "off")) {
 			c->metrics_listen[0] = '\0';
 			return 0;
 		}
-		char host[INET_ADDRSTRLEN];
-		struct in_addr ia;
-
-		if (!colon || colon == v || (size_t)(colon - v) >= sizeof(host) ||
-		    parse_u32(colon + 1, 1, 65535, &u) ||
+		if (parse_ipv4_port(v, NULL, NULL) ||
 		    set_str(c->metrics_listen, sizeof(c->metrics_listen), v))
-			return *why = "metrics_listen must be IPV4:PORT or off", -1;
-		memcpy(host, v, (size_t)(colon - v));
-		host[colon - v] = '\0';
-		if (inet_pton(AF_INET, host, &ia) != 1)
 			return *why = "metrics_listen must be IPV4:PORT or off", -1;
 		return 0;
 	}
@@ -259,6 +267,7 @@ static int readable(const char *path)
 static int finish_link(const char *file, struct conf *c, struct conf_link *l,
 		       char *err, size_t errsz)
 {
+	uint32_t max_keys, max_bytes;
 	size_t i;
 
 	if (!l->kme_url[0])
@@ -278,12 +287,15 @@ static int finish_link(const char *file, struct conf *c, struct conf_link *l,
 	if (l->low_watermark >= l->high_watermark)
 		return perr(err, errsz, file, l->line, "link %s: low_watermark (%u) must be below high_watermark (%u)",
 			    l->name, l->low_watermark, l->high_watermark);
-	if (l->high_watermark > (l->max_keys ? l->max_keys : 1024))
+	/* max_keys and max_bytes 0 mean the module's defaults */
+	max_keys = l->max_keys ? l->max_keys : QKD_LINK_DEFAULT_MAX_KEYS;
+	max_bytes = l->max_bytes ? l->max_bytes : QKD_LINK_DEFAULT_MAX_BYTES;
+	if (l->high_watermark > max_keys)
 		return perr(err, errsz, file, l->line, "link %s: high_watermark (%u) exceeds the link's max_keys (%u)",
-			    l->name, l->high_watermark, l->max_keys ? l->max_keys : 1024);
-	if ((uint64_t)l->high_watermark * (l->key_size / 8) > (l->max_bytes ? l->max_bytes : 65536))
+			    l->name, l->high_watermark, max_keys);
+	if ((uint64_t)l->high_watermark * (l->key_size / 8) > max_bytes)
 		return perr(err, errsz, file, l->line, "link %s: high_watermark keys of %u bits exceed max_bytes (%u)",
-			    l->name, l->key_size, l->max_bytes ? l->max_bytes : 65536);
+			    l->name, l->key_size, max_bytes);
 	if (l->backoff_base_ms > l->backoff_max_ms)
 		return perr(err, errsz, file, l->line, "link %s: backoff_base_ms exceeds backoff_max_ms", l->name);
 	for (i = 0; i + 1 < c->nlinks; i++)
@@ -310,6 +322,7 @@ int conf_parse_buf(const char *file, const char *buf, size_t len, struct conf *c
 		size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
 		char *s, *eq, *k, *v;
 		const char *why = NULL;
+		char whybuf[WHY_MAX];
 
 		lineno++;
 		if (l > LINE_MAX_LEN)
@@ -368,7 +381,7 @@ int conf_parse_buf(const char *file, const char *buf, size_t len, struct conf *c
 			return perr(err, errsz, file, lineno, "'%s' outside a section", k);
 		if (seen_add(&seen, k))
 			return perr(err, errsz, file, lineno, "duplicate key '%s'", k);
-		if (in_agent ? agent_key(c, k, v, &why) : link_key(cur, k, v, &why))
+		if (in_agent ? agent_key(c, k, v, &why) : link_key(cur, k, v, &why, whybuf))
 			return perr(err, errsz, file, lineno, "%s: %s", k, why);
 		if (cur && (!strcmp(k, "client_cert") || !strcmp(k, "client_key") ||
 			    !strcmp(k, "ca_cert")) && !readable(v))

@@ -20,8 +20,8 @@
 
 #define CONF_PATH_MAX	256
 #define CONF_URL_MAX	256
-#define CONF_NAME_MAX	32	/* QKD_LINK_NAME_MAX */
-#define CONF_SAE_MAX	64	/* QKD_SAE_ID_MAX */
+#define CONF_NAME_MAX	32	/* = QKD_LINK_NAME_MAX (asserted in conf.c) */
+#define CONF_SAE_MAX	64	/* = QKD_SAE_ID_MAX (asserted in conf.c) */
 #define CONF_LINKS_MAX	64
 
 enum conf_role { ROLE_BOTH = 0, ROLE_MASTER, ROLE_SLAVE };

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "etsi_client.h"
+#include "clock.h"
 #include "secmem.h"
 #include "uuid.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <curl/curl.h>
 #include <openssl/ssl.h>
 
@@ -91,14 +91,6 @@ static void wipe_reply(struct etsi_client *c)
 	c->overflow = 0;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void end_request(struct etsi_client *c)
 {
 	if (c->hdr)
@@ -118,7 +110,7 @@ static void end_request(struct etsi_client *c)
  * libcurl (OpenSSL backend) hands us each new SSL_CTX: make OpenSSL wipe
  * its copy of decrypted application data (key containers) as soon as it
  * was passed on.  Still not wiped: libcurl's own download buffer
- * (CURLOPT_BUFFERSIZE, freed without cleansing) - see STATUS-etsi.md.
+ * (CURLOPT_BUFFERSIZE, freed without cleansing) - see userspace/README.md.
  */
 static CURLcode ssl_ctx_cb(CURL *h, void *ssl_ctx, void *ud)
 {
@@ -144,7 +136,7 @@ static int prepare(struct etsi_client *c, enum etsi_kind kind, const char *url, 
 	c->kind = kind;
 	c->body = post_body;
 	c->errbuf[0] = '\0';
-	c->t0 = now_s();
+	c->t0 = mono_now();
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -186,7 +178,7 @@ static int complete(struct etsi_client *c, CURLcode cc, struct etsi_result *res)
 
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
 	res->http_code = code;
-	res->latency_s = now_s() - c->t0;
+	res->latency_s = mono_now() - c->t0;
 	if (c->overflow) {
 		snprintf(res->msg, sizeof(res->msg), "reply larger than %u bytes", ETSI_BODY_MAX);
 		wipe_reply(c);

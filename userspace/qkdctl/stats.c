@@ -7,23 +7,22 @@
 #include "args.h"
 #include "qkdctl.h"
 
-/* JSON names; text output groups them (see stats_print). */
-static const char *const stats_json_name[QKD_STATS_A_MAX + 1] = {
-	[QKD_STATS_A_INJECTED] = "injected",
-	[QKD_STATS_A_TAKEN] = "taken",
-	[QKD_STATS_A_EXPIRED] = "expired",
-	[QKD_STATS_A_FLUSHED] = "flushed",
-	[QKD_STATS_A_REJECTED_DUPLICATE] = "rejected_duplicate",
-	[QKD_STATS_A_REJECTED_CAP] = "rejected_cap",
-	[QKD_STATS_A_REJECTED_NOT_FOUND] = "rejected_not_found",
-	[QKD_STATS_A_RATE_LIMITED] = "rate_limited",
-	[QKD_STATS_A_KEYS_BUFFERED] = "keys_buffered",
-	[QKD_STATS_A_INITIATOR_KEYS] = "initiator_keys",
-	[QKD_STATS_A_BYTES_BUFFERED] = "bytes_buffered",
-	[QKD_STATS_A_BYTES_HIGH_WATER] = "bytes_high_water",
-	[QKD_STATS_A_WANTED] = "wanted_ntf",
-	[QKD_STATS_A_LOW_WATERMARK] = "low_watermark_ntf",
-};
+/*
+ * JSON names: libqkd's counter names (qkd_stat_name()), except the two
+ * notification counters, which qkdctl.8 documents with an "_ntf" suffix;
+ * text output groups them (see stats_print).
+ */
+static const char *stats_json_name(int t)
+{
+	switch (t) {
+	case QKD_STATS_A_WANTED:
+		return "wanted_ntf";
+	case QKD_STATS_A_LOW_WATERMARK:
+		return "low_watermark_ntf";
+	default:
+		return qkd_stat_name((unsigned int)t);
+	}
+}
 
 void stats_to_json(const struct qkd_stats_buf *s, json_t *obj)
 {
@@ -31,8 +30,8 @@ void stats_to_json(const struct qkd_stats_buf *s, json_t *obj)
 
 	/* only what the module sent: an older module lacks newer counters */
 	for (t = QKD_STATS_A_PAD + 1; t <= QKD_STATS_A_MAX; t++)
-		if (stats_json_name[t] && (s->present & (1ULL << t)))
-			json_object_set_new(obj, stats_json_name[t],
+		if (stats_json_name(t) && (s->present & (1ULL << t)))
+			json_object_set_new(obj, stats_json_name(t),
 					    json_integer((json_int_t)(s->v[t] > INT64_MAX ?
 								      INT64_MAX : s->v[t])));
 }

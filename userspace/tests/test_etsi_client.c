@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <curl/curl.h>
 #include "backoff.h"
+#include "clock.h"
 #include "etsi_client.h"
 #include "secmem.h"
 #include "tap.h"
@@ -24,14 +25,6 @@
 static const char *sim_bin, *pki;
 static int port_a, port_b, port_admin;
 static char url_a[64], url_b[64];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void msleep(int ms)
 {
@@ -410,14 +403,14 @@ static void rate(void)
 	struct etsi_status st;
 	struct etsi_result res;
 	struct etsi_keys ks;
-	double t_pre = now(), t_ready, t0, el, t_last503 = 0;
+	double t_pre = mono_now(), t_ready, t0, el, t_last503 = 0;
 	pid_t pid = start_sim(extra);
 	long got = 0, n503 = 0, nreq = 0, got_at503 = 0;
 
-	t_ready = t0 = now();
+	t_ready = t0 = mono_now();
 	client(&a, url_a, "SAE_A");
-	while (now() - t0 < 3.0) {
-		double tr = now();
+	while (mono_now() - t0 < 3.0) {
+		double tr = mono_now();
 		int rc = etsi_get_enc_keys(&a, "SAE_B", 1, 256, 0, &ks, &res);
 
 		nreq++;
@@ -430,7 +423,7 @@ static void rate(void)
 		}
 		etsi_keys_free(&ks);
 	}
-	el = now() - t_pre;
+	el = mono_now() - t_pre;
 	/*
 	 * 5120 bit/s = 20 keys/s of 256 bits.  Bounds from measured times, so
 	 * a loaded machine cannot make this flaky: the link made at most
@@ -487,14 +480,14 @@ static void faults(void)
 	{
 		/* expected QBER from the measured times: set between ta0 and
 		 * ta1, read between ts0 and ts1 */
-		double ta0 = now(), ta1, ts0, ts1, lo, hi;
+		double ta0 = mono_now(), ta1, ts0, ts1, lo, hi;
 
 		admin("/admin/qber?value=0.01&drift=0.05");
-		ta1 = now();
+		ta1 = mono_now();
 		msleep(500);
-		ts0 = now();
+		ts0 = mono_now();
 		rc = etsi_get_status(&a, "SAE_B", &st, &res);
-		ts1 = now();
+		ts1 = mono_now();
 		lo = 0.01 + 0.05 * (ts0 - ta1) - 1e-4;
 		hi = 0.01 + 0.05 * (ts1 - ta0) + 1e-4;
 		ok(rc == 0 && st.qber >= lo && st.qber <= hi && st.qber > 0.01,
@@ -529,15 +522,15 @@ static void faults(void)
 	ok(rc == ETSI_E_TRANSPORT, "KME down: transport error (%s)", res.msg);
 	pid2 = start_sim_delayed(1500, extra);
 	backoff_init(&bo, 100, 1000, 1);
-	t0 = now();
+	t0 = mono_now();
 	for (tries = 1; tries < 100; tries++) {
 		rc = etsi_get_status(&a, "SAE_B", &st, &res);
 		if (rc == 0)
 			break;
 		msleep((int)backoff_next(&bo));
 	}
-	ok(rc == 0 && tries > 1 && now() - t0 < 10,
-	   "KME back: client recovers with backoff after %d tries in %.2f s", tries, now() - t0);
+	ok(rc == 0 && tries > 1 && mono_now() - t0 < 10,
+	   "KME back: client recovers with backoff after %d tries in %.2f s", tries, mono_now() - t0);
 	stop_sim(pid2);
 	etsi_client_cleanup(&a);
 }

@@ -19,6 +19,7 @@
 
 #include <linux/genetlink.h>
 #include <libqkd.h>
+#include "fake_kernel.h"	/* lib/tests: what the module's replies carry */
 
 #include "audit.h"
 #include "stats.h"
@@ -165,7 +166,7 @@ static void build_audit(struct nl_msg *m, int n_spi)
 
 static void audit_decode(void **state)
 {
-	struct nl_msg *m = genl_reply(QKD_CMD_AUDIT_GET);
+	struct nl_msg *m = genl_reply(fake_reply_cmd(FAKE_REPLY_AUDIT));
 	struct audit_record r;
 	struct nlattr *nest;
 
@@ -187,13 +188,13 @@ static void audit_decode(void **state)
 	nlmsg_free(m);
 
 	/* more SPIs than the UAPI allows is malformed, not truncated */
-	m = genl_reply(QKD_CMD_AUDIT_GET);
+	m = genl_reply(fake_reply_cmd(FAKE_REPLY_AUDIT));
 	build_audit(m, QKD_AUDIT_SPI_MAX + 1);
 	assert_int_equal(audit_parse(m, &r), -EPROTO);
 	nlmsg_free(m);
 
 	/* a u64 sent as u32 is malformed */
-	m = genl_reply(QKD_CMD_AUDIT_GET);
+	m = genl_reply(fake_reply_cmd(FAKE_REPLY_AUDIT));
 	nest = nla_nest_start(m, QKD_A_AUDIT);
 	nla_put_u32(m, QKD_AUDIT_A_SEQ, 1);
 	nla_nest_end(m, nest);
@@ -203,7 +204,7 @@ static void audit_decode(void **state)
 
 static void stats_decode(void **state)
 {
-	struct nl_msg *m = genl_reply(QKD_CMD_STATS_GET);
+	struct nl_msg *m = genl_reply(fake_reply_cmd(FAKE_REPLY_STATS));
 	struct nlattr *nest;
 	struct qkd_stats_buf s;
 	json_t *o;

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Periodic checks, once per stats_interval: is every link still in the
+ * key store, and did its key rate, the KME-reported QBER or the KME
+ * request error rate cross a threshold?  A warning is logged when a state
+ * changes, not every interval, and shows in the metrics while it lasts.
+ */
+#include <errno.h>
+#include "agent.h"
+#include "log.h"
+
+/* Liveness of a link (a module reload drops them silently) and a fresh
+ * pool level for the metrics. */
+static void check_link_alive(struct agent *a, struct link *l)
+{
+	uint32_t lv;
+	int r;
+
+	if (!a->sink_ok || !l->created)
+		return;
+	r = a->sink.ops->pool_level(&a->sink, l->cfg->name, &lv);
+	if (r == 0 && l->cfg->role != ROLE_SLAVE)
+		l->level = lv;
+	else if (r == -ENODEV || r == -ENOENT || r == -ETIMEDOUT)
+		sink_lost(a, r == -ENODEV ? "link vanished" : "family gone or stuck");
+}
+
+/* The delivered key rate against the expected one, or the one learnt
+ * while the pool stayed below high all interval long (iv_demand: then
+ * the rate is what the KME could deliver, supply-limited). */
+static void check_key_rate(struct link *l, double dt)
+{
+	const struct conf_link *c = l->cfg;
+	int w;
+
+	l->rate = l->iv_obtained / dt;
+	if (c->expected_key_rate > 0)
+		l->rate_baseline = c->expected_key_rate;
+	else if (l->iv_demand && !l->warn_rate)
+		l->rate_baseline = l->rate_baseline <= 0 ? l->rate :
+				   0.8 * l->rate_baseline + 0.2 * l->rate;
+	w = l->iv_demand && l->rate_baseline > 0 &&
+	    l->rate < (1 - c->rate_drift) * l->rate_baseline;
+	if (w != l->warn_rate)
+		log_warn("link %s: delivered key rate %.2f keys/s %s %.0f%% of the baseline %.2f keys/s",
+			 c->name, l->rate, w ? "fell below" : "is no longer below",
+			 (1 - c->rate_drift) * 100, l->rate_baseline);
+	l->warn_rate = w;
+}
+
+static void check_qber(struct link *l)
+{
+	const struct conf_link *c = l->cfg;
+	int w = l->st_valid && l->st.qber >= 0 && l->st.qber > c->qber_threshold;
+
+	if (w != l->warn_qber)
+		log_warn("link %s: KME-reported QBER %.4f %s the threshold %.4f", c->name,
+			 l->st.qber, w ? "exceeds" : "is back below", c->qber_threshold);
+	l->warn_qber = w;
+}
+
+/* Fewer than 3 requests in the interval say nothing: keep the state. */
+static void check_error_rate(struct link *l)
+{
+	const struct conf_link *c = l->cfg;
+	int w = l->iv_req < 3 ? l->warn_err :
+		(double)l->iv_fail / l->iv_req > c->error_rate_threshold;
+
+	if (w != l->warn_err)
+		log_warn("link %s: KME request error rate %llu/%llu %s the threshold %.2f",
+			 c->name, (unsigned long long)l->iv_fail, (unsigned long long)l->iv_req,
+			 w ? "exceeds" : "is back below", c->error_rate_threshold);
+	l->warn_err = w;
+}
+
+void agent_stats(struct agent *a, double now)
+{
+	double dt = now - a->last_stats;
+	size_t i;
+
+	if (dt <= 0)
+		return;
+	for (i = 0; i < a->nlinks; i++) {
+		struct link *l = &a->links[i];
+
+		check_link_alive(a, l);
+		check_key_rate(l, dt);
+		check_qber(l);
+		check_error_rate(l);
+		log_debug("link %s: rate %.2f keys/s, pool %u, requests %llu (%llu failed)",
+			  l->cfg->name, l->rate, l->level, (unsigned long long)l->iv_req,
+			  (unsigned long long)l->iv_fail);
+		/* the next interval starts */
+		l->iv_obtained = l->iv_req = l->iv_fail = 0;
+		l->iv_demand = l->refill;
+	}
+	a->last_stats = now;
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Master role: keep a link's initiator pool between its low and high
+ * watermark.  The pool level comes from the module's low-watermark
+ * notification or a slow poll; the KME's status must name this link's
+ * SAE IDs before any enc_keys request, and says how many keys it has and
+ * may hand out at once.
+ */
+#include <errno.h>
+#include <string.h>
+#include "agent.h"
+#include "clock.h"
+#include "log.h"
+
+/* The KME must see us as the configured master SAE and the peer as the
+ * slave: otherwise its keys belong to another SAE pair.  Returns 1 (and
+ * refuses the KME's keys until a status names the right pair) if not. */
+static int status_names_other_saes(struct link *l, const struct etsi_status *st, double now)
+{
+	uint32_t d;
+
+	if (!strcmp(st->master_SAE_ID, l->cfg->local_sae_id) &&
+	    !strcmp(st->slave_SAE_ID, l->cfg->remote_sae_id))
+		return 0;
+	d = backoff_next(&l->bo_status);
+	if (!l->id_mismatch || l->bo_status.attempt % 10 == 0)
+		log_err("link %s: KME status names master SAE '%s' and slave SAE '%s', "
+			"configured local '%s' and remote '%s': refusing keys from this KME",
+			l->cfg->name, st->master_SAE_ID, st->slave_SAE_ID,
+			l->cfg->local_sae_id, l->cfg->remote_sae_id);
+	l->id_mismatch = 1;
+	l->id_ok = 0;
+	l->st_valid = 0;
+	l->next_status = now + ms_to_s(d);
+	return 1;
+}
+
+/* Say what the KME reported when it is new, and what does not fit. */
+static void log_status(const struct link *l, const struct etsi_status *st)
+{
+	if (!l->st_valid || st->key_size != l->st.key_size)
+		log_info("link %s: KME %s -> %s: key_size %d, stored %d/%d, max %d per request%s",
+			 l->cfg->name, st->source_KME_ID, st->target_KME_ID, st->key_size,
+			 st->stored_key_count, st->max_key_count, st->max_key_per_request,
+			 st->qber >= 0 ? ", reports QBER" : "");
+	if ((st->max_key_size && (int)l->cfg->key_size > st->max_key_size) ||
+	    (st->min_key_size && (int)l->cfg->key_size < st->min_key_size))
+		log_warn("link %s: key_size %u outside the KME's %d..%d bits", l->cfg->name,
+			 l->cfg->key_size, st->min_key_size, st->max_key_size);
+}
+
+void status_done(struct link *l, int rc, const struct etsi_status *st,
+		 const struct etsi_result *res)
+{
+	double now = mono_now();
+
+	request_record(l, rc, res);
+	if (rc) {
+		request_backoff(l, &l->bo_status, &l->next_status, "status", res);
+		return;
+	}
+	if (status_names_other_saes(l, st, now))
+		return;
+	if (l->id_mismatch)
+		log_info("link %s: KME status names the configured SAE IDs again", l->cfg->name);
+	l->id_mismatch = 0;
+	l->id_ok = 1;
+	backoff_reset(&l->bo_status);
+	log_status(l, st);
+	if (l->st_valid && l->st.stored_key_count == 0 && st->stored_key_count > 0)
+		l->next_master = now;	/* keys again: no need to wait */
+	l->st = *st;
+	l->st_valid = 1;
+	l->next_status = now + (l->cfg->poll_interval < 10 ? l->cfg->poll_interval : 10);
+}
+
+void enc_done(struct agent *a, struct link *l, int rc, struct etsi_keys *ks,
+	      const struct etsi_result *res)
+{
+	const struct conf_link *c = l->cfg;
+
+	request_record(l, rc, res);
+	if (rc) {
+		/* A 503 may mean "not that many": re-read stored_key_count soon. */
+		if (res->http_code == 503)
+			l->next_status = mono_now();
+		request_backoff(l, &l->bo_master, &l->next_master, "enc_keys", res);
+		return;
+	}
+	backoff_reset(&l->bo_master);
+	drop_recent(l, ks, "enc_keys");
+	l->obtained[QKD_KEY_ROLE_INITIATOR] += ks->n;
+	l->iv_obtained += ks->n;
+	if (l->st_valid)
+		l->st.stored_key_count -= (int)ks->n < l->st.stored_key_count ?
+					  (int)ks->n : l->st.stored_key_count;
+	log_debug("link %s: got %zu initiator keys in %.1f ms (pool %u)", c->name, ks->n,
+		  res->latency_s * 1000, l->level);
+	if (!ks->n)
+		return;		/* request_done frees ks */
+	hold(l, ks, QKD_KEY_ROLE_INITIATOR);
+	if (a->sink_ok && l->created)
+		inject_held(a, l, QKD_KEY_ROLE_INITIATOR);
+	if (l->level >= c->high_watermark) {
+		l->refill = 0;
+		l->iv_demand = 0;	/* not supply-limited this interval */
+	}
+}
+
+/* Re-read the pool level when it is unknown or the poll is due (the
+ * fallback for a lost low-watermark notification).  Returns -1 if the
+ * link or the key store failed: nothing more this step. */
+static int poll_pool_level(struct agent *a, struct link *l, double now)
+{
+	const struct conf_link *c = l->cfg;
+	uint32_t lv;
+	int r;
+
+	if (l->level_valid && now < l->next_poll)
+		return 0;
+	r = a->sink.ops->pool_level(&a->sink, c->name, &lv);
+	l->next_poll = now + c->poll_interval;
+	if (r == -ENODEV) {
+		log_warn("link %s: gone from the key store; recreating", c->name);
+		sink_lost(a, "link vanished");
+		return -1;
+	}
+	if (r) {
+		log_warn("link %s: reading the pool level failed: %s%s%s", c->name, strerror(-r),
+			 a->sink.last_error[0] ? ": " : "", a->sink.last_error);
+		if (r == -ENOENT || r == -EPROTO || r == -ETIMEDOUT)
+			sink_lost(a, "LINK_GET failed");
+		return -1;
+	}
+	l->level = lv;
+	l->level_valid = 1;
+	if (lv < c->low_watermark && !l->refill) {
+		log_debug("link %s: pool %u below low watermark %u (poll)", c->name, lv,
+			  c->low_watermark);
+		l->refill = 1;
+	}
+	return 0;
+}
+
+/* Keys to ask for: up to the high watermark, no more than the batch, the
+ * KME's per-request maximum, one inject and what the KME has stored. */
+static uint32_t enc_keys_count(const struct link *l)
+{
+	const struct conf_link *c = l->cfg;
+	uint32_t want = c->high_watermark - l->level;
+	uint32_t n = c->batch ? c->batch : 128;
+
+	if (l->st_valid && (uint32_t)l->st.max_key_per_request < n)
+		n = (uint32_t)l->st.max_key_per_request;
+	if (n > SINK_INJECT_BATCH)
+		n = SINK_INJECT_BATCH;
+	if (n > want)
+		n = want;
+	if (l->st_valid && l->st.stored_key_count > 0 && (uint32_t)l->st.stored_key_count < n)
+		n = (uint32_t)l->st.stored_key_count;
+	return n;
+}
+
+void master_step(struct agent *a, struct link *l, double now)
+{
+	const struct conf_link *c = l->cfg;
+
+	if (poll_pool_level(a, l, now))
+		return;
+	if (etsi_client_busy(&l->kme_m) || l->held[QKD_KEY_ROLE_INITIATOR].n)
+		return;
+	if (now >= l->next_status) {
+		request_submit(a, l, &l->kme_m, etsi_start_status(&l->kme_m, c->remote_sae_id),
+			       "status");
+		return;
+	}
+	if (!l->refill || now < l->next_master || !l->id_ok)
+		return;		/* no keys before the KME's status named our SAE IDs */
+	if (l->level >= c->high_watermark) {
+		l->refill = 0;
+		l->iv_demand = 0;
+		return;
+	}
+	if (l->st_valid && l->st.stored_key_count == 0) {
+		/* The KME said it is empty: ask for its status, not for keys,
+		 * until it has some (no error, no log: a slow link is normal). */
+		uint32_t d = backoff_next(&l->bo_master);
+
+		l->next_master = now + ms_to_s(d < 2000 ? d : 2000);
+		request_submit(a, l, &l->kme_m, etsi_start_status(&l->kme_m, c->remote_sae_id),
+			       "status");
+		return;
+	}
+	request_submit(a, l, &l->kme_m,
+		       etsi_start_enc_keys(&l->kme_m, c->remote_sae_id, (int)enc_keys_count(l),
+					   (int)c->key_size, 0), "enc_keys");
+}
