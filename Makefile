@@ -8,7 +8,7 @@
 #   make check     build, then run host tests, static checks and the guest
 #                  tests; ends with "N passed, N failed"
 #   make demo      the two-site demo on a simulated QKD link (see README)
-#   make bench     module throughput figures (in the guest)
+#   make bench     bytes per buffered key and throughput (in the guest)
 #   make install   install everything (DESTDIR, PREFIX) incl. DKMS source
 #
 # The module builds against KDIR (default: the Debian 6.1 headers that
@@ -77,10 +77,13 @@ check: all
 check-host: all
 	selftests/run-all --host-only
 
-# Throughput figures of the module (in the guest; TCG numbers).
+# Kernel memory per buffered key at 10^3..10^6 keys, and throughput (in
+# the guest, booted without slab debugging; TCG numbers).  BENCH_ARGS:
+# MAX_KEYS [SPEED_KEYS] (selftests/kmod/qkd_bench.c).
 bench: module selftests
-	selftests/vm/run -- /bin/sh -c 'insmod $(REPO)/kmod/qkd.ko && \
-		$(REPO)/selftests/kmod/qkd_bench'
+	QKD_VM_APPEND="slub_debug=- $(QKD_VM_APPEND)" selftests/vm/run \
+		--timeout 1800 -- /bin/sh -c 'insmod $(REPO)/kmod/qkd.ko && \
+		$(REPO)/selftests/kmod/qkd_bench $(BENCH_ARGS)'
 
 demo: all
 	demo/run $(DEMO_ARGS)

@@ -29,13 +29,18 @@ struct qkd_net *qkd_pernet(struct net *net)
 static int __net_init qkd_net_init(struct net *net)
 {
 	struct qkd_net *qn = qkd_pernet(net);
+	int err;
 
 	qn->net = net;
 	mutex_init(&qn->lock);
 	INIT_LIST_HEAD(&qn->links);
 	spin_lock_init(&qn->stats_lock);
+	atomic_set(&qn->nr_spent, 0);
 	atomic_set(&qn->nr_pending, 0);
-	qkd_audit_init(&qn->audit);
+	err = qkd_caps_net_init(qn);
+	if (err)
+		return err;
+	qkd_audit_init(&qn->audit, qn->caps[QKD_CAP_AUDIT_RECORDS]);
 
 	mutex_lock(&qkd_all_nets_lock);
 	list_add(&qn->all_nets, &qkd_all_nets);
@@ -51,6 +56,7 @@ static void __net_exit qkd_net_exit(struct net *net)
 	list_del(&qn->all_nets);
 	mutex_unlock(&qkd_all_nets_lock);
 
+	qkd_caps_net_exit(qn);
 	qkd_net_destroy_links(qn);
 	qkd_audit_destroy(&qn->audit);
 }
@@ -66,22 +72,28 @@ static int __init qkd_init(void)
 {
 	int err;
 
-	err = register_pernet_subsys(&qkd_net_ops);
+	err = qkd_store_init();
 	if (err)
 		return err;
+	err = register_pernet_subsys(&qkd_net_ops);
+	if (err)
+		goto err_store;
 	err = qkd_pending_init();
-	if (err) {
-		unregister_pernet_subsys(&qkd_net_ops);
-		return err;
-	}
+	if (err)
+		goto err_pernet;
 	err = qkd_genl_register();
-	if (err) {
-		qkd_pending_exit();
-		unregister_pernet_subsys(&qkd_net_ops);
-		return err;
-	}
+	if (err)
+		goto err_pending;
 	pr_info("QKD key store loaded\n");
 	return 0;
+
+err_pending:
+	qkd_pending_exit();
+err_pernet:
+	unregister_pernet_subsys(&qkd_net_ops);
+err_store:
+	qkd_store_exit();
+	return err;
 }
 
 static void __exit qkd_exit(void)
@@ -102,6 +114,7 @@ static void __exit qkd_exit(void)
 	qkd_pending_exit();
 	/* Wipes every key left in every namespace. */
 	unregister_pernet_subsys(&qkd_net_ops);
+	qkd_store_exit();
 	pr_info("QKD key store unloaded, all keys wiped\n");
 }
 

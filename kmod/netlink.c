@@ -421,7 +421,7 @@ int qkd_nl_key_inject(struct sk_buff *skb, struct genl_info *info)
 	unsigned int nr;
 	int err;
 
-	in = kvzalloc(size, GFP_KERNEL);
+	in = kvzalloc(size, QKD_GFP);
 	if (!in) {
 		err = -ENOMEM;
 		goto out;
@@ -443,7 +443,7 @@ out:
 	return err;
 }
 
-static int qkd_nl_put_key(struct sk_buff *skb, const struct qkd_key *key)
+static int qkd_nl_put_key(struct sk_buff *skb, const struct qkd_key_out *key)
 {
 	struct nlattr *nest = nla_nest_start(skb, QKD_A_KEY);
 
@@ -502,7 +502,7 @@ int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)
 	struct qkd_take_req req;
 	struct qkd_link *link;
 	struct sk_buff *msg;
-	struct qkd_key key;
+	struct qkd_key_out key;
 	void *hdr;
 	int err;
 

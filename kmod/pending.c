@@ -29,7 +29,7 @@ struct qkd_pending {
 
 struct qkd_pending *qkd_pending_alloc(void)
 {
-	return kzalloc(sizeof(struct qkd_pending), GFP_KERNEL_ACCOUNT);
+	return kzalloc(sizeof(struct qkd_pending), QKD_GFP);
 }
 
 void qkd_pending_free(struct qkd_pending *p)

@@ -9,6 +9,7 @@
  *   pending.c     takes waiting for a key by ID (no sleep in a handler)
  *   ratelimiter.c the per-link token bucket
  *   audit.c       the per-namespace ring of take records
+ *   caps.c        the per-namespace caps (sysctls net.qkd.*)
  */
 #ifndef _QKD_H
 #define _QKD_H
@@ -18,15 +19,27 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/atomic.h>
+#include <linux/gfp.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <uapi/linux/qkd.h>
 
+struct ctl_table_header;
 struct genl_family;
 struct genl_info;
 struct netlink_ext_ack;
+
+/*
+ * Every allocation a caller causes (links, keys, hash tables, spent IDs,
+ * audit ring, inject staging) is charged to the caller's memory cgroup.
+ * At the cgroup's limit the request fails with ENOMEM: buffering a key is
+ * never worth an OOM kill, so no retries past the first reclaim and no
+ * allocation-failure splat.
+ */
+#define QKD_GFP		(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
 /* Token bucket: tokens are kept in units of 1/NSEC_PER_SEC key. */
 struct qkd_ratelimiter {
@@ -72,17 +85,31 @@ struct qkd_link_config {
 	u32 low_watermark;
 };
 
+/*
+ * A buffered key.  Kept small (it is what a namespace pays per key): the
+ * expiry time and the CLOCK_REALTIME stamps a taker sees are derived from
+ * @injected and the link's TTL, the hash chain is singly linked, and the
+ * material is sized to the key: objects come from one of the caches of
+ * qkd_key_cache(), 16 bytes of material per size class.
+ */
 struct qkd_key {
 	struct list_head fifo;		/* link->initiator_keys or responder_keys */
-	struct hlist_node by_id;	/* link->keys_by_id */
+	struct qkd_key *hnext;		/* chain in link->keys_by_id */
+	u64 injected;			/* jiffies */
 	u8 id[QKD_KEY_ID_LEN];
 	u8 role;
 	u8 len;
 	bool reserved;			/* initiator key kept for a take by ID */
-	u64 injected;			/* jiffies */
-	u64 injected_ns;		/* CLOCK_REALTIME, for userspace */
-	u64 expires;			/* jiffies */
-	u64 expires_ns;			/* CLOCK_REALTIME, for userspace */
+	u8 material[];			/* len bytes, zero-padded to the class */
+};
+
+/* A key handed to a taker (a copy: the buffered key is gone by then). */
+struct qkd_key_out {
+	u8 id[QKD_KEY_ID_LEN];
+	u8 role;
+	u8 len;
+	u64 injected_ns;		/* CLOCK_REALTIME, to the tick */
+	u64 expires_ns;			/* CLOCK_REALTIME */
 	u8 material[QKD_KEY_MAX_LEN];
 };
 
@@ -107,7 +134,10 @@ struct qkd_link {
 	struct qkd_ratelimiter rl;
 	struct list_head initiator_keys;	/* oldest first */
 	struct list_head responder_keys;	/* oldest first */
-	DECLARE_HASHTABLE(keys_by_id, 8);
+	/* Chains by ID; grows with the keys buffered (store.c). */
+	struct qkd_key **keys_by_id;
+	unsigned int keys_hash_bits;
+	u32 hash_seed;				/* IDs are chosen by callers */
 	struct list_head spent_ids;		/* oldest first */
 	unsigned int nr_spent;			/* <= QKD_LINK_SPENT_IDS */
 	DECLARE_HASHTABLE(spent_by_id, 8);
@@ -134,10 +164,25 @@ struct qkd_audit_record {
 };
 
 struct qkd_audit {
-	spinlock_t lock;		/* guards the ring and next_seq */
+	struct mutex alloc_lock;	/* allocation and resizing of the ring */
+	spinlock_t lock;		/* guards the ring, size and next_seq */
 	u64 next_seq;			/* seq of the next record, from 1 */
-	struct qkd_audit_record *ring;	/* QKD_AUDIT_RING_SIZE entries */
+	struct qkd_audit_record *ring;	/* @size entries, NULL until a take */
+	u32 size;			/* 0 while @ring is NULL */
+	u32 want;			/* net.qkd.audit_records */
 };
+
+/* The per-namespace caps (caps.c): net.qkd.<name> sysctls. */
+enum qkd_cap {
+	QKD_CAP_LINKS,			/* max_links */
+	QKD_CAP_KEYS,			/* max_keys: buffered, all links */
+	QKD_CAP_BYTES,			/* max_bytes: material buffered */
+	QKD_CAP_SPENT_IDS,		/* max_spent_ids: remembered, all links */
+	QKD_CAP_AUDIT_RECORDS,		/* audit_records: ring size */
+	QKD_NR_CAPS
+};
+
+#define QKD_CAP_MSG_MAX	80
 
 struct qkd_net {
 	struct net *net;
@@ -154,6 +199,16 @@ struct qkd_net {
 	spinlock_t stats_lock;		/* nested inside link->lock */
 	struct qkd_stats stats;		/* totals, kept across link deletion */
 	struct qkd_audit audit;
+	/* Caps, read with READ_ONCE; written by caps.c under @lock. */
+	u32 caps[QKD_NR_CAPS];
+	/*
+	 * The extack text of each refusing cap, naming its value: rewritten
+	 * only by a sysctl write (under @lock) and always NUL-terminated at
+	 * its last byte, so a refusal racing a write reads a valid string.
+	 */
+	char cap_msg[QKD_NR_CAPS][QKD_CAP_MSG_MAX];
+	atomic_t nr_spent;		/* spent IDs remembered, all links */
+	struct ctl_table_header *sysctl;
 };
 
 /* Under qn->lock: a link was added or deleted (link dumps check it). */
@@ -166,6 +221,13 @@ static inline void qkd_net_links_changed(struct qkd_net *qn)
 struct qkd_net *qkd_pernet(struct net *net);
 extern bool qkd_unloading;
 
+/* caps.c */
+int qkd_caps_net_init(struct qkd_net *qn);
+void qkd_caps_net_exit(struct qkd_net *qn);
+/* Points the extack's message at the cap's text (see cap_msg). */
+void qkd_cap_refuse(struct qkd_net *qn, enum qkd_cap cap,
+		    struct netlink_ext_ack *extack);
+
 /* store.c */
 struct qkd_key_in {
 	const struct nlattr *attr;	/* for extack: which key was refused */
@@ -175,6 +237,8 @@ struct qkd_key_in {
 	u8 material[QKD_KEY_MAX_LEN];
 };
 
+int qkd_store_init(void);
+void qkd_store_exit(void);
 void qkd_link_config_defaults(struct qkd_link_config *cfg);
 /* Add n (may be (u64)-1) to a link's counter and the namespace's. */
 void qkd_stat_add(struct qkd_link *link, u64 *counter, u64 n);
@@ -204,7 +268,7 @@ struct qkd_take_req {
  * pending take was left), or another -errno with extack.
  */
 int qkd_link_take(struct qkd_link *link, const struct qkd_take_req *req,
-		  struct qkd_key *out, struct netlink_ext_ack *extack);
+		  struct qkd_key_out *out, struct netlink_ext_ack *extack);
 int qkd_flush(struct qkd_net *qn, const char *name, u8 role,
 	      struct netlink_ext_ack *extack);
 void qkd_net_snapshot(struct qkd_net *qn, struct qkd_stats *stats,
@@ -236,10 +300,12 @@ int qkd_pending_init(void);
 void qkd_pending_exit(void);
 
 /* audit.c */
-void qkd_audit_init(struct qkd_audit *audit);
+void qkd_audit_init(struct qkd_audit *audit, u32 size);
 void qkd_audit_destroy(struct qkd_audit *audit);
+/* Sets the ring size, keeping the newest records; 0 or -ENOMEM. */
+int qkd_audit_resize(struct qkd_audit *audit, u32 size);
 void qkd_audit_record_take(struct qkd_audit *audit, const char *link_name,
-			   const struct qkd_key *key);
+			   const struct qkd_key_out *key);
 int qkd_audit_annotate(struct qkd_audit *audit, const char *link_name,
 		       const u8 *key_id, const u32 *spi, unsigned int nr_spi,
 		       const char *usage);

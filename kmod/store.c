@@ -14,19 +14,114 @@
  * by ID, or a netlink reply being built, keeps its link alive across a
  * concurrent delete; a deleted link is marked dead and emptied at once.
  *
- * Zeroization: key material lives only in struct qkd_key, which is freed
- * with kfree_sensitive() on every path that drops a key (take, expiry,
- * flush, link deletion, namespace exit and module unload).
+ * Zeroization: key material lives only in struct qkd_key, which is wiped
+ * whole and freed by qkd_key_free() on every path that drops a key (take,
+ * expiry, flush, link deletion, namespace exit and module unload).
+ *
+ * Memory: keys come from caches of their own (SLAB_ACCOUNT), one per
+ * 16-byte class of material length; every allocation is charged to the
+ * caller's memory cgroup (QKD_GFP) and bounded by the namespace's caps
+ * (caps.c) besides the link's own max_keys and max_bytes.
  */
 #include <linux/jhash.h>
 #include <linux/jiffies.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/netlink.h>
+#include <linux/random.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 
 #include "qkd.h"
+
+/* Material of 16, 32, 48 or 64 bytes: one cache per class. */
+#define QKD_KEY_CLASS_LEN	16
+#define QKD_KEY_CLASSES		(QKD_KEY_MAX_LEN / QKD_KEY_CLASS_LEN)
+
+static struct kmem_cache *qkd_key_caches[QKD_KEY_CLASSES];
+static struct kmem_cache *qkd_spent_cache;
+
+static unsigned int qkd_key_class(unsigned int len)
+{
+	return (len - 1) / QKD_KEY_CLASS_LEN;
+}
+
+static size_t qkd_key_class_size(unsigned int class)
+{
+	return struct_size((struct qkd_key *)NULL, material,
+			   (class + 1) * QKD_KEY_CLASS_LEN);
+}
+
+int qkd_store_init(void)
+{
+	static const char *const names[QKD_KEY_CLASSES] = {
+		"qkd_key_16", "qkd_key_32", "qkd_key_48", "qkd_key_64",
+	};
+	unsigned int i;
+
+	BUILD_BUG_ON(QKD_KEY_MIN_LEN < 1 ||
+		     QKD_KEY_MAX_LEN % QKD_KEY_CLASS_LEN);
+	for (i = 0; i < QKD_KEY_CLASSES; i++) {
+		qkd_key_caches[i] = kmem_cache_create(names[i],
+						      qkd_key_class_size(i), 0,
+						      SLAB_ACCOUNT, NULL);
+		if (!qkd_key_caches[i])
+			goto fail;
+	}
+	qkd_spent_cache = KMEM_CACHE(qkd_spent_id, SLAB_ACCOUNT);
+	if (!qkd_spent_cache)
+		goto fail;
+	return 0;
+
+fail:
+	qkd_store_exit();
+	return -ENOMEM;
+}
+
+/* After every namespace is gone: all keys and spent IDs are freed. */
+void qkd_store_exit(void)
+{
+	unsigned int i;
+
+	kmem_cache_destroy(qkd_spent_cache);
+	qkd_spent_cache = NULL;
+	for (i = 0; i < QKD_KEY_CLASSES; i++) {
+		kmem_cache_destroy(qkd_key_caches[i]);
+		qkd_key_caches[i] = NULL;
+	}
+}
+
+static struct qkd_key *qkd_key_alloc(unsigned int len)
+{
+	struct qkd_key *key;
+
+	key = kmem_cache_zalloc(qkd_key_caches[qkd_key_class(len)], QKD_GFP);
+	if (key)
+		key->len = len;	/* qkd_key_free() needs the class */
+	return key;
+}
+
+static void qkd_key_free(struct qkd_key *key)
+{
+	unsigned int class = qkd_key_class(key->len);
+
+	/* The whole object, material included, like kfree_sensitive(). */
+	memzero_explicit(key, qkd_key_class_size(class));
+	kmem_cache_free(qkd_key_caches[class], key);
+}
+
+static struct qkd_spent_id *qkd_spent_alloc(void)
+{
+	return kmem_cache_zalloc(qkd_spent_cache, QKD_GFP);
+}
+
+static void qkd_spent_free(struct qkd_spent_id *spent)
+{
+	if (spent)
+		kmem_cache_free(qkd_spent_cache, spent);
+}
 
 void qkd_link_config_defaults(struct qkd_link_config *cfg)
 {
@@ -39,19 +134,81 @@ void qkd_link_config_defaults(struct qkd_link_config *cfg)
 	cfg->low_watermark = QKD_LINK_DEFAULT_LOW_WATERMARK;
 }
 
-static u32 qkd_key_hash(const u8 *id)
+static u32 qkd_key_hash(const struct qkd_link *link, const u8 *id)
 {
-	return jhash(id, QKD_KEY_ID_LEN, 0);
+	return jhash(id, QKD_KEY_ID_LEN, link->hash_seed);
+}
+
+/*
+ * The chains by ID hold about two keys each: the table doubles (in
+ * qkd_link_inject(), allocated before the lock) up to this size, enough
+ * for QKD_LINK_MAX_KEYS_LIMIT keys.
+ */
+#define QKD_KEY_HASH_MIN_BITS	4
+#define QKD_KEY_HASH_MAX_BITS	15
+
+static unsigned int qkd_key_hash_bits(u64 keys)
+{
+	unsigned int bits = QKD_KEY_HASH_MIN_BITS;
+
+	while (bits < QKD_KEY_HASH_MAX_BITS && keys > (2ULL << bits))
+		bits++;
+	return bits;
+}
+
+/* Called with link->lock held: the slot holding the key of @id, or NULL's. */
+static struct qkd_key **qkd_link_key_slot(struct qkd_link *link, const u8 *id)
+{
+	struct qkd_key **p;
+
+	p = &link->keys_by_id[hash_32(qkd_key_hash(link, id),
+				      link->keys_hash_bits)];
+	while (*p && memcmp((*p)->id, id, QKD_KEY_ID_LEN))
+		p = &(*p)->hnext;
+	return p;
 }
 
 static struct qkd_key *qkd_link_find_key(struct qkd_link *link, const u8 *id)
 {
+	return *qkd_link_key_slot(link, id);
+}
+
+static void qkd_link_hash_key(struct qkd_link *link, struct qkd_key *key)
+{
+	struct qkd_key **head;
+
+	head = &link->keys_by_id[hash_32(qkd_key_hash(link, key->id),
+					 link->keys_hash_bits)];
+	key->hnext = *head;
+	*head = key;
+}
+
+static void qkd_link_unhash_key(struct qkd_link *link, struct qkd_key *key)
+{
+	struct qkd_key **p = qkd_link_key_slot(link, key->id);
+
+	*p = key->hnext;
+	key->hnext = NULL;
+}
+
+/*
+ * Called with link->lock held: move every key into @table (1 << bits
+ * zeroed chains); returns the old table, to be freed after the lock.
+ */
+static struct qkd_key **qkd_link_rehash(struct qkd_link *link,
+					struct qkd_key **table,
+					unsigned int bits)
+{
+	struct qkd_key **old = link->keys_by_id;
 	struct qkd_key *key;
 
-	hash_for_each_possible(link->keys_by_id, key, by_id, qkd_key_hash(id))
-		if (!memcmp(key->id, id, QKD_KEY_ID_LEN))
-			return key;
-	return NULL;
+	link->keys_by_id = table;
+	link->keys_hash_bits = bits;
+	list_for_each_entry(key, &link->initiator_keys, fifo)
+		qkd_link_hash_key(link, key);
+	list_for_each_entry(key, &link->responder_keys, fifo)
+		qkd_link_hash_key(link, key);
+	return old;
 }
 
 static bool qkd_link_id_spent(struct qkd_link *link, const u8 *id)
@@ -59,7 +216,7 @@ static bool qkd_link_id_spent(struct qkd_link *link, const u8 *id)
 	struct qkd_spent_id *spent;
 
 	hash_for_each_possible(link->spent_by_id, spent, by_id,
-			       qkd_key_hash(id))
+			       qkd_key_hash(link, id))
 		if (!memcmp(spent->id, id, QKD_KEY_ID_LEN))
 			return true;
 	return false;
@@ -67,24 +224,32 @@ static bool qkd_link_id_spent(struct qkd_link *link, const u8 *id)
 
 /*
  * Called with link->lock held: remember a taken key's ID, forgetting the
- * oldest beyond QKD_LINK_SPENT_IDS.  Returns an entry to free, if any.
+ * link's oldest beyond QKD_LINK_SPENT_IDS, or when the namespace holds
+ * its net.qkd.max_spent_ids (a link always keeps its newest one).
+ * Returns an entry to free, if any.
  */
 static struct qkd_spent_id *qkd_link_spend_id(struct qkd_link *link,
 					      struct qkd_spent_id *spent,
 					      const u8 *id)
 {
+	struct qkd_net *qn = link->qn;
 	struct qkd_spent_id *oldest = NULL;
 
-	memcpy(spent->id, id, QKD_KEY_ID_LEN);
-	list_add_tail(&spent->fifo, &link->spent_ids);
-	hash_add(link->spent_by_id, &spent->by_id, qkd_key_hash(id));
-	if (++link->nr_spent > QKD_LINK_SPENT_IDS) {
+	if (link->nr_spent &&
+	    (link->nr_spent >= QKD_LINK_SPENT_IDS ||
+	     atomic_read(&qn->nr_spent) >=
+	     READ_ONCE(qn->caps[QKD_CAP_SPENT_IDS]))) {
 		oldest = list_first_entry(&link->spent_ids,
 					  struct qkd_spent_id, fifo);
 		list_del(&oldest->fifo);
 		hash_del(&oldest->by_id);
-		link->nr_spent--;
+	} else {
+		link->nr_spent++;
+		atomic_inc(&qn->nr_spent);
 	}
+	memcpy(spent->id, id, QKD_KEY_ID_LEN);
+	list_add_tail(&spent->fifo, &link->spent_ids);
+	hash_add(link->spent_by_id, &spent->by_id, qkd_key_hash(link, id));
 	return oldest;
 }
 
@@ -94,8 +259,9 @@ static void qkd_link_free_spent_ids(struct qkd_link *link)
 
 	list_for_each_entry_safe(spent, tmp, &link->spent_ids, fifo) {
 		list_del(&spent->fifo);
-		kfree(spent);
+		qkd_spent_free(spent);
 	}
+	atomic_sub(link->nr_spent, &link->qn->nr_spent);
 	link->nr_spent = 0;
 }
 
@@ -120,7 +286,7 @@ static void qkd_link_unlink_key(struct qkd_link *link, struct qkd_key *key)
 	struct qkd_net *qn = link->qn;
 
 	list_del(&key->fifo);
-	hash_del(&key->by_id);
+	qkd_link_unhash_key(link, key);
 	link->stats.keys_buffered--;
 	link->stats.bytes_buffered -= key->len;
 	if (key->role == QKD_KEY_ROLE_INITIATOR)
@@ -138,12 +304,6 @@ static void qkd_link_unlink_key(struct qkd_link *link, struct qkd_key *key)
 	spin_unlock(&qn->stats_lock);
 }
 
-static void qkd_key_free(struct qkd_key *key)
-{
-	/* kfree_sensitive() wipes the whole object, material included. */
-	kfree_sensitive(key);
-}
-
 static void qkd_free_key_list(struct list_head *keys)
 {
 	struct qkd_key *key, *tmp;
@@ -152,6 +312,13 @@ static void qkd_free_key_list(struct list_head *keys)
 		list_del(&key->fifo);
 		qkd_key_free(key);
 	}
+}
+
+/* Called with link->lock held: every key of a link shares its TTL. */
+static u64 qkd_key_expires(const struct qkd_link *link,
+			   const struct qkd_key *key)
+{
+	return key->injected + (u64)link->cfg.key_ttl * HZ;
 }
 
 static struct qkd_key *qkd_link_oldest(struct qkd_link *link)
@@ -166,20 +333,21 @@ static struct qkd_key *qkd_link_oldest(struct qkd_link *link)
 		return b;
 	if (!b)
 		return a;
-	return time_before64(a->expires, b->expires) ? a : b;
+	return time_before64(a->injected, b->injected) ? a : b;
 }
 
 /* Called with link->lock held: arm the expiry work for the oldest key. */
 static void qkd_link_arm_expiry(struct qkd_link *link)
 {
 	struct qkd_key *oldest = qkd_link_oldest(link);
-	u64 now = get_jiffies_64();
+	u64 now = get_jiffies_64(), expires;
 
 	if (!oldest || link->dead)
 		return;
+	expires = qkd_key_expires(link, oldest);
 	mod_delayed_work(system_wq, &link->expiry_work,
-			 time_after64(oldest->expires, now) ?
-			 (unsigned long)(oldest->expires - now) : 0);
+			 time_after64(expires, now) ?
+			 (unsigned long)(expires - now) : 0);
 }
 
 /*
@@ -194,7 +362,7 @@ static unsigned int qkd_link_reap_expired(struct qkd_link *link,
 	struct qkd_key *key;
 
 	while ((key = qkd_link_oldest(link)) &&
-	       time_after_eq64(now, key->expires)) {
+	       time_after_eq64(now, qkd_key_expires(link, key))) {
 		qkd_link_unlink_key(link, key);
 		qkd_stat_add(link, &link->stats.expired, 1);
 		if (key->role == QKD_KEY_ROLE_INITIATOR)
@@ -272,10 +440,19 @@ int qkd_link_create(struct qkd_net *qn, const char *name,
 		    struct netlink_ext_ack *extack)
 {
 	struct qkd_link *link;
+	int err;
 
-	link = kzalloc(sizeof(*link), GFP_KERNEL);
+	link = kzalloc(sizeof(*link), QKD_GFP);
 	if (!link)
-		return -ENOMEM;
+		goto nomem;
+	link->keys_hash_bits = QKD_KEY_HASH_MIN_BITS;
+	link->keys_by_id = kcalloc(1U << link->keys_hash_bits,
+				   sizeof(*link->keys_by_id), QKD_GFP);
+	if (!link->keys_by_id) {
+		kfree(link);
+		goto nomem;
+	}
+	link->hash_seed = get_random_u32();
 	kref_init(&link->refcount);
 	link->qn = qn;
 	strscpy(link->name, name, sizeof(link->name));
@@ -284,7 +461,6 @@ int qkd_link_create(struct qkd_net *qn, const char *name,
 	qkd_ratelimiter_init(&link->rl, cfg->rate, cfg->burst);
 	INIT_LIST_HEAD(&link->initiator_keys);
 	INIT_LIST_HEAD(&link->responder_keys);
-	hash_init(link->keys_by_id);
 	INIT_LIST_HEAD(&link->spent_ids);
 	hash_init(link->spent_by_id);
 	INIT_LIST_HEAD(&link->pending);
@@ -293,9 +469,15 @@ int qkd_link_create(struct qkd_net *qn, const char *name,
 	mutex_lock(&qn->lock);
 	if (qkd_link_find(qn, name)) {
 		mutex_unlock(&qn->lock);
-		kfree(link);
 		NL_SET_ERR_MSG_MOD(extack, "a link of that name exists");
-		return -EEXIST;
+		err = -EEXIST;
+		goto out_free;
+	}
+	if (qn->nr_links >= READ_ONCE(qn->caps[QKD_CAP_LINKS])) {
+		qkd_cap_refuse(qn, QKD_CAP_LINKS, extack);
+		mutex_unlock(&qn->lock);
+		err = -QKD_ERR_NS_CAP;
+		goto out_free;
 	}
 	list_add_tail(&link->node, &qn->links);
 	qn->nr_links++;
@@ -306,6 +488,14 @@ int qkd_link_create(struct qkd_net *qn, const char *name,
 	qkd_notify_link_changed(link, QKD_CMD_LINK_NEW_NTF);
 	qkd_link_put(link);
 	return 0;
+
+nomem:
+	NL_SET_ERR_MSG_MOD(extack, "out of memory for the link (memory cgroup limit?)");
+	return -ENOMEM;
+out_free:
+	kfree(link->keys_by_id);
+	kfree(link);
+	return err;
 }
 
 struct qkd_link *qkd_link_get(struct qkd_net *qn, const char *name)
@@ -326,6 +516,7 @@ static void qkd_link_release(struct kref *ref)
 
 	/* Its keys were wiped when it died; nothing secret is left. */
 	qkd_link_free_spent_ids(link);
+	kvfree(link->keys_by_id);
 	kfree(link);
 }
 
@@ -415,30 +606,17 @@ void qkd_net_wake_all(struct qkd_net *qn)
 	mutex_unlock(&qn->lock);
 }
 
-static void qkd_key_set_ttl(struct qkd_key *key, u32 ttl)
-{
-	key->expires = key->injected + (u64)ttl * HZ;
-	key->expires_ns = key->injected_ns + (u64)ttl * NSEC_PER_SEC;
-}
-
 void qkd_link_set_config(struct qkd_link *link,
 			 const struct qkd_link_config *cfg)
 {
-	struct qkd_key *key;
-
 	spin_lock(&link->lock);
 	if (cfg->rate != link->cfg.rate || cfg->burst != link->cfg.burst)
 		qkd_ratelimiter_init(&link->rl, cfg->rate, cfg->burst);
-	if (cfg->key_ttl != link->cfg.key_ttl) {
-		/*
-		 * A new TTL applies to every buffered key, counted from its
-		 * injection, so both lists stay sorted by expiry.
-		 */
-		list_for_each_entry(key, &link->initiator_keys, fifo)
-			qkd_key_set_ttl(key, cfg->key_ttl);
-		list_for_each_entry(key, &link->responder_keys, fifo)
-			qkd_key_set_ttl(key, cfg->key_ttl);
-	}
+	/*
+	 * A new TTL applies to every buffered key, counted from its
+	 * injection (expiry is derived from it), so both lists stay sorted
+	 * by expiry; the expiry work is re-armed below.
+	 */
 	/*
 	 * Lower caps apply to later injections: keys already buffered stay,
 	 * since dropping QKD material that both sites hold helps nobody.
@@ -471,6 +649,48 @@ void qkd_net_snapshot(struct qkd_net *qn, struct qkd_stats *stats,
 	mutex_unlock(&qn->lock);
 }
 
+/* Counts @nr keys of @bytes injected into a link's or namespace's stats. */
+static void qkd_stats_add_injected(struct qkd_stats *s, unsigned int nr,
+				   unsigned int responders, unsigned int bytes)
+{
+	s->injected += nr;
+	s->keys_buffered += nr;
+	s->initiator_keys += nr - responders;
+	s->bytes_buffered += bytes;
+	s->bytes_high_water = max(s->bytes_high_water, s->bytes_buffered);
+}
+
+/*
+ * Called with link->lock held: check the namespace's key and byte caps
+ * and, if they allow @nr keys of @bytes, count them in its totals.
+ */
+static int qkd_net_charge_keys(struct qkd_link *link, unsigned int nr,
+			       unsigned int responders, unsigned int bytes,
+			       struct netlink_ext_ack *extack)
+{
+	struct qkd_net *qn = link->qn;
+	enum qkd_cap over;
+
+	spin_lock(&qn->stats_lock);
+	if (qn->stats.keys_buffered + nr > READ_ONCE(qn->caps[QKD_CAP_KEYS]))
+		over = QKD_CAP_KEYS;
+	else if (qn->stats.bytes_buffered + bytes >
+		 READ_ONCE(qn->caps[QKD_CAP_BYTES]))
+		over = QKD_CAP_BYTES;
+	else
+		over = QKD_NR_CAPS;
+	if (over != QKD_NR_CAPS) {
+		qn->stats.rejected_cap += nr;
+		spin_unlock(&qn->stats_lock);
+		link->stats.rejected_cap += nr;
+		qkd_cap_refuse(qn, over, extack);
+		return -QKD_ERR_NS_CAP;
+	}
+	qkd_stats_add_injected(&qn->stats, nr, responders, bytes);
+	spin_unlock(&qn->stats_lock);
+	return 0;
+}
+
 /* Pending takes for responder keys just injected; under link->lock. */
 static void qkd_link_collect_ready(struct qkd_link *link,
 				   const struct qkd_key_in *in, unsigned int nr,
@@ -486,11 +706,11 @@ static void qkd_link_collect_ready(struct qkd_link *link,
 int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *in,
 		    unsigned int nr, struct netlink_ext_ack *extack)
 {
-	u64 now = get_jiffies_64(), now_ns = ktime_get_real_ns();
-	unsigned int i, j, bytes = 0, responders = 0;
-	struct qkd_key **keys;
+	unsigned int i, j, bytes = 0, responders = 0, bits;
+	struct qkd_key **keys, **table = NULL;
 	LIST_HEAD(ready);
 	int err = 0;
+	u64 now;
 
 	/* Duplicates within the batch are refused like duplicates held. */
 	for (i = 0; i < nr; i++) {
@@ -508,16 +728,18 @@ int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *in,
 		}
 	}
 
-	keys = kcalloc(nr, sizeof(*keys), GFP_KERNEL);
+	keys = kcalloc(nr, sizeof(*keys), QKD_GFP);
 	if (!keys)
-		return -ENOMEM;
+		goto nomem;
 	for (i = 0; i < nr; i++) {
-		keys[i] = kzalloc(sizeof(*keys[i]), GFP_KERNEL);
-		if (!keys[i]) {
-			err = -ENOMEM;
-			goto out_free;
-		}
+		keys[i] = qkd_key_alloc(in[i].len);
+		if (!keys[i])
+			goto nomem_free;
 	}
+	/* A bigger table if needed; without one the chains grow longer. */
+	bits = qkd_key_hash_bits(READ_ONCE(link->stats.keys_buffered) + nr);
+	if (bits > READ_ONCE(link->keys_hash_bits))
+		table = kvcalloc(1U << bits, sizeof(*table), QKD_GFP);
 
 	spin_lock(&link->lock);
 	if (link->dead) {
@@ -553,39 +775,31 @@ int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *in,
 		err = -ENOSPC;
 		goto out_free;
 	}
+	err = qkd_net_charge_keys(link, nr, responders, bytes, extack);
+	if (err) {
+		spin_unlock(&link->lock);
+		goto out_free;
+	}
 
+	if (table && bits > link->keys_hash_bits)
+		table = qkd_link_rehash(link, table, bits);
+	/* Read under the lock: the lists stay in injection order. */
+	now = get_jiffies_64();
 	for (i = 0; i < nr; i++) {
 		struct qkd_key *key = keys[i];
 
 		memcpy(key->id, in[i].id, QKD_KEY_ID_LEN);
 		memcpy(key->material, in[i].material, in[i].len);
-		key->len = in[i].len;
 		key->role = in[i].role;
 		key->injected = now;
-		key->injected_ns = now_ns;
-		qkd_key_set_ttl(key, link->cfg.key_ttl);
 		list_add_tail(&key->fifo,
 			      key->role == QKD_KEY_ROLE_INITIATOR ?
 			      &link->initiator_keys : &link->responder_keys);
-		hash_add(link->keys_by_id, &key->by_id, qkd_key_hash(key->id));
+		qkd_link_hash_key(link, key);
 		keys[i] = NULL;
 	}
 
-	link->stats.injected += nr;
-	link->stats.keys_buffered += nr;
-	link->stats.initiator_keys += nr - responders;
-	link->stats.bytes_buffered += bytes;
-	link->stats.bytes_high_water = max(link->stats.bytes_high_water,
-					   link->stats.bytes_buffered);
-	spin_lock(&link->qn->stats_lock);
-	link->qn->stats.injected += nr;
-	link->qn->stats.keys_buffered += nr;
-	link->qn->stats.initiator_keys += nr - responders;
-	link->qn->stats.bytes_buffered += bytes;
-	link->qn->stats.bytes_high_water =
-		max(link->qn->stats.bytes_high_water,
-		    link->qn->stats.bytes_buffered);
-	spin_unlock(&link->qn->stats_lock);
+	qkd_stats_add_injected(&link->stats, nr, responders, bytes);
 
 	if (responders && link->nr_pending)
 		qkd_link_collect_ready(link, in, nr, &ready);
@@ -596,9 +810,44 @@ int qkd_link_inject(struct qkd_link *link, struct qkd_key_in *in,
 
 out_free:
 	for (i = 0; i < nr; i++)
-		kfree(keys[i]);	/* never held material: plain kfree */
+		if (keys[i])
+			qkd_key_free(keys[i]);	/* never held material */
 	kfree(keys);
+	kvfree(table);		/* unused, or the table replaced */
 	return err;
+
+nomem_free:
+	while (i--)
+		qkd_key_free(keys[i]);
+	kfree(keys);
+nomem:
+	NL_SET_ERR_MSG_MOD(extack, "out of memory for the keys (memory cgroup limit?)");
+	return -ENOMEM;
+}
+
+/*
+ * Copies a key out for its taker.  The TTL is read unlocked: a concurrent
+ * LINK_SET may give the taker either TTL.
+ */
+static void qkd_key_export_id(struct qkd_link *link, const struct qkd_key *key,
+			      struct qkd_key_out *out)
+{
+	u64 age_ns = jiffies64_to_nsecs(get_jiffies_64() - key->injected);
+
+	memcpy(out->id, key->id, QKD_KEY_ID_LEN);
+	out->role = key->role;
+	out->len = 0;
+	out->injected_ns = ktime_get_real_ns() - age_ns;
+	out->expires_ns = out->injected_ns +
+			  (u64)READ_ONCE(link->cfg.key_ttl) * NSEC_PER_SEC;
+}
+
+static void qkd_key_export(struct qkd_link *link, const struct qkd_key *key,
+			   struct qkd_key_out *out)
+{
+	qkd_key_export_id(link, key, out);
+	out->len = key->len;
+	memcpy(out->material, key->material, key->len);
 }
 
 /* What one take did, for the steps after the lock. */
@@ -625,7 +874,7 @@ static struct qkd_key *qkd_link_oldest_free(struct qkd_link *link)
 }
 
 /* RESERVE: mark the oldest free initiator key; its ID goes back. */
-static int qkd_link_reserve(struct qkd_link *link, struct qkd_key *out,
+static int qkd_link_reserve(struct qkd_link *link, struct qkd_key_out *out,
 			    struct netlink_ext_ack *extack)
 {
 	struct qkd_key *key = qkd_link_oldest_free(link);
@@ -637,11 +886,7 @@ static int qkd_link_reserve(struct qkd_link *link, struct qkd_key *out,
 	}
 	key->reserved = true;
 	qkd_stat_add(link, &link->stats.reserved, 1);
-	memset(out, 0, sizeof(*out));
-	memcpy(out->id, key->id, QKD_KEY_ID_LEN);
-	out->role = key->role;
-	out->injected_ns = key->injected_ns;
-	out->expires_ns = key->expires_ns;
+	qkd_key_export_id(link, key, out);	/* the ID only */
 	return 0;
 }
 
@@ -713,7 +958,7 @@ static int qkd_link_miss_by_id(struct qkd_link *link, struct qkd_take_ctx *t,
 
 /* The take under link->lock. */
 static int qkd_link_take_locked(struct qkd_link *link, struct qkd_take_ctx *t,
-				struct qkd_key *out,
+				struct qkd_key_out *out,
 				struct netlink_ext_ack *extack)
 {
 	const struct qkd_take_req *req = t->req;
@@ -758,7 +1003,7 @@ static int qkd_link_take_locked(struct qkd_link *link, struct qkd_take_ctx *t,
 }
 
 int qkd_link_take(struct qkd_link *link, const struct qkd_take_req *req,
-		  struct qkd_key *out, struct netlink_ext_ack *extack)
+		  struct qkd_key_out *out, struct netlink_ext_ack *extack)
 {
 	struct qkd_take_ctx t = { .req = req };
 	int err;
@@ -766,12 +1011,12 @@ int qkd_link_take(struct qkd_link *link, const struct qkd_take_req *req,
 	INIT_LIST_HEAD(&t.expired);
 	INIT_LIST_HEAD(&t.cancelled);
 	/* Allocated before the lock; a key is never handed out unrecorded. */
-	t.spent = kzalloc(sizeof(*t.spent), GFP_KERNEL_ACCOUNT);
+	t.spent = qkd_spent_alloc();
 	if (req->id && req->wait_ms && !(req->flags & QKD_TAKE_F_INITIATOR))
 		t.pend = qkd_pending_alloc();
 	if (!t.spent || (req->id && req->wait_ms && !t.pend &&
 			 !(req->flags & QKD_TAKE_F_INITIATOR))) {
-		kfree(t.spent);
+		qkd_spent_free(t.spent);
 		qkd_pending_free(t.pend);
 		return -ENOMEM;
 	}
@@ -781,14 +1026,13 @@ int qkd_link_take(struct qkd_link *link, const struct qkd_take_req *req,
 	spin_unlock(&link->lock);
 
 	if (t.key) {
-		memcpy(out, t.key, sizeof(*out));
-		INIT_LIST_HEAD(&out->fifo);
+		qkd_key_export(link, t.key, out);
 		qkd_key_free(t.key);
 		qkd_audit_record_take(&link->qn->audit, link->name, out);
 	}
 	if (t.wanted)
 		qkd_notify_key_wanted(link, req->id);
-	kfree(t.spent);	/* unused, or the oldest spent ID forgotten */
+	qkd_spent_free(t.spent);	/* unused, or the oldest spent ID forgotten */
 	qkd_pending_free(t.pend);
 	qkd_pending_free_list(&t.cancelled);
 	qkd_link_notify_expired(link, &t.expired);

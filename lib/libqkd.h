@@ -179,7 +179,9 @@ void qkd_key_wipe(struct qkd_key_buf *key);
 /*
  * Inject nr keys (1..QKD_INJECT_MAX_KEYS) into a link, all or nothing.
  * -EEXIST: an ID already held or already taken from the link; -ENOSPC:
- * over the link's caps.  On failure see qkd_nl_outcome_unknown().
+ * over the link's caps; -EDQUOT: over a cap of the namespace (net.qkd.*);
+ * -ENOMEM: also the caller's memory cgroup at its limit.  On failure see
+ * qkd_nl_outcome_unknown().
  * The send buffer is wiped as soon as the request has left.
  */
 int qkd_key_inject(struct qkd_nl *nl, const char *link,

@@ -178,7 +178,7 @@ static void inject_failed(struct agent *a, struct link *l, int role, int r)
 	} else if (r == -ENOENT || r == -ECONNREFUSED || r == -EPROTO || r == -ETIMEDOUT) {
 		/* nothing was sent (socket gone): reconnect, retry */
 		sink_lost(a, "inject failed");
-	} else if (r == -ENOSPC || r == -EBUSY || r == -ENOMEM || r == -ENOBUFS ||
+	} else if (r == -ENOSPC || r == -EDQUOT || r == -EBUSY || r == -ENOMEM || r == -ENOBUFS ||
 		   r == -EINTR || r == -EAGAIN) {
 		/* the store said so, or the send failed (nothing sent):
 		 * keep them; retry after the next poll */

@@ -74,7 +74,11 @@
 #define QKD_LINK_DEFAULT_BURST		16
 #define QKD_LINK_DEFAULT_LOW_WATERMARK	0	/* 0: no notification */
 
-#define QKD_AUDIT_RING_SIZE	1024	/* take records kept per namespace */
+/*
+ * Take records kept per namespace: the default of net.qkd.audit_records in
+ * namespaces of the initial user namespace (others keep fewer).
+ */
+#define QKD_AUDIT_RING_SIZE	1024
 /*
  * IDs of the last keys taken from a link are remembered so that the same
  * key can never be injected and used a second time (e.g. by an agent
@@ -98,6 +102,14 @@ enum qkd_key_role {
  *  EEXIST     link name or key ID already present, or key ID already
  *             taken from this link (one of its last QKD_LINK_SPENT_IDS)
  *  ENOSPC     inject would exceed the link's max_keys or max_bytes
+ *  EDQUOT     a cap of the namespace (sysctls net.qkd.max_links, max_keys,
+ *             max_bytes) would be exceeded: LINK_NEW beyond max_links,
+ *             inject beyond the namespace's keys or bytes buffered over all
+ *             links.  Only the initial user namespace's admin can raise
+ *             them; the extack message names the cap and its value.
+ *  ENOMEM     out of memory, or the caller's memory cgroup is at its limit
+ *             (everything the store holds is charged to the cgroup of the
+ *             caller that made it allocate)
  *  ENOENT     no initiator key buffered / no key of that ID held (and
  *             not waited for), or the ID was already taken from the link,
  *             or it names one of this side's initiator keys
@@ -111,6 +123,7 @@ enum qkd_key_role {
  *  EPERM      caller lacks CAP_NET_ADMIN in the namespace's user namespace
  */
 #define QKD_ERR_RATE_LIMITED	EBUSY
+#define QKD_ERR_NS_CAP		EDQUOT
 
 enum qkd_cmd {
 	QKD_CMD_UNSPEC,
