@@ -32,6 +32,7 @@ struct qkd_nl {
 	unsigned int rcvtimeo_ms;	/* SO_RCVTIMEO now (a take may extend it) */
 	bool subscribed;
 	bool outcome_unknown;
+	bool dump_intr;			/* a dump message had NLM_F_DUMP_INTR */
 	unsigned long foreign_dropped;
 	char err[QKD_NL_ERR_MAX];
 	uint32_t err_off, err_miss;

@@ -139,13 +139,16 @@ int qkd_link_del(struct qkd_nl *nl, const char *name);
 /* -ENODEV: no such link. */
 int qkd_link_get(struct qkd_nl *nl, const char *name,
 		 struct qkd_link_info *info);
-/* Calls fn for each link, in one dump (one consistent pass); returns the
- * count, or -errno (a negative return of fn stops the calls and is
- * returned once the dump is drained). */
+/* Calls fn for each link, in one dump; returns the count, or -errno (a
+ * negative return of fn stops the calls and is returned once the dump is
+ * drained).  -EINTR: links were added or deleted while the dump ran (the
+ * module flagged NLM_F_DUMP_INTR): what fn saw may be inconsistent, dump
+ * again. */
 typedef int (*qkd_link_fn)(const struct qkd_link_info *info, void *arg);
 int qkd_link_dump_each(struct qkd_nl *nl, qkd_link_fn fn, void *arg);
 /* The same into an array: fills up to max entries; returns how many links
- * there are (more than max: those are counted, not stored) or -errno. */
+ * there are (more than max: those are counted, not stored) or -errno.
+ * It dumps again (up to 4 times) when the dump was interrupted. */
 int qkd_link_dump(struct qkd_nl *nl, struct qkd_link_info *infos, int max);
 
 /* link NULL: the whole namespace; role 0: both roles. */

@@ -258,9 +258,15 @@ static int qkd_link_to_array(const struct qkd_link_info *info, void *arg)
 
 int qkd_link_dump(struct qkd_nl *nl, struct qkd_link_info *infos, int max)
 {
-	struct qkd_dump_array a = { infos, sizeof(*infos), max, 0 };
+	int tries = 0, ret;
 
-	return qkd_link_dump_each(nl, qkd_link_to_array, &a);
+	/* an array can be filled again: retry a dump links changed under */
+	do {
+		struct qkd_dump_array a = { infos, sizeof(*infos), max, 0 };
+
+		ret = qkd_link_dump_each(nl, qkd_link_to_array, &a);
+	} while (ret == -EINTR && ++tries < 4);
+	return ret;
 }
 
 int qkd_flush(struct qkd_nl *nl, const char *link, uint8_t role)

@@ -427,6 +427,8 @@ static enum qkd_nl_step qkd_nl_reply(struct qkd_nl *nl,
 		qkd_nl_set_error(nl, "NLMSG_DONE in reply to a request that is no dump");
 		return QKD_NL_DONE;
 	}
+	if (m->nlmsg_flags & NLM_F_DUMP_INTR)
+		nl->dump_intr = true;	/* the kernel's state changed meanwhile */
 	if (parse && !*parse_err)
 		*parse_err = parse(m, arg);
 	return QKD_NL_MORE;
@@ -453,6 +455,7 @@ int qkd_nl_transact(struct qkd_nl *nl, struct nlmsghdr *nlh,
 
 	qkd_nl_clear_error(nl);
 	nl->outcome_unknown = false;
+	nl->dump_intr = false;
 	if (!nl->sock) {
 		explicit_bzero(nl->sbuf, sent);
 		qkd_nl_set_error(nl, "not connected to the qkd module");
@@ -496,6 +499,10 @@ int qkd_nl_transact(struct qkd_nl *nl, struct nlmsghdr *nlh,
 	}
 	if (result)
 		return result;
+	if (dump && nl->dump_intr && !parse_err) {
+		qkd_nl_set_error(nl, "the module's state changed during the dump: dump again");
+		return -EINTR;
+	}
 	if (parse_err) {
 		if (!nl->err[0])
 			qkd_nl_set_error(nl, "malformed reply from the qkd module");

@@ -411,6 +411,36 @@ TEST_F(lib, link_dump_counts_beyond_max)
 	EXPECT_FALSE(infos[1].stats.present & (1ULL << QKD_STATS_A_TAKEN));
 }
 
+static int stop_at_second(const struct qkd_link_info *info, void *arg);
+
+/* A dump whose first message is flagged interrupted, intr_left times. */
+static void answer_intr_dump(struct nlmsghdr *req, void *arg)
+{
+	int *intr_left = arg, one = 1;
+	struct nlmsghdr *first;
+
+	answer_dump(req, &one);
+	first = (struct nlmsghdr *)fk.q[(fk.tail - 1) % FAKE_MAX_DGRAMS].buf;
+	if ((*intr_left)-- > 0)
+		first->nlmsg_flags |= NLM_F_DUMP_INTR;
+}
+
+TEST_F(lib, interrupted_dump)
+{
+	struct qkd_link_info infos[2];
+	int intr = 1, calls = -100;
+
+	fk.respond = answer_intr_dump;
+	fk.arg = &intr;
+	EXPECT_EQ(-EINTR, qkd_link_dump_each(self->nl, stop_at_second, &calls));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "dump again"));
+	/* the array form dumps again by itself */
+	intr = 2;
+	EXPECT_EQ(1, qkd_link_dump(self->nl, infos, 2));
+	EXPECT_EQ(4, fk.sends);	/* 1, then 2 interrupted and 1 whole */
+	EXPECT_STREQ("l0", infos[0].name);
+}
+
 static int stop_at_second(const struct qkd_link_info *info, void *arg)
 {
 	int *calls = arg;

@@ -156,7 +156,13 @@ static int link_show_run(struct qkd_nl *nl, void *arg)
 		if (!ret)
 			ret = link_collect(&one, &l);
 	} else {
-		ret = qkd_link_dump_each(nl, link_collect, &l);
+		int tries = 0;
+
+		/* one consistent dump: again if links changed under it */
+		do {
+			l.n = 0;
+			ret = qkd_link_dump_each(nl, link_collect, &l);
+		} while (ret == -EINTR && ++tries < 4);
 	}
 	if (ret >= 0 && opts.json) {
 		json_t *arr = json_array();
