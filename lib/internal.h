@@ -79,6 +79,18 @@ int qkd_nl_set_rcvtimeo(struct qkd_nl *nl, unsigned int ms);
 int qkd_nl_check_link(struct qkd_nl *nl, const char *link, bool optional);
 
 /*
+ * One message of a datagram fits what is left of it.  libmnl's
+ * mnl_nlmsg_ok() compares (int)nlmsg_len, so a length near 4 GiB passes as
+ * negative and mnl_nlmsg_next() then jumps out of the buffer (found by
+ * tests/fuzz_libqkd.c).
+ */
+static inline bool qkd_nlmsg_ok(const struct nlmsghdr *m, int left)
+{
+	return left >= (int)sizeof(*m) && m->nlmsg_len >= sizeof(*m) &&
+	       m->nlmsg_len <= (unsigned int)left;
+}
+
+/*
  * The attributes of a message from offset on, bounded by nlmsg_len itself:
  * mnl_attr_for_each() bounds by MNL_ALIGN(nlmsg_len), which lets a
  * truncated last attribute be read up to 3 bytes past the message.

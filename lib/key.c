@@ -293,7 +293,7 @@ static bool qkd_ready_for(struct qkd_nl *nl, size_t len, const char *link,
 	int left = (int)len;
 	struct qkd_ntf n;
 
-	for (; mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) {
+	for (; qkd_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) {
 		if (qkd_ntf_parse(m, nl->family, &n) || n.cmd != QKD_NTF_KEY_READY ||
 		    !n.has_key_id || strcmp(n.link_name, link) ||
 		    memcmp(n.key_id, id, QKD_KEY_ID_LEN))

@@ -179,7 +179,7 @@ static int qkd_ntf_next(struct qkd_nl *nl, struct qkd_ntf *ntf)
 			(const struct nlmsghdr *)(nl->rbuf + nl->ntf_off);
 		int left = (int)(nl->ntf_len - nl->ntf_off);
 
-		if (!mnl_nlmsg_ok(m, left))
+		if (!qkd_nlmsg_ok(m, left))
 			break;
 		nl->ntf_off += MNL_ALIGN(m->nlmsg_len);
 		if (!qkd_ntf_parse(m, nl->family, ntf))

@@ -487,7 +487,7 @@ int qkd_nl_transact(struct qkd_nl *nl, struct nlmsghdr *nlh,
 		}
 		left = (int)r;
 		for (m = (const struct nlmsghdr *)nl->rbuf;
-		     result == 1 && mnl_nlmsg_ok(m, left);
+		     result == 1 && qkd_nlmsg_ok(m, left);
 		     m = mnl_nlmsg_next(m, &left)) {
 			if (m->nlmsg_seq != seq || m->nlmsg_pid != nl->portid)
 				continue;	/* stale, or not ours */

@@ -131,6 +131,32 @@ static void answer_stale_then_ack(struct nlmsghdr *req, void *arg)
 	fake_ack(fake_dgram(0), req, 0, NULL);
 }
 
+/* A message claiming nearly 4 GiB after a good one (libmnl's own check
+ * takes it as negative): the loop must stop, not jump out of its buffer. */
+static void answer_huge_length(struct nlmsghdr *req, void *arg)
+{
+	struct fake_dgram *d = fake_dgram(0);
+	struct nlmsghdr *nlh = fake_put_genl(d, req, FAKE_FAMILY,
+					     QKD_CMD_KEY_TAKE, 0);
+
+	(void)arg;
+	fake_end(d, nlh);
+	nlh = (struct nlmsghdr *)(d->buf + d->len);
+	nlh->nlmsg_len = 0xfffffffc;
+	nlh->nlmsg_seq = req->nlmsg_seq;
+	nlh->nlmsg_pid = FAKE_PORT;
+	d->len += 32;
+}
+
+TEST_F(lib, huge_message_length_stops_the_loop)
+{
+	struct qkd_key_buf k;
+
+	fk.respond = answer_huge_length;
+	EXPECT_GT(0, qkd_key_take(self->nl, "l1", NULL, -1, &k));
+	EXPECT_TRUE(fake_all_zero(&k, sizeof(k)));
+}
+
 TEST_F(lib, stale_replies_skipped)
 {
 	struct qkd_link_opts o;
