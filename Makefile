@@ -85,6 +85,14 @@ bench: module selftests
 		--timeout 1800 -- /bin/sh -c 'insmod $(REPO)/kmod/qkd.ko && \
 		$(REPO)/selftests/kmod/qkd_bench $(BENCH_ARGS)'
 
+# libFuzzer harnesses (clang) of every parser that reads untrusted bytes
+# so far: libqkd's replies, the plugin's KE data, qkdctl's key input.
+FUZZ_SECONDS ?= 300
+fuzz:
+	$(MAKE) -s -C lib fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(MAKE) -s -C charon-plugin fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(MAKE) -s -C userspace/qkdctl fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
 demo: all
 	demo/run $(DEMO_ARGS)
 
@@ -111,4 +119,4 @@ clean: module-clean
 	for d in lib $(SUBDIRS); do $(MAKE) -C $$d clean; done
 
 .PHONY: all module module-clean module-checks netlink-gen checkpatch selftests deps \
-	check check-host bench demo install install-dkms-src clean lib $(SUBDIRS)
+	check check-host bench fuzz demo install install-dkms-src clean lib $(SUBDIRS)
