@@ -9,6 +9,7 @@
 #                  tests; ends with "N passed, N failed"
 #   make demo      the two-site demo on a simulated QKD link (see README)
 #   make bench     bytes per buffered key and throughput (in the guest)
+#   make fuzz      libFuzzer on every parser harness (FUZZ_SECONDS each)
 #   make install   install everything (DESTDIR, PREFIX) incl. DKMS source
 #
 # The module builds against KDIR (default: the Debian 6.1 headers that
