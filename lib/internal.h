@@ -32,7 +32,9 @@ struct qkd_nl {
 	unsigned int rcvtimeo_ms;	/* SO_RCVTIMEO now (a take may extend it) */
 	bool subscribed;
 	bool outcome_unknown;
-	bool dump_intr;			/* a dump message had NLM_F_DUMP_INTR */
+	bool dump_intr;			/* last dump: a message had NLM_F_DUMP_INTR
+					 * (the typed dumps turn it into EINTR;
+					 * qkd_nl_request() leaves it to its caller) */
 	unsigned long foreign_dropped;
 	char err[QKD_NL_ERR_MAX];
 	uint32_t err_off, err_miss;

@@ -248,6 +248,10 @@ int qkd_link_dump_each(struct qkd_nl *nl, qkd_link_fn fn, void *arg)
 
 	ret = qkd_link_request(nl, QKD_CMD_LINK_GET, NLM_F_DUMP, &r,
 			       qkd_nl_dump_item, &ctx);
+	if (!ret && nl->dump_intr) {	/* NLM_F_DUMP_INTR on a message */
+		qkd_nl_set_error(nl, "links changed during the dump: dump again");
+		return -EINTR;
+	}
 	return ret ? ret : ctx.n;
 }
 

@@ -499,10 +499,6 @@ int qkd_nl_transact(struct qkd_nl *nl, struct nlmsghdr *nlh,
 	}
 	if (result)
 		return result;
-	if (dump && nl->dump_intr && !parse_err) {
-		qkd_nl_set_error(nl, "the module's state changed during the dump: dump again");
-		return -EINTR;
-	}
 	if (parse_err) {
 		if (!nl->err[0])
 			qkd_nl_set_error(nl, "malformed reply from the qkd module");

@@ -460,10 +460,14 @@ TEST_F(lib, interrupted_dump)
 	fk.arg = &intr;
 	EXPECT_EQ(-EINTR, qkd_link_dump_each(self->nl, stop_at_second, &calls));
 	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "dump again"));
+	/* a raw request leaves the flag to its parser */
+	intr = 1;
+	EXPECT_EQ(0, qkd_nl_request(self->nl, QKD_CMD_LINK_GET, NLM_F_DUMP,
+				    NULL, NULL, NULL, NULL));
 	/* the array form dumps again by itself */
 	intr = 2;
 	EXPECT_EQ(1, qkd_link_dump(self->nl, infos, 2));
-	EXPECT_EQ(4, fk.sends);	/* 1, then 2 interrupted and 1 whole */
+	EXPECT_EQ(5, fk.sends);	/* 1, 1 raw, then 2 interrupted and 1 whole */
 	EXPECT_STREQ("l0", infos[0].name);
 }
 
