@@ -12,6 +12,14 @@
 #   make fuzz      libFuzzer on every parser harness (FUZZ_SECONDS each)
 #   make install   install everything (DESTDIR, PREFIX) incl. DKMS source
 #
+#   make debug-kernel  build Debian's linux-source-6.1 once, with lockdep,
+#                  KASAN, DEBUG_ATOMIC_SLEEP, kmemleak (build/debug-kernel/;
+#                  cached: a second run does nothing; about an hour on 2 cores)
+#   make debug-module  qkd.ko against it: build/debug/qkd.ko (kmod/ untouched)
+#   make check-debug   the guest suites on that kernel with that module; fails
+#                  on any lockdep, KASAN, might_sleep or kmemleak report.
+#                  Not part of `make check` (see selftests/vm/README.md)
+#
 # The module builds against KDIR (default: the Debian 6.1 headers that
 # `make deps` installs, which is also the kernel the guest tests boot).
 
@@ -94,6 +102,16 @@ fuzz:
 	$(MAKE) -s -C charon-plugin fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 	$(MAKE) -s -C userspace/qkdctl fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# The debug guest kernel and the module built against it (selftests/vm/README.md).
+debug-kernel:
+	selftests/vm/debug-kernel/build -j2
+
+debug-module: debug-kernel
+	selftests/vm/debug-kernel/build-module
+
+check-debug: all debug-module
+	selftests/vm/debug-kernel/check $(SUITES)
+
 demo: all
 	demo/run $(DEMO_ARGS)
 
@@ -120,4 +138,5 @@ clean: module-clean
 	for d in lib $(SUBDIRS); do $(MAKE) -C $$d clean; done
 
 .PHONY: all module module-clean module-checks netlink-gen checkpatch selftests deps \
-	check check-host bench fuzz demo install install-dkms-src clean lib $(SUBDIRS)
+	check check-host bench fuzz demo install install-dkms-src clean lib $(SUBDIRS) \
+	debug-kernel debug-module check-debug
