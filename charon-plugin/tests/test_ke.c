@@ -18,6 +18,7 @@
 #include "qkd_ke.h"
 #include "qkd_keysrc.h"
 #include "qkd_method.h"
+#include "qkd_peer.h"
 #include "qkd_wire.h"
 
 /* OpenSSL keeps some global state after the openssl plugin is unloaded */
@@ -213,9 +214,29 @@ static void configure(char *pa, char *pb, char *sticky_a)
 	links->reload(links);
 }
 
+/* announcement flags the peers of new objects sent in IKE_AUTH (protocol
+ * v2); -1: no announcement (a peer without the plugin, or a v1 build) */
+static int announce_a = QKD_ANNOUNCE_F_LINK, announce_b = QKD_ANNOUNCE_F_LINK;
+
+static void set_announced(uint32_t uid, int flags)
+{
+	qkd_peer_gone(uid);
+	if (flags >= 0)
+	{
+		qkd_peer_set_announced(uid, QKD_ANNOUNCE_VERSION, flags);
+	}
+}
+
 /* a's object (peer b); uid: a's IKE_SA */
 static key_exchange_t *new_a(uint32_t uid)
 {
+	bool used = qkd_ke_sa_has_used_qkd(uid);
+
+	set_announced(uid, announce_b);
+	if (used)
+	{
+		qkd_ke_sa_used_qkd(uid);
+	}
 	qkd_ke_test_set_peer(id_b, host_b, uid);
 	return &qkd_ke_create(QKD_KE_METHOD)->ke;
 }
@@ -223,6 +244,7 @@ static key_exchange_t *new_a(uint32_t uid)
 /* b's object; peer_known FALSE: IKE_SA_INIT (identity %any) */
 static key_exchange_t *new_b(bool peer_known)
 {
+	set_announced(100, announce_a);
 	qkd_ke_test_set_peer(peer_known ? id_a : id_any, host_a, 100);
 	return &qkd_ke_create(QKD_KE_METHOD)->ke;
 }
@@ -754,6 +776,151 @@ int main(void)
 		}
 		ok(waited == 3, "the waiting takes finish when released");
 		a->destroy(a);
+	}
+
+	/* --- protocol v2: peers that did not announce the plugin */
+	{
+		char *pol[] = { "prefer", "require" };
+		u_int refused;
+		int i;
+
+		for (i = 0; i < 2; i++)
+		{
+			stub_reset();
+			configure(pol[i], pol[i], "no");
+			add_key(0x41, 0x11, 32, 0, 1);
+			announce_b = -1;
+			refused = qkd_counter(QKD_CNT_REFUSED);
+			a = new_a(41);
+			ok(!a->get_public_key(a, &c1) && links_[0].takes == 0 &&
+			   links_[0].ninit == 1 &&
+			   qkd_counter(QKD_CNT_REFUSED) == refused + 1,
+			   "%s, peer did not announce: the initiator sends no qkd KE "
+			   "data and takes no key (refusals counted)", pol[i]);
+			a->destroy(a);
+			announce_b = QKD_ANNOUNCE_F_LINK;
+
+			/* a v1 initiator: it sends an ID, b must not take it */
+			stub_reset();
+			configure(pol[i], pol[i], "no");
+			add_key(0x42, 0x11, 32, 0, 1);
+			a = new_a(42);
+			announce_a = -1;
+			b = new_b(TRUE);
+			exchange(a, b, ORDER_CHILD, &r);
+			if (i == 0)
+			{
+				ok(secret_is(&r, NULL) && links_[1].takes == 0 &&
+				   links_[1].nresp == 1 &&
+				   flags_of(r.resp) == QKD_WIRE_F_UNAVAILABLE && !uses(b),
+				   "prefer, initiator did not announce (v1): the responder "
+				   "takes no key, answers UNAVAILABLE, both X25519 alone");
+			}
+			else
+			{
+				ok(r.init_ok && !r.secret_r_ok && !r.resp_ok &&
+				   links_[1].takes == 0 && links_[1].nresp == 1,
+				   "require, initiator did not announce (v1): the responder "
+				   "refuses and takes no key");
+			}
+			announce_a = QKD_ANNOUNCE_F_LINK;
+			a->destroy(a);
+			b->destroy(b);
+			run_free(&r);
+		}
+
+		/* v1 prefer initiator without key (NO_KEY): answered as before */
+		stub_reset();
+		configure("prefer", "prefer", "no");
+		a = new_a(43);
+		announce_a = -1;
+		b = new_b(TRUE);
+		exchange(a, b, ORDER_CHILD, &r);
+		ok(secret_is(&r, NULL) && flags_of(r.resp) == QKD_WIRE_F_NO_KEY,
+		   "prefer, v1 initiator without a key: X25519 alone");
+		announce_a = QKD_ANNOUNCE_F_LINK;
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+
+		/* announced, but no link for us: no key taken */
+		stub_reset();
+		configure("prefer", "prefer", "no");
+		add_key(0x44, 0x11, 32, 0, 1);
+		announce_b = 0;
+		a = new_a(44);
+		b = new_b(TRUE);
+		exchange(a, b, ORDER_CHILD, &r);
+		ok(secret_is(&r, NULL) && flags_of(r.init) == QKD_WIRE_F_NO_KEY &&
+		   links_[0].takes == 0 && links_[1].takes == 0,
+		   "prefer, peer announced no link for us: NO_KEY, no key taken "
+		   "on either side");
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+		configure("require", "prefer", "no");
+		a = new_a(44);
+		ok(!a->get_public_key(a, &c1) && links_[0].takes == 0,
+		   "require, peer announced no link for us: refused, no key taken");
+		a->destroy(a);
+		announce_b = QKD_ANNOUNCE_F_LINK;
+
+		/* a peer that announces require is honoured by a prefer side */
+		stub_reset();
+		configure("prefer", "prefer", "no");
+		announce_b = QKD_ANNOUNCE_F_LINK | QKD_ANNOUNCE_F_REQUIRE;
+		a = new_a(45);
+		ok(!a->get_public_key(a, &c1),
+		   "prefer, peer announced require, pool empty: refused, no "
+		   "NO_KEY fallback");
+		a->destroy(a);
+		add_key(0x45, 0x11, 32, 0, 1);
+		a = new_a(45);
+		b = new_b(TRUE);
+		exchange(a, b, ORDER_CHILD, &r);
+		ok(r.secret_i_ok && flags_of(r.init) == QKD_WIRE_F_REQUIRE &&
+		   uses(a) && uses(b),
+		   "prefer, peer announced require: INIT carries REQUIRE, QKD used");
+		announce_b = QKD_ANNOUNCE_F_LINK;
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+
+		/* IKE_SA_INIT: nobody announced yet (unauthenticated): unchanged */
+		stub_reset();
+		configure("prefer", "prefer", "no");
+		add_key(0x46, 0x11, 32, 0, 1);
+		k1 = links_[0].init[0];
+		announce_a = -1;
+		b = new_b(FALSE);
+		a = new_a(46);
+		exchange(a, b, ORDER_IKE, &r);
+		ok(secret_is(&r, &k1) && links_[1].takes == 1,
+		   "IKE_SA_INIT (responder: peer not authenticated yet): keyed as "
+		   "before, no announcement needed");
+		announce_a = QKD_ANNOUNCE_F_LINK;
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+
+		/* rekeyed IKE_SA: the new one inherits the announcement */
+		qkd_peer_gone(47);
+		qkd_peer_gone(48);
+		qkd_peer_set_announced(47, 2, QKD_ANNOUNCE_F_LINK);
+		qkd_peer_used_qkd(47);
+		qkd_peer_rekeyed(47, 48);
+		{
+			uint8_t v = 0, f = 0;
+
+			ok(qkd_peer_get_announced(48, &v, &f) && v == 2 &&
+			   f == QKD_ANNOUNCE_F_LINK && qkd_peer_has_used_qkd(48),
+			   "IKE_SA rekey: announcement and sticky carried over");
+			qkd_peer_gone(47);
+			ok(!qkd_peer_get_announced(47, &v, &f) &&
+			   qkd_peer_get_announced(48, &v, &f),
+			   "the old IKE_SA forgotten, the new one kept");
+			qkd_peer_gone(48);
+		}
 	}
 
 	/* --- unchecked casts: qkd_ke_is */
