@@ -377,11 +377,72 @@ static void strip_qkd(ike_sa_t *ike_sa, message_t *message)
 }
 
 /**
+ * Incoming CREATE_CHILD_SA request from a peer that did not announce the
+ * plugin, with a classical KE payload (e.g. a v1 build of this project
+ * rekeying a CHILD_SA we made classical): take qkd out of its proposals, so
+ * that we select its classical group instead of answering
+ * INVALID_KE_PAYLOAD for qkd (it would then take a QKD key for nothing).
+ * Proposal numbers stay the peer's (the answer echoes the number).
+ */
+static void strip_qkd_in(ike_sa_t *ike_sa, message_t *message)
+{
+	sa_payload_t *sa;
+	ke_payload_t *ke;
+	linked_list_t *proposals, *kept;
+	enumerator_t *enumerator;
+	proposal_t *proposal;
+	uint16_t classical;
+	bool found = FALSE;
+
+	ke = (ke_payload_t*)message->get_payload(message, PLV2_KEY_EXCHANGE);
+	sa = (sa_payload_t*)message->get_payload(message,
+											 PLV2_SECURITY_ASSOCIATION);
+	if (!ke || !sa || ke->get_key_exchange_method(ke) == QKD_KE_METHOD)
+	{
+		return;
+	}
+	proposals = sa->get_proposals(sa);
+	kept = linked_list_create();
+	enumerator = proposals->create_enumerator(proposals);
+	while (enumerator->enumerate(enumerator, &proposal))
+	{
+		if (proposal->get_protocol(proposal) == PROTO_IKE)
+		{	/* an IKE_SA rekey: left alone */
+			found = FALSE;
+			break;
+		}
+		if (offers_qkd(proposal, &classical))
+		{
+			found = TRUE;
+			if (classical == KE_NONE)
+			{
+				continue;
+			}
+		}
+		kept->insert_last(kept, copy_without_qkd(proposal,
+										proposal->get_number(proposal)));
+	}
+	enumerator->destroy(enumerator);
+	if (found && kept->get_count(kept))
+	{
+		replace_sa(message, kept);
+		DBG2(DBG_IKE, "qkd: %s[%u] did not announce the qkd plugin: not "
+			 "considering qkd in its CREATE_CHILD_SA request with %N",
+			 ike_sa->get_name(ike_sa), ike_sa->get_unique_id(ike_sa),
+			 key_exchange_method_names, ke->get_key_exchange_method(ke));
+	}
+	kept->destroy_offset(kept, offsetof(proposal_t, destroy));
+	proposals->destroy_offset(proposals, offsetof(proposal_t, destroy));
+}
+
+/**
  * Incoming CREATE_CHILD_SA request that rekeys a CHILD_SA with a qkd KE
  * payload: if the CHILD_SA's config proposes qkd, keep only the peer's
  * proposals with qkd (qkd promoted first), so that we select qkd whatever
- * the order of our own proposals and do not answer INVALID_KE_PAYLOAD.
- * Proposal numbers stay the peer's (the answer echoes the number).
+ * the order of our own proposals and do not answer INVALID_KE_PAYLOAD
+ * (with a peer without the announcement, a v1 build, the key exchange
+ * object then answers without taking a key).  Proposal numbers stay the
+ * peer's (the answer echoes the number).
  */
 static void prefer_qkd(ike_sa_t *ike_sa, message_t *message)
 {
@@ -474,13 +535,16 @@ METHOD(listener_t, message_hook, bool,
 			{
 				break;
 			}
+			view_of(this, ike_sa, &view);
 			if (incoming)
 			{
 				prefer_qkd(ike_sa, message);
-				break;
+				if (view.authenticated && !view.announced)
+				{
+					strip_qkd_in(ike_sa, message);
+				}
 			}
-			view_of(this, ike_sa, &view);
-			if (view.authenticated && !view.announced)
+			else if (view.authenticated && !view.announced)
 			{
 				strip_qkd(ike_sa, message);
 			}
@@ -765,8 +829,47 @@ METHOD(listener_t, child_rekey, bool,
 	return TRUE;
 }
 
-METHOD(qkd_listener_t, reload, void,
-	private_qkd_listener_t *this)
+/**
+ * After a reload (policy or links changed): the rekey group of every
+ * CHILD_SA again follows the peer and the policy now in effect
+ */
+static void refresh(private_qkd_listener_t *this)
+{
+	enumerator_t *enumerator, *children;
+	qkd_peer_view_t view;
+	child_sa_t *child_sa;
+	ike_sa_t *ike_sa;
+
+	if (!charon || !charon->ike_sa_manager)
+	{
+		return;
+	}
+	enumerator = charon->ike_sa_manager->create_enumerator(
+											charon->ike_sa_manager, TRUE);
+	while (enumerator->enumerate(enumerator, &ike_sa))
+	{
+		if (ike_sa->get_version(ike_sa) != IKEV2 ||
+			!ike_sa->has_condition(ike_sa, COND_AUTHENTICATED))
+		{
+			continue;
+		}
+		view_of(this, ike_sa, &view);
+		children = ike_sa->create_child_sa_enumerator(ike_sa);
+		while (children->enumerate(children, &child_sa))
+		{
+			if (child_sa->get_state(child_sa) == CHILD_INSTALLED)
+			{
+				set_rekey_group(ike_sa, child_sa,
+						rekey_group(child_sa->get_config(child_sa), &view),
+						&view);
+			}
+		}
+		children->destroy(children);
+	}
+	enumerator->destroy(enumerator);
+}
+
+static void read_settings(private_qkd_listener_t *this)
 {
 	int delay;
 
@@ -782,6 +885,13 @@ METHOD(qkd_listener_t, reload, void,
 		delay = 0;
 	}
 	this->rekey_delay_ms = delay;
+}
+
+METHOD(qkd_listener_t, reload, void,
+	private_qkd_listener_t *this)
+{
+	read_settings(this);
+	refresh(this);
 }
 
 METHOD(qkd_listener_t, destroy, void,
@@ -815,6 +925,6 @@ qkd_listener_t *qkd_listener_create(qkd_links_t *links)
 		},
 		.links = links,
 	);
-	reload(this);
+	read_settings(this);
 	return &this->public;
 }

@@ -704,6 +704,52 @@ static void test_prefer_qkd(void)
 	cfg_classic->destroy(cfg_classic);
 }
 
+static void test_strip_in(void)
+{
+	ike_sa_t *ike_sa;
+	message_t *msg;
+	key_exchange_t *ke;
+	char buf[512];
+	int i;
+
+	ike_sa = new_ike_sa(FALSE);
+	configure("prefer", "");
+	for (i = 0; i < 2; i++)
+	{
+		if (i)
+		{
+			announce(ike_sa, QKD_ANNOUNCE_F_LINK);
+		}
+		msg = new_msg(CREATE_CHILD_SA, TRUE);
+		add_sa(msg, "aes256gcm16-qkd, aes256gcm16-x25519, "
+			   "aes128gcm16-x25519-qkd");
+		ke = fake_ke(CURVE_25519);
+		msg->add_payload(msg, (payload_t*)ke_payload_create_from_key_exchange(
+										PLV2_KEY_EXCHANGE, ke));
+		ke->destroy(ke);
+		l->message(l, ike_sa, msg, TRUE, TRUE);
+		sa_str(msg, buf, sizeof(buf));
+		if (!i)
+		{
+			ok(streq(buf, "2:ESP:AES_GCM_16_256/CURVE_25519/NO_EXT_SEQ "
+							"3:ESP:AES_GCM_16_128/CURVE_25519/NO_EXT_SEQ"),
+			   "request with CURVE_25519 from a peer that did not announce "
+			   "(a v1 build): qkd not considered, numbers kept (%s)", buf);
+		}
+		else
+		{
+			ok(streq(buf, "1:ESP:AES_GCM_16_256/(64242)/NO_EXT_SEQ "
+							"2:ESP:AES_GCM_16_256/CURVE_25519/NO_EXT_SEQ "
+							"3:ESP:AES_GCM_16_128/CURVE_25519/(64242)/NO_EXT_SEQ"),
+			   "the same from a peer that announced: left alone (we may "
+			   "ask it for qkd) (%s)", buf);
+		}
+		msg->destroy(msg);
+	}
+	qkd_peer_gone(ike_sa->get_unique_id(ike_sa));
+	ike_sa->destroy(ike_sa);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -740,6 +786,7 @@ int main(void)
 	test_child_keys();
 	test_strip();
 	test_prefer_qkd();
+	test_strip_in();
 	ok(takes == 0, "no QKD key was taken by any of this");
 
 	ql->destroy(ql);
