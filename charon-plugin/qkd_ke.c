@@ -81,6 +81,10 @@ struct private_qkd_ke_t {
 	/** the peer's identity is known (authenticated), not only its address */
 	bool peer_known;
 
+	/** the peer knows the method: it announced the plugin, or the IKE_SA
+	 * was negotiated with it in IKE_SA_INIT */
+	bool speaks_qkd;
+
 	/** number of attempts with this object (initiator) */
 	u_int attempt;
 
@@ -400,6 +404,16 @@ static void capture_peer(private_qkd_ke_t *this, ike_sa_t *ike_sa)
 						   : this->peer_known;
 	qkd_peer_view(links, id, host, this->ike_sa_uid, authenticated,
 				  &this->view);
+	this->speaks_qkd = this->view.announced;
+	if (ike_sa && ike_sa->get_proposal(ike_sa))
+	{
+		proposal_t *proposal = ike_sa->get_proposal(ike_sa);
+		uint16_t alg;
+
+		this->speaks_qkd = this->speaks_qkd ||
+			(proposal->get_algorithm(proposal, KEY_EXCHANGE_METHOD, &alg,
+									 NULL) && alg == QKD_KE_METHOD);
+	}
 	this->have_link = this->view.have_link;
 	this->link = this->view.link;
 	this->policy = this->view.policy;
@@ -512,11 +526,22 @@ static bool build_init(private_qkd_ke_t *this)
 	this->attempt++;
 	memset(&this->init, 0, sizeof(this->init));
 	this->init.type = QKD_WIRE_INIT;
+	if (!this->view.authenticated)
+	{	/* IKE_SA_INIT: no QKD key, no key ID, no flag before the peer is
+		 * authenticated (an on-path attacker could spend the key, make the
+		 * agent fetch IDs and silently downgrade a prefer exchange) */
+		DBG1(DBG_IKE, "qkd: IKE_SA_INIT with %s: the qkd method carries "
+			 "X25519 alone (no QKD key before the peer is authenticated; the "
+			 "IKE_SA gets one when it is rekeyed, see rekey_first_ike)",
+			 this->peer);
+		this->init.flags = QKD_WIRE_F_NO_KEY;
+		goto encode;
+	}
 	if (this->policy == QKD_POLICY_REQUIRE)
 	{
 		this->init.flags |= QKD_WIRE_F_REQUIRE;
 	}
-	if (this->view.authenticated && !this->view.announced)
+	if (!this->view.announced && !this->speaks_qkd)
 	{	/* never send the method to a peer that may not know it (libreswan
 		 * answers INVALID_SYNTAX and the IKE_SA is lost), and take no key */
 		qkd_count(QKD_CNT_REFUSED);
@@ -527,7 +552,12 @@ static bool build_init(private_qkd_ke_t *this)
 		this->failed = TRUE;
 		return FALSE;
 	}
-	if (this->have_link && (!this->view.authenticated || this->view.usable))
+	if (!this->view.announced)
+	{	/* it negotiated the method in IKE_SA_INIT (a v1 build): X25519
+		 * alone under prefer, no key for it */
+		ret = -ENOLINK;
+	}
+	else if (this->have_link && this->view.usable)
 	{
 		ret = qkd_keysrc_take(this->link.link, NULL, 0, 0, &this->key, err);
 	}
@@ -567,6 +597,7 @@ static bool build_init(private_qkd_ke_t *this)
 		}
 		this->init.flags |= QKD_WIRE_F_NO_KEY;
 	}
+encode:
 	if (!get_x25519(this, this->init.x25519) ||
 		qkd_wire_encode(&this->init, this->init_buf,
 						sizeof(this->init_buf)) != QKD_WIRE_INIT_LEN)
@@ -625,12 +656,28 @@ static bool build_resp(private_qkd_ke_t *this)
 	memset(&this->resp, 0, sizeof(this->resp));
 	this->resp.type = QKD_WIRE_RESP;
 	memcpy(this->resp.id, this->init.id, QKD_WIRE_ID_LEN);
-	if (this->policy == QKD_POLICY_REQUIRE)
+	if (this->policy == QKD_POLICY_REQUIRE && this->view.authenticated)
 	{
 		this->resp.flags |= QKD_WIRE_F_REQUIRE;
 	}
 
-	if (this->init.flags & QKD_WIRE_F_NO_KEY)
+	if (!this->view.authenticated)
+	{	/* IKE_SA_INIT: never a key for an unauthenticated peer */
+		if (peer_requires)
+		{	/* a v1 build with policy require */
+			qkd_count(QKD_CNT_REFUSED);
+			DBG1(DBG_IKE, "qkd: IKE_SA_INIT from %s requires QKD (REQUIRE "
+				 "flag, a protocol v1 build): no QKD key before the peer is "
+				 "authenticated, refusing the key exchange", this->peer);
+			goto failed;
+		}
+		this->resp.flags |= (this->init.flags & QKD_WIRE_F_NO_KEY) ?
+							QKD_WIRE_F_NO_KEY : QKD_WIRE_F_UNAVAILABLE;
+		DBG1(DBG_IKE, "qkd: IKE_SA_INIT with %s: the qkd method carries "
+			 "X25519 alone (no QKD key before the peer is authenticated)",
+			 this->peer);
+	}
+	else if (this->init.flags & QKD_WIRE_F_NO_KEY)
 	{
 		if (peer_requires)
 		{	/* a require initiator refuses instead of sending no key */

@@ -33,6 +33,7 @@
 #include <encoding/payloads/notify_payload.h>
 #include <encoding/payloads/sa_payload.h>
 #include <processing/jobs/rekey_child_sa_job.h>
+#include <processing/jobs/rekey_ike_sa_job.h>
 
 typedef struct private_qkd_listener_t private_qkd_listener_t;
 
@@ -49,6 +50,9 @@ struct private_qkd_listener_t {
 
 	/** delay of that rekey */
 	u_int rekey_delay_ms;
+
+	/** rekey an IKE_SA at once after IKE_AUTH to key it with QKD */
+	bool rekey_first_ike;
 };
 
 static qkd_ke_t *get_qkd(key_exchange_t *ke)
@@ -451,35 +455,67 @@ static void prefer_qkd(ike_sa_t *ike_sa, message_t *message)
 	sa_payload_t *sa;
 	child_sa_t *child_sa;
 	child_cfg_t *cfg;
-	linked_list_t *proposals, *kept;
+	ike_cfg_t *ike_cfg;
+	linked_list_t *proposals, *kept, *list;
 	enumerator_t *enumerator;
 	proposal_t *proposal;
 	uint16_t classical;
 	protocol_id_t protocol;
+	char what[64];
+	bool qkd = FALSE;
 	int total;
 
 	ke = (ke_payload_t*)message->get_payload(message, PLV2_KEY_EXCHANGE);
 	notify = message->get_notify(message, REKEY_SA);
 	sa = (sa_payload_t*)message->get_payload(message,
 											 PLV2_SECURITY_ASSOCIATION);
-	if (!ke || !notify || !sa ||
-		ke->get_key_exchange_method(ke) != QKD_KE_METHOD)
-	{
-		return;
-	}
-	protocol = notify->get_protocol_id(notify);
-	if (protocol != PROTO_ESP && protocol != PROTO_AH)
-	{
-		return;
-	}
-	child_sa = ike_sa->get_child_sa(ike_sa, protocol, notify->get_spi(notify),
-									FALSE);
-	cfg = child_sa ? child_sa->get_config(child_sa) : NULL;
-	if (!cfg || !cfg_offers_qkd(cfg, &classical))
+	if (!ke || !sa || ke->get_key_exchange_method(ke) != QKD_KE_METHOD)
 	{
 		return;
 	}
 	proposals = sa->get_proposals(sa);
+	if (notify)
+	{	/* a CHILD_SA rekey: the rekeyed CHILD_SA's config */
+		protocol = notify->get_protocol_id(notify);
+		child_sa = NULL;
+		if (protocol == PROTO_ESP || protocol == PROTO_AH)
+		{
+			child_sa = ike_sa->get_child_sa(ike_sa, protocol,
+											notify->get_spi(notify), FALSE);
+		}
+		cfg = child_sa ? child_sa->get_config(child_sa) : NULL;
+		qkd = cfg && cfg_offers_qkd(cfg, &classical);
+		if (qkd)
+		{
+			snprintf(what, sizeof(what), "CHILD_SA %s{%u}",
+					 child_sa->get_name(child_sa),
+					 child_sa->get_unique_id(child_sa));
+		}
+	}
+	else if (proposals->get_first(proposals, (void**)&proposal) == SUCCESS &&
+			 proposal->get_protocol(proposal) == PROTO_IKE)
+	{	/* an IKE_SA rekey: our IKE proposals */
+		protocol = PROTO_IKE;
+		ike_cfg = ike_sa->get_ike_cfg(ike_sa);
+		if (ike_cfg)
+		{
+			list = ike_cfg->get_proposals(ike_cfg);
+			enumerator = list->create_enumerator(list);
+			while (!qkd && enumerator->enumerate(enumerator, &proposal))
+			{
+				qkd = offers_qkd(proposal, NULL);
+			}
+			enumerator->destroy(enumerator);
+			list->destroy_offset(list, offsetof(proposal_t, destroy));
+		}
+		snprintf(what, sizeof(what), "IKE_SA %s[%u]", ike_sa->get_name(ike_sa),
+				 ike_sa->get_unique_id(ike_sa));
+	}
+	if (!qkd)
+	{	/* a new CHILD_SA (its config is not known yet), or no qkd for it */
+		proposals->destroy_offset(proposals, offsetof(proposal_t, destroy));
+		return;
+	}
 	total = proposals->get_count(proposals);
 	kept = linked_list_create();
 	enumerator = proposals->create_enumerator(proposals);
@@ -498,11 +534,9 @@ static void prefer_qkd(ike_sa_t *ike_sa, message_t *message)
 	if (kept->get_count(kept) && kept->get_count(kept) < total)
 	{
 		replace_sa(message, kept);
-		DBG2(DBG_IKE, "qkd: rekey of CHILD_SA %s{%u} with a qkd KE payload: "
-			 "considering only the %d qkd proposal%s of %d",
-			 child_sa->get_name(child_sa), child_sa->get_unique_id(child_sa),
-			 kept->get_count(kept), kept->get_count(kept) == 1 ? "" : "s",
-			 total);
+		DBG2(DBG_IKE, "qkd: rekey of %s with a qkd KE payload: considering "
+			 "only the %d qkd proposal%s of %d", what, kept->get_count(kept),
+			 kept->get_count(kept) == 1 ? "" : "s", total);
 	}
 	kept->destroy_offset(kept, offsetof(proposal_t, destroy));
 	proposals->destroy_offset(proposals, offsetof(proposal_t, destroy));
@@ -583,6 +617,53 @@ METHOD(listener_t, ike_keys, bool,
 	return TRUE;
 }
 
+/**
+ * With a peer that announced a link: if the IKE proposals offer qkd, the
+ * IKE_SA's rekeys use it (ike_init.c reuses the first KE method of the
+ * IKE_SA's proposal, as child_rekey.c does).  Returns TRUE if they do.
+ */
+static bool set_ike_rekey_group(ike_sa_t *ike_sa, qkd_peer_view_t *view)
+{
+	ike_cfg_t *ike_cfg = ike_sa->get_ike_cfg(ike_sa);
+	proposal_t *proposal = ike_sa->get_proposal(ike_sa);
+	enumerator_t *enumerator;
+	linked_list_t *list;
+	proposal_t *p;
+	bool qkd = FALSE;
+
+	if (!view->usable || !ike_cfg || !proposal)
+	{
+		return FALSE;
+	}
+	list = ike_cfg->get_proposals(ike_cfg);
+	enumerator = list->create_enumerator(list);
+	while (!qkd && enumerator->enumerate(enumerator, &p))
+	{
+		qkd = offers_qkd(p, NULL);
+	}
+	enumerator->destroy(enumerator);
+	list->destroy_offset(list, offsetof(proposal_t, destroy));
+	if (!qkd)
+	{
+		return FALSE;
+	}
+	if (first_ke(proposal) != QKD_KE_METHOD)
+	{
+		if (!proposal->promote_transform(proposal, KEY_EXCHANGE_METHOD,
+										 QKD_KE_METHOD))
+		{
+			proposal->add_algorithm(proposal, KEY_EXCHANGE_METHOD,
+									QKD_KE_METHOD, 0);
+			proposal->promote_transform(proposal, KEY_EXCHANGE_METHOD,
+										QKD_KE_METHOD);
+		}
+		DBG1(DBG_IKE, "qkd: rekeys of IKE_SA %s[%u] use (%d) (the peer "
+			 "announced the qkd plugin and a link)", ike_sa->get_name(ike_sa),
+			 ike_sa->get_unique_id(ike_sa), QKD_KE_METHOD);
+	}
+	return TRUE;
+}
+
 METHOD(listener_t, ike_updown, bool,
 	private_qkd_listener_t *this, ike_sa_t *ike_sa, bool up)
 {
@@ -593,6 +674,15 @@ METHOD(listener_t, ike_updown, bool,
 		return TRUE;
 	}
 	view_of(this, ike_sa, &view);
+	if (set_ike_rekey_group(ike_sa, &view) && this->rekey_first_ike &&
+		ike_sa->has_condition(ike_sa, COND_ORIGINAL_INITIATOR))
+	{	/* IKE_SA_INIT never carries a QKD key */
+		DBG1(DBG_IKE, "qkd: IKE_SA %s[%u] was created without a QKD key, "
+			 "rekeying it now to key it with QKD", ike_sa->get_name(ike_sa),
+			 ike_sa->get_unique_id(ike_sa));
+		lib->processor->queue_job(lib->processor, (job_t*)
+					rekey_ike_sa_job_create(ike_sa->get_id(ike_sa), FALSE));
+	}
 	if (view.announced)
 	{
 		DBG1(DBG_IKE, "qkd: %s[%u] (%Y) announced qkd protocol v%u%s%s; "
@@ -619,8 +709,12 @@ METHOD(listener_t, ike_updown, bool,
 METHOD(listener_t, ike_rekey, bool,
 	private_qkd_listener_t *this, ike_sa_t *old, ike_sa_t *new)
 {
+	qkd_peer_view_t view;
+
 	/* announcement and sticky carry over to the new IKE_SA */
 	qkd_peer_rekeyed(old->get_unique_id(old), new->get_unique_id(new));
+	view_of(this, new, &view);
+	set_ike_rekey_group(new, &view);
 	return TRUE;
 }
 
@@ -885,6 +979,8 @@ static void read_settings(private_qkd_listener_t *this)
 		delay = 0;
 	}
 	this->rekey_delay_ms = delay;
+	this->rekey_first_ike = lib->settings->get_bool(lib->settings,
+							"%s.plugins.qkd.rekey_first_ike", FALSE, lib->ns);
 }
 
 METHOD(qkd_listener_t, reload, void,

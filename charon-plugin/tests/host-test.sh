@@ -497,28 +497,42 @@ s7=$(spis a)
 ok $? "rate limited (prefer): rekey with X25519 alone, SPIs changed, no key taken on either side"
 rm -f "$T/a/keys/qkdlink/busy"
 
-# IKE_SA_INIT with qkd: link found by address
+# qkd in the IKE proposals: IKE_SA_INIT carries X25519 alone inside the
+# method (no QKD key, no key ID before the peer is authenticated);
+# rekey_first_ike keys the IKE_SA with QKD in an authenticated
+# CREATE_CHILD_SA right after IKE_AUTH
 sw a --terminate --ike gw >/dev/null 2>&1
+write_conf a prefer "rekey_first_child = yes
+			rekey_first_ike = yes"
+sw a --reload-settings >/dev/null 2>&1
 swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-qkd
 swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-qkd
 sw a --load-conns >/dev/null 2>&1
 sw b --load-conns >/dev/null 2>&1
 add_keys a b 2 11
 before_a=$(count_keys a initiator)
+before_b=$(count_keys b responder)
 sw a --initiate --child net >/dev/null 2>&1
-ok $? "IKE_SA_INIT with qkd: tunnel up"
-sleep 1
-sw a --list-sas > "$T/list-sas-ike.out" 2>/dev/null
-# the IKE proposal line only (the CHILD_SA line also ends in /(64242))
-grep -Eq '^  [A-Z].*/PRF_[A-Z0-9_]+/\(64242\)$' "$T/list-sas-ike.out"
-ok $? "IKE_SA negotiated the qkd method"
-ikespi=$(sed -n 's/^annotate 11000000.* usage IKE_SA gw\[[0-9]*\] \([0-9a-f]*_i [0-9a-f]*_r\)$/\1/p' "$T/a/keys/qkdlink/audit.log")
-[ -n "$ikespi" ] && grep -q "annotate 11000000.* usage IKE_SA .* $ikespi" "$T/b/keys/qkdlink/audit.log"
-ok $? "IKE_SA key annotated with the IKE SPIs on both sides"
+ok $? "qkd in the IKE proposals: tunnel up"
+sleep 1.5
+grep -q "qkd: IKE_SA_INIT with gw\[[0-9]*\] (192.0.2.2, %any): the qkd method carries X25519 alone (no QKD key before the peer is authenticated" "$T/a/charon.log" &&
+	grep -q "qkd: IKE_SA_INIT with [^ ]* (192.0.2.1, %any): the qkd method carries X25519 alone" "$T/b/charon.log" &&
+	! grep -q "took key .*, %any)$" "$T/a/charon.log" "$T/b/charon.log"
+ok $? "IKE_SA_INIT: X25519 alone on both sides, no QKD key taken for the unauthenticated peer"
 grep -q "qkd: gw\[[0-9]*\] (192.0.2.2, %any) uses link 'peer' (module link 'qkdlink', matched by address" "$T/a/charon.log"
 ok $? "IKE_SA_INIT: link matched by address (identity unknown)"
+ikespi=$(sed -n 's/^annotate 11000000.* usage IKE_SA gw\[[0-9]*\] \([0-9a-f]*_i [0-9a-f]*_r\)$/\1/p' "$T/a/keys/qkdlink/audit.log")
+grep -q "qkd: IKE_SA gw\[[0-9]*\] was created without a QKD key, rekeying it now to key it with QKD" "$T/a/charon.log" &&
+	[ -n "$ikespi" ] && grep -q "annotate 11000000.* usage IKE_SA .* $ikespi" "$T/b/keys/qkdlink/audit.log" &&
+	sw a --list-sas 2>/dev/null | grep -q "${ikespi%%_i*}_i"
+ok $? "rekey_first_ike: the IKE_SA rekeyed right after IKE_AUTH with a QKD key, the new IKE SPIs annotated on both sides"
+sw a --list-sas > "$T/list-sas-ike.out" 2>/dev/null
+# the IKE proposal line only (the CHILD_SA line also ends in /(64242))
+grep -Eq '^  [A-Z].*/PRF_[A-Z0-9_]+/\(64242\)$' "$T/list-sas-ike.out" &&
+	[ "$(count_keys a initiator)" = $((before_a - 2)) ] && [ "$(count_keys b responder)" = $((before_b - 2)) ]
+ok $? "IKE_SA keyed with the qkd method; one key per side for it and one for the first CHILD_SA"
 ping_ok
-ok $? "traffic flows after IKE_SA_INIT with qkd + first-child rekey"
+ok $? "traffic flows after the IKE_SA and first-child rekeys"
 
 # IKE_SA rekey with qkd: one more key per side, new IKE SPIs annotated
 add_keys a b 1 22

@@ -383,7 +383,7 @@ int main(void)
 		add_key(0x11, 0xa5, 32, 0, 1);
 		k1 = links_[0].init[0];
 		a = new_a(1);
-		b = new_b(order == ORDER_CHILD);
+		b = new_b(TRUE);
 		exchange(a, b, order, &r);
 		ok(r.init_ok && r.set_r_ok && r.resp_ok && r.set_i_ok,
 		   "%s: INIT and RESP accepted", what);
@@ -395,20 +395,9 @@ int main(void)
 		ok(flags_of(r.init) == QKD_WIRE_F_REQUIRE &&
 		   flags_of(r.resp) == QKD_WIRE_F_REQUIRE,
 		   "%s: REQUIRE flag sent by both", what);
-		if (order == ORDER_CHILD)
-		{
-			ok(links_[1].last_wait == 100 && links_[1].last_flags == 0,
-			   "authenticated peer: the responder waits wait_ms (%u) and "
-			   "lets the agent fetch the key", links_[1].last_wait);
-		}
-		else
-		{
-			ok(links_[1].last_wait == 0 &&
-			   links_[1].last_flags == QKD_KEYSRC_QUIET, "IKE_SA_INIT (peer "
-			   "%%any): the responder does not wait (wait_ms %u) and takes "
-			   "quietly (no KME query for an unauthenticated peer)",
-			   links_[1].last_wait);
-		}
+		ok(links_[1].last_wait == 100 && links_[1].last_flags == 0,
+		   "%s, authenticated peer: the responder waits wait_ms (%u) and "
+		   "lets the agent fetch the key", what, links_[1].last_wait);
 		/* repeated calls */
 		ok(a->get_shared_secret(a, &c1) && chunk_equals(c1, r.si) &&
 		   b->get_shared_secret(b, &c2) && chunk_equals(c2, r.sr),
@@ -666,10 +655,10 @@ int main(void)
 	   "before any RESP is identical, one key taken");
 	chunk_free(&c1);
 	chunk_free(&c2);
-	b = new_b(FALSE);
+	b = new_b(TRUE);
 	exchange(a, b, ORDER_IKE, &r);
 	ok(secret_is(&r, &k1), "first attempt keyed with key 0x21");
-	b2 = new_b(FALSE);
+	b2 = new_b(TRUE);
 	exchange(a, b2, ORDER_IKE, &r2);
 	ok(r2.init_ok && !chunk_equals(r.init, r2.init) &&
 	   r2.init.ptr[4] == 0x22 && memcmp(r.init.ptr + 20, r2.init.ptr + 20, 32),
@@ -886,22 +875,48 @@ int main(void)
 		b->destroy(b);
 		run_free(&r);
 
-		/* IKE_SA_INIT: nobody announced yet (unauthenticated): unchanged */
-		stub_reset();
-		configure("prefer", "prefer", "no");
-		add_key(0x46, 0x11, 32, 0, 1);
-		k1 = links_[0].init[0];
-		announce_a = -1;
-		b = new_b(FALSE);
-		a = new_a(46);
-		exchange(a, b, ORDER_IKE, &r);
-		ok(secret_is(&r, &k1) && links_[1].takes == 1,
-		   "IKE_SA_INIT (responder: peer not authenticated yet): keyed as "
-		   "before, no announcement needed");
-		announce_a = QKD_ANNOUNCE_F_LINK;
-		a->destroy(a);
-		b->destroy(b);
-		run_free(&r);
+		/* IKE_SA_INIT (not authenticated): no QKD material at all */
+		for (i = 0; i < 2; i++)
+		{
+			stub_reset();
+			configure(pol[i], pol[i], "no");
+			add_key(0x46, 0x11, 32, 0, 1);
+			qkd_ke_test_set_peer(id_any, host_b, 46);
+			a = &qkd_ke_create(QKD_KE_METHOD)->ke;
+			b = new_b(FALSE);
+			exchange(a, b, ORDER_IKE, &r);
+			ok(secret_is(&r, NULL) && flags_of(r.init) == QKD_WIRE_F_NO_KEY &&
+			   flags_of(r.resp) == QKD_WIRE_F_NO_KEY &&
+			   links_[0].takes == 0 && links_[1].takes == 0 &&
+			   !memchr(r.init.ptr + 4, 1, 16),
+			   "IKE_SA_INIT, %s: X25519 alone, no key taken, no key ID and no "
+			   "REQUIRE flag on the wire", pol[i]);
+			a->destroy(a);
+			b->destroy(b);
+			run_free(&r);
+
+			/* a v1 initiator sends an ID in IKE_SA_INIT */
+			a = new_a(46);
+			b = new_b(FALSE);
+			exchange(a, b, ORDER_IKE, &r);
+			if (i == 0)
+			{
+				ok(links_[1].takes == 0 && links_[1].nresp == 1 &&
+				   flags_of(r.resp) == QKD_WIRE_F_UNAVAILABLE &&
+				   !links_[1].last_wait && secret_is(&r, NULL),
+				   "IKE_SA_INIT with a key ID (v1, prefer): the responder "
+				   "takes nothing, asks the module nothing, UNAVAILABLE");
+			}
+			else
+			{
+				ok(!r.resp_ok && links_[1].takes == 0 && !links_[1].last_wait,
+				   "IKE_SA_INIT with a key ID and REQUIRE (v1, require): "
+				   "refused, nothing taken");
+			}
+			a->destroy(a);
+			b->destroy(b);
+			run_free(&r);
+		}
 
 		/* rekeyed IKE_SA: the new one inherits the announcement */
 		qkd_peer_gone(47);
