@@ -192,6 +192,14 @@ static uint16_t rekey_ke(child_sa_t *child)
 	return alg;
 }
 
+static uint16_t first_ke_of(proposal_t *p)
+{
+	uint16_t alg = 0;
+
+	p->get_algorithm(p, KEY_EXCHANGE_METHOD, &alg, NULL);
+	return alg;
+}
+
 static void announce(ike_sa_t *ike_sa, uint8_t flags)
 {
 	qkd_peer_set_announced(ike_sa->get_unique_id(ike_sa), 2, flags);
@@ -750,6 +758,72 @@ static void test_strip_in(void)
 	ike_sa->destroy(ike_sa);
 }
 
+static void test_ike_rekey_group(void)
+{
+	ike_cfg_create_t data = {
+		.version = IKEV2,
+		.local = "192.0.2.1",
+		.remote = "192.0.2.2",
+		.local_port = 500,
+		.remote_port = 500,
+	};
+	ike_cfg_t *ike_cfg;
+	ike_sa_t *ike_sa, *new;
+	proposal_t *p;
+	u_int load;
+	int i;
+
+	configure("prefer", "rekey_first_ike = yes");
+	for (i = 0; i < 2; i++)
+	{
+		ike_cfg = ike_cfg_create(&data);
+		ike_cfg->add_proposal(ike_cfg, proposal_create_from_string(PROTO_IKE,
+										"aes256-sha256-x25519"));
+		ike_cfg->add_proposal(ike_cfg, proposal_create_from_string(PROTO_IKE,
+										"aes256-sha256-qkd"));
+		ike_sa = new_ike_sa(TRUE);
+		ike_sa->set_ike_cfg(ike_sa, ike_cfg);
+		p = proposal_create_from_string(PROTO_IKE, "aes256-sha256-x25519");
+		ike_sa->set_proposal(ike_sa, p);
+		p->destroy(p);
+		if (i)
+		{
+			announce(ike_sa, QKD_ANNOUNCE_F_LINK);
+		}
+		load = lib->processor->get_job_load(lib->processor, JOB_PRIO_MEDIUM);
+		l->ike_updown(l, ike_sa, TRUE);
+		p = ike_sa->get_proposal(ike_sa);
+		if (!i)
+		{
+			ok(first_ke_of(p) == CURVE_25519 &&
+			   lib->processor->get_job_load(lib->processor, JOB_PRIO_MEDIUM) ==
+			   load, "IKE_SA with a peer that did not announce: its rekeys "
+			   "keep CURVE_25519, no rekey_first_ike");
+		}
+		else
+		{
+			ok(first_ke_of(p) == QKD_KE_METHOD &&
+			   lib->processor->get_job_load(lib->processor, JOB_PRIO_MEDIUM) ==
+			   load + 1, "IKE_SA with a peer that announced a link, qkd in "
+			   "the IKE proposals: rekeys use qkd, rekey_first_ike queued");
+			new = new_ike_sa(TRUE);
+			new->set_ike_cfg(new, ike_cfg);
+			p = proposal_create_from_string(PROTO_IKE, "aes256-sha256-x25519");
+			new->set_proposal(new, p);
+			p->destroy(p);
+			l->ike_rekey(l, ike_sa, new);
+			ok(first_ke_of(new->get_proposal(new)) == QKD_KE_METHOD,
+			   "ike_rekey: the new IKE_SA (rekeyed classically) goes back to "
+			   "qkd");
+			qkd_peer_gone(new->get_unique_id(new));
+			new->destroy(new);
+		}
+		qkd_peer_gone(ike_sa->get_unique_id(ike_sa));
+		ike_sa->destroy(ike_sa);
+		ike_cfg->destroy(ike_cfg);
+	}
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -787,6 +861,7 @@ int main(void)
 	test_strip();
 	test_prefer_qkd();
 	test_strip_in();
+	test_ike_rekey_group();
 	ok(takes == 0, "no QKD key was taken by any of this");
 
 	ql->destroy(ql);
