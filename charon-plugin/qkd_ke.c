@@ -277,8 +277,7 @@ static void log_refuse(private_qkd_ke_t *this, const char *why)
 	qkd_count(QKD_CNT_REFUSED);
 	DBG1(DBG_IKE, "qkd: %s for %s: policy require%s, refusing the key "
 		 "exchange", why, this->peer, this->sticky_now ?
-		 " (sticky: this IKE_SA already used QKD)" : this->view.peer_requires ?
-		 " (the peer announced require)" : "");
+		 " (sticky: this IKE_SA already used QKD)" : "");
 }
 
 /**
@@ -416,7 +415,8 @@ static void capture_peer(private_qkd_ke_t *this, ike_sa_t *ike_sa)
 	}
 	this->have_link = this->view.have_link;
 	this->link = this->view.link;
-	this->policy = this->view.policy;
+	/* the peer's current policy comes with its KE data (REQUIRE flag) */
+	this->policy = this->view.own_policy;
 	this->sticky_now = this->view.sticky_now;
 	if (this->have_link)
 	{
@@ -425,7 +425,8 @@ static void capture_peer(private_qkd_ke_t *this, ike_sa_t *ike_sa)
 			 this->link.link, this->link.by_id ? "identity" : "address",
 			 qkd_policy_names, this->policy,
 			 this->sticky_now ? ", sticky: IKE_SA already used QKD" : "",
-			 this->view.peer_requires ? ", the peer announced require" : "");
+			 this->view.peer_requires ? ", the peer announced require in "
+			 "IKE_AUTH" : "");
 	}
 	else
 	{

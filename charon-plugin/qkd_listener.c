@@ -3,7 +3,9 @@
  * Bus listener of the qkd plugin (protocol v2, see docs/standards.md):
  *
  *  - message (plain): adds our announcement to every IKE_AUTH message we
- *    send and records the peer's; removes the qkd method from the proposals
+ *    send and records the peer's (and refreshes it in the CREATE_CHILD_SA
+ *    messages of a peer that announced); removes the qkd method from the
+ *    proposals
  *    of CREATE_CHILD_SA requests to a peer that did not announce it; keeps
  *    only the qkd proposals of a peer's child rekey that sends a qkd KE
  *    payload, if the CHILD_SA's config allows qkd (no INVALID_KE round trip
@@ -565,11 +567,23 @@ METHOD(listener_t, message_hook, bool,
 			}
 			break;
 		case CREATE_CHILD_SA:
+			view_of(this, ike_sa, &view);
+			if (view.announced)
+			{	/* keep the peer's flags (link, require) current: policies
+				 * can change with a reload during the IKE_SA's life */
+				if (incoming)
+				{
+					read_announcement(ike_sa, message);
+				}
+				else
+				{
+					announce(this, ike_sa, message);
+				}
+			}
 			if (!message->get_request(message))
 			{
 				break;
 			}
-			view_of(this, ike_sa, &view);
 			if (incoming)
 			{
 				prefer_qkd(ike_sa, message);

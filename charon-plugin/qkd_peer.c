@@ -175,6 +175,13 @@ void qkd_peer_view(qkd_links_t *links, identification_t *id, host_t *host,
 		view->policy = view->have_link ? view->link.policy
 									   : links->get_default_policy(links);
 	}
+	if (view->have_link && view->link.sticky &&
+		view->policy == QKD_POLICY_PREFER && qkd_peer_has_used_qkd(uid))
+	{
+		view->policy = QKD_POLICY_REQUIRE;
+		view->sticky_now = TRUE;
+	}
+	view->own_policy = view->policy;
 	if (authenticated && qkd_peer_get_announced(uid, &version, &flags))
 	{
 		view->announced = TRUE;
@@ -187,12 +194,6 @@ void qkd_peer_view(qkd_links_t *links, identification_t *id, host_t *host,
 			view->policy = QKD_POLICY_REQUIRE;
 			view->peer_requires = TRUE;
 		}
-	}
-	if (view->have_link && view->link.sticky &&
-		view->policy == QKD_POLICY_PREFER && qkd_peer_has_used_qkd(uid))
-	{
-		view->policy = QKD_POLICY_REQUIRE;
-		view->sticky_now = TRUE;
 	}
 }
 

@@ -24,10 +24,14 @@ typedef struct {
 	/** a link matched the peer (by identity, else address) */
 	bool have_link;
 	qkd_link_info_t link;
-	/** the policy in effect: the link's (or the default), require if the
-	 * link is sticky and the IKE_SA used QKD, require if the peer announced
-	 * require */
+	/** the policy in effect for CHILD_SAs (narrow veto, rekey group): the
+	 * link's (or the default), require if the link is sticky and the
+	 * IKE_SA used QKD, require if the peer announced require */
 	qkd_policy_t policy;
+	/** our own policy, without the peer's announcement: what the key
+	 * exchange objects use (the peer's current policy arrives with every
+	 * exchange in the REQUIRE flag of its KE data) */
+	qkd_policy_t own_policy;
 	/** require because of sticky */
 	bool sticky_now;
 	/** require because the peer announced it */

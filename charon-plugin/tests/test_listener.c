@@ -362,8 +362,30 @@ static void test_announcement(void)
 					chunk_from_chars('Q','K','D','A', 2, 1, 0xfa, 0xf2));
 	l->message(l, ike_sa, msg, TRUE, TRUE);
 	ok(!qkd_peer_get_announced(ike_sa->get_unique_id(ike_sa), &v, &f),
-	   "an announcement outside IKE_AUTH is ignored");
+	   "an announcement in CREATE_CHILD_SA from a peer that did not "
+	   "announce in IKE_AUTH is ignored");
 	msg->destroy(msg);
+	msg = new_msg(CREATE_CHILD_SA, TRUE);
+	l->message(l, ike_sa, msg, FALSE, TRUE);
+	ok(!msg->get_notify(msg, QKD_NOTIFY_ANNOUNCE), "no announcement in "
+	   "CREATE_CHILD_SA to a peer that did not announce (it may not know it)");
+	msg->destroy(msg);
+	announce(ike_sa, QKD_ANNOUNCE_F_LINK | QKD_ANNOUNCE_F_REQUIRE);
+	msg = new_msg(CREATE_CHILD_SA, FALSE);
+	msg->add_notify(msg, FALSE, QKD_NOTIFY_ANNOUNCE,
+					chunk_from_chars('Q','K','D','A', 2, 1, 0xfa, 0xf2));
+	l->message(l, ike_sa, msg, TRUE, TRUE);
+	ok(qkd_peer_get_announced(ike_sa->get_unique_id(ike_sa), &v, &f) &&
+	   f == QKD_ANNOUNCE_F_LINK, "a CREATE_CHILD_SA message of a peer that "
+	   "announced refreshes its flags (require -> prefer after its reload)");
+	msg->destroy(msg);
+	msg = new_msg(CREATE_CHILD_SA, TRUE);
+	l->message(l, ike_sa, msg, FALSE, TRUE);
+	n = msg->get_notify(msg, QKD_NOTIFY_ANNOUNCE);
+	ok(n != NULL, "our CREATE_CHILD_SA messages to it carry the announcement "
+	   "too");
+	msg->destroy(msg);
+	qkd_peer_gone(ike_sa->get_unique_id(ike_sa));
 
 	/* IKE_SA rekey and destruction */
 	{
