@@ -21,6 +21,7 @@
 #include "qkd_ke.h"
 #include "qkd_keysrc.h"
 #include "qkd_method.h"
+#include "qkd_peer.h"
 #include "qkd_wire.h"
 
 #include <errno.h>
@@ -56,12 +57,16 @@ struct private_qkd_ke_t {
 	/** our role in this exchange */
 	role_t role;
 
-	/** link to the peer, if one matched */
+	/** the peer: link, policy in effect, announcement (qkd_peer.h) */
+	qkd_peer_view_t view;
+
+	/** link to the peer, if one matched (copy of view.link) */
 	qkd_link_info_t link;
 	bool have_link;
 
 	/** policy in effect (the link's, or the default without a link; require
-	 * if the link is sticky and the IKE_SA already used QKD) */
+	 * if the link is sticky and the IKE_SA already used QKD, or if the peer
+	 * announced require) */
 	qkd_policy_t policy;
 
 	/** the policy is require because of sticky */
@@ -75,6 +80,10 @@ struct private_qkd_ke_t {
 
 	/** the peer's identity is known (authenticated), not only its address */
 	bool peer_known;
+
+	/** the peer knows the method: it announced the plugin, or the IKE_SA
+	 * was negotiated with it in IKE_SA_INIT */
+	bool speaks_qkd;
 
 	/** number of attempts with this object (initiator) */
 	u_int attempt;
@@ -111,15 +120,8 @@ struct private_qkd_ke_t {
 /** link configuration */
 static qkd_links_t *links;
 
-/** counters */
-static refcount_t stat_taken_init, stat_taken_resp, stat_fallback,
-				  stat_refused, stat_confirm_fail;
-
-/** protects the tables below */
+/** protects the table below */
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/** IKE_SAs (unique IDs) that completed a QKD-keyed exchange (sticky) */
-static hashtable_t *qkd_sas;
 
 /** responder takes currently waiting in the module, per link */
 #define MAX_WAIT_SLOTS 64
@@ -139,12 +141,11 @@ void qkd_ke_set_links(qkd_links_t *l)
 {
 	pthread_mutex_lock(&state_lock);
 	links = l;
-	if (!l && qkd_sas)
-	{
-		qkd_sas->destroy(qkd_sas);
-		qkd_sas = NULL;
-	}
 	pthread_mutex_unlock(&state_lock);
+	if (!l)
+	{
+		qkd_peer_flush();
+	}
 }
 
 void qkd_ke_test_set_peer(identification_t *id, host_t *host, uint32_t uid)
@@ -156,48 +157,22 @@ void qkd_ke_test_set_peer(identification_t *id, host_t *host, uint32_t uid)
 
 void qkd_ke_log_stats(void)
 {
-	DBG1(DBG_IKE, "qkd: keys taken as initiator %u, as responder %u, "
-		 "X25519-only fallbacks %u, refused %u, confirmation failures %u",
-		 stat_taken_init, stat_taken_resp, stat_fallback, stat_refused,
-		 stat_confirm_fail);
+	qkd_log_counters();
 }
 
 void qkd_ke_sa_used_qkd(uint32_t uid)
 {
-	if (!uid)
-	{
-		return;
-	}
-	pthread_mutex_lock(&state_lock);
-	if (!qkd_sas)
-	{
-		qkd_sas = hashtable_create(hashtable_hash_ptr, hashtable_equals_ptr, 8);
-	}
-	qkd_sas->put(qkd_sas, (void*)(uintptr_t)uid, (void*)(uintptr_t)uid);
-	pthread_mutex_unlock(&state_lock);
+	qkd_peer_used_qkd(uid);
 }
 
 void qkd_ke_sa_gone(uint32_t uid)
 {
-	pthread_mutex_lock(&state_lock);
-	if (qkd_sas)
-	{
-		qkd_sas->remove(qkd_sas, (void*)(uintptr_t)uid);
-	}
-	pthread_mutex_unlock(&state_lock);
+	qkd_peer_gone(uid);
 }
 
 bool qkd_ke_sa_has_used_qkd(uint32_t uid)
 {
-	bool found = FALSE;
-
-	pthread_mutex_lock(&state_lock);
-	if (uid && qkd_sas)
-	{
-		found = qkd_sas->get(qkd_sas, (void*)(uintptr_t)uid) != NULL;
-	}
-	pthread_mutex_unlock(&state_lock);
-	return found;
+	return qkd_peer_has_used_qkd(uid);
 }
 
 /**
@@ -289,7 +264,7 @@ static const char *take_error(int err)
 
 static void log_fallback(private_qkd_ke_t *this, const char *why)
 {
-	u_int n = ref_get(&stat_fallback);
+	u_int n = qkd_count(QKD_CNT_FALLBACK);
 
 	DBG1(DBG_IKE, "qkd: WARNING: %s for %s: policy prefer, falling back to "
 		 "X25519 alone (fallback #%u; not quantum-safe, and an attacker who "
@@ -299,7 +274,7 @@ static void log_fallback(private_qkd_ke_t *this, const char *why)
 
 static void log_refuse(private_qkd_ke_t *this, const char *why)
 {
-	ref_get(&stat_refused);
+	qkd_count(QKD_CNT_REFUSED);
 	DBG1(DBG_IKE, "qkd: %s for %s: policy require%s, refusing the key "
 		 "exchange", why, this->peer, this->sticky_now ?
 		 " (sticky: this IKE_SA already used QKD)" : "");
@@ -323,7 +298,7 @@ static bool fallback_allowed(private_qkd_ke_t *this, const char *why,
 	{
 		snprintf(buf, sizeof(buf), "%s, and the peer requires QKD (REQUIRE "
 				 "flag)", why);
-		ref_get(&stat_refused);
+		qkd_count(QKD_CNT_REFUSED);
 		DBG1(DBG_IKE, "qkd: %s for %s: refusing the key exchange", buf,
 			 this->peer);
 		return FALSE;
@@ -400,6 +375,7 @@ static void capture_peer(private_qkd_ke_t *this, ike_sa_t *ike_sa)
 {
 	identification_t *id = test_peer.id;
 	host_t *host = test_peer.host;
+	bool authenticated;
 
 	this->ike_sa_uid = test_peer.uid;
 	if (ike_sa)
@@ -421,29 +397,36 @@ static void capture_peer(private_qkd_ke_t *this, ike_sa_t *ike_sa)
 		snprintf(this->peer, sizeof(this->peer), "unknown peer");
 	}
 	this->peer_known = id && id->get_type(id) != ID_ANY;
-	this->have_link = FALSE;
-	this->policy = QKD_POLICY_REQUIRE;
-	this->sticky_now = FALSE;
-	if (links)
+	/* CREATE_CHILD_SA (and IKE rekeys) run on an authenticated IKE_SA, whose
+	 * peer announced the plugin in IKE_AUTH or not; IKE_SA_INIT does not */
+	authenticated = ike_sa ? ike_sa->has_condition(ike_sa, COND_AUTHENTICATED)
+						   : this->peer_known;
+	qkd_peer_view(links, id, host, this->ike_sa_uid, authenticated,
+				  &this->view);
+	this->speaks_qkd = this->view.announced;
+	if (ike_sa && ike_sa->get_proposal(ike_sa))
 	{
-		this->have_link = links->lookup(links, id, host, &this->link);
-		this->policy = this->have_link ? this->link.policy
-									   : links->get_default_policy(links);
+		proposal_t *proposal = ike_sa->get_proposal(ike_sa);
+		uint16_t alg;
+
+		this->speaks_qkd = this->speaks_qkd ||
+			(proposal->get_algorithm(proposal, KEY_EXCHANGE_METHOD, &alg,
+									 NULL) && alg == QKD_KE_METHOD);
 	}
-	if (this->have_link && this->link.sticky &&
-		this->policy == QKD_POLICY_PREFER &&
-		qkd_ke_sa_has_used_qkd(this->ike_sa_uid))
-	{
-		this->policy = QKD_POLICY_REQUIRE;
-		this->sticky_now = TRUE;
-	}
+	this->have_link = this->view.have_link;
+	this->link = this->view.link;
+	/* the peer's current policy comes with its KE data (REQUIRE flag) */
+	this->policy = this->view.own_policy;
+	this->sticky_now = this->view.sticky_now;
 	if (this->have_link)
 	{
 		DBG2(DBG_IKE, "qkd: %s uses link '%s' (module link '%s', matched by "
-			 "%s, policy %N%s)", this->peer, this->link.section,
+			 "%s, policy %N%s%s)", this->peer, this->link.section,
 			 this->link.link, this->link.by_id ? "identity" : "address",
 			 qkd_policy_names, this->policy,
-			 this->sticky_now ? ", sticky: IKE_SA already used QKD" : "");
+			 this->sticky_now ? ", sticky: IKE_SA already used QKD" : "",
+			 this->view.peer_requires ? ", the peer announced require in "
+			 "IKE_AUTH" : "");
 	}
 	else
 	{
@@ -544,18 +527,49 @@ static bool build_init(private_qkd_ke_t *this)
 	this->attempt++;
 	memset(&this->init, 0, sizeof(this->init));
 	this->init.type = QKD_WIRE_INIT;
+	if (!this->view.authenticated)
+	{	/* IKE_SA_INIT: no QKD key, no key ID, no flag before the peer is
+		 * authenticated (an on-path attacker could spend the key, make the
+		 * agent fetch IDs and silently downgrade a prefer exchange) */
+		DBG1(DBG_IKE, "qkd: IKE_SA_INIT with %s: the qkd method carries "
+			 "X25519 alone (no QKD key before the peer is authenticated; the "
+			 "IKE_SA gets one when it is rekeyed, see rekey_first_ike)",
+			 this->peer);
+		this->init.flags = QKD_WIRE_F_NO_KEY;
+		goto encode;
+	}
 	if (this->policy == QKD_POLICY_REQUIRE)
 	{
 		this->init.flags |= QKD_WIRE_F_REQUIRE;
 	}
-	if (this->have_link)
+	if (!this->view.announced && !this->speaks_qkd)
+	{	/* never send the method to a peer that may not know it (libreswan
+		 * answers INVALID_SYNTAX and the IKE_SA is lost), and take no key */
+		qkd_count(QKD_CNT_REFUSED);
+		DBG1(DBG_IKE, "qkd: %s: %s; not sending the qkd method to it and "
+			 "taking no QKD key (policy %N); for a new CHILD_SA with such a "
+			 "peer list a classical proposal first", this->peer,
+			 qkd_peer_why_not(&this->view), qkd_policy_names, this->policy);
+		this->failed = TRUE;
+		return FALSE;
+	}
+	if (!this->view.announced)
+	{	/* it negotiated the method in IKE_SA_INIT (a v1 build): X25519
+		 * alone under prefer, no key for it */
+		ret = -ENOLINK;
+	}
+	else if (this->have_link && this->view.usable)
 	{
 		ret = qkd_keysrc_take(this->link.link, NULL, 0, 0, &this->key, err);
+	}
+	else if (this->have_link)
+	{	/* the peer has no link for us: it could not fetch the key */
+		ret = -ENOLINK;
 	}
 	if (ret == 0)
 	{
 		this->have_key = TRUE;
-		ref_get(&stat_taken_init);
+		qkd_count(QKD_CNT_TAKEN_INIT);
 		memcpy(this->init.id, this->key.id, QKD_WIRE_ID_LEN);
 		qkd_wire_id_str(this->key.id, idstr);
 		DBG1(DBG_IKE, "qkd: took key %s (%zu bytes) from link '%s' for %s",
@@ -563,7 +577,12 @@ static bool build_init(private_qkd_ke_t *this)
 	}
 	else
 	{
-		if (this->have_link)
+		if (ret == -ENOLINK)
+		{
+			snprintf(why, sizeof(why), "%s (no QKD key taken)",
+					 qkd_peer_why_not(&this->view));
+		}
+		else if (this->have_link)
 		{
 			snprintf(why, sizeof(why), "no QKD key from link '%s': %s%s%s",
 					 this->link.link, take_error(ret), err[0] ? ": " : "", err);
@@ -579,6 +598,7 @@ static bool build_init(private_qkd_ke_t *this)
 		}
 		this->init.flags |= QKD_WIRE_F_NO_KEY;
 	}
+encode:
 	if (!get_x25519(this, this->init.x25519) ||
 		qkd_wire_encode(&this->init, this->init_buf,
 						sizeof(this->init_buf)) != QKD_WIRE_INIT_LEN)
@@ -637,16 +657,32 @@ static bool build_resp(private_qkd_ke_t *this)
 	memset(&this->resp, 0, sizeof(this->resp));
 	this->resp.type = QKD_WIRE_RESP;
 	memcpy(this->resp.id, this->init.id, QKD_WIRE_ID_LEN);
-	if (this->policy == QKD_POLICY_REQUIRE)
+	if (this->policy == QKD_POLICY_REQUIRE && this->view.authenticated)
 	{
 		this->resp.flags |= QKD_WIRE_F_REQUIRE;
 	}
 
-	if (this->init.flags & QKD_WIRE_F_NO_KEY)
+	if (!this->view.authenticated)
+	{	/* IKE_SA_INIT: never a key for an unauthenticated peer */
+		if (peer_requires)
+		{	/* a v1 build with policy require */
+			qkd_count(QKD_CNT_REFUSED);
+			DBG1(DBG_IKE, "qkd: IKE_SA_INIT from %s requires QKD (REQUIRE "
+				 "flag, a protocol v1 build): no QKD key before the peer is "
+				 "authenticated, refusing the key exchange", this->peer);
+			goto failed;
+		}
+		this->resp.flags |= (this->init.flags & QKD_WIRE_F_NO_KEY) ?
+							QKD_WIRE_F_NO_KEY : QKD_WIRE_F_UNAVAILABLE;
+		DBG1(DBG_IKE, "qkd: IKE_SA_INIT with %s: the qkd method carries "
+			 "X25519 alone (no QKD key before the peer is authenticated)",
+			 this->peer);
+	}
+	else if (this->init.flags & QKD_WIRE_F_NO_KEY)
 	{
 		if (peer_requires)
 		{	/* a require initiator refuses instead of sending no key */
-			ref_get(&stat_refused);
+			qkd_count(QKD_CNT_REFUSED);
 			DBG1(DBG_IKE, "qkd: peer %s sent no QKD key ID but claims to "
 				 "require QKD, refusing the key exchange", this->peer);
 			goto failed;
@@ -663,7 +699,12 @@ static bool build_resp(private_qkd_ke_t *this)
 		qkd_wire_id_str(this->init.id, idstr);
 		ret = -ENODEV;
 		wait_ms = 0;
-		if (this->have_link)
+		if (this->view.authenticated && !this->view.announced)
+		{	/* a v1 build of this project: no key for a peer that did not
+			 * announce the plugin (prefer: X25519 alone, require: refused) */
+			ret = -ENOLINK;
+		}
+		else if (this->have_link)
 		{
 			/* an unauthenticated peer (IKE_SA_INIT) must not make us wait,
 			 * and only a few takes per link may wait at a time */
@@ -692,13 +733,18 @@ static bool build_resp(private_qkd_ke_t *this)
 		if (ret == 0)
 		{
 			this->have_key = TRUE;
-			ref_get(&stat_taken_resp);
+			qkd_count(QKD_CNT_TAKEN_RESP);
 			DBG1(DBG_IKE, "qkd: took key %s (%zu bytes) by ID from link '%s' "
 				 "for %s", idstr, this->key.len, this->link.link, this->peer);
 		}
 		else
 		{
-			if (this->have_link)
+			if (ret == -ENOLINK)
+			{
+				snprintf(why, sizeof(why), "%s: not taking QKD key %s",
+						 qkd_peer_why_not(&this->view), idstr);
+			}
+			else if (this->have_link)
 			{
 				snprintf(why, sizeof(why), "could not get QKD key %s from "
 						 "link '%s' (waited up to %u ms%s): %s%s%s", idstr,
@@ -781,7 +827,7 @@ static bool process_resp(private_qkd_ke_t *this, chunk_t value)
 		}
 		if (!memeq_const(tag, this->resp.tag, QKD_WIRE_TAG_LEN))
 		{
-			ref_get(&stat_confirm_fail);
+			qkd_count(QKD_CNT_CONFIRM_FAIL);
 			DBG1(DBG_IKE, "qkd: key confirmation FAILED for key %s on link "
 				 "'%s' with %s: the peers hold different keys for this ID; "
 				 "the exchange fails, existing SAs stay",
@@ -799,7 +845,7 @@ static bool process_resp(private_qkd_ke_t *this, chunk_t value)
 	else if (this->resp.flags & QKD_WIRE_F_REQUIRE)
 	{	/* a require responder refuses instead of answering without a key:
 		 * the flags were changed on the way, or the peer is broken */
-		ref_get(&stat_refused);
+		qkd_count(QKD_CNT_REFUSED);
 		DBG1(DBG_IKE, "qkd: %s answered key %s without a QKD key but claims "
 			 "to require QKD, refusing the key exchange", this->peer, idstr);
 		this->failed = TRUE;

@@ -3,12 +3,16 @@
  * @defgroup qkd_listener qkd_listener
  * @{ @ingroup qkd
  *
- * Bus listener: annotates the module's audit records with the SPIs of the
- * SAs a QKD key keyed, and optionally rekeys the first CHILD_SA (created
- * in IKE_AUTH without a key exchange) at once so it gets a QKD key.
+ * Bus listener: the plugin protocol v2 (announcement in IKE_AUTH, the
+ * group each CHILD_SA rekey uses, the qkd method kept from peers that did
+ * not announce it, policy require enforced for every CHILD_SA), audit
+ * annotation with the SPIs a QKD key keyed, and optionally the rekey of a
+ * new CHILD_SA at once so it gets a QKD key.  See qkd_listener.c.
  */
 #ifndef QKD_LISTENER_H_
 #define QKD_LISTENER_H_
+
+#include "qkd_links.h"
 
 #include <bus/listeners/listener.h>
 
@@ -34,7 +38,9 @@ struct qkd_listener_t {
 
 /**
  * Create the listener.
+ *
+ * @param links		link configuration (not owned)
  */
-qkd_listener_t *qkd_listener_create(void);
+qkd_listener_t *qkd_listener_create(qkd_links_t *links);
 
 #endif /** QKD_LISTENER_H_ @}*/

@@ -5,6 +5,7 @@
 #include "qkd_links.h"
 #include "qkd_listener.h"
 #include "qkd_method.h"
+#include "qkd_peer.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -187,6 +188,7 @@ METHOD(plugin_t, reload, bool,
 	this->links->reload(this->links);
 	this->listener->reload(this->listener);
 	check_log_levels();
+	qkd_log_counters();
 	return TRUE;
 }
 
@@ -227,8 +229,8 @@ plugin_t *qkd_plugin_create(void)
 			},
 		},
 		.links = qkd_links_create(),
-		.listener = qkd_listener_create(),
 	);
+	this->listener = qkd_listener_create(this->links);
 	qkd_ke_set_links(this->links);
 
 	lib->proposal->register_token(lib->proposal, QKD_KE_TOKEN,

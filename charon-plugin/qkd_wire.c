@@ -20,6 +20,8 @@ static const char *const errstr[] = {
 	[QKD_WIRE_E_X25519] = "invalid X25519 value",
 	[QKD_WIRE_E_MISMATCH] = "response does not match request",
 	[QKD_WIRE_E_ARG] = "invalid argument",
+	[QKD_WIRE_E_MAGIC] = "not a qkd-ipsec announcement (magic)",
+	[QKD_WIRE_E_METHOD] = "peer uses another key exchange method number",
 };
 
 const char *qkd_wire_strerror(int err)
@@ -248,4 +250,63 @@ void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37])
 			 "%02x%02x%02x%02x%02x%02x", id[0], id[1], id[2], id[3], id[4],
 			 id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12],
 			 id[13], id[14], id[15]);
+}
+
+size_t qkd_announce_encode(uint8_t flags, uint16_t method, uint8_t *out,
+						   size_t outlen)
+{
+	if (!out || outlen < QKD_ANNOUNCE_LEN || (flags & ~QKD_ANNOUNCE_F_ALL))
+	{
+		return 0;
+	}
+	memcpy(out, QKD_ANNOUNCE_MAGIC, 4);
+	out[4] = QKD_ANNOUNCE_VERSION;
+	out[5] = flags;
+	out[6] = method >> 8;
+	out[7] = method & 0xff;
+	return QKD_ANNOUNCE_LEN;
+}
+
+int qkd_announce_parse(const uint8_t *buf, size_t len, uint16_t want_method,
+					   struct qkd_announce *ann)
+{
+	struct qkd_announce a;
+
+	memset(ann, 0, sizeof(*ann));
+	if (!buf || len < QKD_ANNOUNCE_LEN)
+	{
+		return QKD_WIRE_E_LENGTH;
+	}
+	if (memcmp(buf, QKD_ANNOUNCE_MAGIC, 4))
+	{
+		return QKD_WIRE_E_MAGIC;
+	}
+	a.version = buf[4];
+	a.flags = buf[5];
+	a.method = (uint16_t)(buf[6] << 8 | buf[7]);
+	if (a.version < QKD_ANNOUNCE_VERSION)
+	{	/* v1 never announced: 0 and 1 are invalid */
+		return QKD_WIRE_E_VERSION;
+	}
+	if (a.version == QKD_ANNOUNCE_VERSION)
+	{
+		if (len != QKD_ANNOUNCE_LEN)
+		{
+			return QKD_WIRE_E_LENGTH;
+		}
+		if (a.flags & ~QKD_ANNOUNCE_F_ALL)
+		{
+			return QKD_WIRE_E_FLAGS;
+		}
+	}
+	else
+	{	/* a later version: speak ours, ignore what we do not know */
+		a.flags &= QKD_ANNOUNCE_F_ALL;
+	}
+	if (a.method != want_method)
+	{
+		return QKD_WIRE_E_METHOD;
+	}
+	*ann = a;
+	return QKD_WIRE_OK;
 }

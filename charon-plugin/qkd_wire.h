@@ -103,6 +103,8 @@ enum qkd_wire_err {
 	QKD_WIRE_E_X25519,		/* all-zero X25519 value */
 	QKD_WIRE_E_MISMATCH,	/* RESP does not answer this INIT */
 	QKD_WIRE_E_ARG,			/* invalid arguments to an encoder */
+	QKD_WIRE_E_MAGIC,		/* announcement: not ours (magic) */
+	QKD_WIRE_E_METHOD,		/* announcement: another method number */
 };
 
 /** Human readable text of an enum qkd_wire_err */
@@ -162,5 +164,64 @@ size_t qkd_wire_transcript(const struct qkd_wire_msg *init,
  * Format a key ID as 8-4-4-4-12 UUID text (37 bytes with NUL).
  */
 void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37]);
+
+/*
+ * Announcement (plugin protocol version 2): the Notification Data of the
+ * private-use status notify QKD_NOTIFY_ANNOUNCE (qkd_method.h) that each side
+ * adds to its IKE_AUTH messages (encrypted and integrity-protected by the
+ * IKE_SA; the peer is authenticated in the same exchange):
+ *
+ *      0               1               2               3
+ *     +---------------+---------------+---------------+---------------+
+ *     |      'Q'      |      'K'      |      'D'      |      'A'      |
+ *     +---------------+---------------+---------------+---------------+
+ *     |  version=2    |     flags     |   key exchange method (64242)  |
+ *     +---------------+---------------+---------------+---------------+
+ *
+ * The magic tells this notify from another implementation's use of the same
+ * private number.  version: the highest plugin protocol version the sender
+ * speaks (v1 = builds without an announcement); both use the lower of the
+ * two.  flags: LINK = the sender has a QKD link (key store) for the
+ * receiver; REQUIRE = the sender's policy for the receiver is require.  The
+ * method is the transform ID the sender's build registers; a peer with
+ * another number cannot use qkd with us.  Version 2 messages are exactly 8
+ * bytes with no other flags; for higher versions longer data and unknown
+ * flags are ignored (a v3 peer must speak v2 to us).
+ */
+#define QKD_ANNOUNCE_MAGIC		"QKDA"
+#define QKD_ANNOUNCE_VERSION	2
+#define QKD_ANNOUNCE_LEN		8
+#define QKD_ANNOUNCE_F_LINK		0x01
+#define QKD_ANNOUNCE_F_REQUIRE	0x02
+#define QKD_ANNOUNCE_F_ALL		(QKD_ANNOUNCE_F_LINK | QKD_ANNOUNCE_F_REQUIRE)
+
+/** A decoded announcement */
+struct qkd_announce {
+	uint8_t version;
+	uint8_t flags;
+	uint16_t method;
+};
+
+/**
+ * Encode our announcement (version QKD_ANNOUNCE_VERSION).
+ *
+ * @return			QKD_ANNOUNCE_LEN, or 0 if outlen is too small or flags
+ *					are unknown
+ */
+size_t qkd_announce_encode(uint8_t flags, uint16_t method, uint8_t *out,
+						   size_t outlen);
+
+/**
+ * Strictly parse an announcement.
+ *
+ * @param want_method	our method number (E_METHOD if the peer's differs)
+ * @param ann			filled on success (version is the peer's; the caller
+ *						uses min(peer, ours)), zeroed on failure
+ * @return				QKD_WIRE_OK, E_LENGTH, E_MAGIC, E_VERSION (0 or 1),
+ *						E_FLAGS (unknown flags in a version 2 message) or
+ *						E_METHOD
+ */
+int qkd_announce_parse(const uint8_t *buf, size_t len, uint16_t want_method,
+					   struct qkd_announce *ann);
 
 #endif /** QKD_WIRE_H_ @}*/

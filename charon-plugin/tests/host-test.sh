@@ -11,7 +11,16 @@
 #     flows (so both sides derived the same keys), audit annotations carry
 #     the SPIs; key confirmation mismatch keeps the old SA; prefer falls back
 #     to X25519 (and resumes); require refuses; IKE_SA_INIT with qkd (link by
-#     address).
+#     address);
+#  3. protocol v2: a plain charon peer (plugin not loaded) with our side
+#     rekeying first right after IKE_AUTH and both sides later: classical,
+#     no failed exchange, IKE_SA kept, no key taken; require with it: our
+#     rekey refused without a message, its rekey and the IKE_AUTH CHILD_SA
+#     refused (the peer's SA deleted at once); a v1 build of this project
+#     (git archive of V1_REV) both ways under prefer and require; two v2
+#     gateways under require: the IKE_AUTH CHILD_SA refused, childless =
+#     force QKD-keys the first CHILD_SA; an announced peer that selects a
+#     classical group refuses it itself (require announced).
 # Output: TAP.  Usage: host-test.sh BUILD_DIR   (needs root)
 set -u
 
@@ -35,13 +44,16 @@ trap 'cleanup keep-failed' EXIT
 # write_conf NAME POLICY_A [extra qkd options [ike log level [log file]]]
 # ike=3 by default: the most verbose level at which strongSwan does not log
 # secrets (level 4 logs the shared secret, which contains the QKD key)
+# CONF_PLUGIN=no: a plain charon (the qkd plugin not loaded, private
+# algorithms refused, as Debian's default)
 write_conf() {
 	local name=$1 policy=$2 extra=${3:-} ikelevel=${4:-3}
-	local logpath=${5:-$T/$name/charon.log}
+	local logpath=${5:-$T/$name/charon.log} plugin=qkd priv=yes
+	[ "${CONF_PLUGIN:-yes}" = no ] && { plugin=; priv=no; }
 	cat > "$T/$name/strongswan.conf" <<EOC
 charon {
-	load = random nonce openssl hmac sha2 kdf pem pkcs1 pubkey x509 socket-default vici kernel-libipsec kernel-netlink updown qkd
-	accept_private_algs = yes
+	load = random nonce openssl hmac sha2 kdf pem pkcs1 pubkey x509 socket-default vici kernel-libipsec kernel-netlink updown $plugin
+	accept_private_algs = $priv
 	install_routes = yes
 	retransmit_tries = 2
 	filelog {
@@ -234,10 +246,12 @@ done
 write_conf a prefer "rekey_first_child = yes"
 write_conf b prefer
 
+# SW_ESP: esp_proposals (default aes256gcm16-qkd); SW_CHILDLESS: childless
 swconf() {	# swconf NAME LOCAL REMOTE LNET RNET IKEPROP
 	cat > "$T/$1/swanctl/swanctl.conf" <<EOC
 connections {
 	gw {
+		${SW_CHILDLESS:+childless = $SW_CHILDLESS}
 		local_addrs = $2
 		remote_addrs = $3
 		local { auth = psk
@@ -246,7 +260,7 @@ connections {
 			id = gw-$( [ "$1" = a ] && echo b || echo a ) }
 		children {
 			net {
-				esp_proposals = aes256gcm16-qkd
+				esp_proposals = ${SW_ESP:-aes256gcm16-qkd}
 				local_ts = $4
 				remote_ts = $5
 				# no automatic rekeys during the test (rekey_time = 0 with a
@@ -483,28 +497,42 @@ s7=$(spis a)
 ok $? "rate limited (prefer): rekey with X25519 alone, SPIs changed, no key taken on either side"
 rm -f "$T/a/keys/qkdlink/busy"
 
-# IKE_SA_INIT with qkd: link found by address
+# qkd in the IKE proposals: IKE_SA_INIT carries X25519 alone inside the
+# method (no QKD key, no key ID before the peer is authenticated);
+# rekey_first_ike keys the IKE_SA with QKD in an authenticated
+# CREATE_CHILD_SA right after IKE_AUTH
 sw a --terminate --ike gw >/dev/null 2>&1
+write_conf a prefer "rekey_first_child = yes
+			rekey_first_ike = yes"
+sw a --reload-settings >/dev/null 2>&1
 swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-qkd
 swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-qkd
 sw a --load-conns >/dev/null 2>&1
 sw b --load-conns >/dev/null 2>&1
 add_keys a b 2 11
 before_a=$(count_keys a initiator)
+before_b=$(count_keys b responder)
 sw a --initiate --child net >/dev/null 2>&1
-ok $? "IKE_SA_INIT with qkd: tunnel up"
-sleep 1
-sw a --list-sas > "$T/list-sas-ike.out" 2>/dev/null
-# the IKE proposal line only (the CHILD_SA line also ends in /(64242))
-grep -Eq '^  [A-Z].*/PRF_[A-Z0-9_]+/\(64242\)$' "$T/list-sas-ike.out"
-ok $? "IKE_SA negotiated the qkd method"
-ikespi=$(sed -n 's/^annotate 11000000.* usage IKE_SA gw\[[0-9]*\] \([0-9a-f]*_i [0-9a-f]*_r\)$/\1/p' "$T/a/keys/qkdlink/audit.log")
-[ -n "$ikespi" ] && grep -q "annotate 11000000.* usage IKE_SA .* $ikespi" "$T/b/keys/qkdlink/audit.log"
-ok $? "IKE_SA key annotated with the IKE SPIs on both sides"
+ok $? "qkd in the IKE proposals: tunnel up"
+sleep 1.5
+grep -q "qkd: IKE_SA_INIT with gw\[[0-9]*\] (192.0.2.2, %any): the qkd method carries X25519 alone (no QKD key before the peer is authenticated" "$T/a/charon.log" &&
+	grep -q "qkd: IKE_SA_INIT with [^ ]* (192.0.2.1, %any): the qkd method carries X25519 alone" "$T/b/charon.log" &&
+	! grep -q "took key .*, %any)$" "$T/a/charon.log" "$T/b/charon.log"
+ok $? "IKE_SA_INIT: X25519 alone on both sides, no QKD key taken for the unauthenticated peer"
 grep -q "qkd: gw\[[0-9]*\] (192.0.2.2, %any) uses link 'peer' (module link 'qkdlink', matched by address" "$T/a/charon.log"
 ok $? "IKE_SA_INIT: link matched by address (identity unknown)"
+ikespi=$(sed -n 's/^annotate 11000000.* usage IKE_SA gw\[[0-9]*\] \([0-9a-f]*_i [0-9a-f]*_r\)$/\1/p' "$T/a/keys/qkdlink/audit.log")
+grep -q "qkd: IKE_SA gw\[[0-9]*\] was created without a QKD key, rekeying it now to key it with QKD" "$T/a/charon.log" &&
+	[ -n "$ikespi" ] && grep -q "annotate 11000000.* usage IKE_SA .* $ikespi" "$T/b/keys/qkdlink/audit.log" &&
+	sw a --list-sas 2>/dev/null | grep -q "${ikespi%%_i*}_i"
+ok $? "rekey_first_ike: the IKE_SA rekeyed right after IKE_AUTH with a QKD key, the new IKE SPIs annotated on both sides"
+sw a --list-sas > "$T/list-sas-ike.out" 2>/dev/null
+# the IKE proposal line only (the CHILD_SA line also ends in /(64242))
+grep -Eq '^  [A-Z].*/PRF_[A-Z0-9_]+/\(64242\)$' "$T/list-sas-ike.out" &&
+	[ "$(count_keys a initiator)" = $((before_a - 2)) ] && [ "$(count_keys b responder)" = $((before_b - 2)) ]
+ok $? "IKE_SA keyed with the qkd method; one key per side for it and one for the first CHILD_SA"
 ping_ok
-ok $? "traffic flows after IKE_SA_INIT with qkd + first-child rekey"
+ok $? "traffic flows after the IKE_SA and first-child rekeys"
 
 # IKE_SA rekey with qkd: one more key per side, new IKE SPIs annotated
 add_keys a b 1 22
@@ -547,7 +575,283 @@ ok $? "logs at ike=3 cover the rekeys; $(wc -l < "$KEYPFX") keys recorded"
 ! key_leaked "$KEYPFX" "$T/a/charon.log" "$T/b/charon.log" "$T/a/charon.out" "$T/b/charon.out" &&
 	! grep -Eiq '[0-9a-f]{64}' "$T/a/charon.log" "$T/b/charon.log"
 ok $? "no key material in the logs (first 8 bytes of every key: hex, %B dump, base64)"
-grep "qkd: keys taken" "$T/a/charon.log" "$T/b/charon.log" | sed 's/^/# /'
+grep "qkd: keys taken" "$T/a/charon.log" "$T/b/charon.log" | tail -2 | sed 's/^/# /'
+
+# ---------------------------------------------------------------------------
+# 3. protocol v2: peers without the plugin, a v1 build of this project,
+# require without a QKD key exchange.  Each scenario: fresh charons and
+# key directories (the section 2 logs stay in a-s2/ and b-s2/)
+mv "$T/a" "$T/a-s2"
+mv "$T/b" "$T/b-s2"
+scen() {	# scen NAME: new directories for a and b
+	local s
+	for s in a b; do
+		[ -d "$T/$s" ] && mv "$T/$s" "$T/$s-$SCEN"
+		mkdir -p "$T/$s/swanctl" "$T/$s/keys/qkdlink/initiator" \
+			"$T/$s/keys/qkdlink/responder"
+	done
+	SCEN=$1
+}
+stop_pair() {
+	local p
+	for p in a b; do
+		[ -f "$T/$p.pid" ] && kill "$(cat "$T/$p.pid")" 2>/dev/null
+		rm -f "$T/$p.pid"
+	done
+	sleep 1
+}
+start_pair() {	# start_pair SO_A SO_B (SO_B empty: plain charon)
+	start_charon a "$NS_A" "$1" && start_charon b "$NS_B" "$2" &&
+		sw a --load-all >/dev/null 2>&1 && sw b --load-all >/dev/null 2>&1
+}
+ike_of() {	# ike_of NAME: "count spi_i-spi_r" of the IKE_SAs
+	echo "$(sw "$1" --list-sas 2>/dev/null | grep -c '^gw: #') $(ike_spis "$1")"
+}
+nchild() {	# number of INSTALLED CHILD_SAs of NAME (rekeyed and deleted
+	# ones are listed for a while)
+	sw "$1" --list-sas 2>/dev/null | grep -Ec ': #[0-9]+, reqid [0-9]+, INSTALLED'
+}
+keys_left() {	# keys_left NAME: "initiator responder" files left
+	echo "$(count_keys "$1" initiator) $(count_keys "$1" responder)"
+}
+counters() {	# counters NAME: reload, print the counter line
+	sw "$1" --reload-settings >/dev/null 2>&1
+	sleep 0.3
+	grep "qkd: keys taken" "$T/$1/charon.log" | tail -1
+}
+wait_change() {	# wait_change NAME OLD_SPIS: the new ones (or nothing)
+	local i s
+	for i in $(seq 40); do
+		s=$(spis "$1")
+		[ -n "$s" ] && [ "$s" != "$2" ] && { echo "$s"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+V2_ESP="aes256gcm16-qkd, aes256gcm16-x25519"
+SCEN=s2
+
+# --- 3a. a (v2, prefer, qkd first + x25519) with a plain strongSwan peer
+scen s3a
+write_conf a prefer "rekey_first_child = yes"
+CONF_PLUGIN=no write_conf b prefer
+SW_ESP=$V2_ESP swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
+SW_ESP=aes256gcm16-x25519 swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
+add_keys a b 2 3a
+start_pair "$TPLUGIN" "" && ! grep -q "loaded plugins: .* qkd" "$T/b/charon.log"
+ok $? "3a: a with the plugin (prefer, esp = $V2_ESP), b plain charon (no plugin, no accept_private_algs)"
+sw a --initiate --child net >/dev/null 2>&1
+ok $? "3a: tunnel up"
+sleep 1
+grep -q "qkd: gw\[1\] (gw-b) did not announce the qkd plugin: no QKD key is taken for it" "$T/a/charon.log"
+ok $? "3a: a logs that b did not announce the plugin (one line per IKE_SA)"
+grep -q "qkd: rekeys of CHILD_SA net{1} with gw\[1\] use CURVE_25519" "$T/a/charon.log" &&
+	! grep -q "rekeying it now" "$T/a/charon.log"
+ok $? "3a: the IKE_AUTH CHILD_SA's rekeys use CURVE_25519, no immediate rekey (rekey_first_child is for QKD peers)"
+ike0=$(ike_of a)
+s0=$(spis a)
+changed=0
+for who in a b a a; do
+	sw $who --rekey --child net >/dev/null 2>&1
+	s1=$(wait_change a "$s0") && changed=$((changed + 1))
+	s0=$s1
+done
+[ "$changed" = 4 ]
+ok $? "3a: a rekeyed first (right after IKE_AUTH), then b, then a twice: SPIs changed every time ($changed of 4)"
+! grep -Eq "peer didn't accept DH group|DH group .* unacceptable|INVALID_KE_PAYLOAD|INVALID_SYNTAX|NO_PROPOSAL_CHOSEN" "$T/a/charon.log" "$T/b/charon.log"
+ok $? "3a: no INVALID_KE_PAYLOAD, INVALID_SYNTAX or NO_PROPOSAL_CHOSEN in either log (no failed exchange)"
+[ "$(grep -c "did not announce the qkd plugin: removed the qkd method from the CREATE_CHILD_SA proposals (1 proposal dropped, 1 left)" "$T/a/charon.log")" -ge 3 ]
+ok $? "3a: a's CREATE_CHILD_SA requests carried no qkd proposal"
+[ "$(ike_of a)" = "$ike0" ] && [ "$(ike_of b | cut -d' ' -f1)" = 1 ]
+ok $? "3a: the IKE_SA was kept ($ike0)"
+sw a --list-sas > "$T/a/list-sas.out" 2>&1
+grep -q "INSTALLED, TUNNEL[^,]*, ESP:AES_GCM_16-256/CURVE_25519" "$T/a/list-sas.out" && [ "$(nchild a)" = 1 ]
+ok $? "3a: one CHILD_SA, keyed with CURVE_25519"
+ping_ok
+ok $? "3a: traffic flows"
+[ "$(keys_left a)" = "2 0" ] && [ "$(keys_left b)" = "0 2" ] && ! grep -q "took key" "$T/a/charon.log"
+ok $? "3a: no QKD key taken for the peer without the plugin"
+c=$(counters a)
+echo "$c" | grep -q "keys taken as initiator 0, as responder 0, .*classical CHILD_SAs (prefer) [5-9]" &&
+	grep -q "WARNING: CHILD_SA net{[0-9]*} with gw\[1\] (gw-b) keyed without QKD (key exchange CURVE_25519: peer did not announce the qkd plugin .*policy prefer (classical CHILD_SA #" "$T/a/charon.log"
+ok $? "3a: every classical CHILD_SA warned about and counted ($c)"
+
+# --- 3b. the same plain peer, a now require
+write_conf a require "rekey_first_child = yes"
+sw a --reload-settings >/dev/null 2>&1
+sleep 0.3
+grep -q "qkd: rekeys of CHILD_SA net{5} with gw\[1\] use (64242) (peer did not announce" "$T/a/charon.log"
+ok $? "3b: on reload the CHILD_SA's rekey group follows the new policy (require: qkd, refused locally)"
+s0=$(spis a)
+nb=$(grep -c "parsed CREATE_CHILD_SA request" "$T/b/charon.log")
+sw a --rekey --child net >/dev/null 2>&1
+sleep 1
+grep -q "qkd: gw\[1\] (192.0.2.2, gw-b): peer did not announce the qkd plugin in IKE_AUTH .*not sending the qkd method to it and taking no QKD key (policy require)" "$T/a/charon.log"
+ok $? "3b: require: a refuses its own rekey with one clear line"
+[ "$(spis a)" = "$s0" ] && [ "$(grep -c "parsed CREATE_CHILD_SA request" "$T/b/charon.log")" = "$nb" ] &&
+	[ "$(ike_of a)" = "$ike0" ]
+ok $? "3b: nothing was sent, the old CHILD_SA and the IKE_SA stay"
+sw b --rekey --child net >/dev/null 2>&1
+sleep 1
+grep -q "qkd: refusing CHILD_SA net{[0-9]*} with gw\[1\] (gw-b): policy require and it would be keyed without QKD (key exchange CURVE_25519; peer did not announce" "$T/a/charon.log"
+ok $? "3b: b's classical rekey: a (responder) refuses it with one clear line"
+[ "$(spis a)" = "$s0" ] && [ "$(nchild a)" = 1 ] && [ "$(nchild b)" = 1 ] && [ "$(ike_of a)" = "$ike0" ]
+ok $? "3b: no classical CHILD_SA installed, the old one and the IKE_SA stay"
+# a new IKE_SA: the IKE_AUTH CHILD_SA (no key exchange) is refused by a,
+# the initiator, after b installed it: a deletes b's at once
+sw a --terminate --ike gw >/dev/null 2>&1
+sleep 0.5
+sw a --initiate --child net >/dev/null 2>&1
+sleep 1.5
+grep -q "qkd: refusing CHILD_SA net{[0-9]*} with gw\[2\] (gw-b): policy require and it would be keyed without QKD (no key exchange: created in IKE_AUTH (use childless = force)" "$T/a/charon.log"
+ok $? "3b: require: the IKE_AUTH CHILD_SA (no key exchange) is refused by the initiator"
+grep -q "received DELETE for ESP CHILD_SA" "$T/b/charon.log" && [ "$(nchild b)" = 0 ] && [ "$(nchild a)" = 0 ] &&
+	[ "$(ike_of a | cut -d' ' -f1)" = 1 ]
+ok $? "3b: the veto came after b installed its SA: a deleted it at once, no CHILD_SA on either side, IKE_SA up"
+c=$(counters a)
+echo "$c" | grep -q "keys taken as initiator 0, as responder 0, .*CHILD_SAs refused (require) 2" && [ "$(keys_left a)" = "2 0" ]
+ok $? "3b: refusals counted, still no key taken ($c)"
+stop_pair
+
+# --- 3c. a v1 build of this project (before the announcement) as b
+V1_REV=${V1_REV:-c2fc99a}
+V1SO=$T/v1build/test/libstrongswan-qkd.so
+if git -C "$HERE/../.." cat-file -e "$V1_REV^{commit}" 2>/dev/null &&
+	mkdir -p "$T/v1src" &&
+	git -C "$HERE/../.." archive "$V1_REV" charon-plugin include |
+		tar -x -C "$T/v1src" &&
+	make -s -C "$T/v1src/charon-plugin" REPO="$T/v1src" O="$T/v1build" \
+		SS_SRC="$HERE/../../build/strongswan-src" "$V1SO" > "$T/v1build.log" 2>&1; then
+	scen s3c
+	write_conf a prefer "rekey_first_child = yes"
+	write_conf b prefer "rekey_first_child = yes"
+	SW_ESP=$V2_ESP swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
+	SW_ESP=$V2_ESP swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
+	add_keys a b 2 3c
+	add_keys b a 3 c3
+	start_pair "$TPLUGIN" "$V1SO" && ! grep -q "QKD_NOTIFY\|announced" "$T/b/charon.log"
+	ok $? "3c: a v2 (prefer), b the v1 build of $V1_REV (prefer), both esp = $V2_ESP"
+	sw b --initiate --child net >/dev/null 2>&1
+	ok $? "3c: tunnel up, initiated by the v1 side"
+	sleep 1.5
+	s0=$(spis a)
+	grep -q "qkd: gw\[1\] (gw-b) did not announce the qkd plugin" "$T/a/charon.log" &&
+		grep -q "was created without a key exchange, rekeying it now" "$T/b/charon.log" &&
+		grep -q "peer did not announce the qkd plugin in IKE_AUTH .*: not taking QKD key c3000000.*policy prefer, falling back to X25519 alone" "$T/a/charon.log"
+	ok $? "3c: v1's rekey of its first CHILD_SA (qkd, with a key ID): a takes no key and answers UNAVAILABLE (prefer)"
+	grep -q "WARNING: peer could not get QKD key c3000000.*falling back to X25519 alone" "$T/b/charon.log" &&
+		[ -n "$s0" ] && [ "$(nchild a)" = 1 ]
+	ok $? "3c: the v1 side falls back to X25519 alone (its own warning): one CHILD_SA, no failed exchange"
+	ike0=$(ike_of a)
+	sw a --rekey --child net >/dev/null 2>&1
+	s1=$(wait_change a "$s0")
+	ok $? "3c: a's rekey: SPIs changed ($s0 -> $s1)"
+	sw a --list-sas > "$T/a/list-sas.out" 2>&1
+	grep -q "INSTALLED, TUNNEL[^,]*, ESP:AES_GCM_16-256/CURVE_25519" "$T/a/list-sas.out"
+	ok $? "3c: a's rekey used CURVE_25519 (qkd removed from its proposals)"
+	sw b --rekey --child net >/dev/null 2>&1
+	s2=$(wait_change a "$s1")
+	ok $? "3c: v1's second rekey (CURVE_25519, the group of the CHILD_SA a made): SPIs changed"
+	! grep -Eq "peer didn't accept DH group|DH group .* unacceptable|INVALID_KE_PAYLOAD|NO_PROPOSAL_CHOSEN" "$T/a/charon.log" "$T/b/charon.log" &&
+		[ "$(grep -c "took key" "$T/b/charon.log")" = 1 ]
+	ok $? "3c: no INVALID_KE round trip in either direction (a did not pick qkd from v1's offer): v1 took one key, for its first rekey only"
+	[ "$(keys_left a)" = "2 3" ] && [ "$(ike_of a)" = "$ike0" ]
+	ok $? "3c: a took no QKD key at all (the v1 side spent its own initiator keys, as v1 does); IKE_SA kept"
+	ping_ok
+	ok $? "3c: traffic flows"
+	write_conf a require "rekey_first_child = yes"
+	sw a --reload-settings >/dev/null 2>&1
+	sw a --rekey --child net >/dev/null 2>&1
+	sleep 1
+	sw b --rekey --child net >/dev/null 2>&1
+	sleep 1.5
+	grep -q "peer did not announce the qkd plugin in IKE_AUTH .*not sending the qkd method to it and taking no QKD key (policy require)" "$T/a/charon.log" &&
+		grep -q "qkd: refusing CHILD_SA net{[0-9]*} with gw\[1\] (gw-b): policy require and it would be keyed without QKD (key exchange CURVE_25519; peer did not announce" "$T/a/charon.log"
+	ok $? "3c: a require: its own rekey and v1's are refused, one line each"
+	[ "$(spis a)" = "$s2" ] && [ "$(ike_of a)" = "$ike0" ] && [ "$(keys_left a)" = "2 3" ]
+	ok $? "3c: require: the old CHILD_SA and the IKE_SA stay, no key taken"
+	stop_pair
+else
+	ok 1 "3c: building the v1 plugin of $V1_REV failed (see $T/v1build.log)"
+fi
+
+# --- 3d. two v2 gateways, require on both
+scen s3d
+write_conf a require "rekey_first_child = yes"
+write_conf b require
+swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
+swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
+add_keys a b 2 3d
+start_pair "$TPLUGIN" "$TPLUGIN"
+sw a --initiate --child net >/dev/null 2>&1
+sleep 1
+grep -q "qkd: gw\[1\] (gw-b) announced qkd protocol v2, a link for us, require; CHILD_SAs are keyed with QKD, policy require" "$T/a/charon.log" &&
+	grep -q "qkd: gw\[1\] (gw-a) announced qkd protocol v2, a link for us, require; CHILD_SAs are keyed with QKD" "$T/b/charon.log"
+ok $? "3d: both sides log the peer's announcement (v2, link, require)"
+grep -q "qkd: refusing CHILD_SA net{1} with gw\[1\] (gw-a): policy require and it would be keyed without QKD (no key exchange: created in IKE_AUTH (use childless = force)" "$T/b/charon.log" &&
+	[ "$(nchild a)" = 0 ] && [ "$(nchild b)" = 0 ] && [ "$(keys_left a)" = "2 0" ]
+ok $? "3d: require without childless: the IKE_AUTH CHILD_SA is refused (b, responder), none installed, no key taken"
+sw a --terminate --ike gw >/dev/null 2>&1
+sleep 0.5
+SW_CHILDLESS=force swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
+sw a --load-conns >/dev/null 2>&1
+sw a --initiate --child net >/dev/null 2>&1
+ok $? "3d: childless = force: IKE_SA without CHILD_SA, then the CHILD_SA in CREATE_CHILD_SA"
+sleep 1
+[ "$(nlines a 'keyed with a QKD key')" = 1 ] && [ "$(nlines b 'keyed with a QKD key')" = 1 ] &&
+	[ "$(keys_left a)" = "1 0" ] && [ "$(keys_left b)" = "0 1" ] && [ "$(nchild a)" = 1 ]
+ok $? "3d: the first CHILD_SA is QKD-keyed from the start (one key per side), none classical"
+ping_ok
+ok $? "3d: traffic flows"
+s0=$(spis a)
+sw b --rekey --child net >/dev/null 2>&1
+sleep 1
+[ "$(spis a)" = "$s0" ] && grep -q "no QKD key from link 'qkdlink': no key .*policy require, refusing" "$T/b/charon.log"
+ok $? "3d: b without initiator keys refuses its rekey (require), the old SA stays"
+stop_pair
+
+# --- 3e. a require, b v2 whose CHILD_SA config has no qkd: the first
+# CHILD_SA (childless) offers qkd, b selects CURVE_25519 and, honouring a's
+# announced require, refuses the retry; the key a took is left unused
+scen s3e
+write_conf a require
+write_conf b prefer
+SW_ESP=$V2_ESP SW_CHILDLESS=force swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
+SW_ESP=aes256gcm16-x25519 swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
+add_keys a b 2 3e
+start_pair "$TPLUGIN" "$TPLUGIN"
+sw a --initiate --child net >/dev/null 2>&1
+sleep 1.5
+grep -q "peer didn't accept DH group (64242), it requested CURVE_25519" "$T/a/charon.log" &&
+	grep -q "qkd: refusing CHILD_SA net{[0-9]*} with gw\[1\] (gw-a): policy require (the peer announced require) and it would be keyed without QKD (key exchange CURVE_25519" "$T/b/charon.log"
+ok $? "3e: b (prefer, no qkd configured) answered INVALID_KE_PAYLOAD, then refused the CURVE_25519 retry: it honours a's announced require"
+[ "$(nchild a)" = 0 ] && [ "$(nchild b)" = 0 ] && [ "$(ike_of b | cut -d' ' -f1)" = 1 ] &&
+	grep -q "annotate 3e000000.* usage unused: exchange not completed" "$T/a/keys/qkdlink/audit.log" && [ "$(keys_left b)" = "0 2" ]
+ok $? "3e: no CHILD_SA, IKE_SA kept; a's key of the first attempt annotated unused, b took none"
+stop_pair
+
+# --- 3f. a require with classical first (esp = x25519, qkd), plain peer:
+# the CHILD_SA is negotiated with CURVE_25519, b installs it, a vetoes as
+# initiator and deletes b's SA at once
+scen s3f
+write_conf a require
+CONF_PLUGIN=no write_conf b prefer
+SW_ESP="aes256gcm16-x25519, aes256gcm16-qkd" SW_CHILDLESS=force swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
+SW_ESP=aes256gcm16-x25519 swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
+add_keys a b 1 3f
+start_pair "$TPLUGIN" ""
+sw a --initiate --child net >/dev/null 2>&1
+sleep 1.5
+grep -q "qkd: refusing CHILD_SA net{[0-9]*} with gw\[1\] (gw-b): policy require and it would be keyed without QKD (key exchange CURVE_25519; peer did not announce .*the peer's new SA is deleted" "$T/a/charon.log"
+ok $? "3f: CREATE_CHILD_SA with CURVE_25519: a (initiator, require) refuses the CHILD_SA b selected"
+grep -q "CHILD_SA net{[0-9]*} established" "$T/b/charon.log" && grep -q "received DELETE for ESP CHILD_SA" "$T/b/charon.log" &&
+	[ "$(nchild a)" = 0 ] && [ "$(nchild b)" = 0 ] && [ "$(ike_of b | cut -d' ' -f1)" = 1 ] && [ "$(keys_left a)" = "1 0" ]
+ok $? "3f: b had installed it; a deleted b's SA at once: none left, IKE_SA kept, no key taken"
+stop_pair
+for s in a b; do mv "$T/$s" "$T/$s-$SCEN"; done
+grep -h "^[0-9:]* [0-9]*\[IKE\] qkd: keys taken" "$T"/[ab]-s3*/charon.log > /dev/null
+! key_leaked "$KEYPFX" "$T"/[ab]-s3*/charon.log "$T"/[ab]-s3*/charon.out
+ok $? "3: no key material in the logs of section 3"
 
 echo "1..$n"
 exit $((failed != 0))

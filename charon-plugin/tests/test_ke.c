@@ -18,6 +18,7 @@
 #include "qkd_ke.h"
 #include "qkd_keysrc.h"
 #include "qkd_method.h"
+#include "qkd_peer.h"
 #include "qkd_wire.h"
 
 /* OpenSSL keeps some global state after the openssl plugin is unloaded */
@@ -213,9 +214,29 @@ static void configure(char *pa, char *pb, char *sticky_a)
 	links->reload(links);
 }
 
+/* announcement flags the peers of new objects sent in IKE_AUTH (protocol
+ * v2); -1: no announcement (a peer without the plugin, or a v1 build) */
+static int announce_a = QKD_ANNOUNCE_F_LINK, announce_b = QKD_ANNOUNCE_F_LINK;
+
+static void set_announced(uint32_t uid, int flags)
+{
+	qkd_peer_gone(uid);
+	if (flags >= 0)
+	{
+		qkd_peer_set_announced(uid, QKD_ANNOUNCE_VERSION, flags);
+	}
+}
+
 /* a's object (peer b); uid: a's IKE_SA */
 static key_exchange_t *new_a(uint32_t uid)
 {
+	bool used = qkd_ke_sa_has_used_qkd(uid);
+
+	set_announced(uid, announce_b);
+	if (used)
+	{
+		qkd_ke_sa_used_qkd(uid);
+	}
 	qkd_ke_test_set_peer(id_b, host_b, uid);
 	return &qkd_ke_create(QKD_KE_METHOD)->ke;
 }
@@ -223,6 +244,7 @@ static key_exchange_t *new_a(uint32_t uid)
 /* b's object; peer_known FALSE: IKE_SA_INIT (identity %any) */
 static key_exchange_t *new_b(bool peer_known)
 {
+	set_announced(100, announce_a);
 	qkd_ke_test_set_peer(peer_known ? id_a : id_any, host_a, 100);
 	return &qkd_ke_create(QKD_KE_METHOD)->ke;
 }
@@ -361,7 +383,7 @@ int main(void)
 		add_key(0x11, 0xa5, 32, 0, 1);
 		k1 = links_[0].init[0];
 		a = new_a(1);
-		b = new_b(order == ORDER_CHILD);
+		b = new_b(TRUE);
 		exchange(a, b, order, &r);
 		ok(r.init_ok && r.set_r_ok && r.resp_ok && r.set_i_ok,
 		   "%s: INIT and RESP accepted", what);
@@ -373,20 +395,9 @@ int main(void)
 		ok(flags_of(r.init) == QKD_WIRE_F_REQUIRE &&
 		   flags_of(r.resp) == QKD_WIRE_F_REQUIRE,
 		   "%s: REQUIRE flag sent by both", what);
-		if (order == ORDER_CHILD)
-		{
-			ok(links_[1].last_wait == 100 && links_[1].last_flags == 0,
-			   "authenticated peer: the responder waits wait_ms (%u) and "
-			   "lets the agent fetch the key", links_[1].last_wait);
-		}
-		else
-		{
-			ok(links_[1].last_wait == 0 &&
-			   links_[1].last_flags == QKD_KEYSRC_QUIET, "IKE_SA_INIT (peer "
-			   "%%any): the responder does not wait (wait_ms %u) and takes "
-			   "quietly (no KME query for an unauthenticated peer)",
-			   links_[1].last_wait);
-		}
+		ok(links_[1].last_wait == 100 && links_[1].last_flags == 0,
+		   "%s, authenticated peer: the responder waits wait_ms (%u) and "
+		   "lets the agent fetch the key", what, links_[1].last_wait);
 		/* repeated calls */
 		ok(a->get_shared_secret(a, &c1) && chunk_equals(c1, r.si) &&
 		   b->get_shared_secret(b, &c2) && chunk_equals(c2, r.sr),
@@ -644,10 +655,10 @@ int main(void)
 	   "before any RESP is identical, one key taken");
 	chunk_free(&c1);
 	chunk_free(&c2);
-	b = new_b(FALSE);
+	b = new_b(TRUE);
 	exchange(a, b, ORDER_IKE, &r);
 	ok(secret_is(&r, &k1), "first attempt keyed with key 0x21");
-	b2 = new_b(FALSE);
+	b2 = new_b(TRUE);
 	exchange(a, b2, ORDER_IKE, &r2);
 	ok(r2.init_ok && !chunk_equals(r.init, r2.init) &&
 	   r2.init.ptr[4] == 0x22 && memcmp(r.init.ptr + 20, r2.init.ptr + 20, 32),
@@ -754,6 +765,184 @@ int main(void)
 		}
 		ok(waited == 3, "the waiting takes finish when released");
 		a->destroy(a);
+	}
+
+	/* --- protocol v2: peers that did not announce the plugin */
+	{
+		char *pol[] = { "prefer", "require" };
+		u_int refused;
+		int i;
+
+		for (i = 0; i < 2; i++)
+		{
+			stub_reset();
+			configure(pol[i], pol[i], "no");
+			add_key(0x41, 0x11, 32, 0, 1);
+			announce_b = -1;
+			refused = qkd_counter(QKD_CNT_REFUSED);
+			a = new_a(41);
+			ok(!a->get_public_key(a, &c1) && links_[0].takes == 0 &&
+			   links_[0].ninit == 1 &&
+			   qkd_counter(QKD_CNT_REFUSED) == refused + 1,
+			   "%s, peer did not announce: the initiator sends no qkd KE "
+			   "data and takes no key (refusals counted)", pol[i]);
+			a->destroy(a);
+			announce_b = QKD_ANNOUNCE_F_LINK;
+
+			/* a v1 initiator: it sends an ID, b must not take it */
+			stub_reset();
+			configure(pol[i], pol[i], "no");
+			add_key(0x42, 0x11, 32, 0, 1);
+			a = new_a(42);
+			announce_a = -1;
+			b = new_b(TRUE);
+			exchange(a, b, ORDER_CHILD, &r);
+			if (i == 0)
+			{
+				ok(secret_is(&r, NULL) && links_[1].takes == 0 &&
+				   links_[1].nresp == 1 &&
+				   flags_of(r.resp) == QKD_WIRE_F_UNAVAILABLE && !uses(b),
+				   "prefer, initiator did not announce (v1): the responder "
+				   "takes no key, answers UNAVAILABLE, both X25519 alone");
+			}
+			else
+			{
+				ok(r.init_ok && !r.secret_r_ok && !r.resp_ok &&
+				   links_[1].takes == 0 && links_[1].nresp == 1,
+				   "require, initiator did not announce (v1): the responder "
+				   "refuses and takes no key");
+			}
+			announce_a = QKD_ANNOUNCE_F_LINK;
+			a->destroy(a);
+			b->destroy(b);
+			run_free(&r);
+		}
+
+		/* v1 prefer initiator without key (NO_KEY): answered as before */
+		stub_reset();
+		configure("prefer", "prefer", "no");
+		a = new_a(43);
+		announce_a = -1;
+		b = new_b(TRUE);
+		exchange(a, b, ORDER_CHILD, &r);
+		ok(secret_is(&r, NULL) && flags_of(r.resp) == QKD_WIRE_F_NO_KEY,
+		   "prefer, v1 initiator without a key: X25519 alone");
+		announce_a = QKD_ANNOUNCE_F_LINK;
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+
+		/* announced, but no link for us: no key taken */
+		stub_reset();
+		configure("prefer", "prefer", "no");
+		add_key(0x44, 0x11, 32, 0, 1);
+		announce_b = 0;
+		a = new_a(44);
+		b = new_b(TRUE);
+		exchange(a, b, ORDER_CHILD, &r);
+		ok(secret_is(&r, NULL) && flags_of(r.init) == QKD_WIRE_F_NO_KEY &&
+		   links_[0].takes == 0 && links_[1].takes == 0,
+		   "prefer, peer announced no link for us: NO_KEY, no key taken "
+		   "on either side");
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+		configure("require", "prefer", "no");
+		a = new_a(44);
+		ok(!a->get_public_key(a, &c1) && links_[0].takes == 0,
+		   "require, peer announced no link for us: refused, no key taken");
+		a->destroy(a);
+		announce_b = QKD_ANNOUNCE_F_LINK;
+
+		/* a peer that announced require in IKE_AUTH: the KE object goes by
+		 * our own policy and the REQUIRE flag of the peer's current KE data
+		 * (policies can change with a reload; narrow() honours the
+		 * announcement for CHILD_SAs without the method) */
+		stub_reset();
+		configure("prefer", "require", "no");
+		announce_b = QKD_ANNOUNCE_F_LINK | QKD_ANNOUNCE_F_REQUIRE;
+		a = new_a(45);
+		b = new_b(TRUE);
+		exchange(a, b, ORDER_CHILD, &r);
+		ok(r.init_ok && flags_of(r.init) == QKD_WIRE_F_NO_KEY && !r.resp_ok,
+		   "prefer, peer announced require, pool empty: NO_KEY (own policy), "
+		   "the require responder refuses it");
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+		configure("prefer", "prefer", "no");
+		a = new_a(45);
+		b = new_b(TRUE);
+		exchange(a, b, ORDER_CHILD, &r);
+		ok(secret_is(&r, NULL) && flags_of(r.resp) == QKD_WIRE_F_NO_KEY,
+		   "the peer switched to prefer after IKE_AUTH (stale announcement): "
+		   "its current KE data decides, X25519 alone");
+		announce_b = QKD_ANNOUNCE_F_LINK;
+		a->destroy(a);
+		b->destroy(b);
+		run_free(&r);
+
+		/* IKE_SA_INIT (not authenticated): no QKD material at all */
+		for (i = 0; i < 2; i++)
+		{
+			stub_reset();
+			configure(pol[i], pol[i], "no");
+			add_key(0x46, 0x11, 32, 0, 1);
+			qkd_ke_test_set_peer(id_any, host_b, 46);
+			a = &qkd_ke_create(QKD_KE_METHOD)->ke;
+			b = new_b(FALSE);
+			exchange(a, b, ORDER_IKE, &r);
+			ok(secret_is(&r, NULL) && flags_of(r.init) == QKD_WIRE_F_NO_KEY &&
+			   flags_of(r.resp) == QKD_WIRE_F_NO_KEY &&
+			   links_[0].takes == 0 && links_[1].takes == 0 &&
+			   !memchr(r.init.ptr + 4, 1, 16),
+			   "IKE_SA_INIT, %s: X25519 alone, no key taken, no key ID and no "
+			   "REQUIRE flag on the wire", pol[i]);
+			a->destroy(a);
+			b->destroy(b);
+			run_free(&r);
+
+			/* a v1 initiator sends an ID in IKE_SA_INIT */
+			a = new_a(46);
+			b = new_b(FALSE);
+			exchange(a, b, ORDER_IKE, &r);
+			if (i == 0)
+			{
+				ok(links_[1].takes == 0 && links_[1].nresp == 1 &&
+				   flags_of(r.resp) == QKD_WIRE_F_UNAVAILABLE &&
+				   !links_[1].last_wait && secret_is(&r, NULL),
+				   "IKE_SA_INIT with a key ID (v1, prefer): the responder "
+				   "takes nothing, asks the module nothing, UNAVAILABLE");
+			}
+			else
+			{
+				ok(!r.resp_ok && links_[1].takes == 0 && !links_[1].last_wait,
+				   "IKE_SA_INIT with a key ID and REQUIRE (v1, require): "
+				   "refused, nothing taken");
+			}
+			a->destroy(a);
+			b->destroy(b);
+			run_free(&r);
+		}
+
+		/* rekeyed IKE_SA: the new one inherits the announcement */
+		qkd_peer_gone(47);
+		qkd_peer_gone(48);
+		qkd_peer_set_announced(47, 2, QKD_ANNOUNCE_F_LINK);
+		qkd_peer_used_qkd(47);
+		qkd_peer_rekeyed(47, 48);
+		{
+			uint8_t v = 0, f = 0;
+
+			ok(qkd_peer_get_announced(48, &v, &f) && v == 2 &&
+			   f == QKD_ANNOUNCE_F_LINK && qkd_peer_has_used_qkd(48),
+			   "IKE_SA rekey: announcement and sticky carried over");
+			qkd_peer_gone(47);
+			ok(!qkd_peer_get_announced(47, &v, &f) &&
+			   qkd_peer_get_announced(48, &v, &f),
+			   "the old IKE_SA forgotten, the new one kept");
+			qkd_peer_gone(48);
+		}
 	}
 
 	/* --- unchecked casts: qkd_ke_is */

@@ -370,6 +370,67 @@ static void test_misc(void)
 	   "error strings, out of range handled");
 }
 
+static void test_announce(void)
+{
+	uint8_t buf[32], big[64];
+	struct qkd_announce a;
+	size_t n, i;
+	int bad;
+
+	n = qkd_announce_encode(QKD_ANNOUNCE_F_LINK | QKD_ANNOUNCE_F_REQUIRE,
+							64242, buf, sizeof(buf));
+	ok(n == 8 && memcmp(buf, "QKDA\x02\x03\xfa\xf2", 8) == 0,
+	   "announcement: 8 bytes, magic, version 2, flags, method 64242");
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_OK && a.version == 2 &&
+	   a.flags == 3 && a.method == 64242, "announcement round trip");
+	ok(qkd_announce_encode(0x04, 64242, buf, sizeof(buf)) == 0 &&
+	   qkd_announce_encode(0, 64242, buf, 7) == 0 &&
+	   qkd_announce_encode(0, 64242, NULL, 8) == 0,
+	   "announcement encoder refuses unknown flags and short buffers");
+	n = qkd_announce_encode(QKD_ANNOUNCE_F_LINK, 64242, buf, sizeof(buf));
+	bad = 0;
+	for (i = 0; i < n; i++)
+	{
+		bad |= qkd_announce_parse(buf, i, 64242, &a) != QKD_WIRE_E_LENGTH;
+	}
+	ok(!bad && a.version == 0, "announcement: every truncation refused "
+	   "(output zeroed)");
+	memcpy(big, buf, n);
+	big[n] = 0;
+	ok(qkd_announce_parse(big, n + 1, 64242, &a) == QKD_WIRE_E_LENGTH,
+	   "announcement v2 with trailing data refused");
+	buf[0] = 'X';
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_E_MAGIC,
+	   "announcement with another magic (a foreign notify of that number) "
+	   "refused");
+	buf[0] = 'Q';
+	buf[4] = 1;
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_E_VERSION,
+	   "announcement version 1 refused (v1 never announced)");
+	buf[4] = 0;
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_E_VERSION,
+	   "announcement version 0 refused");
+	buf[4] = 2;
+	buf[5] = 0x81;
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_E_FLAGS,
+	   "announcement v2 with unknown flags refused");
+	buf[5] = 0x01;
+	ok(qkd_announce_parse(buf, n, 65516, &a) == QKD_WIRE_E_METHOD,
+	   "announcement with another method number refused");
+	memcpy(big, buf, n);
+	big[4] = 3;
+	big[5] = 0xf3;
+	memset(big + n, 0xee, 8);
+	ok(qkd_announce_parse(big, n + 8, 64242, &a) == QKD_WIRE_OK &&
+	   a.version == 3 && a.flags == 3,
+	   "announcement v3: longer data and unknown flags ignored (speak v2)");
+	ok(strcmp(qkd_wire_strerror(QKD_WIRE_E_MAGIC),
+			  "not a qkd-ipsec announcement (magic)") == 0 &&
+	   strcmp(qkd_wire_strerror(QKD_WIRE_E_METHOD),
+			  "peer uses another key exchange method number") == 0,
+	   "announcement error strings");
+}
+
 int main(void)
 {
 	test_sizes();
@@ -381,5 +442,6 @@ int main(void)
 	test_transcript();
 	test_fuzz();
 	test_misc();
+	test_announce();
 	return tap_done();
 }

@@ -19,14 +19,18 @@
 #   s2  simultaneous child rekeys from both sides (collision, netem delay):
 #       no QKD key taken twice (audit), taken counters exact, one CHILD_SA
 #       left on each side with the same SPIs (swapped) and the same kernel SAs
-#   s3  qkd in the IKE proposals (link found by address), IKE and child
-#       rekeys: one key per side each, SPIs change; with swanctl.conf (3a)
-#       and with ipsec.conf through starter/stroke (3b)
+#   s3  qkd in the IKE proposals (link found by address): IKE_SA_INIT
+#       carries X25519 alone, rekey_first_ike keys the IKE_SA with QKD right
+#       after IKE_AUTH; IKE and child rekeys: one key per side each, SPIs
+#       change; with swanctl.conf (3a, require, childless) and with
+#       ipsec.conf through starter/stroke (3b, prefer)
 #   s4  a revoked peer certificate (CRL from `pki --signcrl`, revocation =
 #       strict) is refused in both directions, no key taken, exactly as with
 #       the plugin not loaded
 #   s5  a peer without the plugin (plain charon) connects through the
-#       classical fallback proposal and rekeys classically from both sides
+#       classical fallback proposal; our side rekeys first right after
+#       IKE_AUTH, then both sides: classical at once (protocol v2: no qkd
+#       offered to a peer that did not announce it), same IKE_SA
 #   s6  prefer + module rate limit hit: X25519 alone, logged on both sides;
 #       require + key ID never arriving (wait_ms expires): rekey refused,
 #       old SA stays
@@ -109,7 +113,7 @@ begin() {
 	tc -n "$NS_B" qdisc del dev qkdvb root 2>/dev/null
 	reset_links > "$L/$1-links.out" 2>&1 || ok 1 "$1: module links reset"
 	CONF_PLUGIN=yes CONF_PRIV=yes CONF_QKD='' CONF_LOAD='' CONF_CHARON='' CONF_RTO=''
-	SW_PROPOSALS='' SW_ESP='' SW_REMOTE=''
+	SW_PROPOSALS='' SW_ESP='' SW_REMOTE='' SW_CHILDLESS=''
 	diag "---- scenario $1 ($(($(date +%s) - START)) s)"
 }
 start_pair() {	# start both charons and load swanctl.conf
@@ -158,13 +162,14 @@ if want 1; then
 	begin s1
 	CONF_QKD=$(qkd_link_by_id a require 8000 "rekey_first_child = yes"); write_conf a
 	CONF_QKD=$(qkd_link_by_id b require 8000); write_conf b
+	SW_CHILDLESS=force	# require: the first CHILD_SA with a QKD key
 	write_swanctl a; write_swanctl b
 	# first child + 2 rekeys from a, 1 rekey from b
 	inject a b a1 3 && inject b a b1 1 && start_pair
 	ok $? "s1: keys injected, charons started, swanctl.conf loaded"
 	initiate a && wait_log a "keyed with a QKD key" 1 60 &&
 		wait_log b "keyed with a QKD key" 1 60
-	ok $? "s1: tunnel up, first CHILD_SA rekeyed with a QKD key"
+	ok $? "s1: tunnel up, first CHILD_SA keyed with a QKD key"
 	spi0=$(child_spis a)
 
 	# every SA's packet counter: the kernel's messages for new, updated and
@@ -235,12 +240,13 @@ if want 2; then
 	CONF_RTO=15
 	CONF_QKD=$(qkd_link_by_id a require 8000 "rekey_first_child = yes"); write_conf a
 	CONF_QKD=$(qkd_link_by_id b require 8000); write_conf b
+	SW_CHILDLESS=force
 	write_swanctl a; write_swanctl b
 	inject a b a2 2 && inject b a b2 1 && start_pair
 	ok $? "s2: keys injected, charons started"
 	initiate a && wait_log a "keyed with a QKD key" 1 60 &&
 		wait_log b "keyed with a QKD key" 1 60 && wait_settled 60
-	ok $? "s2: tunnel up, first CHILD_SA rekeyed with a QKD key"
+	ok $? "s2: tunnel up, first CHILD_SA keyed with a QKD key"
 	# 5 s each way: both CREATE_CHILD_SA requests are in flight at once
 	# (the two swanctl calls start within a few seconds of each other under
 	# TCG); retransmit_timeout 15 s keeps retransmits out of it
@@ -299,7 +305,11 @@ fi
 s3_body() {	# s3_body TAG IKE
 	local t=$1 ike=$2 i0 i1 c0 c1 c2
 	wait_log a "keyed with a QKD key" 1 30 && wait_log b "keyed with a QKD key" 1 30
-	ok $? "$t: tunnel up, first CHILD_SA rekeyed with a QKD key"
+	ok $? "$t: tunnel up, first CHILD_SA keyed with a QKD key"
+	grep -q "qkd: IKE_SA_INIT with .*: the qkd method carries X25519 alone" "$L/a-charon.log" &&
+		grep -q "qkd: IKE_SA_INIT with .*: the qkd method carries X25519 alone" "$L/b-charon.log" &&
+		wait_log a "qkd: IKE_SA $ike\[[0-9]*\] was created without a QKD key, rekeying it now" 1 30
+	ok $? "$t: IKE_SA_INIT carried X25519 alone (no QKD material unauthenticated), rekey_first_ike rekeyed the IKE_SA at once"
 	grep -q "uses link 'to-b' (module link 'peer', matched by address" "$L/a-charon.log" &&
 		grep -q "uses link 'to-a' (module link 'peer', matched by address" "$L/b-charon.log"
 	ok $? "$t: links found by address on both sides"
@@ -308,7 +318,7 @@ s3_body() {	# s3_body TAG IKE
 	ok $? "$t: IKE_SA negotiated with key exchange method 64242 (qkd)"
 	sleep 1
 	[ "$(stat_of a taken)" = 2 ] && [ "$(stat_of b taken)" = 2 ]
-	ok $? "$t: IKE_SA_INIT and the first child rekey took one key per side each (taken 2/2)"
+	ok $? "$t: the IKE_SA's first rekey and the first CHILD_SA took one key per side each (taken 2/2)"
 	i0=$(ike_spis a)
 	sw a --rekey --ike "$ike" > "$L/$t-rekey-ike.out" 2>&1
 	local end=$((SECONDS + 30))
@@ -343,9 +353,10 @@ s3_body() {	# s3_body TAG IKE
 
 if want 3a; then
 	begin s3a
-	CONF_QKD=$(qkd_link_by_addr a require 8000 "rekey_first_child = yes"); write_conf a
+	CONF_QKD=$(qkd_link_by_addr a require 8000 "rekey_first_child = yes
+			rekey_first_ike = yes"); write_conf a
 	CONF_QKD=$(qkd_link_by_addr b require 8000); write_conf b
-	SW_PROPOSALS=aes256-sha256-qkd
+	SW_PROPOSALS=aes256-sha256-qkd SW_CHILDLESS=force
 	write_swanctl a; write_swanctl b
 	# IKE_SA_INIT, first child, IKE rekey: a; child rekey: b
 	inject a b a3 3 && inject b a b3 1 && start_pair
@@ -393,8 +404,11 @@ EOC
 if want 3b; then
 	begin s3b
 	CONF_LOAD=stroke
-	CONF_QKD=$(qkd_link_by_addr a require 8000 "rekey_first_child = yes"); write_conf a
-	CONF_QKD=$(qkd_link_by_addr b require 8000); write_conf b
+	# prefer: ipsec.conf has no childless, so the CHILD_SA of IKE_AUTH
+	# (no key exchange) is allowed, with a warning, and rekeyed at once
+	CONF_QKD=$(qkd_link_by_addr a prefer 8000 "rekey_first_child = yes
+			rekey_first_ike = yes"); write_conf a
+	CONF_QKD=$(qkd_link_by_addr b prefer 8000); write_conf b
 	write_ipsec_conf a; write_ipsec_conf b
 	inject a b c3 3 && inject b a d3 1 &&
 		start_starter a && start_starter b
@@ -434,7 +448,7 @@ if want 4; then
 	ok $? "s4: CRL revoking gw-b made with pki --signcrl"
 	CONF_QKD=$(qkd_link_by_id a require 8000 "rekey_first_child = yes"); write_conf a
 	CONF_QKD=$(qkd_link_by_id b require 8000); write_conf b
-	SW_REMOTE="revocation = strict"
+	SW_REMOTE="revocation = strict" SW_CHILDLESS=force
 	write_swanctl a
 	SW_REMOTE=
 	write_swanctl b
@@ -480,16 +494,26 @@ if want 5; then
 	ok $? "s5: a with the plugin, b plain charon (plugin not loaded)"
 	initiate a
 	ok $? "s5: tunnel up"
-	wait_log a "closing CHILD_SA net{1} " 1 60 && sleep 1 && c1=$(child_spis a) &&
-		c0=$(grep -o "CHILD_SA net{1} established with SPIs [0-9a-f]*_i [0-9a-f]*_o" "$L/a-charon.log" |
-			head -1 | awk '{ sub("_i", "", $6); sub("_o", "", $7); print $6, $7 }') &&
-		[ -n "$c1" ] && [ "$c1" != "$c0" ]
-	ok $? "s5: first CHILD_SA (from IKE_AUTH) rekeyed by a ($c0 -> $c1)"
+	sleep 1
+	grep -q "qkd: gw\[1\] (C=CH, O=qkd-test, CN=gw-b) did not announce the qkd plugin: no QKD key is taken for it" "$L/a-charon.log" &&
+		! grep -q "rekeying it now" "$L/a-charon.log"
+	ok $? "s5: a logs that b did not announce the plugin; no rekey_first_child for it"
+	# our side rekeys first, right after IKE_AUTH (this lost the IKE_SA
+	# with libreswan before protocol v2: it answered the qkd KE payload
+	# with INVALID_SYNTAX)
+	c0=$(child_spis a)
+	i0=$(ike_spis a)
+	sw a --rekey --child net > "$L/s5-rekey-a0.out" 2>&1
+	c1=$(wait_child_change a "$c0" 30)
+	[ -n "$c1" ] && [ "$c1" != "$c0" ]
+	ok $? "s5: first rekey of the IKE_AUTH CHILD_SA by a ($c0 -> $c1)"
 	sw a --list-sas > "$L/s5-sas-1.out" 2>&1
 	grep -q "INSTALLED, TUNNEL, ESP:AES_GCM_16-256/CURVE_25519" "$L/s5-sas-1.out"
 	ok $? "s5: the rekeyed CHILD_SA uses the classical proposal (X25519)"
-	grep -q "peer didn't accept DH group (64242), it requested CURVE_25519" "$L/a-charon.log"
-	ok $? "s5: a's first rekey offered qkd, b answered INVALID_KE_PAYLOAD (CURVE_25519), a retried with X25519"
+	! grep -Eq "peer didn't accept DH group|DH group .* unacceptable|INVALID_KE_PAYLOAD|NO_PROPOSAL_CHOSEN" "$L/a-charon.log" "$L/b-charon.log" &&
+		grep -q "removed the qkd method from the CREATE_CHILD_SA proposals" "$L/a-charon.log" &&
+		[ "$(ike_spis a)" = "$i0" ]
+	ok $? "s5: a sent CURVE_25519 at once with no qkd proposal: no INVALID_KE_PAYLOAD round trip, same IKE_SA"
 	ping_ok 3
 	ok $? "s5: traffic"
 	sw a --rekey --child net > "$L/s5-rekey-a.out" 2>&1
@@ -509,8 +533,10 @@ if want 5; then
 	ok $? "s5: ESP on the classically rekeyed SA ($p packets)"
 	[ "$(stat_of a taken)" = 0 ] && [ "$(stat_of a rejected_not_found)" = 0 ]
 	ok $? "s5: a's module untouched (no take attempted without a link)"
-	[ "$(logcount a 'keyed with a QKD key')" = 0 ]
-	ok $? "s5: no CHILD_SA claims a QKD key"
+	[ "$(logcount a 'keyed with a QKD key')" = 0 ] &&
+		[ "$(logcount a 'keyed without QKD (key exchange CURVE_25519: peer did not announce')" -ge 3 ] &&
+		[ "$(ike_spis a)" = "$i0" ]
+	ok $? "s5: no CHILD_SA claims a QKD key, each classical one warned about (prefer); the IKE_SA kept throughout"
 	sw a --terminate --ike gw > /dev/null 2>&1
 fi
 

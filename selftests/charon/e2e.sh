@@ -10,8 +10,10 @@
 #
 # Two gateways in two netns joined by veth, a CA and gateway certificates
 # from `pki`, identical keys injected into both namespaces' module links
-# (a's initiator keys are b's responder keys and vice versa).  Checks: the
-# first CHILD_SA is rekeyed at once with a QKD key; rekeys from both sides
+# (a's initiator keys are b's responder keys and vice versa).  Checks: both
+# announce the plugin (protocol v2); policy require with childless = force:
+# the first CHILD_SA is created in CREATE_CHILD_SA with a QKD key (an
+# IKE_AUTH CHILD_SA has no key exchange and would be refused); rekeys from both sides
 # take exactly one key per side and change the SPIs; ESP packets are
 # counted by `ip -s xfrm state` on the SA the module's audit names; the
 # responder waits for a key that arrives late; require with an empty pool
@@ -50,6 +52,8 @@ ok $? "pki: CA and gateway certificates"
 CONF_IKE=3
 CONF_QKD=$(qkd_link_by_id a require 8000 "rekey_first_child = yes"); write_conf a
 CONF_QKD=$(qkd_link_by_id b require 8000); write_conf b
+# require: no CHILD_SA without a QKD key, so none in IKE_AUTH
+SW_CHILDLESS=force
 write_swanctl a; write_swanctl b
 
 # module links and identical keys: a's initiator keys are b's responder keys
@@ -72,7 +76,11 @@ sw a --initiate --child net --timeout 120 > "$L/initiate.out" 2>&1
 ok $? "tunnel up with certificates"
 [ "$failed" = 0 ] || bail "no tunnel"
 wait_log a "keyed with a QKD key" 1 30 && wait_log b "keyed with a QKD key" 1 30
-ok $? "first CHILD_SA rekeyed at once and keyed with a QKD key on both sides"
+ok $? "first CHILD_SA (childless = force: created in CREATE_CHILD_SA) keyed with a QKD key on both sides"
+grep -q "qkd: gw\[1\] (C=CH, O=qkd-test, CN=gw-b) announced qkd protocol v2, a link for us, require; CHILD_SAs are keyed with QKD" "$L/a-charon.log" &&
+	grep -q "qkd: gw\[1\] (C=CH, O=qkd-test, CN=gw-a) announced qkd protocol v2, a link for us, require" "$L/b-charon.log" &&
+	! grep -q "keyed without QKD\|refusing CHILD_SA" "$L/a-charon.log" "$L/b-charon.log"
+ok $? "both announced the plugin (v2, link, require) in IKE_AUTH; no CHILD_SA without a QKD key"
 grep -q "uses link 'to-b' (module link 'peer', matched by identity" "$L/a-charon.log"
 ok $? "link found by certificate identity"
 sleep 1

@@ -356,6 +356,8 @@ EOC
 #   SW_PROPOSALS  IKE proposals (default aes256-sha256-x25519)
 #   SW_ESP        esp_proposals (default aes256gcm16-qkd)
 #   SW_REMOTE     extra lines in remote {}
+#   SW_CHILDLESS  childless (force: the first CHILD_SA in CREATE_CHILD_SA,
+#                 with a key exchange; policy require refuses the IKE_AUTH one)
 write_swanctl() {	# write_swanctl NAME
 	local g=$1 o l=$ADDR_A r=$ADDR_B lts=$NET_A/32 rts=$NET_B/32
 	o=$(other_of "$g")
@@ -369,6 +371,7 @@ write_swanctl() {	# write_swanctl NAME
 	cat > "$T/$g/swanctl/swanctl.conf" <<EOC
 connections {
 	gw {
+		${SW_CHILDLESS:+childless = $SW_CHILDLESS}
 		local_addrs = $l
 		remote_addrs = $r
 		local {
