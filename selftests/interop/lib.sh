@@ -10,7 +10,8 @@
 # tree selftests/interop/fetch-libreswan.sh unpacked) and the rekey rounds
 # that both test scripts run.
 #
-# A script sets NS_A, NS_B, LIB_TAG and the peer hooks, then calls
+# A script sets PEER (its name: netns interop-$PEER, logs and $T tagged
+# interop-$PEER), sources this file, defines the peer hooks, then calls
 # interop_setup once and run_scenario per address family.  Peer hooks:
 #   peer_start TAG    write the peer's configuration and start it
 #   peer_rekey TAG R  rekey the CHILD_SA from the peer (round R)
@@ -23,8 +24,12 @@
 # IPv6, default 3), FAMILIES (default "4 6"), LSW_DIR (default
 # build/libreswan), OURS_ESP (ours' esp_proposals), plus lib.sh's.
 
+NS_A=interop-ours
+NS_B=interop-$PEER
+LIB_TAG=interop-$PEER
 # shellcheck source=../charon/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../charon" && pwd)/lib.sh"
+trap cleanup EXIT
 REKEYS=${REKEYS:-10}
 REKEYS6=${REKEYS6:-3}
 FAMILIES=${FAMILIES:-4 6}

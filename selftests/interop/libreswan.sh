@@ -19,12 +19,9 @@
 # Output: TAP.
 set -u
 
-NS_A=interop-ours
-NS_B=interop-lsw
-LIB_TAG=interop-libreswan
+PEER=libreswan
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
-trap cleanup EXIT
 
 peer_start() {	# peer_start TAG
 	lsw_start "$1"

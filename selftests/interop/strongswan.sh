@@ -18,12 +18,9 @@
 # Output: TAP.
 set -u
 
-NS_A=interop-ours
-NS_B=interop-sw
-LIB_TAG=interop-strongswan
+PEER=strongswan
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
-trap cleanup EXIT
 
 peer_start() {	# peer_start TAG
 	CONF_PLUGIN=no CONF_PRIV=no CONF_QKD='' CONF_LOAD='' CONF_CHARON='' CONF_RTO=''
