@@ -7,6 +7,8 @@
 #   make netlink-gen  write kmod/netlink-gen.[ch] from docs/netlink/qkd.yaml
 #   make check     build, then run host tests, static checks and the guest
 #                  tests; ends with "N passed, N failed"
+#   make check-interop  our gateway against libreswan 4.10 and plain
+#                  strongSwan in the guest (selftests/interop; not in check)
 #   make demo      the two-site demo on a simulated QKD link (see README)
 #   make bench     bytes per buffered key and throughput (in the guest)
 #   make fuzz      libFuzzer on every parser harness (FUZZ_SECONDS each)
@@ -79,12 +81,19 @@ $(SUBDIRS):
 
 deps:
 	selftests/install-deps $(DEB_LISTS)
+	selftests/interop/fetch-libreswan.sh || \
+		echo "deps: warning: libreswan not unpacked (only make check-interop needs it)"
 
 check: all
 	selftests/run-all
 
 check-host: all
 	selftests/run-all --host-only
+
+# Peers without our plugin (selftests/interop/README.md); fetches libreswan
+# into build/libreswan (never installs it).  INTEROP="libreswan strongswan".
+check-interop: all
+	selftests/interop/run $(INTEROP)
 
 # Kernel memory per buffered key at 10^3..10^6 keys, and throughput (in
 # the guest, booted without slab debugging; TCG numbers).  BENCH_ARGS:
@@ -138,5 +147,5 @@ clean: module-clean
 	for d in lib $(SUBDIRS); do $(MAKE) -C $$d clean; done
 
 .PHONY: all module module-clean module-checks netlink-gen checkpatch selftests deps \
-	check check-host bench fuzz demo install install-dkms-src clean lib $(SUBDIRS) \
-	debug-kernel debug-module check-debug
+	check check-host check-interop bench fuzz demo install install-dkms-src clean \
+	lib $(SUBDIRS) debug-kernel debug-module check-debug

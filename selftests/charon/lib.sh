@@ -95,27 +95,33 @@ stat_of() {	# stat_of NAME COUNTER
 	cli "$1" stats peer > "$L/stats-$1.out" 2>&1
 	awk -v k="$2" '$1 == k { print $2 }' "$L/stats-$1.out"
 }
+# swanctl --list-sas of NAME; NAME "-": the listing on stdin (to parse one
+# listing several times: every swanctl start costs seconds under TCG)
+list_sas() {	# list_sas NAME|-
+	if [ "$1" = - ]; then cat; else sw "$1" --list-sas 2>/dev/null; fi
+}
 # in/out SPIs of the CHILD_SA in state INSTALLED, as "in out"
-child_spis() {
-	sw "$1" --list-sas 2>/dev/null | awk '
+child_spis() {	# child_spis NAME|-
+	list_sas "$1" | awk '
 		/^  [^ ].*: #[0-9]+, reqid/ { inst = ($0 ~ /INSTALLED/) }
 		inst && $1 == "in" { sub(",", "", $2); i = $2 }
 		inst && $1 == "out" { sub(",", "", $2); o = $2 }
 		END { if (i != "") print i, o }'
 }
 # number of CHILD_SAs in state INSTALLED
-child_count() {
-	sw "$1" --list-sas 2>/dev/null | grep -c '^  [^ ].*: #[0-9]*, reqid.*INSTALLED'
+child_count() {	# child_count NAME|-
+	list_sas "$1" | grep -c '^  [^ ].*: #[0-9]*, reqid.*INSTALLED'
 }
 # IKE SPIs of the established IKE_SA, as "spi_i_spi_r"
-ike_spis() {
-	sw "$1" --list-sas 2>/dev/null | awk '
+ike_spis() {	# ike_spis NAME|-
+	list_sas "$1" | awk '
 		/^[^ ].*: #[0-9]+, ESTABLISHED, IKEv2, / {
 			s = $0; sub(/.*IKEv2, /, "", s); gsub(/\*/, "", s); sub(/ /, "-", s); print s; exit }'
 }
-# packets counted by the kernel on the SA with that SPI
-xfrm_packets() {	# xfrm_packets NAME SPI
-	ip -n "$(ns_of "$1")" -s xfrm state | awk -v spi="0x$2" '
+# packets counted by the kernel on the SA with that SPI; NAME "-": the
+# output of `ip -s xfrm state` on stdin
+xfrm_packets() {	# xfrm_packets NAME|- SPI
+	if [ "$1" = - ]; then cat; else ip -n "$(ns_of "$1")" -s xfrm state; fi | awk -v spi="0x$2" '
 		$1 == "proto" && $2 == "esp" { s = $4; sub(/\(.*/, "", s); cur = (s == spi) }
 		cur && /\(bytes\),/ && /\(packets\)/ { for (i = 1; i <= NF; i++) if ($i ~ /\(packets\)/) { split($i, a, "("); print a[1] + 0; exit } }'
 }
@@ -352,16 +358,26 @@ ${4:-}
 EOC
 }
 
-# swanctl.conf and credentials of one instance.  Globals read:
+# ADDR/32 or ADDR/128 (IPv4 or IPv6 host prefix)
+host_net() {	# host_net ADDR
+	case $1 in
+	*:*) echo "$1/128" ;;
+	*) echo "$1/32" ;;
+	esac
+}
+
+# swanctl.conf and credentials of one instance (ADDR_A/B, NET_A/B may be
+# IPv4 or IPv6).  Globals read:
 #   SW_PROPOSALS  IKE proposals (default aes256-sha256-x25519)
 #   SW_ESP        esp_proposals (default aes256gcm16-qkd)
 #   SW_REMOTE     extra lines in remote {}
 #   SW_CHILDLESS  childless (force: the first CHILD_SA in CREATE_CHILD_SA,
 #                 with a key exchange; policy require refuses the IKE_AUTH one)
 write_swanctl() {	# write_swanctl NAME
-	local g=$1 o l=$ADDR_A r=$ADDR_B lts=$NET_A/32 rts=$NET_B/32
+	local g=$1 o l=$ADDR_A r=$ADDR_B lts rts
+	lts=$(host_net "$NET_A") rts=$(host_net "$NET_B")
 	o=$(other_of "$g")
-	[ "$g" = b ] && { l=$ADDR_B; r=$ADDR_A; lts=$NET_B/32; rts=$NET_A/32; }
+	[ "$g" = b ] && { l=$ADDR_B; r=$ADDR_A; lts=$(host_net "$NET_B"); rts=$(host_net "$NET_A"); }
 	rm -rf "$T/$g/swanctl"
 	mkdir -p "$T/$g/swanctl/x509ca" "$T/$g/swanctl/x509" "$T/$g/swanctl/ecdsa" \
 		"$T/$g/swanctl/x509crl"
