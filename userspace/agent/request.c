@@ -12,7 +12,7 @@
 #include "clock.h"
 #include "log.h"
 
-void request_record(struct link *l, int rc, const struct etsi_result *res)
+void request_record(struct link *l, int rc, const struct etsi_result *res, int failure)
 {
 	enum req_result r;
 
@@ -28,7 +28,7 @@ void request_record(struct link *l, int rc, const struct etsi_result *res)
 		r = RQ_HTTP_4XX;
 	l->req[r]++;
 	l->iv_req++;
-	if (r != RQ_OK)
+	if (r != RQ_OK && failure)
 		l->iv_fail++;
 	if (res->latency_s > 0 && rc != ETSI_E_ARG) {
 		l->lat_sum += res->latency_s;

@@ -39,6 +39,9 @@ void conf_link_defaults(struct conf_link *l)
 	l->qber_threshold = 0.08;
 	l->error_rate_threshold = 0.2;
 	l->require_cn_match = 1;
+	l->prefetch = PREFETCH_AUTO;
+	/* a responder take waits at most QKD_TAKE_WAIT_MAX_MS for its key */
+	l->jit_grace = QKD_TAKE_WAIT_MAX_MS / 1000 + 2;
 }
 
 static int perr(char *err, size_t errsz, const char *file, int line, const char *fmt, ...)
@@ -278,6 +281,17 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 			return *why = "require_cn_match must be yes or no", -1;
 		return 0;
 	}
+	if (!strcmp(k, "prefetch")) {
+		if (!strcmp(v, "auto"))
+			l->prefetch = PREFETCH_AUTO;
+		else if (!strcmp(v, "yes"))
+			l->prefetch = PREFETCH_YES;
+		else if (!strcmp(v, "no"))
+			l->prefetch = PREFETCH_NO;
+		else
+			return *why = "prefetch must be auto, yes or no", -1;
+		return 0;
+	}
 	if (!strcmp(k, "key_size")) {
 		if (parse_u32(v, QKD_KEY_MIN_LEN * 8, QKD_KEY_MAX_LEN * 8, &u) || u % 8)
 			return out_of_range(why, whybuf, "key_size must be a multiple of 8",
@@ -295,6 +309,7 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 	U32(rate, 0, QKD_LINK_RATE_MAX)
 	U32Z(burst, 1, QKD_LINK_BURST_MAX)
 	U32(poll_interval, 1, 3600)
+	U32(jit_grace, 0, 3600)
 	U32(request_timeout, 1, 300)
 	U32(backoff_base_ms, 1, 600000)
 	U32(backoff_max_ms, 1, 3600000)

@@ -25,6 +25,9 @@
 #define CONF_LINKS_MAX	64
 
 enum conf_role { ROLE_BOTH = 0, ROLE_MASTER, ROLE_SLAVE };
+/* Keep a pool ahead of demand (yes), fetch just in time (no), or keep a
+ * pool until the KME is seen discarding unfetched keys (auto). */
+enum conf_prefetch { PREFETCH_AUTO = 0, PREFETCH_YES, PREFETCH_NO };
 
 struct conf_link {
 	int line;			/* of the [link] header */
@@ -51,6 +54,8 @@ struct conf_link {
 	double qber_threshold;		/* warn when KME-reported QBER passes it */
 	double error_rate_threshold;	/* warn when failed/total requests passes it */
 	int require_cn_match;		/* client_cert CN must equal local_sae_id */
+	enum conf_prefetch prefetch;
+	uint32_t jit_grace;		/* s: just in time, wait after a take */
 };
 
 struct conf {

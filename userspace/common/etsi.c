@@ -338,18 +338,13 @@ static int decode_entry(json_t *e, size_t i, size_t expect_bytes, struct etsi_ke
 
 /* Drop every key whose ID occurs more than once: which of the copies the
  * peer gets by that ID is unknown.  Compacts ks. */
-static void drop_duplicate_ids(struct etsi_keys *ks, struct etsi_keys_report *rep)
+size_t etsi_keys_remove_if(struct etsi_keys *ks,
+			   int (*drop)(const struct etsi_key *k, size_t i, void *arg), void *arg)
 {
-	unsigned char dup[ETSI_KEYS_MAX] = { 0 };
-	size_t i, k, o = 0;
+	size_t i, o = 0;
 
-	for (i = 0; i < ks->n; i++)
-		for (k = i + 1; k < ks->n; k++)
-			if (!memcmp(ks->keys[i].id, ks->keys[k].id, 16))
-				dup[i] = dup[k] = 1;
 	for (i = 0; i < ks->n; i++) {
-		if (dup[i]) {
-			drop_entry(rep, ETSI_DROP_DUP, "key %zu: its key_ID occurs twice", i);
+		if (drop(&ks->keys[i], i, arg)) {
 			sec_wipe(&ks->keys[i], sizeof(ks->keys[i]));
 			continue;
 		}
@@ -360,6 +355,37 @@ static void drop_duplicate_ids(struct etsi_keys *ks, struct etsi_keys_report *re
 		o++;
 	}
 	ks->n = o;
+	return i - o;
+}
+
+struct dups {
+	unsigned char dup[ETSI_KEYS_MAX];
+	struct etsi_keys_report *rep;
+};
+
+static int is_dup(const struct etsi_key *k, size_t i, void *arg)
+{
+	struct dups *d = arg;
+
+	(void)k;
+	if (d->dup[i])
+		drop_entry(d->rep, ETSI_DROP_DUP, "key %zu: its key_ID occurs twice", i);
+	return d->dup[i];
+}
+
+/* Drop every key whose ID occurs more than once: which of the copies the
+ * peer gets by that ID is unknown. */
+static void drop_duplicate_ids(struct etsi_keys *ks, struct etsi_keys_report *rep)
+{
+	struct dups d = { .rep = rep };
+	size_t i, k;
+
+	memset(d.dup, 0, sizeof(d.dup));
+	for (i = 0; i < ks->n; i++)
+		for (k = i + 1; k < ks->n; k++)
+			if (!memcmp(ks->keys[i].id, ks->keys[k].id, 16))
+				d.dup[i] = d.dup[k] = 1;
+	etsi_keys_remove_if(ks, is_dup, &d);
 }
 
 int etsi_keys_decode_partial(const char *buf, size_t len, size_t expect_bytes,

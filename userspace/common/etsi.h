@@ -114,6 +114,10 @@ int etsi_keys_decode(const char *buf, size_t len, size_t expect_bytes,
 /* Result is sec_malloc'd: release with sec_free (wipes). */
 char *etsi_keys_encode(const struct etsi_keys *ks);
 int etsi_keys_alloc(struct etsi_keys *ks, size_t n);
+/* Remove the keys for which drop(key, its index, arg) is true: wiped,
+ * the others moved up in their order.  Returns how many went. */
+size_t etsi_keys_remove_if(struct etsi_keys *ks,
+			   int (*drop)(const struct etsi_key *k, size_t i, void *arg), void *arg);
 void etsi_keys_free(struct etsi_keys *ks);
 
 int etsi_key_ids_decode(const char *buf, size_t len, struct etsi_key_ids *ids,

@@ -350,11 +350,31 @@ int etsi_start_dec_keys(struct etsi_client *c, const char *master_sae,
 	return rc;
 }
 
+/* The IDs a dec_keys asked for, and where to count the others. */
+struct asked {
+	const struct etsi_client *c;
+	struct etsi_keys_report *rep;
+};
+
+static int not_asked(const struct etsi_key *k, size_t idx, void *arg)
+{
+	struct asked *ak = arg;
+	size_t i;
+
+	(void)idx;
+	for (i = 0; i < ak->c->nids; i++)
+		if (!memcmp(k->id, ak->c->ids[i], 16))
+			return 0;
+	ak->rep->dropped[ETSI_DROP_NOT_ASKED]++;
+	if (ak->rep->ndropped++ == 0)
+		snprintf(ak->rep->first, sizeof(ak->rep->first), "a key_ID that was not asked for");
+	return 1;
+}
+
 int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
 		struct etsi_keys *out, struct etsi_result *res)
 {
 	enum etsi_kind kind = c->kind;
-	size_t i, j;
 	int rc;
 
 	res_init(res);
@@ -364,6 +384,8 @@ int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
 	}
 	if (kind == ETSI_REQ_NONE)
 		return ETSI_E_ARG;
+	if (kind == ETSI_REQ_ENC)
+		res->asked = c->number;
 	rc = complete(c, (CURLcode)curl_code, res);
 	if (rc)
 		goto out;
@@ -378,32 +400,14 @@ int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
 		rc = ETSI_E_PROTO;
 		goto out;
 	}
-	if (kind == ETSI_REQ_ENC) {
-		res->asked = c->number;
+	if (kind == ETSI_REQ_ENC)
 		goto out;
-	}
 	/* dec_keys: only keys asked for */
-	for (i = 0, j = 0; i < out->n; i++) {
-		size_t k;
+	{
+		struct asked ak = { c, &res->rep };
 
-		for (k = 0; k < c->nids; k++)
-			if (!memcmp(out->keys[i].id, c->ids[k], 16))
-				break;
-		if (k == c->nids) {
-			res->rep.dropped[ETSI_DROP_NOT_ASKED]++;
-			if (res->rep.ndropped++ == 0)
-				snprintf(res->rep.first, sizeof(res->rep.first),
-					 "a key_ID that was not asked for");
-			sec_wipe(&out->keys[i], sizeof(out->keys[i]));
-			continue;
-		}
-		if (j != i) {
-			out->keys[j] = out->keys[i];
-			sec_wipe(&out->keys[i], sizeof(out->keys[i]));
-		}
-		j++;
+		etsi_keys_remove_if(out, not_asked, &ak);
 	}
-	out->n = j;
 out:
 	wipe_reply(c);
 	end_request(c);
