@@ -113,6 +113,7 @@ struct link {
 	/* what the KME delivers */
 	uint32_t ask;		/* keys to ask for next (learnt; 0: as many as fit) */
 	int jit;		/* fetch just in time: one batch, pool empty */
+	int jit_in;		/* refills to go before jit (auto, see kme.c) */
 	double jit_after;	/* just in time: not before (the peer fetches) */
 	uint32_t jit_level;	/* level seen last, to notice takes */
 	unsigned dev_seen;	/* 1 << KD_* */

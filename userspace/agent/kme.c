@@ -16,6 +16,17 @@
 /* Wanted keys the KME did not have before the agent concludes that it
  * discards unfetched keys. */
 #define DISCARD_EVIDENCE 3
+/*
+ * The evidence is the slave side's (the peer's master keys are missing),
+ * the cure the peer's: its master must fetch just in time.  The agent
+ * takes its own KME to be of the same kind and switches its own master
+ * too (which cures the peer's slave side), but only after this many more
+ * refills: until then its refills still discard keys of the peer's slave
+ * side, so that the peer's agent gathers the same evidence and switches
+ * in turn.  Switching at once would end the peer's evidence before it
+ * sufficed, and leave this side's slave failing for good.
+ */
+#define DISCARD_SWITCH_AFTER 2
 
 const char *const lost_reason_name[LOST__N] = {
 	[LOST_MALFORMED] = "malformed", [LOST_WRONG_SIZE] = "wrong_size",
@@ -163,15 +174,15 @@ void kme_unknown_id(struct link *l)
 	else if (c->prefetch == PREFETCH_AUTO)
 		kme_deviation(l, KD_DISCARDS, "had no key for %llu IDs the peer was given: the "
 			      "KMEs discard keys the slave has not fetched yet when the master asks "
-			      "again; fetching just in time from now on (one enc_keys batch at a "
-			      "time, when the pool is empty and %u s after the last take; "
-			      "prefetch = no starts this way)",
-			      (unsigned long long)l->unknown_ids, c->jit_grace);
+			      "again; the peer's agent must fetch just in time, and so does this one "
+			      "after %d more refills (one enc_keys batch at a time, when the pool is "
+			      "empty and %u s after the last take; prefetch = no starts this way)",
+			      (unsigned long long)l->unknown_ids, DISCARD_SWITCH_AFTER, c->jit_grace);
 	else
 		kme_deviation(l, KD_DISCARDS, "had no key for %llu IDs the peer was given: the "
 			      "KMEs may discard keys the slave has not fetched yet; prefetch = %s "
 			      "keeps the configured behaviour", (unsigned long long)l->unknown_ids,
 			      c->prefetch == PREFETCH_YES ? "yes" : "no");
-	if (c->role != ROLE_SLAVE && c->prefetch == PREFETCH_AUTO)
-		l->jit = 1;
+	if (c->role != ROLE_SLAVE && c->prefetch == PREFETCH_AUTO && !l->jit)
+		l->jit_in = DISCARD_SWITCH_AFTER;
 }

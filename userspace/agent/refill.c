@@ -105,8 +105,8 @@ static void learn_from_reply(struct link *l, const struct etsi_result *res, size
 		kme_deviation(l, KD_SHORT_REPLY, "handed out %zu key(s) when asked for %d: "
 			      "asking for what it delivers", got, res->asked);
 		l->ask = got ? (uint32_t)got : 1;
-	} else if (l->ask && l->ask < enc_keys_max(l)) {
-		l->ask *= 2;
+	} else if (l->ask && (uint32_t)res->asked >= l->ask && l->ask < enc_keys_max(l)) {
+		l->ask *= 2;	/* it gave what it was asked at the limit: more */
 	}
 	(void)kept;
 }
@@ -154,6 +154,10 @@ void enc_done(struct agent *a, struct link *l, int rc, struct etsi_keys *ks,
 		return;
 	}
 	backoff_reset(&l->bo_master);
+	if (l->jit_in && --l->jit_in == 0) {
+		l->jit = 1;
+		log_info("link %s: fetching just in time from now on", c->name);
+	}
 	reply_dropped(l, res, "enc_keys");
 	learn_from_reply(l, res, ks->n);
 	if (l->st_valid)	/* the hint, until the next status */
@@ -164,8 +168,13 @@ void enc_done(struct agent *a, struct link *l, int rc, struct etsi_keys *ks,
 	l->iv_obtained += ks->n;
 	log_debug("link %s: got %zu initiator keys in %.1f ms (pool %u)", c->name, ks->n,
 		  res->latency_s * 1000, l->level);
-	if (!ks->n)
-		return;		/* request_done frees ks */
+	if (!ks->n) {
+		/* nothing usable in a reply with keys: do not drain the KME
+		 * at full speed (request_done frees ks) */
+		if (res->rep.entries)
+			l->next_master = mono_now() + ms_to_s(backoff_next(&l->bo_master));
+		return;
+	}
 	hold(l, ks, QKD_KEY_ROLE_INITIATOR);
 	if (a->sink_ok && l->created)
 		inject_held(a, l, QKD_KEY_ROLE_INITIATOR);

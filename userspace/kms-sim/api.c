@@ -144,8 +144,14 @@ static enum MHD_Result do_enc(struct MHD_Connection *c, int me, int slave,
 		return send_err(c, 503, "Error on server side", "out of memory");
 	pthread_mutex_lock(&S.lock);
 	update_locked();
-	if (dev & DEV_DISCARD_UNFETCHED)
-		S.discarded += (unsigned long long)store_discard_locked(me, slave);
+	if (dev & DEV_DISCARD_UNFETCHED) {
+		int gone = store_discard_locked(me, slave);
+
+		S.discarded += (unsigned long long)gone;
+		if (gone)
+			log_debug("discard-unfetched: %d key(s) of %s for %s discarded", gone,
+				  S.saes[me].id, S.saes[slave].id);
+	}
 	if (enc_room_locked(number, size, why, sizeof(why)) ||
 	    store_issue_locked(&ks, number, size, me, slave, why, sizeof(why))) {
 		pthread_mutex_unlock(&S.lock);

@@ -103,9 +103,10 @@ enum MHD_Result send_raw_error(struct MHD_Connection *c, unsigned int code, int 
  * tests grep the client's logs for it. */
 #define CANARY_B64 "Q0FOQVJZLUtFWS1NQVRFUklBTC0wMTIzNDU2Nzg5YWI="
 
-/* The reply of malformed-json: the key container broken at its first key
- * value, which is the canary without quotes (a parser that quotes the
- * token it stopped at quotes the canary). */
+/* The reply of malformed-json: the key container broken in its first key
+ * value, an invalid escape after 16 characters of the canary (jansson
+ * quotes the token it stopped at when it is at most 20 characters long:
+ * "invalid escape near '"Q0FOQVJZLUtFWS1N\q'"). */
 static char *malformed_reply(const struct etsi_keys *ks)
 {
 	char id[UUID_STR_LEN + 1];
@@ -117,7 +118,8 @@ static char *malformed_reply(const struct etsi_keys *ks)
 		uuid_format(ks->keys[0].id, id);
 	else
 		snprintf(id, sizeof(id), "00000000-0000-4000-8000-000000000000");
-	snprintf(s, 256, "{\"keys\":[{\"key_ID\":\"%s\",\"key\":%s}]}", id, CANARY_B64);
+	snprintf(s, 256, "{\"keys\":[{\"key_ID\":\"%s\",\"key\":\"%.16s\\q%s\"}]}", id,
+		 CANARY_B64, CANARY_B64 + 16);
 	return s;
 }
 
