@@ -81,11 +81,22 @@ struct wanted {
 	double since;
 };
 
+/* One replica of the link's KME (kme_url lists them in order). */
+struct kme_replica {
+	uint64_t answered, failed;	/* requests: an HTTP answer / a transport error */
+	int up;				/* last request: 1 answered, 0 failed, -1 none yet */
+};
+
 struct link {
 	const struct conf_link *cfg;
 	/* Two clients so a key-wanted fetch never waits behind a refill. */
 	struct etsi_client kme_m;	/* master side: status, enc_keys */
 	struct etsi_client kme_s;	/* slave side: dec_keys */
+	/* replicas of the KME: the one in use, since when, failovers */
+	struct kme_replica kmes[CONF_KMES_MAX];
+	unsigned kme_cur, kme_round;	/* round: failovers since an answer */
+	double kme_since;
+	uint64_t failovers;
 	/* sink */
 	int created;
 	uint32_t level;
@@ -236,6 +247,15 @@ int kme_request_seen(struct link *l, int rc, const struct etsi_result *res,
  * *next pushed to the longest backoff). */
 int kme_dec_401(struct link *l, const struct etsi_result *res, struct backoff *b,
 		double *next);
+/* The KME (replica) in use. */
+const char *kme_now(const struct link *l);
+/* Before a request on c: back to the first replica after kme_failback s
+ * on another, and c pointed at the replica in use. */
+void kme_select(struct link *l, struct etsi_client *c, double now);
+/* A request of l on c ended (rc): count it for its replica; a transport
+ * error fails over to the next one.  Returns 1 if the caller should retry
+ * at once on the new replica (each replica once per round). */
+int kme_result(struct link *l, const struct etsi_client *c, int rc);
 /* The slave side saw one more wanted key the KME does not have. */
 void kme_unknown_id(struct link *l);
 

@@ -221,6 +221,7 @@ void slave_step(struct agent *a, struct link *l, double now)
 		n = 1;
 	for (i = 0; i < n; i++)
 		memcpy(ids[i], l->wanted[i].id, 16);
+	kme_select(l, &l->kme_s, now);
 	request_submit(a, l, &l->kme_s,
 		       etsi_start_dec_keys(&l->kme_s, l->cfg->remote_sae_id,
 					   (const uint8_t (*)[16])ids, (size_t)n, 0),

@@ -9,6 +9,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include "agent.h"
 #include "clock.h"
 #include "log.h"
@@ -64,7 +65,7 @@ void kme_deviation(struct link *l, enum kme_dev d, const char *fmt, ...)
 	va_end(ap);
 	/* keys of another size are useless: nothing the agent can do */
 	qkd_log(d == KD_KEY_SIZE ? LOG_LVL_ERR : LOG_LVL_WARN, "link %s: KME %s %s",
-		l->cfg->name, l->cfg->kme_url, msg);
+		l->cfg->name, kme_now(l), msg);
 }
 
 void reply_dropped(struct link *l, const struct etsi_result *res, const char *what)
@@ -103,7 +104,7 @@ static void auth_error(struct link *l, const struct etsi_result *res, const char
 	if (!l->auth_failing || l->auth_errors % 100 == 0)
 		log_err("link %s: KME %s refuses this SAE (HTTP 401 on %s: %s): check client_cert "
 			"and client_key, and that the KME knows SAE '%s'; retrying every %u s",
-			l->cfg->name, l->cfg->kme_url, what, res->msg, l->cfg->local_sae_id,
+			l->cfg->name, kme_now(l), what, res->msg, l->cfg->local_sae_id,
 			l->cfg->backoff_max_ms / 1000 ? l->cfg->backoff_max_ms / 1000 : 1);
 	l->auth_failing = 1;
 	b->attempt = 32;	/* the cap from now on */
@@ -127,7 +128,7 @@ int kme_request_seen(struct link *l, int rc, const struct etsi_result *res,
 		if (!l->hanging)
 			log_warn("link %s: KME %s did not answer %s within request_timeout (%u s): "
 				 "no keys from it while it hangs; retrying with backoff",
-				 l->cfg->name, l->cfg->kme_url, what, l->cfg->request_timeout);
+				 l->cfg->name, kme_now(l), what, l->cfg->request_timeout);
 		l->dev_seen |= 1U << KD_HANG;
 		l->hanging = 1;
 		return 0;
@@ -185,4 +186,59 @@ void kme_unknown_id(struct link *l)
 			      c->prefetch == PREFETCH_YES ? "yes" : "no");
 	if (c->role != ROLE_SLAVE && c->prefetch == PREFETCH_AUTO && !l->jit)
 		l->jit_in = DISCARD_SWITCH_AFTER;
+}
+
+/* ---- replicas ------------------------------------------------------------ */
+
+const char *kme_now(const struct link *l)
+{
+	return l->cfg->kme_urls[l->kme_cur];
+}
+
+static void switch_kme(struct link *l, unsigned to, double now)
+{
+	l->kme_cur = to;
+	l->kme_since = now;
+	/* a status must name this link's SAE IDs again before enc_keys */
+	l->id_ok = 0;
+	l->next_status = now;
+}
+
+void kme_select(struct link *l, struct etsi_client *c, double now)
+{
+	if (l->kme_cur && now - l->kme_since >= l->cfg->kme_failback) {
+		log_info("link %s: trying the first KME %s again (%.0f s on %s)", l->cfg->name,
+			 l->cfg->kme_urls[0], now - l->kme_since, kme_now(l));
+		switch_kme(l, 0, now);
+	}
+	if (strcmp(c->base, kme_now(l)))
+		etsi_client_set_base(c, kme_now(l));
+}
+
+int kme_result(struct link *l, const struct etsi_client *c, int rc)
+{
+	const struct conf_link *cf = l->cfg;
+	unsigned i, to;
+
+	for (i = 0; i < cf->nkmes && strcmp(c->base, cf->kme_urls[i]); i++)
+		;
+	if (i == cf->nkmes)
+		return 0;
+	if (rc != ETSI_E_TRANSPORT) {
+		l->kmes[i].answered++;
+		l->kmes[i].up = 1;
+		if (i == l->kme_cur)
+			l->kme_round = 0;
+		return 0;
+	}
+	l->kmes[i].failed++;
+	l->kmes[i].up = 0;
+	if (cf->nkmes < 2 || i != l->kme_cur)
+		return 0;	/* one KME, or the other side failed over already */
+	to = (i + 1) % cf->nkmes;
+	l->failovers++;
+	log_warn("link %s: KME %s unreachable: switching to %s", cf->name, cf->kme_urls[i],
+		 cf->kme_urls[to]);
+	switch_kme(l, to, mono_now());
+	return ++l->kme_round < cf->nkmes;
 }

@@ -199,7 +199,7 @@ static int load_conf(struct agent *a, const struct cli *cli)
 
 static int init_links(struct agent *a)
 {
-	size_t i;
+	size_t i, k;
 	uint64_t seed;
 
 	a->nlinks = a->conf->nlinks;
@@ -219,6 +219,8 @@ static int init_links(struct agent *a)
 		backoff_init(&l->bo_status, c->backoff_base_ms, c->backoff_max_ms, seed ^ 2);
 		backoff_init(&l->bo_create, c->backoff_base_ms, c->backoff_max_ms, seed ^ 3);
 		l->jit = c->role != ROLE_SLAVE && c->prefetch == PREFETCH_NO;
+		for (k = 0; k < CONF_KMES_MAX; k++)
+			l->kmes[k].up = -1;
 		l->recent = calloc(RECENT_MAX, 16);
 		if (!l->recent)
 			return -1;

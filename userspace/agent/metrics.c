@@ -127,6 +127,31 @@ static void render_keys(struct sbuf *b, struct agent *a, label_names names)
 	EACH sb_printf(b, "qkd_agent_fetch_latency_last_seconds{link=\"%s\"} %.6f\n", N, L->lat_last);
 }
 
+/* Per replica of each link's KME (kme_url), labelled by its URL. */
+static void render_replicas(struct sbuf *b, struct agent *a, label_names names)
+{
+	static const char *const kinds[] = { "qkd_agent_kme_active", "qkd_agent_kme_up",
+					     "qkd_agent_kme_answered_total", "qkd_agent_kme_failed_total" };
+	static const char *const texts[] = {
+		"1 for the replica the link uses now", "last request: 1 answered, 0 failed, -1 none yet",
+		"requests the replica answered (any HTTP status)", "requests that failed to reach it",
+	};
+	char u[2 * CONF_URL_MAX + 1];
+	size_t i, k, m;
+
+	for (m = 0; m < 4; m++) {
+		help(b, kinds[m], m < 2 ? "gauge" : "counter", texts[m]);
+		EACH for (k = 0; k < L->cfg->nkmes; k++) {
+			const struct kme_replica *r = &L->kmes[k];
+			long long v = m == 0 ? k == L->kme_cur : m == 1 ? r->up :
+				      m == 2 ? (long long)r->answered : (long long)r->failed;
+
+			esc(L->cfg->kme_urls[k], u, sizeof(u));
+			sb_printf(b, "%s{link=\"%s\",kme=\"%s\"} %lld\n", kinds[m], N, u, v);
+		}
+	}
+}
+
 /* What the agent learnt about each KME, and the locked key memory. */
 static void render_learnt(struct sbuf *b, struct agent *a, label_names names)
 {
@@ -158,6 +183,10 @@ static void render_learnt(struct sbuf *b, struct agent *a, label_names names)
 		EACH sb_printf(b, "%s{link=\"%s\"} %llu\n", counters[c].name, N,
 			       (unsigned long long)*(const uint64_t *)((const char *)L + counters[c].off));
 	}
+	help(b, "qkd_agent_kme_failovers_total", "counter", "switches to the next replica of the KME");
+	EACH sb_printf(b, "qkd_agent_kme_failovers_total{link=\"%s\"} %llu\n", N,
+		       (unsigned long long)L->failovers);
+	render_replicas(b, a, names);
 	help(b, "qkd_agent_prefetch", "gauge", "1: the pool is kept ahead of demand; 0: just in time");
 	EACH sb_printf(b, "qkd_agent_prefetch{link=\"%s\"} %d\n", N,
 		       L->cfg->role != ROLE_SLAVE && !L->jit);

@@ -255,6 +255,7 @@ void master_step(struct agent *a, struct link *l, double now)
 		return;
 	if (etsi_client_busy(&l->kme_m) || l->held[QKD_KEY_ROLE_INITIATOR].n)
 		return;
+	kme_select(l, &l->kme_m, now);
 	if (now >= l->next_status) {
 		request_submit(a, l, &l->kme_m, etsi_start_status(&l->kme_m, c->remote_sae_id),
 			       "status");

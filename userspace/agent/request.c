@@ -66,7 +66,7 @@ void request_done(struct agent *a, struct link *l, struct etsi_client *c, int cc
 	struct etsi_keys ks = { 0, NULL };
 	uint8_t (*ids)[16] = NULL;
 	size_t nids = c->nids;
-	int rc;
+	int rc, retry;
 
 	/* etsi_finish() frees the IDs asked; dec_done() needs them */
 	if (kind == ETSI_REQ_DEC && nids) {
@@ -77,6 +77,7 @@ void request_done(struct agent *a, struct link *l, struct etsi_client *c, int cc
 			nids = 0;
 	}
 	rc = etsi_finish(c, cc, &st, &ks, &res);
+	retry = kme_result(l, c, rc);
 	switch (kind) {
 	case ETSI_REQ_STATUS:
 		status_done(l, rc, &st, &res);
@@ -92,4 +93,13 @@ void request_done(struct agent *a, struct link *l, struct etsi_client *c, int cc
 	}
 	etsi_keys_free(&ks);	/* no-op unless not handed over */
 	free(ids);
+	if (retry) {
+		/* failed over to another replica: at once, not after backoff */
+		double now = mono_now();
+
+		if (kind == ETSI_REQ_DEC)
+			l->next_slave = now;
+		else
+			l->next_status = l->next_master = now;
+	}
 }

@@ -40,6 +40,8 @@ void conf_link_defaults(struct conf_link *l)
 	l->error_rate_threshold = 0.2;
 	l->require_cn_match = 1;
 	l->prefetch = PREFETCH_AUTO;
+	l->kme_url = l->kme_urls[0];
+	l->kme_failback = 60;
 	/* a responder take waits at most QKD_TAKE_WAIT_MAX_MS for its key */
 	l->jit_grace = QKD_TAKE_WAIT_MAX_MS / 1000 + 2;
 }
@@ -179,6 +181,45 @@ static const char *check_kme_url(const char *v, char whybuf[WHY_MAX])
 	return why;
 }
 
+/* kme_url = URL[, URL...]: replicas of one KME, each checked. */
+static int kme_urls(struct conf_link *l, const char *v, const char **why, char whybuf[WHY_MAX])
+{
+	char buf[CONF_KMES_MAX * CONF_URL_MAX], *tok, *next;
+
+	if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf))
+		return *why = "value too long", -1;
+	l->nkmes = 0;
+	for (tok = buf; tok; tok = next) {
+		char *u = tok, *e;
+		size_t n;
+
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = '\0';
+
+		while (*u == ' ' || *u == '\t')
+			u++;
+		e = u + strlen(u);
+		while (e > u && (e[-1] == ' ' || e[-1] == '\t'))
+			*--e = '\0';
+		while (e - u > 8 && e[-1] == '/')
+			*--e = '\0';
+		n = strlen(u);
+		if (l->nkmes == CONF_KMES_MAX) {
+			snprintf(whybuf, WHY_MAX, "at most %d URLs (replicas of one KME)", CONF_KMES_MAX);
+			return *why = whybuf, -1;
+		}
+		if (!n || n >= CONF_URL_MAX)
+			return *why = "a URL empty or too long", -1;
+		if ((*why = check_kme_url(u, whybuf)))
+			return -1;
+		memcpy(l->kme_urls[l->nkmes++], u, n + 1);
+	}
+	if (!l->nkmes)
+		return *why = "value empty", -1;
+	return 0;
+}
+
 static int set_str(char *dst, size_t dstsz, const char *v)
 {
 	size_t l = strlen(v);
@@ -249,49 +290,27 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 			return *why = "expected a number in " #min ".." #max, -1; \
 		return 0; \
 	}
-	if (!strcmp(k, "kme_url")) {
-		if (set_str(l->kme_url, sizeof(l->kme_url), v))
-			return *why = "value empty or too long", -1;
-		if ((*why = check_kme_url(v, whybuf)))
-			return -1;
-		return 0;
-	}
+	if (!strcmp(k, "kme_url"))
+		return kme_urls(l, v, why, whybuf);
 	STR(local_sae_id, 1)
 	STR(remote_sae_id, 1)
 	STR(client_cert, 0)
 	STR(client_key, 0)
 	STR(ca_cert, 0)
-	if (!strcmp(k, "role")) {
-		if (!strcmp(v, "both"))
-			l->role = ROLE_BOTH;
-		else if (!strcmp(v, "master"))
-			l->role = ROLE_MASTER;
-		else if (!strcmp(v, "slave"))
-			l->role = ROLE_SLAVE;
-		else
-			return *why = "role must be master, slave or both", -1;
-		return 0;
+	/* words: their index is the value (enum order) */
+#define WORDS(field, msg, ...) \
+	if (!strcmp(k, #field)) { \
+		static const char *const w[] = { __VA_ARGS__, NULL }; \
+		int i; \
+		for (i = 0; w[i]; i++) \
+			if (!strcmp(v, w[i])) \
+				return l->field = i, 0; \
+		return *why = msg, -1; \
 	}
-	if (!strcmp(k, "require_cn_match")) {
-		if (!strcmp(v, "yes"))
-			l->require_cn_match = 1;
-		else if (!strcmp(v, "no"))
-			l->require_cn_match = 0;
-		else
-			return *why = "require_cn_match must be yes or no", -1;
-		return 0;
-	}
-	if (!strcmp(k, "prefetch")) {
-		if (!strcmp(v, "auto"))
-			l->prefetch = PREFETCH_AUTO;
-		else if (!strcmp(v, "yes"))
-			l->prefetch = PREFETCH_YES;
-		else if (!strcmp(v, "no"))
-			l->prefetch = PREFETCH_NO;
-		else
-			return *why = "prefetch must be auto, yes or no", -1;
-		return 0;
-	}
+	WORDS(role, "role must be master, slave or both", "both", "master", "slave")
+	WORDS(require_cn_match, "require_cn_match must be yes or no", "no", "yes")
+	WORDS(prefetch, "prefetch must be auto, yes or no", "auto", "yes", "no")
+#undef WORDS
 	if (!strcmp(k, "key_size")) {
 		if (parse_u32(v, QKD_KEY_MIN_LEN * 8, QKD_KEY_MAX_LEN * 8, &u) || u % 8)
 			return out_of_range(why, whybuf, "key_size must be a multiple of 8",
@@ -310,6 +329,7 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 	U32Z(burst, 1, QKD_LINK_BURST_MAX)
 	U32(poll_interval, 1, 3600)
 	U32(jit_grace, 0, 3600)
+	U32(kme_failback, 1, 86400)
 	U32(request_timeout, 1, 300)
 	U32(backoff_base_ms, 1, 600000)
 	U32(backoff_max_ms, 1, 3600000)
@@ -366,10 +386,8 @@ static int finish_link(const char *file, struct conf *c, struct conf_link *l,
 	uint32_t max_keys, max_bytes;
 	size_t i;
 
-	if (!l->kme_url[0])
+	if (!l->nkmes)
 		return perr(err, errsz, file, l->line, "link %s: kme_url missing", l->name);
-	while (strlen(l->kme_url) > 8 && l->kme_url[strlen(l->kme_url) - 1] == '/')
-		l->kme_url[strlen(l->kme_url) - 1] = '\0';
 	if (!l->local_sae_id[0])
 		return perr(err, errsz, file, l->line, "link %s: local_sae_id missing", l->name);
 	if (!l->remote_sae_id[0])

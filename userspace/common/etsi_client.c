@@ -58,17 +58,25 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+int etsi_client_set_base(struct etsi_client *c, const char *base_url)
+{
+	if (etsi_client_busy(c) ||
+	    snprintf(c->base, sizeof(c->base), "%s", base_url) >= (int)sizeof(c->base))
+		return -1;
+	while (strlen(c->base) > 8 && c->base[strlen(c->base) - 1] == '/')
+		c->base[strlen(c->base) - 1] = '\0';
+	return 0;
+}
+
 int etsi_client_init(struct etsi_client *c, const char *base_url, const char *cert,
 		     const char *key, const char *ca, long timeout_s)
 {
 	memset(c, 0, sizeof(*c));
-	if (snprintf(c->base, sizeof(c->base), "%s", base_url) >= (int)sizeof(c->base) ||
+	if (etsi_client_set_base(c, base_url) ||
 	    snprintf(c->cert, sizeof(c->cert), "%s", cert) >= (int)sizeof(c->cert) ||
 	    snprintf(c->key, sizeof(c->key), "%s", key) >= (int)sizeof(c->key) ||
 	    snprintf(c->ca, sizeof(c->ca), "%s", ca) >= (int)sizeof(c->ca))
 		return -1;
-	while (strlen(c->base) > 8 && c->base[strlen(c->base) - 1] == '/')
-		c->base[strlen(c->base) - 1] = '\0';
 	c->timeout_s = timeout_s > 0 ? timeout_s : 5;
 	c->curl = curl_easy_init();
 	return c->curl ? 0 : -1;

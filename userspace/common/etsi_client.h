@@ -66,6 +66,9 @@ void etsi_client_global_cleanup(void);
 int etsi_client_init(struct etsi_client *c, const char *base_url, const char *cert,
 		     const char *key, const char *ca, long timeout_s);
 void etsi_client_cleanup(struct etsi_client *c);
+/* Talk to another KME from the next request on (a replica: same keys).
+ * -1 if a request is in flight or the URL is too long. */
+int etsi_client_set_base(struct etsi_client *c, const char *base_url);
 
 /* Synchronous requests. */
 int etsi_get_status(struct etsi_client *c, const char *slave_sae, struct etsi_status *st,

@@ -126,6 +126,23 @@ static const char *set_deviation(struct MHD_Connection *c)
 	return NULL;
 }
 
+static const char *set_replica(struct MHD_Connection *c)
+{
+	const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+	double up;
+
+	if (!name || arg_double(c, "up", 0, 1, &up))
+		return "name=a|b|a2|b2 and up=0|1 required";
+	switch (replica_set(name, up >= 0.5)) {
+	case 0:
+		return NULL;
+	case -1:
+		return "no such KME endpoint (a, b, and a2, b2 if configured)";
+	default:
+		return "the endpoint did not start (see the log)";
+	}
+}
+
 static enum MHD_Result send_status(struct MHD_Connection *c)
 {
 	char dev[256];
@@ -153,6 +170,7 @@ static enum MHD_Result send_status(struct MHD_Connection *c)
 		json_object_set_new(j, "discarded", json_integer((json_int_t)S.discarded));
 		json_object_set_new(j, "spoilt_keys", json_integer((json_int_t)S.spoilt_keys));
 		json_object_set_new(j, "hung", json_integer((json_int_t)S.hung));
+		json_object_set_new(j, "endpoints", replicas_json());
 	}
 	pthread_mutex_unlock(&S.lock);
 	return send_json(c, 200, j);
@@ -165,7 +183,7 @@ static const struct {
 	{ "/admin/link", set_link }, { "/admin/qber", set_qber },
 	{ "/admin/rate", set_rate }, { "/admin/fail", set_fail },
 	{ "/admin/fill", fill }, { "/admin/flush", flush },
-	{ "/admin/deviation", set_deviation },
+	{ "/admin/deviation", set_deviation }, { "/admin/replica", set_replica },
 	{ "/admin/status", NULL },
 };
 

@@ -25,7 +25,7 @@ static volatile sig_atomic_t g_stop, g_cut, g_restore;
 /* The command line's endpoints, identities and TLS files. */
 struct cli {
 	const char *cert_a, *key_a, *cert_b, *key_b, *ca;
-	const char *listen_a, *listen_b, *admin_at;
+	const char *listen_a, *listen_b, *listen_a2, *listen_b2, *admin_at;
 	const char *sae_a, *sae_b;
 	double initial_keys;
 };
@@ -34,7 +34,7 @@ struct cli {
  * (an error message names opts[o - O_CERTA]). */
 enum { O_CERTA = 256, O_KEYA, O_CERTB, O_KEYB, O_CA, O_LA, O_LB, O_ADMIN, O_SAEA,
        O_SAEB, O_KA, O_KB, O_RATE, O_QBER, O_DRIFT, O_KS, O_MINKS, O_MAXKS, O_MKC,
-       O_MKPR, O_INIT, O_FAIL, O_PTTL, O_MAXP, O_DEV, O_VERSION };
+       O_MKPR, O_INIT, O_FAIL, O_PTTL, O_MAXP, O_DEV, O_LA2, O_LB2, O_VERSION };
 static const struct option opts[] = {
 	{ "cert-a", 1, NULL, O_CERTA }, { "key-a", 1, NULL, O_KEYA },
 	{ "cert-b", 1, NULL, O_CERTB }, { "key-b", 1, NULL, O_KEYB },
@@ -48,7 +48,8 @@ static const struct option opts[] = {
 	{ "max-key-count", 1, NULL, O_MKC }, { "max-key-per-request", 1, NULL, O_MKPR },
 	{ "initial-keys", 1, NULL, O_INIT }, { "fail-fraction", 1, NULL, O_FAIL },
 	{ "pending-ttl", 1, NULL, O_PTTL }, { "max-pending", 1, NULL, O_MAXP },
-	{ "deviation", 1, NULL, O_DEV },
+	{ "deviation", 1, NULL, O_DEV }, { "listen-a2", 1, NULL, O_LA2 },
+	{ "listen-b2", 1, NULL, O_LB2 },
 	{ "verbose", 0, NULL, 'v' }, { "quiet", 0, NULL, 'q' },
 	{ "help", 0, NULL, 'h' }, { "version", 0, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -92,6 +93,9 @@ static void usage(FILE *f)
 "Endpoints:\n"
 "  --listen-a IP:PORT            KME A (default 127.0.0.1:8443)\n"
 "  --listen-b IP:PORT            KME B (default 127.0.0.1:8444)\n"
+"  --listen-a2 IP:PORT, --listen-b2 IP:PORT\n"
+"                                a replica of KME A / B: another endpoint of the\n"
+"                                same KME (same store), default none\n"
 "  --admin IP:PORT               plain-HTTP admin endpoint (default off; bind to\n"
 "                                loopback only: it is unauthenticated)\n"
 "Identities:\n"
@@ -196,6 +200,8 @@ static int parse_option(int o, struct cli *cli)
 	case O_CA: cli->ca = optarg; break;
 	case O_LA: cli->listen_a = optarg; break;
 	case O_LB: cli->listen_b = optarg; break;
+	case O_LA2: cli->listen_a2 = optarg; break;
+	case O_LB2: cli->listen_b2 = optarg; break;
 	case O_ADMIN: cli->admin_at = optarg; break;
 	case O_SAEA: cli->sae_a = optarg; break;
 	case O_SAEB: cli->sae_b = optarg; break;
@@ -347,8 +353,9 @@ int main(int argc, char **argv)
 {
 	struct cli cli;
 	char *pem[PEM__N] = { NULL };
-	struct site_ctx sc[3] = { { 0 }, { 1 }, { 2 } };
-	struct MHD_Daemon *d[3] = { NULL };
+	struct site_ctx admin_sc = { 2 };
+	struct MHD_Daemon *adm = NULL;
+	int started = 0;
 	static const int sigs[] = { SIGINT, SIGTERM, SIGUSR1, SIGUSR2, 0 };
 	int rc = 1, i;
 
@@ -368,12 +375,17 @@ int main(int argc, char **argv)
 	if (read_pems(&cli, pem))
 		goto out;
 	install_signals(on_signal, sigs);
-	d[0] = start_tls(&sc[0], cli.listen_a, pem[PEM_CERT_A], pem[PEM_KEY_A], pem[PEM_CA]);
-	d[1] = d[0] ? start_tls(&sc[1], cli.listen_b, pem[PEM_CERT_B], pem[PEM_KEY_B],
-				pem[PEM_CA]) : NULL;
-	if (!d[0] || !d[1])
-		goto out;
-	if (cli.admin_at && !(d[2] = start_admin(&sc[2], cli.admin_at)))
+	{
+		const char *const listen[4] = { cli.listen_a, cli.listen_b, cli.listen_a2,
+						 cli.listen_b2 };
+		const char *const cert[2] = { pem[PEM_CERT_A], pem[PEM_CERT_B] };
+		const char *const key[2] = { pem[PEM_KEY_A], pem[PEM_KEY_B] };
+
+		started = 1;
+		if (replicas_start(listen, cert, key, pem[PEM_CA]))
+			goto out;
+	}
+	if (cli.admin_at && !(adm = start_admin(&admin_sc, cli.admin_at)))
 		goto out;
 	{
 		char dev[256];
@@ -390,17 +402,12 @@ int main(int argc, char **argv)
 	log_info("stopping");
 	rc = 0;
 out:
-	/* hung connections must be let go before their daemon stops */
+	/* no new hung connections; replicas_stop() lets the old ones go */
 	__atomic_and_fetch(&S.dev, ~(unsigned)DEV_HANG, __ATOMIC_RELAXED);
-	deviation_release_hung();
-	if (d[0] || d[1]) {
-		struct timespec ts = { 0, 200 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
-	for (i = 0; i < 3; i++)
-		if (d[i])
-			MHD_stop_daemon(d[i]);
+	if (adm)
+		MHD_stop_daemon(adm);
+	if (started)
+		replicas_stop();
 	for (i = 0; i < PEM__N; i++)
 		sec_free(pem[i]);
 	store_free();

@@ -14,6 +14,7 @@
  *   link_model.c   the simulated QKD link: key rate, QBER, stored bits
  *   admin.c        the plain-HTTP admin endpoint (tests drive the link)
  *   deviation.c    switchable deviations of real KMEs (--deviation)
+ *   replica.c      the KMEs' HTTPS endpoints and replicas (--listen-a2)
  *
  * One state, S, shared by libmicrohttpd's threads: every field below
  * the configuration is read and written under S.lock (functions named
@@ -172,6 +173,17 @@ char *deviation_keys_reply(const struct etsi_keys *ks);
 enum MHD_Result deviation_hang(struct MHD_Connection *c, struct req *rq);
 /* Resume every hung connection (closed without an answer). */
 void deviation_release_hung(void);
+
+/* replica.c */
+/* Start the endpoints a, b, a2, b2 whose listen address is not NULL, with
+ * site 0's or 1's certificate and key (PEM text, kept). 0, or -1. */
+int replicas_start(const char *const listen[4], const char *const cert[2],
+		   const char *const key[2], const char *ca);
+/* Stop (up 0) or start (up 1) endpoint name: 0, -1 no such endpoint,
+ * -2 it did not start. */
+int replica_set(const char *name, int up);
+void replicas_stop(void);
+json_t *replicas_json(void);	/* {"a":true,...} */
 
 /* main.c */
 /* A number in min..max, the whole string: 0, or -1 (out untouched). */

@@ -16,14 +16,9 @@ PA=$BASE PB=$((BASE + 1)) PADM=$((BASE + 2)) MA=$((BASE + 3)) MB=$((BASE + 4))
 P=$T/pki
 CANARY=Q0FOQVJZ	# base64 of "CANARY", the start of the simulator's canary key
 pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
-}
+. "$here/lib.sh"
 trap cleanup EXIT
 rc=0 n=0
-. "$here/lib.sh"
 "$here/mkcerts.sh" "$P" >/dev/null 2>&1 || { echo "not ok 1 - make test PKI"; exit 1; }
 echo "# qkd-agent --dry-run <-> qkd-kms-sim --deviation ... ($T, ports $BASE..)"
 
@@ -60,19 +55,21 @@ conf() {
 	} >"$f"
 }
 APID= BPID=
-start_a() { # log conf args...
-	local log=$1 c=$2
-	shift 2
+start_agent() { # A|B log conf args...: an agent in the dry-run test mode
+	local who=$1 log=$2 c=$3
+	shift 3
 	"$AGENT" -c "$c" --dry-run --stats-interval 1 -v "$@" 2>"$T/$log" &
-	APID=$!
-	pids+=($APID)
+	eval "${who}PID=$!"
+	pids+=($!)
 }
-start_b() {
-	local log=$1 c=$2
-	shift 2
-	"$AGENT" -c "$c" --dry-run --stats-interval 1 -v "$@" 2>"$T/$log" &
-	BPID=$!
-	pids+=($BPID)
+start_a() { start_agent A "$@"; }
+start_b() { start_agent B "$@"; }
+# chain TAG RATE: slave B ($SCONF), then master A ($MCONF) whose simulated
+# takers use RATE keys/s; each key A's takers take is wanted at B
+chain() {
+	fifos "$1"
+	start_b "$1-b.log" "${SCONF:-$T/s.conf}" --dry-run-wanted "$AB"
+	start_a "$1-a.log" "${MCONF:-$T/m.conf}" --dry-run-consume "$2" --dry-run-taken "$AB"
 }
 stop_agents() {
 	local p
@@ -239,9 +236,7 @@ adm "/admin/deviation?set="
 
 # ---- malformed-json: keys lost, counted, no reply byte in any log ---------------
 start_sim malformed --key-rate 5120 --initial-keys 40
-fifos malformed
-start_b mj-b.log "$T/s.conf" --dry-run-wanted "$AB"
-start_a mj-a.log "$T/m.conf" --dry-run-consume 10 --dry-run-taken "$AB"
+chain mj 10
 sleep 2
 adm "/admin/deviation?set=malformed-json"
 sleep 3
@@ -257,9 +252,7 @@ stop_agents
 
 # ---- bad-entries: the good keys of a reply are kept; exact counts ---------------
 start_sim bad --deviation bad-entries --key-rate 5120 --initial-keys 40
-fifos bad
-start_b be-b.log "$T/s.conf" --dry-run-wanted "$AB"
-start_a be-a.log "$T/m.conf" --dry-run-consume 15 --dry-run-taken "$AB"
+chain be 15
 sleep 5
 adm "/admin/link?up=0"
 sleep 1
@@ -320,6 +313,42 @@ both jit "prefetch = no"
 sleep 6
 tap '[ "$(pref)" = 00 ] && [ "$(unk)" = 0 ] && [ "$(fails)" = 0 ] && [ "$(st discarded)" = 0 ] && ge "$(recv)" 60' \
 	"discard-unfetched, prefetch = no: $(recv) wanted keys served, $(fails) failed, $(unk) missing, $(st discarded) discarded by the KME (prefetch $(pref))"
+stop_agents
+
+# ---- redundant KMEs: replicas of one KME, failover and failback ---------------
+PA2=$((BASE + 5)) PB2=$((BASE + 6))
+start_sim replicas --listen-a2 127.0.0.1:$PA2 --listen-b2 127.0.0.1:$PB2 --key-rate 5120 --initial-keys 40
+conf "$T/ra.conf" m master SAE_A SAE_B $PA $MA "kme_failback = 3"
+conf "$T/rb.conf" s slave SAE_B SAE_A $PB $MB "kme_failback = 3"
+sed -i "s|^kme_url = .*|&, https://localhost:$PA2/|" "$T/ra.conf"
+sed -i "s|^kme_url = .*|&, https://localhost:$PB2|" "$T/rb.conf"
+act() { metric "$1" "qkd_agent_kme_active{link=\"$2\",kme=\"https://localhost:$3\"}"; }
+fo() { metric "$1" "qkd_agent_kme_failovers_total{link=\"$2\"}"; }
+SCONF=$T/rb.conf MCONF=$T/ra.conf chain rep 15
+sleep 2
+first="$(act $MA m $PA)$(act $MB s $PB)"
+adm "/admin/replica?name=a&up=0"
+adm "/admin/replica?name=b&up=0"
+sleep 0.5
+o1=$(obt $MA m initiator) r1=$(inj $MB s responder)
+sleep 2.5
+tap '[ "$first" = 11 ] && [ "$(act $MA m $PA2)$(act $MB s $PB2)" = 11 ] && ge "$(fo $MA m)" 1 && ge "$(fo $MB s)" 1 &&
+	ge "$(obt $MA m initiator)" $((o1 + 20)) && ge "$(inj $MB s responder)" $((r1 + 20)) && [ "$(wanted $MB s failed)" = 0 ]' \
+	"first replicas of KME A and B down: both agents on the second ones, keys flowing ($o1 -> $(obt $MA m initiator) at A, $r1 -> $(inj $MB s responder) at B, 0 wanted keys failed)"
+adm "/admin/replica?name=a&up=1"
+adm "/admin/replica?name=b&up=1"
+sleep 4.5
+o2=$(obt $MA m initiator)
+sleep 1
+tap '[ "$(act $MA m $PA)$(act $MB s $PB)" = 11 ] && [ "$(lines rep-a.log "trying the first KME")" -ge 1 ] &&
+	ge "$(obt $MA m initiator)" $((o2 + 5)) && [ "$(metric $MA "qkd_agent_kme_up{link=\"m\",kme=\"https://localhost:$PA\"}")" = 1 ]' \
+	"first replicas back: both agents fail back after kme_failback (3 s) and get keys there"
+adm "/admin/link?up=0"
+sleep 1
+served=$(st served_enc)
+got=$(settle 'obt $MA m initiator' "echo \$(obt $MA m initiator)")
+tap 'between $((served - got)) 0 40 && [ "$(wanted $MB s failed)" = 0 ] && [ "$(lostsum $MA m)$(lostsum $MB s)" = 00 ]' \
+	"replicas share the keys: $got of $served served obtained (a reply cut by a stopped endpoint is lost at most), no wanted key failed"
 stop_agents
 
 # ---- SIGTERM never waits out a poll interval -------------------------------------

@@ -13,11 +13,7 @@ BASE=${QKD_TEST_PORT:-$((20000 + ($$ % 2000) * 10))}
 PA=$BASE PB=$((BASE + 1)) PADM=$((BASE + 2)) MA=$((BASE + 3)) MB=$((BASE + 4))
 PC2=$((BASE + 5)) PC=$((BASE + 6))
 pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
-}
+. "$here/lib.sh"
 trap cleanup EXIT
 
 "$here/mkcerts.sh" "$T/pki" || { echo "not ok 1 - make test PKI"; exit 1; }
@@ -28,7 +24,6 @@ echo "# ETSI client <-> qkd-kms-sim ($T, ports $BASE..)"
 
 echo "# qkd-agent --dry-run <-> qkd-kms-sim"
 n=0
-. "$here/lib.sh"
 
 P=$T/pki
 start_sim() {

@@ -1,5 +1,13 @@
-# Shared by integration.sh and deviations.sh (sourced): TAP, metrics,
-# the simulator's admin status.  The caller sets rc=0 and n=0 first.
+# Shared by integration.sh and deviations.sh (sourced): cleanup, TAP,
+# metrics, the simulator's admin status.  The caller sets T (its temporary
+# directory), pids=() (processes to stop at exit), rc=0 and n=0.
+
+# at exit: stop what was started, drop $T unless KEEP is set
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
 
 tap() { # cond desc
 	n=$((n + 1))

@@ -289,6 +289,18 @@ int main(void)
 	   !strcmp(c->links[0].kme_url, "https://[::1]:8443/kme"),
 	   "conf: 0 for max_keys, max_bytes, key_ttl, burst means the module default; "
 	   "every character the module allows in a link name; IPv6 KME (%s)", r ? err : "ok");
+	snprintf(text, sizeof(text), "[link r]\nkme_url = https://k1:8443/ , https://k2:8443/x/\n"
+		 "local_sae_id = A\nremote_sae_id = B\nclient_cert = %s\nclient_key = %s\n"
+		 "ca_cert = %s\nkme_failback = 5\n", cert, cert, cert);
+	r = conf_parse_buf("t.conf", text, strlen(text), c, err, sizeof(err));
+	ok(r == 0 && c->links[0].nkmes == 2 && !strcmp(c->links[0].kme_urls[0], "https://k1:8443") &&
+	   !strcmp(c->links[0].kme_urls[1], "https://k2:8443/x") &&
+	   c->links[0].kme_url == c->links[0].kme_urls[0] && c->links[0].kme_failback == 5,
+	   "conf: kme_url lists replicas, each trimmed; kme_failback (%s)", r ? err : "ok");
+	expect_bad("[link a]\nkme_url = https://a, https://b, https://c, https://d, https://e\n", 2,
+		   "at most 4 URLs", "five KME replicas");
+	expect_bad("[link a]\nkme_url = https://a, http://b\n", 2, "https://", "one replica not https");
+	expect_bad("[link a]\nkme_url = https://a,,\n", 2, "kme_url", "an empty replica");
 	snprintf(text, sizeof(text), "%smax_bytes = 32\n", good_link());
 	expect_bad(text, 8, "0 (module default) or an integer in 64..", "max_bytes below one key");
 	snprintf(text, sizeof(text),
