@@ -129,14 +129,13 @@ tap '[ $(echo $ports | wc -w) -eq 2 ] && [ "$res" = "refused " ] && [ "$w0" = "$
 
 # agent restart: nothing injected twice, pool unchanged
 # agent restart: it tops the pool up to high, nothing more, no duplicate
-# the signal is handled at once (its "stopping" line), not at the loop's
-# next wake-up (stats_interval 2 s here, poll_interval 600 s)
+# SIGTERM ends the agent without waiting for a poll (poll_interval 600 s;
+# the exit itself takes about a second under TCG; the host test
+# deviations.sh measures an idle agent with stats_interval 3600 s)
 t0=$(date +%s%N)
-kill -TERM $APID
-for i in $(seq 300); do grep -q "info: stopping" "$T/a.log" && break; sleep 0.01; done
+kill -TERM $APID; wait $APID; st=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-wait $APID; st=$?
-tap '[ $st -eq 0 ] && [ $ms -lt 1000 ]' "agent A stops on SIGTERM after $ms ms and exits 0 ($st)"
+tap '[ $st -eq 0 ] && [ $ms -lt 5000 ]' "agent A exits 0 ($st) on SIGTERM after $ms ms"
 inj1=$(field to-b injected) lvl1=$(field to-b initiator)
 "$AGENT" -c "$T/a.conf" -v 2>"$T/a2.log" & APID=$!; pids+=($APID)
 wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 5
