@@ -77,7 +77,6 @@ void request_done(struct agent *a, struct link *l, struct etsi_client *c, int cc
 			nids = 0;
 	}
 	rc = etsi_finish(c, cc, &st, &ks, &res);
-	retry = kme_result(l, c, rc);
 	switch (kind) {
 	case ETSI_REQ_STATUS:
 		status_done(l, rc, &st, &res);
@@ -93,6 +92,8 @@ void request_done(struct agent *a, struct link *l, struct etsi_client *c, int cc
 	}
 	etsi_keys_free(&ks);	/* no-op unless not handed over */
 	free(ids);
+	/* after the role's handling, whose messages name the KME asked */
+	retry = kme_result(l, c, rc);
 	if (retry) {
 		/* failed over to another replica: at once, not after backoff */
 		double now = mono_now();

@@ -337,12 +337,13 @@ tap '[ "$first" = 11 ] && [ "$(act $MA m $PA2)$(act $MB s $PB2)" = 11 ] && ge "$
 	"first replicas of KME A and B down: both agents on the second ones, keys flowing ($o1 -> $(obt $MA m initiator) at A, $r1 -> $(inj $MB s responder) at B, 0 wanted keys failed)"
 adm "/admin/replica?name=a&up=1"
 adm "/admin/replica?name=b&up=1"
-sleep 4.5
+# back within two kme_failback periods (a try may come just before the start)
+for _ in $(seq 40); do [ "$(act $MA m $PA)$(act $MB s $PB)" = 11 ] && break; sleep 0.25; done
 o2=$(obt $MA m initiator)
-sleep 1
+sleep 1.5
 tap '[ "$(act $MA m $PA)$(act $MB s $PB)" = 11 ] && [ "$(lines rep-a.log "trying the first KME")" -ge 1 ] &&
 	ge "$(obt $MA m initiator)" $((o2 + 5)) && [ "$(metric $MA "qkd_agent_kme_up{link=\"m\",kme=\"https://localhost:$PA\"}")" = 1 ]' \
-	"first replicas back: both agents fail back after kme_failback (3 s) and get keys there"
+	"first replicas back: both agents fail back after kme_failback (3 s) and get keys there (active $(act $MA m $PA)$(act $MB s $PB), $o2 -> $(obt $MA m initiator))"
 adm "/admin/link?up=0"
 sleep 1
 served=$(st served_enc)
