@@ -8,6 +8,7 @@
 #include <errno.h>
 #include "agent.h"
 #include "log.h"
+#include "secmem.h"
 
 /* Liveness of a link (a module reload drops them silently) and a fresh
  * pool level for the metrics. */
@@ -80,6 +81,13 @@ void agent_stats(struct agent *a, double now)
 
 	if (dt <= 0)
 		return;
+	if (sec_fallback_news()) {
+		struct sec_stats ss;
+
+		sec_get_stats(&ss);
+		log_warn("the locked secure heap (%zu KiB) is full: further key buffers are wiped "
+			 "but not locked (qkd_agent_secure_heap_fallbacks_total)", ss.heap_bytes >> 10);
+	}
 	for (i = 0; i < a->nlinks; i++) {
 		struct link *l = &a->links[i];
 

@@ -60,21 +60,52 @@ static int bad_size(struct link *l, const struct etsi_key *k, const void *arg)
 	return k->len != c->key_size / 8;
 }
 
-/* The KME handed out keys: they are no longer wanted; hold and inject
- * the ones of the right size. */
-static void dec_keys_got(struct agent *a, struct link *l, struct etsi_keys *ks)
+static int has_key(const struct etsi_keys *ks, const uint8_t id[16])
 {
-	size_t i, bad;
+	size_t i;
+
+	for (i = 0; i < ks->n; i++)
+		if (!memcmp(ks->keys[i].id, id, 16))
+			return 1;
+	return 0;
+}
+
+/* The KME answered: every ID asked is settled, by a good key or as lost
+ * (it handed the key out, or never will: a retry would only find it
+ * gone).  Good keys are held and injected. */
+static void dec_keys_got(struct agent *a, struct link *l, struct etsi_keys *ks,
+			 const uint8_t (*ids)[16], size_t nids, const struct etsi_result *res)
+{
+	const struct etsi_keys_report *rep = &res->rep;
+	size_t i, bad, failed = 0, spoilt;
 	int k;
 
 	backoff_reset(&l->bo_slave);
+	reply_dropped(l, res, "dec_keys");
+	/* A responder key must match the initiator's size; a key of
+	 * another size is useless (and suspicious): drop that key only. */
+	bad = drop_keys_if(l, ks, bad_size, (void *)l->cfg, LOST_WRONG_SIZE, "has the wrong size");
+	if (bad)
+		kme_deviation(l, KD_KEY_SIZE, "hands out keys of another size than the %u bits of "
+			      "key_size (dec_keys): they are dropped", l->cfg->key_size);
+	for (i = 0; i < nids; i++) {
+		if (has_key(ks, ids[i]))
+			continue;
+		failed++;
+		if ((k = wanted_index(l, ids[i])) >= 0)
+			remove_wanted(l, k, 1);
+	}
 	for (i = 0; i < ks->n; i++)
 		if ((k = wanted_index(l, ks->keys[i].id)) >= 0)
 			remove_wanted(l, k, 1);
-	/* A responder key must match the initiator's size; a key of
-	 * another size is useless (and suspicious): drop that key only. */
-	bad = drop_keys_if(l, ks, bad_size, (void *)l->cfg, "has the wrong size");
-	l->wanted_failed += bad;
+	/* asked, and neither a good key nor a bad entry in the reply */
+	spoilt = rep->ndropped - rep->dropped[ETSI_DROP_NOT_ASKED] + bad;
+	if (failed > spoilt)
+		lost_keys(l, LOST_NOT_DELIVERED, failed - spoilt);
+	l->wanted_failed += failed;
+	if (failed)
+		log_warn("link %s: dec_keys: %zu of %zu key(s) asked for not usable in the reply",
+			 l->cfg->name, failed, nids);
 	if (l->single > 0)
 		l->single--;
 	l->obtained[QKD_KEY_ROLE_RESPONDER] += ks->n;
@@ -86,7 +117,7 @@ static void dec_keys_got(struct agent *a, struct link *l, struct etsi_keys *ks)
 		inject_held(a, l, QKD_KEY_ROLE_RESPONDER);
 }
 
-/* The KME answered 400: some ID asked is not (or no longer) ours. */
+/* The KME has no key for some ID asked (400, or a 401 taken as such). */
 static void dec_keys_refused(struct link *l, const uint8_t (*ids)[16], size_t nids,
 			     const struct etsi_result *res)
 {
@@ -105,20 +136,49 @@ static void dec_keys_refused(struct link *l, const uint8_t (*ids)[16], size_t ni
 		log_warn("link %s: KME has no key %s for us: %s", l->cfg->name, u, res->msg);
 		l->wanted_failed++;
 		remove_wanted(l, k, 1);
+		kme_unknown_id(l);
 	}
 	if (l->single > 0)
 		l->single--;
 	l->next_slave = mono_now();
 }
 
+/* A reply that is not a key container: the KME has handed the keys out
+ * (and deleted them); asking again would only find them gone. */
+static void dec_keys_unusable(struct link *l, const uint8_t (*ids)[16], size_t nids,
+			      const struct etsi_result *res)
+{
+	size_t i;
+	int k;
+
+	l->replies_unusable++;
+	lost_keys(l, LOST_UNREADABLE, nids);
+	kme_deviation(l, KD_UNREADABLE, "sent a dec_keys reply that is not a key container "
+		      "(%s): the keys asked for are lost", res->msg);
+	for (i = 0; i < nids; i++)
+		if ((k = wanted_index(l, ids[i])) >= 0) {
+			remove_wanted(l, k, 1);
+			l->wanted_failed++;
+		}
+	if (l->single > 0)
+		l->single--;
+	request_backoff(l, &l->bo_slave, &l->next_slave, "dec_keys", res);
+}
+
 void dec_done(struct agent *a, struct link *l, int rc, struct etsi_keys *ks,
 	      const uint8_t (*ids)[16], size_t nids, const struct etsi_result *res)
 {
-	request_record(l, rc, res);
+	request_record(l, rc, res, 1);
+	kme_request_seen(l, rc, res, "dec_keys", 0, &l->bo_slave, &l->next_slave);
 	if (rc == 0)
-		dec_keys_got(a, l, ks);
+		dec_keys_got(a, l, ks, ids, nids, res);
 	else if (rc == ETSI_E_HTTP && res->http_code == 400)
 		dec_keys_refused(l, ids, nids, res);
+	else if (rc == ETSI_E_HTTP && res->http_code == 401) {
+		if (kme_dec_401(l, res, &l->bo_slave, &l->next_slave))
+			dec_keys_refused(l, ids, nids, res);
+	} else if (rc == ETSI_E_PROTO)
+		dec_keys_unusable(l, ids, nids, res);
 	else
 		request_backoff(l, &l->bo_slave, &l->next_slave, "dec_keys", res);
 }
@@ -161,6 +221,7 @@ void slave_step(struct agent *a, struct link *l, double now)
 		n = 1;
 	for (i = 0; i < n; i++)
 		memcpy(ids[i], l->wanted[i].id, 16);
+	kme_select(l, &l->kme_s, now);
 	request_submit(a, l, &l->kme_s,
 		       etsi_start_dec_keys(&l->kme_s, l->cfg->remote_sae_id,
 					   (const uint8_t (*)[16])ids, (size_t)n, 0),

@@ -54,7 +54,7 @@ int holding(const struct link *l)
 	return l->held[QKD_KEY_ROLE_INITIATOR].n || l->held[QKD_KEY_ROLE_RESPONDER].n;
 }
 
-void drop_held(struct link *l, int role, const char *why)
+void drop_held(struct link *l, int role, enum lost_reason r, const char *why)
 {
 	size_t left = l->held[role].n - l->held_off[role];
 
@@ -63,7 +63,7 @@ void drop_held(struct link *l, int role, const char *why)
 	if (left)
 		log_warn("link %s: wiping %zu fetched %s keys: %s", l->cfg->name, left,
 			 qkd_role_name(role), why);
-	l->dropped += left;
+	lost_keys(l, r, left);
 	etsi_keys_free(&l->held[role]);
 	l->held_off[role] = 0;
 }
@@ -100,7 +100,7 @@ static void drop_maybe_delivered(struct agent *a, struct link *l, int role, size
 		remember(l, h->keys[i].id);
 		sec_wipe(h->keys[i].key, sizeof(h->keys[i].key));
 	}
-	l->dropped += n;
+	lost_keys(l, LOST_MAYBE_DELIVERED, n);
 	l->maybe_delivered += n;
 	log_warn("link %s: inject of %zu %s keys: %s%s%s after sending; the key store may "
 		 "have them: wiped, never injected again", l->cfg->name, n, qkd_role_name(role),
@@ -184,7 +184,7 @@ static void inject_failed(struct agent *a, struct link *l, int role, int r)
 		 * keep them; retry after the next poll */
 		l->level_valid = 0;
 	} else {
-		drop_held(l, role, "refused by the key store");
+		drop_held(l, role, LOST_REFUSED, "refused by the key store");
 	}
 }
 
@@ -239,31 +239,35 @@ void inject_held(struct agent *a, struct link *l, int role)
 	*off = 0;
 }
 
+/* drop_keys_if()'s predicate, and the log line for each key it drops. */
+struct drop_if {
+	struct link *l;
+	int (*pred)(struct link *, const struct etsi_key *, const void *);
+	const void *arg;
+	const char *why;
+};
+
+static int drop_if(const struct etsi_key *k, size_t i, void *arg)
+{
+	struct drop_if *d = arg;
+	char u[UUID_STR_LEN + 1];
+
+	(void)i;
+	if (!d->pred(d->l, k, d->arg))
+		return 0;
+	uuid_format(k->id, u);
+	log_warn("link %s: key %s (%zu bytes) %s: dropped", d->l->cfg->name, u, k->len, d->why);
+	return 1;
+}
+
 size_t drop_keys_if(struct link *l, struct etsi_keys *ks,
 		    int (*pred)(struct link *, const struct etsi_key *, const void *),
-		    const void *arg, const char *why)
+		    const void *arg, enum lost_reason r, const char *why)
 {
-	size_t i, o = 0, bad = 0;
+	struct drop_if d = { l, pred, arg, why };
+	size_t bad = etsi_keys_remove_if(ks, drop_if, &d);
 
-	for (i = 0; i < ks->n; i++) {
-		if (pred(l, &ks->keys[i], arg)) {
-			char u[UUID_STR_LEN + 1];
-
-			uuid_format(ks->keys[i].id, u);
-			log_warn("link %s: key %s (%zu bytes) %s: dropped", l->cfg->name, u,
-				 ks->keys[i].len, why);
-			sec_wipe(&ks->keys[i], sizeof(ks->keys[i]));
-			bad++;
-			continue;
-		}
-		if (o != i) {
-			ks->keys[o] = ks->keys[i];
-			sec_wipe(&ks->keys[i], sizeof(ks->keys[i]));
-		}
-		o++;
-	}
-	ks->n = o;
-	l->dropped += bad;
+	lost_keys(l, r, bad);
 	return bad;
 }
 
@@ -277,7 +281,7 @@ static int is_recent(struct link *l, const struct etsi_key *k, const void *arg)
  * never take such a key (the module forgets IDs it no longer holds). */
 void drop_recent(struct link *l, struct etsi_keys *ks, const char *what)
 {
-	size_t bad = drop_keys_if(l, ks, is_recent, NULL,
+	size_t bad = drop_keys_if(l, ks, is_recent, NULL, LOST_REPEATED_ID,
 				  "was injected lately; the KME repeats a key ID");
 
 	if (bad)

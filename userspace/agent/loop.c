@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include "agent.h"
 #include "clock.h"
@@ -98,7 +99,7 @@ static void link_step(struct agent *a, struct link *l, double now)
 		if (!l->held[role].n)
 			continue;
 		if (now - l->held_since[role] > HELD_MAX_S)
-			drop_held(l, role, "held too long");
+			drop_held(l, role, LOST_HELD_TOO_LONG, "held too long");
 		else if (now >= l->held_next[role])
 			inject_held(a, l, role);
 	}
@@ -149,7 +150,7 @@ static int poll_timeout(struct agent *a, double now)
 	long ctimeout = -1;
 	int timeout = next <= now ? 0 : (int)((next - now) * 1000) + 1;
 
-	if (a->sink.ops->tick && timeout > 50)
+	if (a->sink.ops->tick && a->sink.needs_tick && timeout > 50)
 		timeout = 50;	/* dry-run takers */
 	if (curl_multi_timeout(a->multi, &ctimeout) == CURLM_OK && ctimeout >= 0 &&
 	    ctimeout < timeout)
@@ -161,9 +162,16 @@ static int poll_timeout(struct agent *a, double now)
  * transfer progresses or timeout ms pass.  Returns -1 if polling failed. */
 static int wait_for_work(struct agent *a, int timeout)
 {
-	struct curl_waitfd wfd[2];
+	struct curl_waitfd wfd[3];
 	int nfd = 0;
 
+	/* the signal handler's pipe: a SIGTERM that came after the loop
+	 * last looked at agent_stop_requested ends the poll at once */
+	if (agent_wake_fd >= 0) {
+		wfd[nfd].fd = agent_wake_fd;
+		wfd[nfd].events = CURL_WAIT_POLLIN;
+		wfd[nfd++].revents = 0;
+	}
 	if (a->sink_ok && a->sink.ops->fd(&a->sink) >= 0) {
 		wfd[nfd].fd = a->sink.ops->fd(&a->sink);
 		wfd[nfd].events = CURL_WAIT_POLLIN;
@@ -178,6 +186,12 @@ static int wait_for_work(struct agent *a, int timeout)
 	if (curl_multi_poll(a->multi, wfd, (unsigned int)nfd, timeout, NULL) != CURLM_OK) {
 		log_err("curl_multi_poll failed");
 		return -1;
+	}
+	if (agent_wake_fd >= 0) {
+		char buf[16];
+
+		while (read(agent_wake_fd, buf, sizeof(buf)) > 0)
+			;
 	}
 	return 0;
 }
@@ -236,8 +250,7 @@ static void handle_event(struct agent *a, const struct sink_event *ev, double no
 		l->lowwm_events++;
 		log_debug("link %s: low watermark (%u < %u)", l->cfg->name, ev->key_count, ev->low_watermark);
 		if (l->cfg->role != ROLE_SLAVE) {
-			l->level = ev->key_count;
-			l->level_valid = 1;
+			master_level_seen(l, ev->key_count, now);
 			l->refill = 1;
 		}
 		break;

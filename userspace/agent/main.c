@@ -5,6 +5,8 @@
  * (netlink, or the dry-run TEST MODE) and the metrics endpoint, run the
  * event loop (loop.c), and wipe every held key on the way out.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,12 +20,15 @@
 #include "agent.h"
 #include "clock.h"
 #include "log.h"
+#include "secmem.h"
 #include "signals.h"
 
 #define AGENT_VERSION	"1.0"
 #define DEFAULT_CONF	"/etc/qkd/qkd-agent.conf"
 
 volatile sig_atomic_t agent_stop_requested, agent_reload_requested;
+int agent_wake_fd = -1;
+static int wake_wr = -1;
 
 /* What the command line asked for. */
 struct cli {
@@ -39,10 +44,29 @@ enum { O_METRICS = 256, O_STATS, O_DRY, O_CONSUME, O_TAKEN, O_WANTED, O_VERSION,
 
 static void on_signal(int sig)
 {
+	int e = errno;
+
 	if (sig == SIGHUP)
 		agent_reload_requested = 1;
 	else
 		agent_stop_requested = 1;
+	if (wake_wr >= 0 && write(wake_wr, "", 1) < 0) {
+		/* full: the loop wakes anyway */
+	}
+	errno = e;
+}
+
+/* The self-pipe of on_signal(); without it, signals still work, late. */
+static void make_wake_pipe(void)
+{
+	int p[2];
+
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC)) {
+		log_warn("pipe: %s; a signal may wait for the next wake-up", strerror(errno));
+		return;
+	}
+	agent_wake_fd = p[0];
+	wake_wr = p[1];
 }
 
 static void usage(FILE *f)
@@ -175,7 +199,7 @@ static int load_conf(struct agent *a, const struct cli *cli)
 
 static int init_links(struct agent *a)
 {
-	size_t i;
+	size_t i, k;
 	uint64_t seed;
 
 	a->nlinks = a->conf->nlinks;
@@ -194,6 +218,9 @@ static int init_links(struct agent *a)
 			     c->backoff_max_ms / 4 ? c->backoff_max_ms / 4 : 1, seed ^ 1);
 		backoff_init(&l->bo_status, c->backoff_base_ms, c->backoff_max_ms, seed ^ 2);
 		backoff_init(&l->bo_create, c->backoff_base_ms, c->backoff_max_ms, seed ^ 3);
+		l->jit = c->role != ROLE_SLAVE && c->prefetch == PREFETCH_NO;
+		for (k = 0; k < CONF_KMES_MAX; k++)
+			l->kmes[k].up = -1;
 		l->recent = calloc(RECENT_MAX, 16);
 		if (!l->recent)
 			return -1;
@@ -222,6 +249,25 @@ static int setup_sink(struct agent *a, const struct cli *cli)
 	return 0;
 }
 
+/* Key buffers (replies, the JSON parser's strings, decoded keys, held
+ * keys, libcurl's buffers while there is room) in OpenSSL's locked secure
+ * heap: AGENT_HEAP_PER_LINK per link, a power of two of 1..32 MiB.  Fails
+ * soft: one warning, and the agent runs with wiped, unlocked buffers. */
+#define AGENT_HEAP_PER_LINK	(256U << 10)
+
+static void lock_secrets(const struct agent *a)
+{
+	size_t want = (size_t)a->conf->nlinks * AGENT_HEAP_PER_LINK, heap = 1 << 20;
+	char why[320];
+
+	while (heap < want && heap < ((size_t)32 << 20))
+		heap <<= 1;
+	if (sec_init(heap, why, sizeof(why)) != 1)
+		log_warn("%s", why);
+	else
+		log_debug("key buffers in a locked secure heap of %zu KiB", heap >> 10);
+}
+
 /* Everything the loop needs.  Returns 0, or -1 (logged). */
 static int start(struct agent *a, const struct cli *cli)
 {
@@ -232,6 +278,7 @@ static int start(struct agent *a, const struct cli *cli)
 		log_err("curl initialisation failed");
 		return -1;
 	}
+	make_wake_pipe();
 	install_signals(on_signal, sigs);
 	if (init_links(a)) {
 		log_err("out of memory");
@@ -267,7 +314,7 @@ static void stop(struct agent *a)
 		int role;
 
 		for (role = QKD_KEY_ROLE_INITIATOR; role <= QKD_KEY_ROLE_RESPONDER; role++)
-			drop_held(l, role, "stopping");
+			drop_held(l, role, LOST_STOPPING, "stopping");
 		if (a->multi && etsi_client_busy(&l->kme_m))
 			curl_multi_remove_handle(a->multi, etsi_client_handle(&l->kme_m));
 		if (a->multi && etsi_client_busy(&l->kme_s))
@@ -283,6 +330,10 @@ static void stop(struct agent *a)
 		a->sink.ops->close(&a->sink);
 	etsi_client_global_cleanup();
 	free(a->conf);
+	if (agent_wake_fd >= 0) {
+		close(agent_wake_fd);
+		close(wake_wr);
+	}
 }
 
 int main(int argc, char **argv)
@@ -301,6 +352,7 @@ int main(int argc, char **argv)
 	rc = 1;
 	/* No core dumps or ptrace by other users: key material lives here. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	lock_secrets(a);
 	if (start(a, &cli) == 0) {
 		agent_run(a);
 		log_info("stopping");

@@ -3,6 +3,7 @@
  * own event loop (libmicrohttpd, external epoll mode: no extra thread). */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "addr.h"
 #include "agent.h"
 #include "log.h"
+#include "secmem.h"
 
 struct sbuf {
 	char *p;
@@ -125,6 +127,83 @@ static void render_keys(struct sbuf *b, struct agent *a, label_names names)
 	EACH sb_printf(b, "qkd_agent_fetch_latency_last_seconds{link=\"%s\"} %.6f\n", N, L->lat_last);
 }
 
+/* Per replica of each link's KME (kme_url), labelled by its URL. */
+static void render_replicas(struct sbuf *b, struct agent *a, label_names names)
+{
+	static const char *const kinds[] = { "qkd_agent_kme_active", "qkd_agent_kme_up",
+					     "qkd_agent_kme_answered_total", "qkd_agent_kme_failed_total" };
+	static const char *const texts[] = {
+		"1 for the replica the link uses now", "last request: 1 answered, 0 failed, -1 none yet",
+		"requests the replica answered (any HTTP status)", "requests that failed to reach it",
+	};
+	char u[2 * CONF_URL_MAX + 1];
+	size_t i, k, m;
+
+	for (m = 0; m < 4; m++) {
+		help(b, kinds[m], m < 2 ? "gauge" : "counter", texts[m]);
+		EACH for (k = 0; k < L->cfg->nkmes; k++) {
+			const struct kme_replica *r = &L->kmes[k];
+			long long v = m == 0 ? k == L->kme_cur : m == 1 ? r->up :
+				      m == 2 ? (long long)r->answered : (long long)r->failed;
+
+			esc(L->cfg->kme_urls[k], u, sizeof(u));
+			sb_printf(b, "%s{link=\"%s\",kme=\"%s\"} %lld\n", kinds[m], N, u, v);
+		}
+	}
+}
+
+/* What the agent learnt about each KME, and the locked key memory. */
+static void render_learnt(struct sbuf *b, struct agent *a, label_names names)
+{
+	static const struct {
+		const char *name, *text;
+		size_t off;
+	} counters[] = {
+		{ "qkd_agent_kme_auth_errors_total",
+		  "401 from the KME where it means authentication (certificate or SAE refused)",
+		  offsetof(struct link, auth_errors) },
+		{ "qkd_agent_kme_timeouts_total", "KME requests without an answer in request_timeout",
+		  offsetof(struct link, timeouts) },
+		{ "qkd_agent_kme_replies_unusable_total", "key replies that are no key container",
+		  offsetof(struct link, replies_unusable) },
+		{ "qkd_agent_kme_unknown_ids_total", "wanted key IDs the KME had no key for",
+		  offsetof(struct link, unknown_ids) },
+	};
+	struct sec_stats ss;
+	size_t i, c;
+	int d;
+
+	help(b, "qkd_agent_kme_deviation", "gauge",
+	     "1 once the KME was seen deviating this way (logged once, see qkd-agent(8))");
+	EACH for (d = 0; d < KD__N; d++)
+		sb_printf(b, "qkd_agent_kme_deviation{link=\"%s\",kind=\"%s\"} %d\n", N,
+			  kme_dev_name[d], !!(L->dev_seen & (1U << d)));
+	for (c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+		help(b, counters[c].name, "counter", counters[c].text);
+		EACH sb_printf(b, "%s{link=\"%s\"} %llu\n", counters[c].name, N,
+			       (unsigned long long)*(const uint64_t *)((const char *)L + counters[c].off));
+	}
+	help(b, "qkd_agent_kme_failovers_total", "counter", "switches to the next replica of the KME");
+	EACH sb_printf(b, "qkd_agent_kme_failovers_total{link=\"%s\"} %llu\n", N,
+		       (unsigned long long)L->failovers);
+	render_replicas(b, a, names);
+	help(b, "qkd_agent_prefetch", "gauge", "1: the pool is kept ahead of demand; 0: just in time");
+	EACH sb_printf(b, "qkd_agent_prefetch{link=\"%s\"} %d\n", N,
+		       L->cfg->role != ROLE_SLAVE && !L->jit);
+	help(b, "qkd_agent_enc_keys_ask", "gauge", "keys the next enc_keys asks for at most (learnt; 0: no limit learnt)");
+	EACH sb_printf(b, "qkd_agent_enc_keys_ask{link=\"%s\"} %u\n", N, L->ask);
+	sec_get_stats(&ss);
+	help(b, "qkd_agent_key_memory_locked", "gauge", "1 if key buffers live in locked memory");
+	sb_printf(b, "qkd_agent_key_memory_locked %d\n", ss.locked);
+	help(b, "qkd_agent_secure_heap_bytes", "gauge", "size of the locked secure heap (0: none)");
+	sb_printf(b, "qkd_agent_secure_heap_bytes %zu\n", ss.heap_bytes);
+	help(b, "qkd_agent_secure_heap_used_bytes", "gauge", "bytes of the secure heap in use");
+	sb_printf(b, "qkd_agent_secure_heap_used_bytes %zu\n", ss.heap_used);
+	help(b, "qkd_agent_secure_heap_fallbacks_total", "counter",
+	     "key buffers that did not fit into the secure heap (wiped, not locked)");
+	sb_printf(b, "qkd_agent_secure_heap_fallbacks_total %llu\n", (unsigned long long)ss.fallbacks);
+}
+
 /* The KME's requests and status, inject and notification outcomes, drift. */
 static void render_kme(struct sbuf *b, struct agent *a, label_names names)
 {
@@ -153,6 +232,11 @@ static void render_kme(struct sbuf *b, struct agent *a, label_names names)
 	help(b, "qkd_agent_keys_maybe_delivered_total", "counter",
 	     "keys dropped because an inject's outcome is unknown (sent, no ack); never retried");
 	EACH sb_printf(b, "qkd_agent_keys_maybe_delivered_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->maybe_delivered);
+	help(b, "qkd_agent_keys_lost_total", "counter",
+	     "fetched keys wiped without being injected, by reason (qkd-agent(8) lists them)");
+	EACH for (r = 0; r < LOST__N; r++)
+		sb_printf(b, "qkd_agent_keys_lost_total{link=\"%s\",reason=\"%s\"} %llu\n", N,
+			  lost_reason_name[r], (unsigned long long)L->lost[r]);
 	help(b, "qkd_agent_low_watermark_events_total", "counter", "low-watermark notifications received");
 	EACH sb_printf(b, "qkd_agent_low_watermark_events_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->lowwm_events);
 	help(b, "qkd_agent_key_wanted_total", "counter", "key-wanted notifications by outcome");
@@ -185,6 +269,7 @@ static char *render(struct agent *a)
 		esc(a->links[i].cfg->name, names[i], sizeof(names[i]));
 	render_keys(&b, a, names);
 	render_kme(&b, a, names);
+	render_learnt(&b, a, names);
 	return b.p;
 }
 

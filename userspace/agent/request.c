@@ -12,7 +12,7 @@
 #include "clock.h"
 #include "log.h"
 
-void request_record(struct link *l, int rc, const struct etsi_result *res)
+void request_record(struct link *l, int rc, const struct etsi_result *res, int failure)
 {
 	enum req_result r;
 
@@ -28,7 +28,7 @@ void request_record(struct link *l, int rc, const struct etsi_result *res)
 		r = RQ_HTTP_4XX;
 	l->req[r]++;
 	l->iv_req++;
-	if (r != RQ_OK)
+	if (r != RQ_OK && failure)
 		l->iv_fail++;
 	if (res->latency_s > 0 && rc != ETSI_E_ARG) {
 		l->lat_sum += res->latency_s;
@@ -66,7 +66,7 @@ void request_done(struct agent *a, struct link *l, struct etsi_client *c, int cc
 	struct etsi_keys ks = { 0, NULL };
 	uint8_t (*ids)[16] = NULL;
 	size_t nids = c->nids;
-	int rc;
+	int rc, retry;
 
 	/* etsi_finish() frees the IDs asked; dec_done() needs them */
 	if (kind == ETSI_REQ_DEC && nids) {
@@ -92,4 +92,15 @@ void request_done(struct agent *a, struct link *l, struct etsi_client *c, int cc
 	}
 	etsi_keys_free(&ks);	/* no-op unless not handed over */
 	free(ids);
+	/* after the role's handling, whose messages name the KME asked */
+	retry = kme_result(l, c, rc);
+	if (retry) {
+		/* failed over to another replica: at once, not after backoff */
+		double now = mono_now();
+
+		if (kind == ETSI_REQ_DEC)
+			l->next_slave = now;
+		else
+			l->next_status = l->next_master = now;
+	}
 }

@@ -59,6 +59,7 @@ struct sink {
 	const struct sink_ops *ops;
 	char last_error[512];	/* extack message of the last failure */
 	int maybe_delivered;	/* last inject: sent, outcome unknown */
+	int needs_tick;		/* ops->tick wants a call every 50 ms */
 	void *priv;
 };
 

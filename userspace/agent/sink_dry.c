@@ -25,7 +25,7 @@ struct dry_link {
 	uint32_t init_head, init_n;
 	uint8_t (*resp_ids)[16];
 	uint32_t resp_n;
-	int below_notified;
+	int below_notified;	/* since the pool last went below */
 	double take_credit;
 };
 
@@ -84,6 +84,9 @@ int sink_dry_setup(struct sink *s, const struct dry_opts *o, const struct conf *
 			return -ENOMEM;
 	}
 	s->ops = &sink_dry_ops;
+	/* without simulated takers nothing needs a tick: the loop then sleeps
+	 * as long as it would with the module */
+	s->needs_tick = o->consume_rate > 0;
 	s->priv = d;
 	return 0;
 }
@@ -253,6 +256,7 @@ static void dry_tick(struct sink *s)
 		return;
 	for (i = 0; i < d->nlinks; i++) {
 		struct dry_link *l = &d->links[i];
+		int took = 0;
 
 		if (!l->exists)
 			continue;
@@ -266,8 +270,11 @@ static void dry_tick(struct sink *s)
 			write_taken(d, l->name, l->init_ids[l->init_head]);
 			l->init_head = (l->init_head + 1) % l->max_keys;
 			l->init_n--;
+			took = 1;
 		}
-		if (l->low_wm && l->init_n < l->low_wm && !l->below_notified) {
+		/* like the module: every take that leaves the pool below the
+		 * low watermark notifies (here one event per tick) */
+		if (l->low_wm && l->init_n < l->low_wm && (took || !l->below_notified)) {
 			struct sink_event ev = { .type = SINK_EV_LOW_WATERMARK };
 
 			snprintf(ev.link, sizeof(ev.link), "%s", l->name);

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <curl/curl.h>
 
 #define LINE_MAX_LEN 1024
 #define WHY_MAX 96	/* a refusal formatted with its limits */
@@ -38,6 +39,11 @@ void conf_link_defaults(struct conf_link *l)
 	l->qber_threshold = 0.08;
 	l->error_rate_threshold = 0.2;
 	l->require_cn_match = 1;
+	l->prefetch = PREFETCH_AUTO;
+	l->kme_url = l->kme_urls[0];
+	l->kme_failback = 60;
+	/* a responder take waits at most QKD_TAKE_WAIT_MAX_MS for its key */
+	l->jit_grace = QKD_TAKE_WAIT_MAX_MS / 1000 + 2;
 }
 
 static int perr(char *err, size_t errsz, const char *file, int line, const char *fmt, ...)
@@ -110,6 +116,110 @@ static int valid_id(const char *v)
 	return 1;
 }
 
+/*
+ * The module's rule for link names (kmod/netlink.c, qkd_check_link_name):
+ * 1..QKD_LINK_NAME_MAX-1 letters, digits and . _ - : @, so that a name
+ * needs no quoting in logs, qkdctl columns and config files.  The UAPI
+ * header gives only the length; the character set lives in the module.
+ */
+static int valid_link_name(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+
+	if (!*p || strlen(v) >= QKD_LINK_NAME_MAX)
+		return 0;
+	for (; *p; p++)
+		if (!isalnum(*p) && !strchr("._-:@", *p))
+			return 0;
+	return 1;
+}
+
+/*
+ * kme_url as libcurl will see it (its own URL parser): https, a host, an
+ * optional port and path, nothing else (the agent appends
+ * /api/v1/keys/...: a query, fragment or credentials would break that).
+ * Returns NULL or why not.
+ */
+static int has_part(CURLU *u, CURLUPart what)
+{
+	char *p = NULL;
+	int r = curl_url_get(u, what, &p, 0) == CURLUE_OK;
+
+	curl_free(p);
+	return r;
+}
+
+static const char *check_kme_url(const char *v, char whybuf[WHY_MAX])
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	const char *why = NULL;
+	CURLUcode rc;
+
+	if (!u)
+		return "out of memory";
+	rc = curl_url_set(u, CURLUPART_URL, v, 0);
+	if (rc) {
+		snprintf(whybuf, WHY_MAX, "not a URL libcurl accepts (%s)", curl_url_strerror(rc));
+		why = whybuf;
+	} else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) || strcmp(scheme, "https")) {
+		why = "must be https://HOST[:PORT][/PATH]";
+	} else if (curl_url_get(u, CURLUPART_HOST, &host, 0) || !*host) {
+		why = "must be https://HOST[:PORT][/PATH] (no host)";
+	} else if (has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD)) {
+		why = "must not hold user credentials";
+	} else if (has_part(u, CURLUPART_QUERY) || has_part(u, CURLUPART_FRAGMENT) ||
+		   strpbrk(v, "?#")) {
+		why = "must not hold a query or fragment (the agent appends /api/v1/keys/...)";
+	} else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && atoi(port) < 1) {
+		why = "port must be 1..65535";
+	}
+	curl_free(port);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return why;
+}
+
+/* kme_url = URL[, URL...]: replicas of one KME, each checked. */
+static int kme_urls(struct conf_link *l, const char *v, const char **why, char whybuf[WHY_MAX])
+{
+	char buf[CONF_KMES_MAX * CONF_URL_MAX], *tok, *next;
+
+	if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf))
+		return *why = "value too long", -1;
+	l->nkmes = 0;
+	for (tok = buf; tok; tok = next) {
+		char *u = tok, *e;
+		size_t n;
+
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = '\0';
+
+		while (*u == ' ' || *u == '\t')
+			u++;
+		e = u + strlen(u);
+		while (e > u && (e[-1] == ' ' || e[-1] == '\t'))
+			*--e = '\0';
+		while (e - u > 8 && e[-1] == '/')
+			*--e = '\0';
+		n = strlen(u);
+		if (l->nkmes == CONF_KMES_MAX) {
+			snprintf(whybuf, WHY_MAX, "at most %d URLs (replicas of one KME)", CONF_KMES_MAX);
+			return *why = whybuf, -1;
+		}
+		if (!n || n >= CONF_URL_MAX)
+			return *why = "a URL empty or too long", -1;
+		if ((*why = check_kme_url(u, whybuf)))
+			return -1;
+		memcpy(l->kme_urls[l->nkmes++], u, n + 1);
+	}
+	if (!l->nkmes)
+		return *why = "value empty", -1;
+	return 0;
+}
+
 static int set_str(char *dst, size_t dstsz, const char *v)
 {
 	size_t l = strlen(v);
@@ -167,38 +277,40 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 			return out_of_range(why, whybuf, "expected an integer", min, max, ""); \
 		return 0; \
 	}
+#define U32Z(field, min, max) \
+	if (!strcmp(k, #field)) { \
+		if (parse_u32(v, 0, max, &l->field) || (l->field && l->field < min)) \
+			return out_of_range(why, whybuf, "expected 0 (module default) or an integer", \
+					    min, max, ""); \
+		return 0; \
+	}
 #define DBL(field, min, max) \
 	if (!strcmp(k, #field)) { \
 		if (parse_double(v, min, max, &l->field)) \
 			return *why = "expected a number in " #min ".." #max, -1; \
 		return 0; \
 	}
-	STR(kme_url, 0)
+	if (!strcmp(k, "kme_url"))
+		return kme_urls(l, v, why, whybuf);
 	STR(local_sae_id, 1)
 	STR(remote_sae_id, 1)
 	STR(client_cert, 0)
 	STR(client_key, 0)
 	STR(ca_cert, 0)
-	if (!strcmp(k, "role")) {
-		if (!strcmp(v, "both"))
-			l->role = ROLE_BOTH;
-		else if (!strcmp(v, "master"))
-			l->role = ROLE_MASTER;
-		else if (!strcmp(v, "slave"))
-			l->role = ROLE_SLAVE;
-		else
-			return *why = "role must be master, slave or both", -1;
-		return 0;
+	/* words: their index is the value (enum order) */
+#define WORDS(field, msg, ...) \
+	if (!strcmp(k, #field)) { \
+		static const char *const w[] = { __VA_ARGS__, NULL }; \
+		int i; \
+		for (i = 0; w[i]; i++) \
+			if (!strcmp(v, w[i])) \
+				return l->field = i, 0; \
+		return *why = msg, -1; \
 	}
-	if (!strcmp(k, "require_cn_match")) {
-		if (!strcmp(v, "yes"))
-			l->require_cn_match = 1;
-		else if (!strcmp(v, "no"))
-			l->require_cn_match = 0;
-		else
-			return *why = "require_cn_match must be yes or no", -1;
-		return 0;
-	}
+	WORDS(role, "role must be master, slave or both", "both", "master", "slave")
+	WORDS(require_cn_match, "require_cn_match must be yes or no", "no", "yes")
+	WORDS(prefetch, "prefetch must be auto, yes or no", "auto", "yes", "no")
+#undef WORDS
 	if (!strcmp(k, "key_size")) {
 		if (parse_u32(v, QKD_KEY_MIN_LEN * 8, QKD_KEY_MAX_LEN * 8, &u) || u % 8)
 			return out_of_range(why, whybuf, "key_size must be a multiple of 8",
@@ -209,12 +321,15 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 	U32(low_watermark, 0, QKD_LINK_MAX_KEYS_LIMIT)
 	U32(high_watermark, 1, QKD_LINK_MAX_KEYS_LIMIT)
 	U32(batch, 1, ETSI_KEYS_MAX)
-	U32(max_keys, 1, QKD_LINK_MAX_KEYS_LIMIT)
-	U32(max_bytes, QKD_KEY_MAX_LEN, QKD_LINK_MAX_BYTES_LIMIT)
-	U32(key_ttl, 1, QKD_LINK_TTL_MAX)
+	/* 0: not sent, the module's default applies */
+	U32Z(max_keys, 1, QKD_LINK_MAX_KEYS_LIMIT)
+	U32Z(max_bytes, QKD_KEY_MAX_LEN, QKD_LINK_MAX_BYTES_LIMIT)
+	U32Z(key_ttl, 1, QKD_LINK_TTL_MAX)
 	U32(rate, 0, QKD_LINK_RATE_MAX)
-	U32(burst, 1, QKD_LINK_BURST_MAX)
+	U32Z(burst, 1, QKD_LINK_BURST_MAX)
 	U32(poll_interval, 1, 3600)
+	U32(jit_grace, 0, 3600)
+	U32(kme_failback, 1, 86400)
 	U32(request_timeout, 1, 300)
 	U32(backoff_base_ms, 1, 600000)
 	U32(backoff_max_ms, 1, 3600000)
@@ -224,6 +339,7 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 	DBL(error_rate_threshold, 0, 1)
 #undef STR
 #undef U32
+#undef U32Z
 #undef DBL
 	return *why = "unknown key", -1;
 }
@@ -270,12 +386,8 @@ static int finish_link(const char *file, struct conf *c, struct conf_link *l,
 	uint32_t max_keys, max_bytes;
 	size_t i;
 
-	if (!l->kme_url[0])
+	if (!l->nkmes)
 		return perr(err, errsz, file, l->line, "link %s: kme_url missing", l->name);
-	if (strncmp(l->kme_url, "https://", 8) || !l->kme_url[8])
-		return perr(err, errsz, file, l->line, "link %s: kme_url must be https://HOST[:PORT][/PATH]", l->name);
-	while (strlen(l->kme_url) > 8 && l->kme_url[strlen(l->kme_url) - 1] == '/')
-		l->kme_url[strlen(l->kme_url) - 1] = '\0';
 	if (!l->local_sae_id[0])
 		return perr(err, errsz, file, l->line, "link %s: local_sae_id missing", l->name);
 	if (!l->remote_sae_id[0])
@@ -284,6 +396,10 @@ static int finish_link(const char *file, struct conf *c, struct conf_link *l,
 		return perr(err, errsz, file, l->line, "link %s: local and remote SAE IDs are equal", l->name);
 	if (!l->client_cert[0] || !l->client_key[0] || !l->ca_cert[0])
 		return perr(err, errsz, file, l->line, "link %s: client_cert, client_key and ca_cert are required", l->name);
+	if (l->role != ROLE_SLAVE && l->low_watermark == 0)
+		return perr(err, errsz, file, l->line, "link %s: low_watermark 0 would stop the refills "
+			    "(the module never notifies, the pool level never drops below 0): use 1 or more",
+			    l->name);
 	if (l->low_watermark >= l->high_watermark)
 		return perr(err, errsz, file, l->line, "link %s: low_watermark (%u) must be below high_watermark (%u)",
 			    l->name, l->low_watermark, l->high_watermark);
@@ -357,10 +473,10 @@ int conf_parse_buf(const char *file, const char *buf, size_t len, struct conf *c
 				return perr(err, errsz, file, lineno,
 					    "unknown section '%s' (expected [agent] or [link NAME])", s);
 			name = trim(s + 4);
-			if (!*name || strlen(name) >= CONF_NAME_MAX || !valid_id(name))
+			if (!valid_link_name(name))
 				return perr(err, errsz, file, lineno,
-					    "link name must be 1..%d printable characters without spaces",
-					    CONF_NAME_MAX - 1);
+					    "link name must be 1..%d letters, digits and . _ - : @ "
+					    "(the module's rule)", CONF_NAME_MAX - 1);
 			if (c->nlinks >= CONF_LINKS_MAX)
 				return perr(err, errsz, file, lineno, "too many links (max %d)", CONF_LINKS_MAX);
 			cur = &c->links[c->nlinks++];

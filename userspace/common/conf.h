@@ -23,14 +23,23 @@
 #define CONF_NAME_MAX	32	/* = QKD_LINK_NAME_MAX (asserted in conf.c) */
 #define CONF_SAE_MAX	64	/* = QKD_SAE_ID_MAX (asserted in conf.c) */
 #define CONF_LINKS_MAX	64
+#define CONF_KMES_MAX	4	/* kme_url replicas per link */
 
 enum conf_role { ROLE_BOTH = 0, ROLE_MASTER, ROLE_SLAVE };
+/* Keep a pool ahead of demand (yes), fetch just in time (no), or keep a
+ * pool until the KME is seen discarding unfetched keys (auto). */
+enum conf_prefetch { PREFETCH_AUTO = 0, PREFETCH_YES, PREFETCH_NO };
 
 struct conf_link {
 	int line;			/* of the [link] header */
 	int cert_line, key_line, ca_line;	/* of client_cert, client_key, ca_cert */
 	char name[CONF_NAME_MAX];
-	char kme_url[CONF_URL_MAX];	/* without trailing '/' */
+	/* kme_url: one or more replicas of this site's KME (the same key
+	 * store), tried in this order; each without trailing '/' */
+	char kme_urls[CONF_KMES_MAX][CONF_URL_MAX];
+	unsigned nkmes;
+	const char *kme_url;		/* = kme_urls[0] (never copy a conf_link) */
+	uint32_t kme_failback;		/* s on a replica before the first is tried again */
 	char local_sae_id[CONF_SAE_MAX];
 	char remote_sae_id[CONF_SAE_MAX];
 	char client_cert[CONF_PATH_MAX];
@@ -51,6 +60,8 @@ struct conf_link {
 	double qber_threshold;		/* warn when KME-reported QBER passes it */
 	double error_rate_threshold;	/* warn when failed/total requests passes it */
 	int require_cn_match;		/* client_cert CN must equal local_sae_id */
+	enum conf_prefetch prefetch;
+	uint32_t jit_grace;		/* s: just in time, wait after a take */
 };
 
 struct conf {

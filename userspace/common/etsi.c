@@ -31,8 +31,11 @@ static json_t *load(const char *buf, size_t len, char *err, size_t errsz)
 	if (len > ETSI_BODY_MAX)
 		return fail(err, errsz, "body too large (%zu bytes)", len), NULL;
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	/* Position only: jansson's text quotes the token it stopped at,
+	 * which can be the first bytes of a base64 key. */
 	if (!j)
-		return fail(err, errsz, "malformed JSON: %s", je.text), NULL;
+		return fail(err, errsz, "malformed JSON at line %d, column %d (byte %d of %zu)",
+			    je.line, je.column, je.position, len), NULL;
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return fail(err, errsz, "JSON body is not an object"), NULL;
@@ -277,12 +280,122 @@ static int dup_id(const uint8_t (*ids)[16], size_t n, const uint8_t id[16])
 	return 0;
 }
 
-int etsi_keys_decode(const char *buf, size_t len, size_t expect_bytes,
-		     struct etsi_keys *ks, char *err, size_t errsz)
+const char *etsi_drop_name(enum etsi_drop why)
 {
-	json_t *j = load(buf, len, err, errsz), *arr;
+	static const char *const names[ETSI_DROP__N] = {
+		[ETSI_DROP_ENTRY] = "malformed", [ETSI_DROP_ID] = "malformed",
+		[ETSI_DROP_KEY] = "malformed", [ETSI_DROP_SIZE] = "wrong_size",
+		[ETSI_DROP_DUP] = "duplicate_id", [ETSI_DROP_NOT_ASKED] = "not_asked",
+	};
+
+	return (unsigned)why < ETSI_DROP__N ? names[why] : "malformed";
+}
+
+/* Entry i of the reply is unusable for why: count it, keep the first
+ * reason as text (indexes and sizes only, never reply bytes). */
+static void drop_entry(struct etsi_keys_report *rep, enum etsi_drop why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void drop_entry(struct etsi_keys_report *rep, enum etsi_drop why, const char *fmt, ...)
+{
+	va_list ap;
+
+	rep->dropped[why]++;
+	if (rep->ndropped++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(rep->first, sizeof(rep->first), fmt, ap);
+		va_end(ap);
+	}
+}
+
+/* Decode entry e into key: 0, or the reason it is unusable. */
+static int decode_entry(json_t *e, size_t i, size_t expect_bytes, struct etsi_key *key,
+			struct etsi_keys_report *rep)
+{
+	json_t *kv;
+	long n;
+
+	if (!json_is_object(e))
+		return drop_entry(rep, ETSI_DROP_ENTRY, "entry %zu is not an object", i), -1;
+	if (parse_uuid_member(e, "key_ID", key->id, i, NULL, 0))
+		return drop_entry(rep, ETSI_DROP_ID, "entry %zu: key_ID missing or not a UUID", i), -1;
+	kv = json_object_get(e, "key");
+	if (!kv || !json_is_string(kv))
+		return drop_entry(rep, ETSI_DROP_KEY, "entry %zu: key missing or not a string", i), -1;
+	n = b64_decode(json_string_value(kv), json_string_length(kv), key->key, sizeof(key->key));
+	if (n <= 0) {
+		sec_wipe(key->key, sizeof(key->key));
+		return drop_entry(rep, ETSI_DROP_KEY, "entry %zu: key is not base64 of 1..%d bytes",
+				  i, ETSI_KEY_MAX_BYTES), -1;
+	}
+	if (expect_bytes && (size_t)n != expect_bytes) {
+		sec_wipe(key->key, sizeof(key->key));
+		return drop_entry(rep, ETSI_DROP_SIZE, "entry %zu: key has %ld bytes, expected %zu",
+				  i, n, expect_bytes), -1;
+	}
+	key->len = (size_t)n;
+	return 0;
+}
+
+/* Drop every key whose ID occurs more than once: which of the copies the
+ * peer gets by that ID is unknown.  Compacts ks. */
+size_t etsi_keys_remove_if(struct etsi_keys *ks,
+			   int (*drop)(const struct etsi_key *k, size_t i, void *arg), void *arg)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < ks->n; i++) {
+		if (drop(&ks->keys[i], i, arg)) {
+			sec_wipe(&ks->keys[i], sizeof(ks->keys[i]));
+			continue;
+		}
+		if (o != i) {
+			ks->keys[o] = ks->keys[i];
+			sec_wipe(&ks->keys[i], sizeof(ks->keys[i]));
+		}
+		o++;
+	}
+	ks->n = o;
+	return i - o;
+}
+
+struct dups {
+	unsigned char dup[ETSI_KEYS_MAX];
+	struct etsi_keys_report *rep;
+};
+
+static int is_dup(const struct etsi_key *k, size_t i, void *arg)
+{
+	struct dups *d = arg;
+
+	(void)k;
+	if (d->dup[i])
+		drop_entry(d->rep, ETSI_DROP_DUP, "key %zu: its key_ID occurs twice", i);
+	return d->dup[i];
+}
+
+/* Drop every key whose ID occurs more than once: which of the copies the
+ * peer gets by that ID is unknown. */
+static void drop_duplicate_ids(struct etsi_keys *ks, struct etsi_keys_report *rep)
+{
+	struct dups d = { .rep = rep };
 	size_t i, k;
 
+	memset(d.dup, 0, sizeof(d.dup));
+	for (i = 0; i < ks->n; i++)
+		for (k = i + 1; k < ks->n; k++)
+			if (!memcmp(ks->keys[i].id, ks->keys[k].id, 16))
+				d.dup[i] = d.dup[k] = 1;
+	etsi_keys_remove_if(ks, is_dup, &d);
+}
+
+int etsi_keys_decode_partial(const char *buf, size_t len, size_t expect_bytes,
+			     struct etsi_keys *ks, struct etsi_keys_report *rep,
+			     char *err, size_t errsz)
+{
+	json_t *j = load(buf, len, err, errsz), *arr;
+	size_t i, o = 0;
+
+	memset(rep, 0, sizeof(*rep));
 	ks->n = 0;
 	ks->keys = NULL;
 	if (!j)
@@ -296,51 +409,37 @@ int etsi_keys_decode(const char *buf, size_t len, size_t expect_bytes,
 		fail(err, errsz, "too many keys (%zu)", json_array_size(arr));
 		goto bad;
 	}
-	if (etsi_keys_alloc(ks, json_array_size(arr))) {
+	rep->entries = json_array_size(arr);
+	if (etsi_keys_alloc(ks, rep->entries)) {
 		fail(err, errsz, "out of memory");
 		goto bad;
 	}
-	for (i = 0; i < ks->n; i++) {
-		json_t *e = json_array_get(arr, i), *kv;
-		struct etsi_key *key = &ks->keys[i];
-		long n;
-
-		if (!json_is_object(e)) {
-			fail(err, errsz, "entry %zu is not an object", i);
-			goto bad;
-		}
-		if (parse_uuid_member(e, "key_ID", key->id, i, err, errsz))
-			goto bad;
-		for (k = 0; k < i; k++)
-			if (!memcmp(ks->keys[k].id, key->id, 16)) {
-				fail(err, errsz, "entry %zu: duplicate key_ID", i);
-				goto bad;
-			}
-		kv = json_object_get(e, "key");
-		if (!kv || !json_is_string(kv)) {
-			fail(err, errsz, "entry %zu: key missing or not a string", i);
-			goto bad;
-		}
-		n = b64_decode(json_string_value(kv), json_string_length(kv),
-			       key->key, sizeof(key->key));
-		if (n <= 0) {
-			fail(err, errsz, "entry %zu: key is not base64 of 1..%d bytes",
-			     i, ETSI_KEY_MAX_BYTES);
-			goto bad;
-		}
-		if (expect_bytes && (size_t)n != expect_bytes) {
-			fail(err, errsz, "entry %zu: key has %ld bytes, expected %zu",
-			     i, n, expect_bytes);
-			goto bad;
-		}
-		key->len = (size_t)n;
-	}
+	for (i = 0; i < rep->entries; i++)
+		if (decode_entry(json_array_get(arr, i), i, expect_bytes, &ks->keys[o], rep) == 0)
+			o++;
+	ks->n = o;
+	drop_duplicate_ids(ks, rep);
 	json_decref(j);
 	return 0;
 bad:
 	etsi_keys_free(ks);
 	json_decref(j);
 	return -1;
+}
+
+int etsi_keys_decode(const char *buf, size_t len, size_t expect_bytes,
+		     struct etsi_keys *ks, char *err, size_t errsz)
+{
+	struct etsi_keys_report rep;
+
+	if (etsi_keys_decode_partial(buf, len, expect_bytes, ks, &rep, err, errsz))
+		return -1;
+	if (rep.ndropped) {
+		fail(err, errsz, "%s", rep.first);
+		etsi_keys_free(ks);
+		return -1;
+	}
+	return 0;
 }
 
 char *etsi_keys_encode(const struct etsi_keys *ks)

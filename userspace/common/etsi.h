@@ -75,12 +75,49 @@ int etsi_key_request_decode(const char *buf, size_t len, struct etsi_key_request
 			    char *err, size_t errsz);
 char *etsi_key_request_encode(const struct etsi_key_request *rq);
 
-/* expect_bytes: if non-zero every key must have that many bytes. */
+/* Why an entry of a key container was not kept. */
+enum etsi_drop {
+	ETSI_DROP_ENTRY,	/* not an object */
+	ETSI_DROP_ID,		/* key_ID missing or not a UUID */
+	ETSI_DROP_KEY,		/* key missing, not a string, not base64 */
+	ETSI_DROP_SIZE,		/* not the size asked for */
+	ETSI_DROP_DUP,		/* its key_ID occurs more than once */
+	ETSI_DROP_NOT_ASKED,	/* dec_keys: an ID that was not asked for */
+	ETSI_DROP__N
+};
+/* Metric label of a reason: "malformed", "wrong_size", "duplicate_id",
+ * "not_asked". */
+const char *etsi_drop_name(enum etsi_drop why);
+
+/* What a partial decode kept and dropped: counts and the first reason
+ * as text (entry indexes and sizes, never reply bytes). */
+struct etsi_keys_report {
+	size_t entries;			/* entries in the reply's keys array */
+	size_t dropped[ETSI_DROP__N];
+	size_t ndropped;
+	char first[ETSI_MSG_MAX];
+};
+
+/* A key container whose structure is sound (JSON object with a keys
+ * array of at most ETSI_KEYS_MAX entries): ks gets every usable key,
+ * rep says what was dropped (wiped) and why; a key_ID that occurs twice
+ * drops every key with it.  Returns -1 (err) only if the body as a whole
+ * is unusable: the KME handed the keys out, so a good key is never
+ * refused because another one in its reply is bad. */
+int etsi_keys_decode_partial(const char *buf, size_t len, size_t expect_bytes,
+			     struct etsi_keys *ks, struct etsi_keys_report *rep,
+			     char *err, size_t errsz);
+/* Strict: any unusable entry fails the whole container.
+ * expect_bytes: if non-zero every key must have that many bytes. */
 int etsi_keys_decode(const char *buf, size_t len, size_t expect_bytes,
 		     struct etsi_keys *ks, char *err, size_t errsz);
 /* Result is sec_malloc'd: release with sec_free (wipes). */
 char *etsi_keys_encode(const struct etsi_keys *ks);
 int etsi_keys_alloc(struct etsi_keys *ks, size_t n);
+/* Remove the keys for which drop(key, its index, arg) is true: wiped,
+ * the others moved up in their order.  Returns how many went. */
+size_t etsi_keys_remove_if(struct etsi_keys *ks,
+			   int (*drop)(const struct etsi_key *k, size_t i, void *arg), void *arg);
 void etsi_keys_free(struct etsi_keys *ks);
 
 int etsi_key_ids_decode(const char *buf, size_t len, struct etsi_key_ids *ids,

@@ -15,7 +15,11 @@ _Static_assert(sizeof(((struct etsi_client *)0)->errbuf) >= CURL_ERROR_SIZE,
 int etsi_client_global_init(void)
 {
 	sec_json_allocator_init();
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+	/* Everything libcurl allocates (its download buffer holds the
+	 * decrypted reply body) is wiped when freed. */
+	return curl_global_init_mem(CURL_GLOBAL_DEFAULT, sec_malloc_spare, sec_free,
+				    sec_realloc_spare, sec_strdup_spare,
+				    sec_calloc_spare) == CURLE_OK ? 0 : -1;
 }
 
 void etsi_client_global_cleanup(void)
@@ -54,17 +58,25 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+int etsi_client_set_base(struct etsi_client *c, const char *base_url)
+{
+	if (etsi_client_busy(c) ||
+	    snprintf(c->base, sizeof(c->base), "%s", base_url) >= (int)sizeof(c->base))
+		return -1;
+	while (strlen(c->base) > 8 && c->base[strlen(c->base) - 1] == '/')
+		c->base[strlen(c->base) - 1] = '\0';
+	return 0;
+}
+
 int etsi_client_init(struct etsi_client *c, const char *base_url, const char *cert,
 		     const char *key, const char *ca, long timeout_s)
 {
 	memset(c, 0, sizeof(*c));
-	if (snprintf(c->base, sizeof(c->base), "%s", base_url) >= (int)sizeof(c->base) ||
+	if (etsi_client_set_base(c, base_url) ||
 	    snprintf(c->cert, sizeof(c->cert), "%s", cert) >= (int)sizeof(c->cert) ||
 	    snprintf(c->key, sizeof(c->key), "%s", key) >= (int)sizeof(c->key) ||
 	    snprintf(c->ca, sizeof(c->ca), "%s", ca) >= (int)sizeof(c->ca))
 		return -1;
-	while (strlen(c->base) > 8 && c->base[strlen(c->base) - 1] == '/')
-		c->base[strlen(c->base) - 1] = '\0';
 	c->timeout_s = timeout_s > 0 ? timeout_s : 5;
 	c->curl = curl_easy_init();
 	return c->curl ? 0 : -1;
@@ -155,6 +167,9 @@ static int prepare(struct etsi_client *c, enum etsi_kind kind, const char *url, 
 		return ETSI_E_ARG;
 	}
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	/* HTTP/1.1 only: nghttp2 keeps reply bytes in buffers of its own,
+	 * outside libcurl's allocator. */
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
@@ -171,6 +186,27 @@ static int prepare(struct etsi_client *c, enum etsi_kind kind, const char *url, 
 	return ETSI_OK;
 }
 
+/* An error reply without the spec's JSON body: say what it was (length
+ * and content type, never its bytes). */
+static void describe_body(struct etsi_client *c, long code, struct etsi_result *res)
+{
+	char *ct = NULL, type[48];
+	size_t i;
+
+	if (!c->len) {
+		snprintf(res->msg, sizeof(res->msg), "HTTP %ld (empty body)", code);
+		return;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
+	snprintf(type, sizeof(type), "%s", ct ? ct : "no content type");
+	for (i = 0; type[i]; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/+.-;= ",
+			    type[i]))
+			type[i] = '?';
+	snprintf(res->msg, sizeof(res->msg), "HTTP %ld (no ETSI error body: %zu bytes, %s)",
+		 code, c->len, type);
+}
+
 /* After the transfer: on ETSI_OK the reply body is in c->buf (c->len). */
 static int complete(struct etsi_client *c, CURLcode cc, struct etsi_result *res)
 {
@@ -185,18 +221,21 @@ static int complete(struct etsi_client *c, CURLcode cc, struct etsi_result *res)
 		return ETSI_E_PROTO;
 	}
 	if (cc != CURLE_OK) {
+		res->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
 		snprintf(res->msg, sizeof(res->msg), "%s: %s", curl_easy_strerror(cc),
 			 c->errbuf[0] ? c->errbuf : "-");
 		wipe_reply(c);
 		return ETSI_E_TRANSPORT;
 	}
 	if (code != 200) {
-		if (etsi_error_decode(c->buf, c->len, &res->error) == 0)
+		if (etsi_error_decode(c->buf, c->len, &res->error) == 0) {
+			res->error_body = 1;
 			snprintf(res->msg, sizeof(res->msg), "HTTP %ld: %s%s%s", code,
 				 res->error.message, res->error.details[0] ? " " : "",
 				 res->error.details);
-		else
-			snprintf(res->msg, sizeof(res->msg), "HTTP %ld (no ETSI error body)", code);
+		} else {
+			describe_body(c, code, res);
+		}
 		wipe_reply(c);
 		return ETSI_E_HTTP;
 	}
@@ -319,11 +358,31 @@ int etsi_start_dec_keys(struct etsi_client *c, const char *master_sae,
 	return rc;
 }
 
+/* The IDs a dec_keys asked for, and where to count the others. */
+struct asked {
+	const struct etsi_client *c;
+	struct etsi_keys_report *rep;
+};
+
+static int not_asked(const struct etsi_key *k, size_t idx, void *arg)
+{
+	struct asked *ak = arg;
+	size_t i;
+
+	(void)idx;
+	for (i = 0; i < ak->c->nids; i++)
+		if (!memcmp(k->id, ak->c->ids[i], 16))
+			return 0;
+	ak->rep->dropped[ETSI_DROP_NOT_ASKED]++;
+	if (ak->rep->ndropped++ == 0)
+		snprintf(ak->rep->first, sizeof(ak->rep->first), "a key_ID that was not asked for");
+	return 1;
+}
+
 int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
 		struct etsi_keys *out, struct etsi_result *res)
 {
 	enum etsi_kind kind = c->kind;
-	size_t i, j;
 	int rc;
 
 	res_init(res);
@@ -333,6 +392,8 @@ int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
 	}
 	if (kind == ETSI_REQ_NONE)
 		return ETSI_E_ARG;
+	if (kind == ETSI_REQ_ENC)
+		res->asked = c->number;
 	rc = complete(c, (CURLcode)curl_code, res);
 	if (rc)
 		goto out;
@@ -341,35 +402,20 @@ int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
 			rc = ETSI_E_PROTO;
 		goto out;
 	}
-	if (!out || etsi_keys_decode(c->buf, c->len, kind == ETSI_REQ_ENC ? c->expect_bytes : 0,
-				     out, res->msg, sizeof(res->msg))) {
+	if (!out || etsi_keys_decode_partial(c->buf, c->len,
+					     kind == ETSI_REQ_ENC ? c->expect_bytes : 0, out,
+					     &res->rep, res->msg, sizeof(res->msg))) {
 		rc = ETSI_E_PROTO;
 		goto out;
 	}
-	if (kind == ETSI_REQ_ENC) {
-		if (c->number > 0 && out->n != (size_t)c->number) {
-			snprintf(res->msg, sizeof(res->msg), "asked for %d keys, got %zu",
-				 c->number, out->n);
-			etsi_keys_free(out);
-			rc = ETSI_E_PROTO;
-		}
+	if (kind == ETSI_REQ_ENC)
 		goto out;
+	/* dec_keys: only keys asked for */
+	{
+		struct asked ak = { c, &res->rep };
+
+		etsi_keys_remove_if(out, not_asked, &ak);
 	}
-	/* dec_keys: exactly the keys asked for */
-	if (out->n != c->nids)
-		goto mismatch;
-	for (i = 0; i < c->nids; i++) {
-		for (j = 0; j < out->n; j++)
-			if (!memcmp(out->keys[j].id, c->ids[i], 16))
-				break;
-		if (j == out->n)
-			goto mismatch;
-	}
-	goto out;
-mismatch:
-	snprintf(res->msg, sizeof(res->msg), "dec_keys reply does not match the requested IDs");
-	etsi_keys_free(out);
-	rc = ETSI_E_PROTO;
 out:
 	wipe_reply(c);
 	end_request(c);

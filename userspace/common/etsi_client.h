@@ -26,7 +26,14 @@ enum etsi_kind { ETSI_REQ_NONE, ETSI_REQ_STATUS, ETSI_REQ_ENC, ETSI_REQ_DEC };
 struct etsi_result {
 	long http_code;		/* 0 if none */
 	double latency_s;	/* of the whole request */
+	int timed_out;		/* ETSI_E_TRANSPORT: no answer within the timeout */
+	int error_body;		/* ETSI_E_HTTP: 1 ETSI error JSON, 0 none (empty,
+				 * HTML, ...): see msg */
 	struct etsi_error error; /* for ETSI_E_HTTP, when the body parsed */
+	/* ENC/DEC with ETSI_OK: what the reply held beside the keys kept
+	 * (bad entries, and for dec_keys IDs not asked for: dropped, wiped) */
+	struct etsi_keys_report rep;
+	int asked;		/* ENC: number of keys asked (0: KME default) */
 	char msg[640];		/* human readable, never key material */
 };
 
@@ -50,13 +57,18 @@ struct etsi_client {
 	size_t nids;
 };
 
-/* Process-wide: curl_global_init + the wiping jansson allocator. */
+/* Process-wide: curl_global_init_mem with the wiping allocator of
+ * secmem.h (libcurl's download buffers hold reply bodies), and the wiping
+ * jansson allocator.  Requests use HTTP/1.1 only (no HTTP/2 buffers). */
 int etsi_client_global_init(void);
 void etsi_client_global_cleanup(void);
 
 int etsi_client_init(struct etsi_client *c, const char *base_url, const char *cert,
 		     const char *key, const char *ca, long timeout_s);
 void etsi_client_cleanup(struct etsi_client *c);
+/* Talk to another KME from the next request on (a replica: same keys).
+ * -1 if a request is in flight or the URL is too long. */
+int etsi_client_set_base(struct etsi_client *c, const char *base_url);
 
 /* Synchronous requests. */
 int etsi_get_status(struct etsi_client *c, const char *slave_sae, struct etsi_status *st,
@@ -79,7 +91,12 @@ int etsi_start_enc_keys(struct etsi_client *c, const char *slave_sae, int number
 int etsi_start_dec_keys(struct etsi_client *c, const char *master_sae,
 			const uint8_t (*ids)[16], size_t n, int use_get);
 /* curl_code: the transfer's CURLcode.  For ETSI_REQ_STATUS fills st, for
- * ENC/DEC fills out (wiped and freed by etsi_keys_free).  Ends the request. */
+ * ENC/DEC fills out (wiped and freed by etsi_keys_free).  Ends the request.
+ * Key replies are taken partially: every usable key is kept (the KME has
+ * handed them out), bad entries are dropped and counted in res->rep; the
+ * number of keys need not be the number asked (res->asked), and dec_keys
+ * keys whose ID was not asked for are dropped (ETSI_DROP_NOT_ASKED).  Only
+ * a body that is unusable as a whole is ETSI_E_PROTO. */
 int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
 		struct etsi_keys *out, struct etsi_result *res);
 /* Abandon the request in flight (after removing the handle from a multi). */

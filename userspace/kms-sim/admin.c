@@ -110,10 +110,45 @@ static const char *flush(struct MHD_Connection *c)
 	return NULL;
 }
 
+static const char *set_deviation(struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "set");
+	unsigned dev = 0;
+	char now[256];
+
+	if (!v || (*v && deviation_parse(v, &dev)))
+		return "set=NAME[,NAME...] (empty: none) required; see qkd-kms-sim(8)";
+	__atomic_store_n(&S.dev, dev, __ATOMIC_RELAXED);
+	if (!(dev & DEV_HANG))
+		deviation_release_hung();
+	deviation_format(dev, now, sizeof(now));
+	log_info("admin: deviations '%s'", now);
+	return NULL;
+}
+
+static const char *set_replica(struct MHD_Connection *c)
+{
+	const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+	double up;
+
+	if (!name || arg_double(c, "up", 0, 1, &up))
+		return "name=a|b|a2|b2 and up=0|1 required";
+	switch (replica_set(name, up >= 0.5)) {
+	case 0:
+		return NULL;
+	case -1:
+		return "no such KME endpoint (a, b, and a2, b2 if configured)";
+	default:
+		return "the endpoint did not start (see the log)";
+	}
+}
+
 static enum MHD_Result send_status(struct MHD_Connection *c)
 {
+	char dev[256];
 	json_t *j;
 
+	deviation_format(deviations(), dev, sizeof(dev));
 	pthread_mutex_lock(&S.lock);
 	j = json_pack("{s:b, s:f, s:f, s:f, s:f, s:i, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		      "link_up", S.link_up, "qber", S.qber,
@@ -130,6 +165,13 @@ static enum MHD_Result send_status(struct MHD_Connection *c)
 		      "errors_503", (json_int_t)S.errors_503,
 		      "injected_failures", (json_int_t)S.injected_fail,
 		      "expired", (json_int_t)S.expired);
+	if (j) {
+		json_object_set_new(j, "deviations", json_string(dev));
+		json_object_set_new(j, "discarded", json_integer((json_int_t)S.discarded));
+		json_object_set_new(j, "spoilt_keys", json_integer((json_int_t)S.spoilt_keys));
+		json_object_set_new(j, "hung", json_integer((json_int_t)S.hung));
+		json_object_set_new(j, "endpoints", replicas_json());
+	}
 	pthread_mutex_unlock(&S.lock);
 	return send_json(c, 200, j);
 }
@@ -141,6 +183,7 @@ static const struct {
 	{ "/admin/link", set_link }, { "/admin/qber", set_qber },
 	{ "/admin/rate", set_rate }, { "/admin/fail", set_fail },
 	{ "/admin/fill", fill }, { "/admin/flush", flush },
+	{ "/admin/deviation", set_deviation }, { "/admin/replica", set_replica },
 	{ "/admin/status", NULL },
 };
 

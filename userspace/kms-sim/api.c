@@ -82,6 +82,10 @@ static enum MHD_Result do_status(struct MHD_Connection *c, int site, int me, int
 	update_locked();
 	st.key_size = S.key_size;
 	st.stored_key_count = stored_keys_locked();
+	if (deviations() & DEV_STATUS_PENDING)
+		st.stored_key_count = store_pending_locked(me, slave);
+	if (deviations() & DEV_STATUS_ZERO)
+		st.stored_key_count = 0;
 	st.max_key_count = S.max_key_count;
 	st.max_key_per_request = S.max_key_per_request;
 	st.max_key_size = S.max_key_size;
@@ -115,7 +119,15 @@ static enum MHD_Result do_enc(struct MHD_Connection *c, int me, int slave,
 	char why[160];
 	int number = rq->number ? rq->number : 1;
 	int size = rq->size ? rq->size : S.key_size;
+	unsigned dev = deviations();
 	char *out;
+
+	if (dev & DEV_IGNORE_NUMBER)
+		number = 1;
+	if (dev & DEV_IGNORE_SIZE)
+		size = S.key_size;
+	if ((dev & DEV_ODD_SIZE) && size % 8)
+		size += 8 - size % 8;
 
 	if (rq->additional_slave_count)
 		return send_err(c, 400, "Bad request format",
@@ -132,6 +144,14 @@ static enum MHD_Result do_enc(struct MHD_Connection *c, int me, int slave,
 		return send_err(c, 503, "Error on server side", "out of memory");
 	pthread_mutex_lock(&S.lock);
 	update_locked();
+	if (dev & DEV_DISCARD_UNFETCHED) {
+		int gone = store_discard_locked(me, slave);
+
+		S.discarded += (unsigned long long)gone;
+		if (gone)
+			log_debug("discard-unfetched: %d key(s) of %s for %s discarded", gone,
+				  S.saes[me].id, S.saes[slave].id);
+	}
 	if (enc_room_locked(number, size, why, sizeof(why)) ||
 	    store_issue_locked(&ks, number, size, me, slave, why, sizeof(why))) {
 		pthread_mutex_unlock(&S.lock);
@@ -141,7 +161,7 @@ static enum MHD_Result do_enc(struct MHD_Connection *c, int me, int slave,
 	S.avail_bits -= (double)number * size;
 	S.served_enc += (unsigned long long)number;
 	pthread_mutex_unlock(&S.lock);
-	out = etsi_keys_encode(&ks);
+	out = deviation_keys_reply(&ks);
 	etsi_keys_free(&ks);
 	if (!out)
 		return send_err(c, 503, "Error on server side", "encoding failed");
@@ -170,12 +190,14 @@ static enum MHD_Result do_dec(struct MHD_Connection *c, int me, int master,
 		pthread_mutex_unlock(&S.lock);
 		uuid_format(ids->ids[missing], idstr);
 		etsi_keys_free(&ks);
+		if (deviations() & DEV_401_UNKNOWN_ID)
+			return send_err(c, 401, "Unauthorized", "key_ID %s: not yours", idstr);
 		return send_err(c, 400, "Bad request format",
 				"key_ID %s: no such key for this master/slave pair", idstr);
 	}
 	S.served_dec += ids->n;
 	pthread_mutex_unlock(&S.lock);
-	out = etsi_keys_encode(&ks);
+	out = deviation_keys_reply(&ks);
 	etsi_keys_free(&ks);
 	if (!out)
 		return send_err(c, 503, "Error on server side", "encoding failed");
@@ -209,8 +231,10 @@ static enum MHD_Result enc_keys_call(const struct call *k)
 			return send_err(k->c, 400, "Bad request format", "%s", why);
 		return do_enc(k->c, k->me, k->other, &kr);
 	}
-	n = MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, "number");
-	s = MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, "size");
+	n = deviations() & DEV_IGNORE_NUMBER ? NULL :
+	    MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, "number");
+	s = deviations() & DEV_IGNORE_SIZE ? NULL :
+	    MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, "size");
 	if (n && parse_pos_int(n, &kr.number))
 		return send_err(k->c, 400, "Bad request format", "bad number");
 	if (s && parse_pos_int(s, &kr.size))
@@ -284,6 +308,8 @@ enum MHD_Result api(struct MHD_Connection *c, int site, const char *url, const c
 	const char *rest, *slash;
 	size_t tl;
 
+	if (deviations() & DEV_HANG)
+		return deviation_hang(c, rq);
 	if (client_cn(c, cn, sizeof(cn)))
 		return send_err(c, 401, "Unauthorized", "no valid client certificate");
 	k.me = find_sae(cn);

@@ -53,6 +53,8 @@ enum MHD_Result send_err(struct MHD_Connection *c, unsigned int code, const char
 		S.errors_503++;
 	pthread_mutex_unlock(&S.lock);
 	log_info("HTTP %u: %s%s%s", code, msg, details[0] ? ": " : "", details);
+	if (deviations() & (DEV_HTML_ERRORS | DEV_EMPTY_ERRORS))
+		return send_raw_error(c, code, !!(deviations() & DEV_HTML_ERRORS));
 	return send_buf(c, code, etsi_error_encode(msg, details[0] ? details : NULL));
 }
 
@@ -115,6 +117,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		*con_cls = rq;
 		return MHD_YES;
 	}
+	if (rq->hung)
+		return MHD_NO;	/* let go after a hang: closed, never answered */
 	if (*upload_size) {
 		if (collect_body(rq, upload_data, *upload_size) == MHD_NO)
 			return MHD_NO;
@@ -162,7 +166,7 @@ struct MHD_Daemon *start_tls(struct site_ctx *sc, const char *listen, const char
 		return NULL;
 	}
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS |
-			     MHD_USE_ERROR_LOG,
+			     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
 			     0, NULL, NULL, handler, sc,
 			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

@@ -25,7 +25,7 @@ static volatile sig_atomic_t g_stop, g_cut, g_restore;
 /* The command line's endpoints, identities and TLS files. */
 struct cli {
 	const char *cert_a, *key_a, *cert_b, *key_b, *ca;
-	const char *listen_a, *listen_b, *admin_at;
+	const char *listen_a, *listen_b, *listen_a2, *listen_b2, *admin_at;
 	const char *sae_a, *sae_b;
 	double initial_keys;
 };
@@ -34,7 +34,7 @@ struct cli {
  * (an error message names opts[o - O_CERTA]). */
 enum { O_CERTA = 256, O_KEYA, O_CERTB, O_KEYB, O_CA, O_LA, O_LB, O_ADMIN, O_SAEA,
        O_SAEB, O_KA, O_KB, O_RATE, O_QBER, O_DRIFT, O_KS, O_MINKS, O_MAXKS, O_MKC,
-       O_MKPR, O_INIT, O_FAIL, O_PTTL, O_MAXP, O_VERSION };
+       O_MKPR, O_INIT, O_FAIL, O_PTTL, O_MAXP, O_DEV, O_LA2, O_LB2, O_VERSION };
 static const struct option opts[] = {
 	{ "cert-a", 1, NULL, O_CERTA }, { "key-a", 1, NULL, O_KEYA },
 	{ "cert-b", 1, NULL, O_CERTB }, { "key-b", 1, NULL, O_KEYB },
@@ -48,6 +48,8 @@ static const struct option opts[] = {
 	{ "max-key-count", 1, NULL, O_MKC }, { "max-key-per-request", 1, NULL, O_MKPR },
 	{ "initial-keys", 1, NULL, O_INIT }, { "fail-fraction", 1, NULL, O_FAIL },
 	{ "pending-ttl", 1, NULL, O_PTTL }, { "max-pending", 1, NULL, O_MAXP },
+	{ "deviation", 1, NULL, O_DEV }, { "listen-a2", 1, NULL, O_LA2 },
+	{ "listen-b2", 1, NULL, O_LB2 },
 	{ "verbose", 0, NULL, 'v' }, { "quiet", 0, NULL, 'q' },
 	{ "help", 0, NULL, 'h' }, { "version", 0, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -91,6 +93,9 @@ static void usage(FILE *f)
 "Endpoints:\n"
 "  --listen-a IP:PORT            KME A (default 127.0.0.1:8443)\n"
 "  --listen-b IP:PORT            KME B (default 127.0.0.1:8444)\n"
+"  --listen-a2 IP:PORT, --listen-b2 IP:PORT\n"
+"                                a replica of KME A / B: another endpoint of the\n"
+"                                same KME (same store), default none\n"
 "  --admin IP:PORT               plain-HTTP admin endpoint (default off; bind to\n"
 "                                loopback only: it is unauthenticated)\n"
 "Identities:\n"
@@ -111,6 +116,8 @@ static void usage(FILE *f)
 "  --fail-fraction F             answer this fraction of requests 503 (default 0)\n"
 "  --pending-ttl S               drop keys the slave does not fetch within S s (default 300)\n"
 "  --max-pending N               keys waiting for their slave, at most (default 10000)\n"
+"Deviations of real KMEs (see qkd-kms-sim(8)):\n"
+"  --deviation NAME[,NAME...]    %s\n"
 "Other:\n"
 "  -v, --verbose                 log every request\n"
 "  -q, --quiet                   log errors only\n"
@@ -120,8 +127,9 @@ static void usage(FILE *f)
 "Run time control: SIGUSR1 cuts the QKD link (no new keys), SIGUSR2 restores it;\n"
 "the admin endpoint offers GET /admin/status, /admin/link?up=0|1,\n"
 "/admin/qber?value=X&drift=Y, /admin/rate?bits=N, /admin/fail?fraction=F,\n"
-"/admin/fill?keys=N, /admin/flush.  See qkd-kms-sim(8).\n",
-		ETSI_KEY_MAX_BYTES * 8);
+"/admin/fill?keys=N, /admin/flush, /admin/deviation?set=NAME[,NAME...].\n"
+"See qkd-kms-sim(8).\n",
+		ETSI_KEY_MAX_BYTES * 8, deviation_names());
 }
 
 static void set_defaults(struct cli *cli)
@@ -192,6 +200,8 @@ static int parse_option(int o, struct cli *cli)
 	case O_CA: cli->ca = optarg; break;
 	case O_LA: cli->listen_a = optarg; break;
 	case O_LB: cli->listen_b = optarg; break;
+	case O_LA2: cli->listen_a2 = optarg; break;
+	case O_LB2: cli->listen_b2 = optarg; break;
 	case O_ADMIN: cli->admin_at = optarg; break;
 	case O_SAEA: cli->sae_a = optarg; break;
 	case O_SAEB: cli->sae_b = optarg; break;
@@ -202,6 +212,13 @@ static int parse_option(int o, struct cli *cli)
 			return 2;
 		}
 		snprintf(S.kme_id[o == O_KB], ETSI_ID_MAX, "%s", optarg);
+		break;
+	case O_DEV:
+		if (deviation_parse(optarg, &S.dev)) {
+			fprintf(stderr, "qkd-kms-sim: --deviation: unknown name in '%s' (known: %s)\n",
+				optarg, deviation_names());
+			return 2;
+		}
 		break;
 	case 'v': qkd_log_level = LOG_LVL_DEBUG; break;
 	case 'q': qkd_log_level = LOG_LVL_ERR; break;
@@ -251,6 +268,19 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		return 2;
 	}
 	return -1;
+}
+
+/* The store of pending keys (and replies) in the locked secure heap:
+ * twice the store, a power of two of 1..64 MiB. */
+static void lock_secrets(void)
+{
+	size_t want = (size_t)S.max_pending * sizeof(struct pending_key) * 2, heap = 1 << 20;
+	char why[256];
+
+	while (heap < want && heap < ((size_t)64 << 20))
+		heap <<= 1;
+	if (sec_init(heap, why, sizeof(why)) != 1)
+		log_warn("%s", why);
 }
 
 /* A whole PEM file into a wiping buffer (keys are secrets), or NULL. */
@@ -323,18 +353,20 @@ int main(int argc, char **argv)
 {
 	struct cli cli;
 	char *pem[PEM__N] = { NULL };
-	struct site_ctx sc[3] = { { 0 }, { 1 }, { 2 } };
-	struct MHD_Daemon *d[3] = { NULL };
+	struct site_ctx admin_sc = { 2 };
+	struct MHD_Daemon *adm = NULL;
+	int started = 0;
 	static const int sigs[] = { SIGINT, SIGTERM, SIGUSR1, SIGUSR2, 0 };
 	int rc = 1, i;
 
 	qkd_log_ident = "qkd-kms-sim";
-	sec_json_allocator_init();
 	pthread_mutex_init(&S.lock, NULL);
 	set_defaults(&cli);
 	if ((rc = parse_args(argc, argv, &cli)) >= 0)
 		return rc;
 	rc = 1;
+	lock_secrets();
+	sec_json_allocator_init();
 	if (store_init()) {
 		fprintf(stderr, "qkd-kms-sim: out of memory\n");
 		return 1;
@@ -343,16 +375,26 @@ int main(int argc, char **argv)
 	if (read_pems(&cli, pem))
 		goto out;
 	install_signals(on_signal, sigs);
-	d[0] = start_tls(&sc[0], cli.listen_a, pem[PEM_CERT_A], pem[PEM_KEY_A], pem[PEM_CA]);
-	d[1] = d[0] ? start_tls(&sc[1], cli.listen_b, pem[PEM_CERT_B], pem[PEM_KEY_B],
-				pem[PEM_CA]) : NULL;
-	if (!d[0] || !d[1])
+	{
+		const char *const listen[4] = { cli.listen_a, cli.listen_b, cli.listen_a2,
+						 cli.listen_b2 };
+		const char *const cert[2] = { pem[PEM_CERT_A], pem[PEM_CERT_B] };
+		const char *const key[2] = { pem[PEM_KEY_A], pem[PEM_KEY_B] };
+
+		started = 1;
+		if (replicas_start(listen, cert, key, pem[PEM_CA]))
+			goto out;
+	}
+	if (cli.admin_at && !(adm = start_admin(&admin_sc, cli.admin_at)))
 		goto out;
-	if (cli.admin_at && !(d[2] = start_admin(&sc[2], cli.admin_at)))
-		goto out;
-	log_info("KME %s on %s, KME %s on %s, key rate %.0f bit/s, admin %s",
-		 S.kme_id[0], cli.listen_a, S.kme_id[1], cli.listen_b, S.key_rate,
-		 cli.admin_at ? cli.admin_at : "off");
+	{
+		char dev[256];
+
+		deviation_format(deviations(), dev, sizeof(dev));
+		log_info("KME %s on %s, KME %s on %s, key rate %.0f bit/s, admin %s%s%s",
+			 S.kme_id[0], cli.listen_a, S.kme_id[1], cli.listen_b, S.key_rate,
+			 cli.admin_at ? cli.admin_at : "off", dev[0] ? ", deviations " : "", dev);
+	}
 	/* Readiness line for scripts (stdout). */
 	printf("ready\n");
 	fflush(stdout);
@@ -360,9 +402,12 @@ int main(int argc, char **argv)
 	log_info("stopping");
 	rc = 0;
 out:
-	for (i = 0; i < 3; i++)
-		if (d[i])
-			MHD_stop_daemon(d[i]);
+	/* no new hung connections; replicas_stop() lets the old ones go */
+	__atomic_and_fetch(&S.dev, ~(unsigned)DEV_HANG, __ATOMIC_RELAXED);
+	if (adm)
+		MHD_stop_daemon(adm);
+	if (started)
+		replicas_stop();
 	for (i = 0; i < PEM__N; i++)
 		sec_free(pem[i]);
 	store_free();

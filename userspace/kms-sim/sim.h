@@ -13,6 +13,8 @@
  *   store.c        keys issued to a master, waiting for its slave
  *   link_model.c   the simulated QKD link: key rate, QBER, stored bits
  *   admin.c        the plain-HTTP admin endpoint (tests drive the link)
+ *   deviation.c    switchable deviations of real KMEs (--deviation)
+ *   replica.c      the KMEs' HTTPS endpoints and replicas (--listen-a2)
  *
  * One state, S, shared by libmicrohttpd's threads: every field below
  * the configuration is read and written under S.lock (functions named
@@ -28,6 +30,22 @@
 #include "etsi.h"
 
 #define MAX_SAES	8
+
+/* Deviations of real KMEs (deviation.c, qkd-kms-sim(8)). */
+enum {
+	DEV_STATUS_PENDING = 1 << 0,	/* stored_key_count: keys waiting for the slave */
+	DEV_STATUS_ZERO = 1 << 1,	/* stored_key_count: always 0 */
+	DEV_DISCARD_UNFETCHED = 1 << 2,	/* enc_keys drops the pair's unfetched keys */
+	DEV_IGNORE_NUMBER = 1 << 3,	/* enc_keys: one key, whatever number says */
+	DEV_IGNORE_SIZE = 1 << 4,	/* enc_keys: the default size, whatever size says */
+	DEV_ODD_SIZE = 1 << 5,		/* size not a multiple of 8: rounded up, no 400 */
+	DEV_401_UNKNOWN_ID = 1 << 6,	/* dec_keys of an unknown ID: 401, not 400 */
+	DEV_HTML_ERRORS = 1 << 7,	/* error bodies are an HTML page */
+	DEV_EMPTY_ERRORS = 1 << 8,	/* error bodies are empty */
+	DEV_HANG = 1 << 9,		/* API requests get no answer, connection kept */
+	DEV_MALFORMED_JSON = 1 << 10,	/* key replies are broken JSON */
+	DEV_BAD_ENTRIES = 1 << 11,	/* every 4th key entry of key replies is bad */
+};
 #define REQ_BODY_MAX	(64 * 1024)
 
 struct pending_key {
@@ -57,6 +75,7 @@ struct sim {
 	double qber, qber_drift;	/* drift per second */
 	int link_up;
 	double fail_fraction;		/* fraction of API requests answered 503 */
+	unsigned dev;			/* DEV_* (atomic: read without the lock) */
 	double avail_bits;
 	double last;			/* monotonic s of the last update */
 	/* issued to a master, waiting for the slave */
@@ -65,6 +84,9 @@ struct sim {
 	/* counters */
 	unsigned long long served_enc, served_dec, errors_400, errors_401, errors_503,
 		injected_fail, expired;
+	/* deviations at work: keys dropped by discard-unfetched, keys made
+	 * unusable in replies (bad-entries, malformed-json), requests hung */
+	unsigned long long discarded, spoilt_keys, hung;
 };
 
 extern struct sim S;
@@ -79,6 +101,7 @@ struct req {
 	char *body;		/* sec_malloc'd, NUL-terminated */
 	size_t len;
 	int too_big;		/* over REQ_BODY_MAX: refused, body dropped */
+	int hung;		/* suspended by the hang deviation */
 };
 
 /* link_model.c */
@@ -104,6 +127,10 @@ int store_issue_locked(struct etsi_keys *ks, int number, int size, int master, i
  * with *missing the index of the first ID that is not. */
 int store_take_locked(const struct etsi_key_ids *ids, int slave, int master,
 		      struct etsi_keys *ks, size_t *missing);
+/* Keys of this pair waiting for the slave. */
+int store_pending_locked(int master, int slave);
+/* Drop (wipe) them; returns how many (discard-unfetched). */
+int store_discard_locked(int master, int slave);
 /* Wipe every pending key. */
 void store_flush_locked(void);
 
@@ -131,6 +158,32 @@ int find_sae(const char *id);
 
 /* admin.c */
 enum MHD_Result admin(struct MHD_Connection *c, const char *url);
+
+/* deviation.c */
+/* "a,b,...": 0 with *out the DEV_* bits, or -1 (an unknown name). */
+int deviation_parse(const char *list, unsigned *out);
+void deviation_format(unsigned v, char *out, size_t outsz);
+const char *deviation_names(void);	/* every name, comma-separated */
+unsigned deviations(void);		/* the DEV_* bits now */
+/* An error reply without the ETSI body: an HTML page, or empty. */
+enum MHD_Result send_raw_error(struct MHD_Connection *c, unsigned int code, int html);
+/* The body of a key reply as the deviations shape it (sec_malloc'd). */
+char *deviation_keys_reply(const struct etsi_keys *ks);
+/* Suspend the connection without an answer (hang). */
+enum MHD_Result deviation_hang(struct MHD_Connection *c, struct req *rq);
+/* Resume every hung connection (closed without an answer). */
+void deviation_release_hung(void);
+
+/* replica.c */
+/* Start the endpoints a, b, a2, b2 whose listen address is not NULL, with
+ * site 0's or 1's certificate and key (PEM text, kept). 0, or -1. */
+int replicas_start(const char *const listen[4], const char *const cert[2],
+		   const char *const key[2], const char *ca);
+/* Stop (up 0) or start (up 1) endpoint name: 0, -1 no such endpoint,
+ * -2 it did not start. */
+int replica_set(const char *name, int up);
+void replicas_stop(void);
+json_t *replicas_json(void);	/* {"a":true,...} */
 
 /* main.c */
 /* A number in min..max, the whole string: 0, or -1 (out untouched). */

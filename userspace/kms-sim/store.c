@@ -116,6 +116,30 @@ int store_take_locked(const struct etsi_key_ids *ids, int slave, int master,
 	return 0;
 }
 
+int store_pending_locked(int master, int slave)
+{
+	int k, n = 0;
+
+	for (k = 0; k < S.npending; k++)
+		n += S.pending[k].master == master && S.pending[k].slave == slave;
+	return n;
+}
+
+int store_discard_locked(int master, int slave)
+{
+	int k, n = 0;
+
+	for (k = 0; k < S.npending;) {
+		if (S.pending[k].master == master && S.pending[k].slave == slave) {
+			remove_pending_locked(k);
+			n++;
+		} else {
+			k++;
+		}
+	}
+	return n;
+}
+
 void store_flush_locked(void)
 {
 	sec_wipe(S.pending, sizeof(S.pending[0]) * (size_t)S.max_pending);

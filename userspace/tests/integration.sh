@@ -13,11 +13,7 @@ BASE=${QKD_TEST_PORT:-$((20000 + ($$ % 2000) * 10))}
 PA=$BASE PB=$((BASE + 1)) PADM=$((BASE + 2)) MA=$((BASE + 3)) MB=$((BASE + 4))
 PC2=$((BASE + 5)) PC=$((BASE + 6))
 pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
-}
+. "$here/lib.sh"
 trap cleanup EXIT
 
 "$here/mkcerts.sh" "$T/pki" || { echo "not ok 1 - make test PKI"; exit 1; }
@@ -28,27 +24,18 @@ echo "# ETSI client <-> qkd-kms-sim ($T, ports $BASE..)"
 
 echo "# qkd-agent --dry-run <-> qkd-kms-sim"
 n=0
-tap() { # cond desc
-	n=$((n + 1))
-	if eval "$1"; then echo "ok $n - $2"; else echo "not ok $n - $2"; rc=1; fi
-}
-metric() { # port name{labels}
-	curl -s --max-time 3 "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1==k {print $2}'
-}
-ge() { awk -v a="${1:-0}" -v b="$2" 'BEGIN{exit !(a+0 >= b+0)}'; }
-between() { awk -v a="${1:--1}" -v lo="$2" -v hi="$3" 'BEGIN{exit !(a+0 >= lo+0 && a+0 <= hi+0)}'; }
 
 P=$T/pki
 start_sim() {
+	: >"$T/sim.out"	# here, not in the child: wait_ready must not see the last "ready"
 	"$SIM" --cert-a "$P/kme.crt" --key-a "$P/kme.key" --ca "$P/ca.crt" \
 		--listen-a 127.0.0.1:$PA --listen-b 127.0.0.1:$PB --admin 127.0.0.1:$PADM \
-		--key-rate 5120 "$@" >"$T/sim.out" 2>>"$T/sim.log" &
+		--key-rate 5120 "$@" >>"$T/sim.out" 2>>"$T/sim.log" &
 	SIMPID=$!
 	pids+=($SIMPID)
-	for _ in $(seq 50); do grep -q ready "$T/sim.out" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
+	wait_ready "$T/sim.out"
 }
-adm() { curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PADM$1"; }
+adm() { adm_at "$PADM" "$1"; }
 
 cat >"$T/a.conf" <<CONF
 # site A: master for the link to B

@@ -252,7 +252,57 @@ int main(void)
 	snprintf(text, sizeof(text),
 		 "[link a]\nkme_url = http://k\nlocal_sae_id = A\nremote_sae_id = B\n"
 		 "client_cert = %s\nclient_key = %s\nca_cert = %s\n", cert, cert, cert);
-	expect_bad(text, 1, "https://", "plain http KME URL");
+	expect_bad(text, 2, "https://", "plain http KME URL (named at its line)");
+	{
+		/* kme_url as libcurl parses it, and what the agent appends to */
+		static const struct { const char *url, *frag, *what; } urls[] = {
+			{ "https://k:99999", "libcurl", "port out of range" },
+			{ "https://k:0", "port must be", "port 0" },
+			{ "https://a b", "libcurl", "space in the host" },
+			{ "https://k/x?y=1", "query", "query" },
+			{ "https://k/x#", "fragment", "empty fragment" },
+			{ "https://u:p@k", "credentials", "user and password" },
+			{ "ftp://k", "https://", "another scheme" },
+			{ "k:8443", "", "no scheme" },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+			snprintf(text, sizeof(text), "[link a]\nkme_url = %s\n", urls[i].url);
+			expect_bad(text, 2, urls[i].frag, urls[i].what);
+		}
+	}
+	expect_bad("[link a/b]\n", 1, "letters, digits and . _ - : @", "link name with '/' (module refuses it)");
+	expect_bad("[link a*b]\n", 1, "the module's rule", "link name with '*'");
+	snprintf(text, sizeof(text), "%slow_watermark = 0\n", good_link());
+	expect_bad(text, 1, "low_watermark 0 would stop the refills", "low_watermark 0 with role both");
+	snprintf(text, sizeof(text), "%slow_watermark = 0\nrole = slave\n", good_link());
+	r = conf_parse_buf("t.conf", text, strlen(text), c, err, sizeof(err));
+	ok(r == 0, "conf: low_watermark 0 accepted for a slave-only link (%s)", r ? err : "ok");
+	snprintf(text, sizeof(text), "[link a.b-c_d:e@f]\nkme_url = https://[::1]:8443/kme/\n"
+		 "local_sae_id = A\nremote_sae_id = B\nclient_cert = %s\nclient_key = %s\n"
+		 "ca_cert = %s\nmax_keys = 0\nmax_bytes = 0\nkey_ttl = 0\nburst = 0\nrate = 0\n",
+		 cert, cert, cert);
+	r = conf_parse_buf("t.conf", text, strlen(text), c, err, sizeof(err));
+	ok(r == 0 && c->links[0].max_keys == 0 && c->links[0].max_bytes == 0 &&
+	   c->links[0].key_ttl == 0 && c->links[0].burst == 0 &&
+	   !strcmp(c->links[0].kme_url, "https://[::1]:8443/kme"),
+	   "conf: 0 for max_keys, max_bytes, key_ttl, burst means the module default; "
+	   "every character the module allows in a link name; IPv6 KME (%s)", r ? err : "ok");
+	snprintf(text, sizeof(text), "[link r]\nkme_url = https://k1:8443/ , https://k2:8443/x/\n"
+		 "local_sae_id = A\nremote_sae_id = B\nclient_cert = %s\nclient_key = %s\n"
+		 "ca_cert = %s\nkme_failback = 5\n", cert, cert, cert);
+	r = conf_parse_buf("t.conf", text, strlen(text), c, err, sizeof(err));
+	ok(r == 0 && c->links[0].nkmes == 2 && !strcmp(c->links[0].kme_urls[0], "https://k1:8443") &&
+	   !strcmp(c->links[0].kme_urls[1], "https://k2:8443/x") &&
+	   c->links[0].kme_url == c->links[0].kme_urls[0] && c->links[0].kme_failback == 5,
+	   "conf: kme_url lists replicas, each trimmed; kme_failback (%s)", r ? err : "ok");
+	expect_bad("[link a]\nkme_url = https://a, https://b, https://c, https://d, https://e\n", 2,
+		   "at most 4 URLs", "five KME replicas");
+	expect_bad("[link a]\nkme_url = https://a, http://b\n", 2, "https://", "one replica not https");
+	expect_bad("[link a]\nkme_url = https://a,,\n", 2, "kme_url", "an empty replica");
+	snprintf(text, sizeof(text), "%smax_bytes = 32\n", good_link());
+	expect_bad(text, 8, "0 (module default) or an integer in 64..", "max_bytes below one key");
 	snprintf(text, sizeof(text),
 		 "[link a]\nkme_url = https://k\nlocal_sae_id = A\n"
 		 "client_cert = %s\nclient_key = %s\nca_cert = %s\n", cert, cert, cert);

@@ -188,6 +188,7 @@ static void basic(void)
 	pid_t pid = start_sim(extra);
 	int rc, i, same = 1;
 
+	memset(&st, 0, sizeof(st));	/* printed below even if the request failed */
 	ok(pid > 0, "simulator starts with test certificates");
 	client(&a, url_a, "SAE_A");
 	client(&b, url_b, "SAE_B");
@@ -535,6 +536,60 @@ static void faults(void)
 	etsi_client_cleanup(&a);
 }
 
+/* What the client makes of replies of deviating KMEs (qkd-kms-sim(8)). */
+static void deviations(void)
+{
+	static const char *const extra[] = { "--initial-keys", "100", "--key-rate", "0", NULL };
+	struct etsi_client a, b;
+	struct etsi_result res;
+	struct etsi_keys ks;
+	uint8_t id[16];
+	pid_t pid = start_sim(extra);
+	int rc;
+
+	client(&a, url_a, "SAE_A");
+	client(&b, url_b, "SAE_B");
+	admin("/admin/deviation?set=ignore-number");
+	rc = etsi_get_enc_keys(&a, "SAE_B", 4, 256, 0, &ks, &res);
+	ok(rc == 0 && ks.n == 1 && res.asked == 4 && res.rep.entries == 1,
+	   "ignore-number: a short reply is no error: 1 key for 4 asked (rc %d, %s)", rc, res.msg);
+	etsi_keys_free(&ks);
+	admin("/admin/deviation?set=bad-entries");
+	rc = etsi_get_enc_keys(&a, "SAE_B", 8, 256, 0, &ks, &res);
+	ok(rc == 0 && ks.n + res.rep.ndropped == 8 && res.rep.ndropped >= 2 && ks.n >= 4,
+	   "bad-entries: the good keys of a reply kept (%zu), bad ones counted (%zu: %s)", ks.n,
+	   res.rep.ndropped, res.rep.first);
+	etsi_keys_free(&ks);
+	admin("/admin/deviation?set=401-unknown-id,html-errors");
+	memset(id, 0x42, 16);
+	rc = etsi_get_dec_keys(&b, "SAE_A", (const uint8_t (*)[16])&id, 1, 0, &ks, &res);
+	ok(rc == ETSI_E_HTTP && res.http_code == 401 && !res.error_body &&
+	   strstr(res.msg, "no ETSI error body") && strstr(res.msg, "text/html"),
+	   "401-unknown-id, html-errors: 401 with an HTML page, told apart from an ETSI body (%s)",
+	   res.msg);
+	admin("/admin/deviation?set=empty-errors");
+	rc = etsi_get_dec_keys(&b, "SAE_A", (const uint8_t (*)[16])&id, 1, 0, &ks, &res);
+	ok(rc == ETSI_E_HTTP && res.http_code == 400 && strstr(res.msg, "empty body"),
+	   "empty-errors: 400 with an empty body (%s)", res.msg);
+	admin("/admin/deviation?set=malformed-json");
+	rc = etsi_get_enc_keys(&a, "SAE_B", 2, 256, 0, &ks, &res);
+	ok(rc == ETSI_E_PROTO && strstr(res.msg, "malformed JSON at line 1, column") &&
+	   !strstr(res.msg, "Q0FO") && !strstr(res.msg, "near"),
+	   "malformed-json: unusable reply, its position only in the message (%s)", res.msg);
+	admin("/admin/deviation?set=hang");
+	etsi_client_cleanup(&a);
+	etsi_client_init(&a, url_a, pkif("SAE_A.crt"), pkif("SAE_A.key"), pkif("ca.crt"), 1);
+	rc = etsi_get_status(&a, "SAE_B", &(struct etsi_status){ 0 }, &res);
+	ok(rc == ETSI_E_TRANSPORT && res.timed_out && res.latency_s < 3,
+	   "hang: no answer, a timeout after %.1f s (%s)", res.latency_s, res.msg);
+	admin("/admin/deviation?set=");
+	rc = etsi_get_status(&a, "SAE_B", &(struct etsi_status){ 0 }, &res);
+	ok(rc == 0, "hang over: the KME answers again (rc %d)", rc);
+	etsi_client_cleanup(&a);
+	etsi_client_cleanup(&b);
+	stop_sim(pid);
+}
+
 int main(int argc, char **argv)
 {
 	int base;
@@ -557,6 +612,7 @@ int main(int argc, char **argv)
 	identities();
 	rate();
 	faults();
+	deviations();
 	ok(sim_bad_exits == 0, "simulator exited 0 on SIGTERM %d times of %d (see %s/sim.log)",
 	   sim_stops - sim_bad_exits, sim_stops, pki);
 	etsi_client_global_cleanup();

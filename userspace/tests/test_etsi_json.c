@@ -304,6 +304,64 @@ static void hostile(void)
 	ok(survived, "20000 mutated bodies through every decoder without a crash");
 }
 
+/* Partial replies: the good keys of a reply are kept, each bad entry is
+ * dropped and counted by reason; only a broken container fails. */
+static void partial(void)
+{
+	static const char *const id[] = {
+		"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002",
+		"00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000004",
+	};
+	const char *k32 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";	/* 32 bytes */
+	const char *k16 = "AAECAwQFBgcICQoLDA0ODw==";			/* 16 bytes */
+	struct etsi_keys_report rep;
+	struct etsi_keys ks;
+	char body[2048], err[160];
+	int r;
+
+	snprintf(body, sizeof(body),
+		 "{\"keys\":[{\"key_ID\":\"%s\",\"key\":\"%s\"},"	/* good */
+		 "{\"key_ID\":\"not-a-uuid\",\"key\":\"%s\"},"		/* bad ID */
+		 "{\"key_ID\":\"%s\",\"key\":\"!!!!\"},"			/* bad base64 */
+		 "{\"key_ID\":\"%s\",\"key\":\"%s\"},"			/* 16 bytes */
+		 "7,"								/* not an object */
+		 "{\"key_ID\":\"%s\",\"key\":\"%s\"},"			/* dup ... */
+		 "{\"key_ID\":\"%s\",\"key\":\"%s\"},"			/* ... of this */
+		 "{\"key_ID\":\"%s\",\"key\":\"%s\"}]}",			/* good */
+		 id[0], k32, k32, id[1], id[2], k16, id[3], k32, id[3], k32,
+		 "00000000-0000-4000-8000-000000000005", k32);
+	r = etsi_keys_decode_partial(S(body), 32, &ks, &rep, err, sizeof(err));
+	ok(r == 0 && ks.n == 2 && rep.entries == 8 && rep.ndropped == 6 &&
+	   rep.dropped[ETSI_DROP_ID] == 1 && rep.dropped[ETSI_DROP_KEY] == 1 &&
+	   rep.dropped[ETSI_DROP_SIZE] == 1 && rep.dropped[ETSI_DROP_ENTRY] == 1 &&
+	   rep.dropped[ETSI_DROP_DUP] == 2 && ks.keys[0].len == 32 && ks.keys[1].len == 32 &&
+	   ks.keys[0].id[15] == 1 && ks.keys[1].id[15] == 5,
+	   "partial key container: 2 good keys kept, 6 bad entries dropped by reason (%zu kept, "
+	   "%zu dropped, first: %s)", ks.n, rep.ndropped, rep.first);
+	etsi_keys_free(&ks);
+	ok(etsi_keys_decode(S(body), 32, &ks, err, sizeof(err)) < 0 && !ks.keys,
+	   "strict decoder refuses the same container (%s)", err);
+	etsi_keys_free(&ks);
+	ok(!strcmp(etsi_drop_name(ETSI_DROP_SIZE), "wrong_size") &&
+	   !strcmp(etsi_drop_name(ETSI_DROP_DUP), "duplicate_id") &&
+	   !strcmp(etsi_drop_name(ETSI_DROP_ID), "malformed"), "drop reasons have metric names");
+	r = etsi_keys_decode_partial(S("{\"keys\":[7,8]}"), 0, &ks, &rep, err, sizeof(err));
+	ok(r == 0 && ks.n == 0 && rep.ndropped == 2, "partial: a reply of bad entries only is 0 keys, "
+	   "2 dropped");
+	etsi_keys_free(&ks);
+	r = etsi_keys_decode_partial(S("{\"keys\":{}}"), 0, &ks, &rep, err, sizeof(err));
+	ok(r < 0 && !ks.keys, "partial: a container without a keys array is refused (%s)", err);
+	/* a parse error names the position, never the token (it may be key bytes) */
+	snprintf(body, sizeof(body), "{\"keys\":[{\"key_ID\":\"%s\",\"key\":%s}]}", id[0],
+		 "Q0FOQVJZLUtFWS1NQVRFUklBTC0wMTIzNDU2Nzg5YWI");
+	r = etsi_keys_decode_partial(S(body), 0, &ks, &rep, err, sizeof(err));
+	ok(r < 0 && strstr(err, "malformed JSON at line 1, column") && !strstr(err, "Q0FO") &&
+	   !strstr(err, "near"), "malformed JSON: position only, not the token (%s)", err);
+	ok(etsi_status_decode(S("{\"key_size\": wHHVxRwDJs3}"), &(struct etsi_status){ 0 }, err,
+			      sizeof(err)) < 0 && !strstr(err, "wHHV"),
+	   "status parse error without reply bytes (%s)", err);
+}
+
 int main(void)
 {
 	sec_json_allocator_init();
@@ -313,5 +371,6 @@ int main(void)
 	key_ids();
 	errors();
 	hostile();
+	partial();
 	return tap_done();
 }

@@ -18,7 +18,7 @@ for t in "$@"; do
 done
 "$here/mkcerts.sh" "$T/pki"
 n=$((n + 1))
-if $VG "$here/build/vg-test_etsi_client" "$here/../kms-sim/qkd-kms-sim" "$T/pki" \
+if $VG "$here/build/vg-test_etsi_client" "$here/build/vg-qkd-kms-sim" "$T/pki" \
 	"${QKD_TEST_PORT:-$((24000 + ($$ % 1000) * 5))}" >"$T/client.out" 2>&1; then
 	echo "ok $n - valgrind: test_etsi_client (ETSI client against the simulator)"
 else
@@ -26,7 +26,7 @@ else
 fi
 # the simulator and the agent themselves, a few seconds each
 P=$T/pki BASE=${QKD_TEST_PORT2:-$((26000 + ($$ % 1000) * 5))}
-$VG "$here/../kms-sim/qkd-kms-sim" --cert-a "$P/kme.crt" --key-a "$P/kme.key" --ca "$P/ca.crt" \
+$VG "$here/build/vg-qkd-kms-sim" --cert-a "$P/kme.crt" --key-a "$P/kme.key" --ca "$P/ca.crt" \
 	--listen-a 127.0.0.1:$BASE --listen-b 127.0.0.1:$((BASE + 1)) --key-rate 25600 \
 	--initial-keys 200 >"$T/sim.out" 2>"$T/sim.err" &
 sim=$!
@@ -44,7 +44,7 @@ high_watermark = 40
 poll_interval = 1
 request_timeout = 30
 CONF
-$VG "$here/../agent/qkd-agent" -c "$T/a.conf" --dry-run --dry-run-consume 20 --stats-interval 1 \
+$VG "$here/build/vg-qkd-agent" -c "$T/a.conf" --dry-run --dry-run-consume 20 --stats-interval 1 \
 	--metrics 127.0.0.1:$((BASE + 2)) 2>"$T/agent.err" &
 agent=$!
 sleep 15
