@@ -6,7 +6,9 @@
 # programs run, the plugin's dependencies are met by Debian's strongSwan
 # and Debian's charon loads it, DKMS builds (and signs) the module for
 # Debian's kernel headers, nothing loads the module, and purge cleans up
-# but keeps the admin's files.
+# but keeps the admin's files.  In a QEMU guest (selftests/vm/run,
+# selftests/pkg-guest.sh) the module DKMS built loads into Debian's kernel
+# and the installed qkd-kms-sim, qkd-agent and qkdctl fill a link with keys.
 #
 # The root: debootstrap --variant=minbase bookworm from Debian's mirror,
 # plus the packages the .debs depend on, the kernel headers, systemd and
@@ -231,6 +233,29 @@ if [ -n "$ko" ]; then
 	tap_eq "module signed with the DKMS MOK key" "DKMS module signing key" \
 		"$(modinfo -F signer "$ko" 2>/dev/null)"
 	tap_check "modules.dep names it" grep -q 'updates/dkms/qkd.ko' "$R/lib/modules/$KVER/modules.dep"
+fi
+
+# --- in the guest: the module loads, the programs work together ----------------
+# QEMU, started in this mount namespace, shares / over 9p with the root's
+# overlay in it.  QKD_PKG_GUEST=0 skips this part.
+if [ "${QKD_PKG_GUEST:-1}" = 0 ]; then
+	tap_skip "guest: package's module and programs" "QKD_PKG_GUEST=0"
+elif ! command -v qemu-system-x86_64 >/dev/null || [ ! -f "/boot/vmlinuz-$KVER" ]; then
+	tap_skip "guest: package's module and programs" \
+		"needs qemu-system-x86_64 and /boot/vmlinuz-$KVER (the kernel of the root's headers)"
+else
+	t=$SECONDS
+	QKD_VM_KERNEL=/boot/vmlinuz-$KVER "$REPO/selftests/vm/run" --timeout 600 \
+		-- "$HERE/pkg-guest.sh" "$R" > "$CACHE/guest.log" 2>&1 && grc=0 || grc=$?
+	while IFS= read -r l; do
+		case $l in
+		"ok "*) tap_ok "guest: ${l#ok * - }" ;;
+		"not ok "*) tap_fail "guest: ${l#not ok * - }" ;;
+		"# "*) echo "# guest: ${l#\# }" ;;
+		esac
+	done < <(tr -d '\r' < "$CACHE/guest.log")
+	[ "$grc" = 0 ] || tail -n 15 "$CACHE/guest.log" | sed 's/^/# vm: /'
+	tap_eq "guest run exits 0 (clean kernel log; $((SECONDS - t)) s)" 0 "$grc"
 fi
 
 # --- upgrade (same version again) and purge --------------------------------------
