@@ -12,6 +12,7 @@
 #   make install   install everything (DESTDIR, PREFIX) incl. DKMS source
 #   make deb       Debian packages (dpkg-buildpackage -us -uc -b) in build/deb/
 #   make pkg-test  install them into a clean Debian 12 root and check them
+#                  (PKG_TEST_ARGS=--demo: and run the demo from them)
 #
 # The module builds against KDIR (default: the Debian 6.1 headers that
 # `make deps` installs, which is also the kernel the guest tests boot).
@@ -131,8 +132,9 @@ deb:
 		dpkg-buildpackage -us -uc -b
 	ls -l $(DEB_DIR)/*.deb
 
+# PKG_TEST_ARGS=--demo: also the two-site demo from the packages' files.
 pkg-test: deb
-	selftests/pkg-test.sh
+	selftests/pkg-test.sh $(PKG_TEST_ARGS)
 
 clean: module-clean
 	$(MAKE) -C selftests/kmod clean

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Guest half of selftests/pkg-test.sh (run inside the VM as root):
-#   selftests/vm/run -- selftests/pkg-guest.sh ROOT
+#   selftests/vm/run -- selftests/pkg-guest.sh ROOT [--demo PKI DURATION]
 # ROOT is the Debian root the packages were installed into.  The module
 # DKMS built there loads into Debian's kernel, and the installed
 # qkd-kms-sim, qkd-agent and qkdctl, run in ROOT, fill a link of it from
@@ -35,6 +35,8 @@ tap_check "modprobe -d ROOT qkd (the package's modules.dep)" modprobe -d "$R" qk
 tap_check "qkd is loaded" grep -q '^qkd ' /proc/modules
 echo "# module signer: $(modinfo -F signer "$ko" 2>/dev/null); taint $(cat /proc/sys/kernel/tainted)"
 
+# ROOT a mount point of its own: `ip netns exec` remounts / (rslave)
+mount --bind "$R" "$R"
 mount -t proc proc "$R/proc"
 mount -t sysfs sysfs "$R/sys"
 mount --rbind /dev "$R/dev"
@@ -83,5 +85,27 @@ fi
 in_root qkdctl link show to-b 2>&1 | grep -E 'buffered|taken' | sed 's/^/# /'
 cleanup
 pids=()
+in_root qkdctl link del to-b >/dev/null 2>&1
+rm -f "$R/etc/qkd/qkd-agent.conf"
+
+# --demo PKI DURATION: the two-site demo (demo/guest.sh) run in ROOT with
+# DEMO_INSTALLED=1: Debian's charon and swanctl, the package's plugin,
+# module, agent, simulator and qkdctl.  Only the demo's scripts come from
+# the source tree (bound to ROOT/opt/qkd-demo/demo).
+if [ "${2:-}" = --demo ]; then
+	modprobe -a veth xfrm_user esp4 xfrm4_tunnel tunnel4
+	D=$R/opt/qkd-demo
+	mkdir -p "$D/demo" "$D/results"
+	mount --bind "$REPO/demo" "$D/demo"
+	cp -a "$3" "$D/pki"
+	if [ -n "${QKD_VM_RESULTS:-}" ]; then mount --bind "$QKD_VM_RESULTS" "$D/results"; fi
+	in_root env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb \
+		DEMO_INSTALLED=1 DEMO_PKI=/opt/qkd-demo/pki DEMO_DURATION="$4" \
+		QKD_VM_RESULTS=/opt/qkd-demo/results \
+		bash /opt/qkd-demo/demo/guest.sh 2>&1 | sed 's/^/demo| /'
+	rc=${PIPESTATUS[0]}
+	tap_eq "two-site demo from the installed packages passes its checks" 0 "$rc"
+fi
+
 tap_check "rmmod qkd" rmmod qkd
 tap_done

@@ -17,18 +17,23 @@
 # downloads nothing.  Each run installs into a fresh overlay on top of it
 # (a copy where overlayfs is not available), in a private mount namespace.
 #
-#   selftests/pkg-test.sh [DEB_DIR]       (root; default build/deb)
+#   selftests/pkg-test.sh [--demo] [DEB_DIR]       (root; default build/deb)
+# --demo: in the guest, also run the two-site demo (demo/guest.sh, 30 s of
+# traffic) with the packages' files (a few minutes more under TCG).
 # Environment: QKD_PKG_MIRROR (default: the host's Debian mirror),
 # QKD_PKG_CACHE (default build/pkg-test).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
+DEMO=0
+if [ "${1:-}" = --demo ]; then DEMO=1; shift; fi
 DEBS=$(cd "${1:-$REPO/build/deb}" && pwd)
 CACHE=${QKD_PKG_CACHE:-$REPO/build/pkg-test}
 
 # A private mount namespace: every mount below goes away with the test.
 if [ -z "${QKD_PKG_TEST_NS:-}" ]; then
 	export QKD_PKG_TEST_NS=1
+	[ "$DEMO" = 1 ] && set -- --demo "$@"
 	exec unshare --mount --propagation private "$0" "$@"
 fi
 . "$HERE/lib/tap.sh"
@@ -53,8 +58,10 @@ done
 deps=$(for d in "${PKGS[@]}"; do dpkg-deb -f "$d" Depends Recommends; done |
 	sed 's/^[A-Za-z]*: //' | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' |
 	grep -v '^$' | grep -vxF -f <(tr ' ' '\n' <<<"$ours") || true)
+# The demo (--demo) also needs swanctl, pki, iproute2, perl and busybox.
 NEED=$(printf '%s\n' $deps linux-headers-amd64 systemd openssl strongswan-charon \
-	strongswan-libcharon libstrongswan-standard-plugins kmod ca-certificates |
+	strongswan-libcharon libstrongswan-standard-plugins kmod ca-certificates \
+	strongswan-swanctl strongswan-pki iproute2 perl busybox |
 	sort -u | tr '\n' ' ')
 KEY=$(echo "$NEED $MIRROR" | sha256sum | cut -c1-12)
 BASE=$CACHE/base-$KEY
@@ -245,8 +252,17 @@ elif ! command -v qemu-system-x86_64 >/dev/null || [ ! -f "/boot/vmlinuz-$KVER" 
 		"needs qemu-system-x86_64 and /boot/vmlinuz-$KVER (the kernel of the root's headers)"
 else
 	t=$SECONDS
-	QKD_VM_KERNEL=/boot/vmlinuz-$KVER "$REPO/selftests/vm/run" --timeout 600 \
-		-- "$HERE/pkg-guest.sh" "$R" > "$CACHE/guest.log" 2>&1 && grc=0 || grc=$?
+	demo_args=()
+	if [ "$DEMO" = 1 ]; then
+		rm -rf "$CACHE/pki"
+		"$REPO/demo/mkpki.sh" "$CACHE/pki" > "$CACHE/pki.log" 2>&1
+		demo_args=(--demo "$CACHE/pki" 30)
+	fi
+	QKD_VM_KERNEL=/boot/vmlinuz-$KVER "$REPO/selftests/vm/run" --timeout 1500 \
+		--keep-results "$CACHE/guest-results" \
+		-- "$HERE/pkg-guest.sh" "$R" "${demo_args[@]}" > "$CACHE/guest.log" 2>&1 && grc=0 || grc=$?
+	rm -rf "$CACHE/pki"
+	grep '^demo| ' "$CACHE/guest.log" | grep -E 'PASS|FAIL' | sed 's/^demo| /# demo:/' || true
 	while IFS= read -r l; do
 		case $l in
 		"ok "*) tap_ok "guest: ${l#ok * - }" ;;
