@@ -13,6 +13,9 @@
 #   make bench     bytes per buffered key and throughput (in the guest)
 #   make fuzz      libFuzzer on every parser harness (FUZZ_SECONDS each)
 #   make install   install everything (DESTDIR, PREFIX) incl. DKMS source
+#   make deb       Debian packages (dpkg-buildpackage -us -uc -b) in build/deb/
+#   make pkg-test  install them into a clean Debian 12 root and check them
+#                  (PKG_TEST_ARGS=--demo: and run the demo from them)
 #
 #   make debug-kernel  build Debian's linux-source-6.1 once, with lockdep,
 #                  KASAN, DEBUG_ATOMIC_SLEEP, kmemleak (build/debug-kernel/;
@@ -141,11 +144,39 @@ install: all install-dkms-src
 	for d in $(SUBDIRS); do $(MAKE) -C $$d install DESTDIR=$(DESTDIR) \
 		PREFIX=$(PREFIX) || exit 1; done
 
+# Debian packages.  dpkg-buildpackage runs in a copy of the source
+# (build/deb/qkd-ipsec-VERSION: it writes its results next to the source
+# tree and cleans the tree first), against the configured strongSwan source
+# that fetch-strongswan-src.sh prepares (QKD_SS_SRC).  DEB_BUILD_OPTIONS
+# (e.g. nocheck) is passed through.
+DEB_DIR    := $(REPO)/build/deb
+DEB_SRC    := $(DEB_DIR)/qkd-ipsec-$(VERSION)
+QKD_SS_SRC ?= $(REPO)/build/strongswan-src
+
+deb:
+	SS_SRC_DIR=$(QKD_SS_SRC) charon-plugin/fetch-strongswan-src.sh
+	rm -rf $(DEB_SRC) $(DEB_DIR)/*.deb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo
+	mkdir -p $(DEB_SRC)
+	if git -C $(REPO) rev-parse --git-dir >/dev/null 2>&1; then \
+		git -C $(REPO) ls-files -z -co --exclude-standard | \
+			(cd $(REPO) && xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh) | \
+			tar -C $(REPO) --null -T - -cf - | tar -C $(DEB_SRC) -xf -; \
+	else \
+		tar -C $(REPO) --exclude=./build -cf - . | tar -C $(DEB_SRC) -xf -; \
+	fi
+	cd $(DEB_SRC) && QKD_SS_SRC=$(abspath $(QKD_SS_SRC)) QKD_LINUX_SRC=$(LINUXSRC) \
+		dpkg-buildpackage -us -uc -b
+	ls -l $(DEB_DIR)/*.deb
+
+# PKG_TEST_ARGS=--demo: also the two-site demo from the packages' files.
+pkg-test: deb
+	selftests/pkg-test.sh $(PKG_TEST_ARGS)
+
 clean: module-clean
 	$(MAKE) -C selftests/kmod clean
 	$(MAKE) -C selftests/userspace clean
 	for d in lib $(SUBDIRS); do $(MAKE) -C $$d clean; done
 
 .PHONY: all module module-clean module-checks netlink-gen checkpatch selftests deps \
-	check check-host check-interop bench fuzz demo install install-dkms-src clean \
-	lib $(SUBDIRS) debug-kernel debug-module check-debug
+	check check-host check-interop bench fuzz demo install install-dkms-src deb \
+	pkg-test clean lib $(SUBDIRS) debug-kernel debug-module check-debug

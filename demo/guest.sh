@@ -29,6 +29,14 @@ PLUGIN=$REPO/build/charon-plugin/libstrongswan-qkd.so
 QKDCTL=$REPO/userspace/qkdctl/qkdctl
 AGENT=$REPO/userspace/agent/qkd-agent
 SIM=$REPO/userspace/kms-sim/qkd-kms-sim
+# DEMO_INSTALLED=1: the module, plugin and programs as the Debian packages
+# install them (selftests/pkg-test.sh --demo runs this script in a root
+# with the packages installed and the module loaded).
+if [[ ${DEMO_INSTALLED:-0} == 1 ]]; then
+	QKD_KO=$(modinfo -n qkd 2>/dev/null || echo "/lib/modules/$(uname -r)/updates/dkms/qkd.ko")
+	PLUGIN=/usr/lib/ipsec/plugins/libstrongswan-qkd.so
+	QKDCTL=/usr/sbin/qkdctl AGENT=/usr/sbin/qkd-agent SIM=/usr/sbin/qkd-kms-sim
+fi
 
 T=$(mktemp -d /tmp/qkd-demo.XXXXXX)	# configs, certificates, private keys
 chmod 700 "$T"
@@ -127,7 +135,8 @@ hdr "qkd-ipsec demo: two sites keyed by a simulated QKD link (${DURATION} s of t
 say "guest kernel $(uname -r); loading the qkd module, veth, XFRM, ESP"
 grep -q '^qkd ' /proc/modules || insmod "$QKD_KO"
 modprobe -a veth xfrm_user esp4 xfrm4_tunnel tunnel4 2>/dev/null || true
-install -m 0644 "$PLUGIN" /usr/lib/ipsec/plugins/libstrongswan-qkd.so
+[[ $PLUGIN -ef /usr/lib/ipsec/plugins/libstrongswan-qkd.so ]] ||
+	install -m 0644 "$PLUGIN" /usr/lib/ipsec/plugins/libstrongswan-qkd.so
 
 # The first GCM SA loads and self-tests the crypto modules (seconds under
 # TCG): do it in the background now, not during the first IKE exchange.
