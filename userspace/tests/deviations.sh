@@ -340,7 +340,9 @@ adm "/admin/replica?name=b&up=1"
 # back within two kme_failback periods (a try may come just before the start)
 for _ in $(seq 40); do [ "$(act $MA m $PA)$(act $MB s $PB)" = 11 ] && break; sleep 0.25; done
 o2=$(obt $MA m initiator)
-sleep 1.5
+# keys from the first replica: wait for them with a deadline, not a fixed
+# sleep (a loaded host made 1.5 s too short once)
+for _ in $(seq 40); do ge "$(obt $MA m initiator)" $((o2 + 5)) && break; sleep 0.25; done
 tap '[ "$(act $MA m $PA)$(act $MB s $PB)" = 11 ] && [ "$(lines rep-a.log "trying the first KME")" -ge 1 ] &&
 	ge "$(obt $MA m initiator)" $((o2 + 5)) && [ "$(metric $MA "qkd_agent_kme_up{link=\"m\",kme=\"https://localhost:$PA\"}")" = 1 ]' \
 	"first replicas back: both agents fail back after kme_failback (3 s) and get keys there (active $(act $MA m $PA)$(act $MB s $PB), $o2 -> $(obt $MA m initiator))"
