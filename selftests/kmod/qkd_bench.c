@@ -30,6 +30,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+
 #include "libqkd.h"
 #include "clock.h"
 
@@ -235,8 +238,46 @@ static int bench_memory(unsigned long max_keys)
 	return 0;
 }
 
+/*
+ * The physical floor of a take: one bare genetlink round trip
+ * (CTRL_CMD_GETFAMILY "qkd", answered by genetlink's own controller) on a
+ * plain libmnl socket.  Seconds per round trip, or < 0.
+ */
+static double genl_round_trip_s(unsigned int n)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *s = mnl_socket_open(NETLINK_GENERIC);
+	unsigned int i, seq;
+	double t;
+
+	if (!s || mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0)
+		return -1;
+	t = now_s();
+	for (i = 0, seq = 1; i < n; i++, seq++) {
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		struct genlmsghdr *g;
+
+		nlh->nlmsg_type = GENL_ID_CTRL;
+		nlh->nlmsg_flags = NLM_F_REQUEST;
+		nlh->nlmsg_seq = seq;
+		g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+		g->cmd = CTRL_CMD_GETFAMILY;
+		g->version = 1;
+		mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, QKD_FAMILY_NAME);
+		if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) < 0 ||
+		    mnl_socket_recvfrom(s, buf, sizeof(buf)) <= 0) {
+			mnl_socket_close(s);
+			return -1;
+		}
+	}
+	t = now_s() - t;
+	mnl_socket_close(s);
+	return t / n;
+}
+
 static int bench_speed(unsigned int total)
 {
+	double rate1 = 0, take_s = 0, genl_s;
 	const unsigned int batches[] = { 1, 16, 256 };
 	struct qkd_link_opts o;
 	struct qkd_key_buf got;
@@ -265,7 +306,12 @@ static int bench_speed(unsigned int total)
 			}
 		}
 		t = now_s() - t;
-		printf("inject batch %3u: %9.0f keys/s\n", batches[b], total / t);
+		printf("inject batch %3u: %9.0f keys/s", batches[b], total / t);
+		if (b == 0)
+			rate1 = total / t;
+		else
+			printf("  (%.1fx batch 1)", total / t / rate1);
+		printf("\n");
 		t = now_s();
 		for (i = 0; i < total; i++)
 			if (qkd_key_take(nl, "bench", NULL, -1, &got)) {
@@ -274,7 +320,14 @@ static int bench_speed(unsigned int total)
 			}
 		t = now_s() - t;
 		printf("take (oldest)   : %9.0f keys/s\n", total / t);
+		take_s += t / total;
 	}
+	take_s /= sizeof(batches) / sizeof(batches[0]);
+	genl_s = genl_round_trip_s(total);
+	if (genl_s > 0)
+		printf("genetlink round trip (CTRL_CMD_GETFAMILY): %.1f us; one take "
+		       "%.1f us = %.2fx the floor\n", genl_s * 1e6, take_s * 1e6,
+		       take_s / genl_s);
 	explicit_bzero(keys, sizeof(keys));
 	explicit_bzero(&got, sizeof(got));
 	qkd_nl_free(nl);
