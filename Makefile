@@ -8,7 +8,7 @@
 #   make check     build, then run host tests, static checks and the guest
 #                  tests; ends with "N passed, N failed"
 #   make check-interop  our gateway against libreswan 4.10 and plain
-#                  strongSwan in the guest (selftests/interop; not in check)
+#                  strongSwan in the guest, long mode (check: short mode)
 #   make demo      the two-site demo on a simulated QKD link (see README)
 #   make bench     bytes per buffered key and throughput (in the guest)
 #   make fuzz      libFuzzer on every parser harness (FUZZ_SECONDS each)
@@ -85,7 +85,7 @@ $(SUBDIRS):
 deps:
 	selftests/install-deps $(DEB_LISTS)
 	selftests/interop/fetch-libreswan.sh || \
-		echo "deps: warning: libreswan not unpacked (only make check-interop needs it)"
+		echo "deps: warning: libreswan not unpacked (the guest-interop suite will fail)"
 
 check: all
 	selftests/run-all

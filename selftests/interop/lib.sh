@@ -72,7 +72,7 @@ use_family() {	# use_family 4|6
 # esp_proposals = aes256gcm16-qkd, aes256gcm16-x25519
 start_ours() {	# start_ours TAG
 	CONF_PLUGIN=yes CONF_PRIV=yes CONF_LOAD='' CONF_CHARON='' CONF_RTO=''
-	CONF_QKD=$(qkd_link_by_id a prefer 2000)
+	CONF_QKD=$(qkd_link_by_id a "${OURS_POLICY:-prefer}" 2000)
 	write_conf a
 	SW_PROPOSALS='' SW_REMOTE='' SW_ESP=$OURS_ESP
 	write_swanctl a
@@ -153,6 +153,9 @@ run_scenario() {	# run_scenario TAG FAMILY KEY_PREFIX REKEYS_PER_SIDE
 	ok $? "$t: ours started (plugin loaded, prefer link for gw-b, $OURS_KEYS keys in the module, esp_proposals = $OURS_ESP)"
 	peer_start "$t"
 	ok $? "$t: peer started and its connection loaded"
+	# the control of run_require's watcher: here it must see every SA
+	xfrm_keyed_watch a "$T/$t-watch-a"
+	sleep 0.5
 	sw a --initiate --child net --timeout 60 > "$L/$t-initiate.out" 2>&1
 	c=$(wait_new_pair "" 30)
 	ok $? "$t: ours initiated ($fam): IKE_SA and first CHILD_SA up, SPIs $c on both kernels"
@@ -202,6 +205,12 @@ run_scenario() {	# run_scenario TAG FAMILY KEY_PREFIX REKEYS_PER_SIDE
 		c=$nc
 	done
 
+	xfrm_unwatch a
+	sleep 0.3
+	local keyed
+	keyed=$(grep -cE '^(new|updated) [^ ]+ 1$' "$T/$t-watch-a")
+	[ "$keyed" = $((2 * (nr + 1))) ] && [ ! -s "$T/watch-a.err" ]
+	ok $? "$t: xfrm monitor saw each CHILD_SA's two keyed SAs being installed in ours' kernel ($keyed for $((nr + 1)) CHILD_SAs)"
 	local pikes
 	pikes=$(peer_ike_count)
 	[ $lost = 0 ] && [ "$pikes" = 1 ] && [ "$(ike_spis a)" = "$i0" ]
@@ -223,6 +232,67 @@ run_scenario() {	# run_scenario TAG FAMILY KEY_PREFIX REKEYS_PER_SIDE
 	[ ! -s "$T/bad-b" ]
 	ok $? "$t: the peer's log shows no failed exchange"
 	sed 's/^/#   peer: /' "$T/bad-b" | head -8
+	sw a --terminate --ike gw > /dev/null 2>&1
+}
+
+# Every XFRM state message of ours' kernel as "EVENT SPI KEYED": EVENT new,
+# updated or deleted, KEYED 1 if it carries an algorithm (aead/enc/auth
+# line: an SA that was keyed), 0 for the larval SA charon's SPI allocation
+# makes (XFRM_MSG_ALLOCSPI; deleted again when the CHILD_SA is refused).
+# Only these words leave awk: a keyed SA's message holds key material.
+xfrm_keyed_watch() {	# xfrm_keyed_watch NAME OUTFILE (stop with xfrm_unwatch NAME)
+	ip -n "$(ns_of "$1")" xfrm monitor SA 2>"$T/watch-$1.err" > >(awk '
+		function out() { if (spi != "") print ev, spi, keyed; spi = ""; fflush() }
+		/^(Deleted |Updated )?src / { out(); ev = "new"; keyed = 0
+			if ($1 == "Deleted") ev = "deleted"; if ($1 == "Updated") ev = "updated" }
+		$1 == "proto" && $2 == "esp" { spi = $4 }
+		$1 == "aead" || $1 == "enc" || $1 == "auth-trunc" || $1 == "auth" { keyed = 1 }
+		END { out() }' > "$2") &
+	echo $! > "$T/watch-$1.pid"
+}
+
+# ---------------------------------------------------------------- require
+# Policy require for a peer without the plugin: no CHILD_SA may ever be
+# installed in ours' kernel (watched with xfrm monitor, so an SA installed
+# and deleted between two polls is seen), the IKE_AUTH CHILD_SA the peer
+# installed as responder is deleted at once, a CHILD_SA the peer then
+# initiates is refused before anything is installed, and no key is taken.
+# Peer hook: peer_initiate TAG (the peer brings the CHILD_SA up itself).
+run_require() {	# run_require TAG FAMILY KEY_PREFIX
+	local t=$1 w
+	diag "---- $t: policy require, IPv$2 ($(($(date +%s) - START)) s)"
+	use_family "$2"
+	OURS_POLICY=require start_ours "$t" "$3"
+	ok $? "$t: ours started (require link for gw-b, $OURS_KEYS keys in the module)"
+	peer_start "$t"
+	ok $? "$t: peer started and its connection loaded"
+	xfrm_keyed_watch a "$T/$t-watch-a"
+	sleep 0.5
+	sw a --initiate --child net --timeout 60 > "$L/$t-initiate.out" 2>&1
+	wait_log a 'qkd: refusing CHILD_SA net.*policy require.*no key exchange: created in IKE_AUTH' 1 60
+	ok $? "$t: ours refused the IKE_AUTH CHILD_SA (no key exchange; policy require): one line"
+	w=0
+	until [ -z "$(xfrm_spis b)" ] || [ $w -ge 60 ]; do sleep 0.5; w=$((w + 1)); done
+	[ -z "$(xfrm_spis b)" ] && [ -z "$(xfrm_spis a)" ]
+	ok $? "$t: no ESP SA left in either kernel after the refusal (the peer's IKE_AUTH CHILD_SA is deleted by ours; waited $((w / 2)) s)"
+	peer_initiate "$t" > "$L/$t-peer-initiate.out" 2>&1
+	wait_log a 'qkd: refusing CHILD_SA net.*policy require' 2 90
+	ok $? "$t: the CHILD_SA the peer then initiated was refused by ours too (second refusal line)"
+	sleep 2
+	[ -z "$(xfrm_spis b)" ] && [ -z "$(xfrm_spis a)" ]
+	ok $? "$t: no ESP SA in either kernel after the peer's attempt (ours: '$(xfrm_spis a)', peer: '$(xfrm_spis b)')"
+	xfrm_unwatch a
+	sleep 0.3
+	# the larval SAs of the SPI allocations are all the kernel may report
+	[ -f "$T/$t-watch-a" ] && [ ! -s "$T/watch-a.err" ] &&
+		! grep -qv '^deleted [^ ]* 0$' "$T/$t-watch-a"
+	ok $? "$t: ours' kernel never installed an ESP SA (xfrm monitor: $(grep -c . "$T/$t-watch-a") messages, all deletions of unkeyed larval SAs: $(grep -c '^deleted [^ ]* 0$' "$T/$t-watch-a"))"
+	sed 's/^/#   xfrm: /' "$T/$t-watch-a" | head -8
+	local tk wn kb
+	tk=$(stat_of a taken); wn=$(stat_of a wanted); kb=$(stat_of a keys_buffered)
+	[ "$tk" = 0 ] && [ "$wn" = 0 ] && [ "$kb" = "$OURS_KEYS" ] &&
+		[ "$(logcount a 'qkd: ERROR')" = 0 ]
+	ok $? "$t: no QKD key taken (taken=$tk wanted=$wn keys_buffered=$kb of $OURS_KEYS), no 'installed despite require' error"
 	sw a --terminate --ike gw > /dev/null 2>&1
 }
 

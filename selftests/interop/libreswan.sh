@@ -15,7 +15,9 @@
 # each side, alternating, the first by ours right after IKE_AUTH (swanctl
 # --rekey, whack --rekey-ipsec); each must change the SPIs in both kernels, keep the
 # IKE_SA and carry ping traffic counted on all four ESP SAs; no QKD key may
-# be taken from ours' module and no exchange may fail.  See README.md.
+# be taken from ours' module and no exchange may fail.  Then policy
+# require (IPv4): no CHILD_SA installed in ours' kernel, whoever
+# initiates, the peer's IKE_AUTH CHILD_SA deleted at once.  See README.md.
 # Output: TAP.
 set -u
 
@@ -32,6 +34,10 @@ peer_rekey() {	# peer_rekey TAG ROUND
 # IKE SAs pluto holds established ("#N: "gw"... ESTABLISHED_IKE_SA")
 peer_ike_count() {
 	whack --showstates 2>/dev/null | grep -c 'ESTABLISHED_IKE_SA'
+}
+# bring the CHILD_SA up from the peer (a new IKE_SA if it has none)
+peer_initiate() {	# peer_initiate TAG
+	whack --initiate --name gw --asynchronous
 }
 PEER_LOG=
 peer_bad_lines() {	# peer_bad_lines OUT
@@ -51,4 +57,7 @@ for f in $FAMILIES; do
 	run_scenario "lsw$f" "$f" "a$k" "$(rekeys_for "$f")"
 	end_scenario "lsw$f"
 done
+PEER_LOG=$L/lsw-req-pluto.log
+run_require lsw-req 4 a9
+end_scenario lsw-req
 finish

@@ -33,6 +33,10 @@ peer_start() {	# peer_start TAG
 peer_rekey() {	# peer_rekey TAG ROUND
 	sw b --rekey --child net
 }
+# bring the CHILD_SA up from the peer (a new IKE_SA if it has none)
+peer_initiate() {	# peer_initiate TAG
+	sw b --initiate --child net --timeout 60
+}
 peer_ike_count() {
 	ike_count b
 }
@@ -48,4 +52,6 @@ for f in $FAMILIES; do
 	run_scenario "sw$f" "$f" "b$k" "$(rekeys_for "$f")"
 	end_scenario "sw$f"
 done
+run_require sw-req 4 b9
+end_scenario sw-req
 finish
