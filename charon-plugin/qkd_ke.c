@@ -180,6 +180,10 @@ static void apply_binding(private_qkd_ke_t *this)
 	}
 	this->policy = this->child_policy;
 	this->sticky_now = this->child_sticky;
+	if (!this->child[0])
+	{	/* the link has no child rules: the lines stay as they were */
+		return;
+	}
 	len = strlen(this->peer);
 	snprintf(this->peer + len, sizeof(this->peer) - len, ", %s",
 			 this->child);

@@ -97,7 +97,8 @@ void qkd_ke_sa_gone(uint32_t ike_sa_uid);
  * @param policy		the CHILD_SA's own policy (child rule, link or
  *						default, with sticky; not the peer's announcement)
  * @param sticky		the policy is require because of sticky
- * @param what			CHILD_SA and rule, for the log
+ * @param what			CHILD_SA and rule, appended to the object's log
+ *						lines ("" to leave them as they are)
  * @return				TRUE if an object was bound
  */
 bool qkd_ke_bind_child(uint32_t ike_sa_uid, qkd_policy_t policy, bool sticky,

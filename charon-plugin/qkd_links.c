@@ -363,13 +363,42 @@ static bool load_rules(entry_t *entry, char *link)
 	return valid;
 }
 
+/**
+ * Parse links.<name>.remote_addrs (invalid elements are logged, ignored)
+ */
+static void load_addrs(entry_t *entry, char *name)
+{
+	enumerator_t *enumerator;
+	traffic_selector_t *ts;
+	char *addrs, *addr;
+
+	addrs = lib->settings->get_str(lib->settings,
+						"%s.plugins.qkd.links.%s.remote_addrs", NULL,
+						lib->ns, name);
+	if (!addrs)
+	{
+		return;
+	}
+	enumerator = enumerator_create_token(addrs, ",", " ");
+	while (enumerator->enumerate(enumerator, &addr))
+	{
+		ts = parse_addr(addr);
+		if (!ts)
+		{
+			DBG1(DBG_IKE, "qkd: link '%s': invalid remote_addrs element "
+				 "'%s', ignored", name, addr);
+			continue;
+		}
+		entry->addrs->insert_last(entry->addrs, ts);
+	}
+	enumerator->destroy(enumerator);
+}
+
 static entry_t *load_entry(private_qkd_links_t *this, char *name,
 						   uint32_t default_wait)
 {
 	entry_t *entry;
-	enumerator_t *enumerator;
-	char *link, *id, *addrs, *policy, *addr;
-	traffic_selector_t *ts;
+	char *link, *id, *policy;
 	int wait;
 
 	INIT(entry,
@@ -421,25 +450,7 @@ static entry_t *load_entry(private_qkd_links_t *this, char *name,
 		entry->id = identification_create_from_string(id);
 	}
 
-	addrs = lib->settings->get_str(lib->settings,
-						"%s.plugins.qkd.links.%s.remote_addrs", NULL,
-						lib->ns, name);
-	if (addrs)
-	{
-		enumerator = enumerator_create_token(addrs, ",", " ");
-		while (enumerator->enumerate(enumerator, &addr))
-		{
-			ts = parse_addr(addr);
-			if (!ts)
-			{
-				DBG1(DBG_IKE, "qkd: link '%s': invalid remote_addrs element "
-					 "'%s', ignored", name, addr);
-				continue;
-			}
-			entry->addrs->insert_last(entry->addrs, ts);
-		}
-		enumerator->destroy(enumerator);
-	}
+	load_addrs(entry, name);
 	if (!entry->id && !entry->addrs->get_count(entry->addrs))
 	{
 		DBG1(DBG_IKE, "qkd: link '%s' has neither remote_id nor remote_addrs, "

@@ -767,13 +767,15 @@ METHOD(listener_t, ike_updown, bool,
 	if (view.announced)
 	{
 		DBG1(DBG_IKE, "qkd: %s[%u] (%Y) announced qkd protocol v%u%s%s; "
-			 "%s, policy %N", ike_sa->get_name(ike_sa),
+			 "%s, policy %N%s", ike_sa->get_name(ike_sa),
 			 ike_sa->get_unique_id(ike_sa), ike_sa->get_other_id(ike_sa),
 			 view.version, view.peer_flags & QKD_ANNOUNCE_F_LINK ?
 			 ", a link for us" : ", no link for us",
 			 view.peer_flags & QKD_ANNOUNCE_F_REQUIRE ? ", require" : "",
 			 view.usable ? "CHILD_SAs are keyed with QKD" :
-			 qkd_peer_why_not(&view), qkd_policy_names, view.policy);
+			 qkd_peer_why_not(&view), qkd_policy_names, view.policy,
+			 view.have_link && view.link.child_rules ?
+			 " (the link's; child rules may override it per CHILD_SA)" : "");
 	}
 	else
 	{
@@ -851,15 +853,15 @@ static void refuse_child(ike_sa_t *ike_sa, child_sa_t *child_sa,
 				 "the peer did not select qkd" : qkd_peer_why_not(view));
 	}
 	DBG1(DBG_IKE, "qkd: refusing CHILD_SA %s{%u} with %s[%u] (%Y): policy "
-		 "require from %s%s and it would be keyed without QKD (%s) (refusal "
-		 "#%u; existing SAs stay%s)", child_sa->get_name(child_sa),
-		 child_sa->get_unique_id(child_sa), ike_sa->get_name(ike_sa),
-		 ike_sa->get_unique_id(ike_sa), ike_sa->get_other_id(ike_sa),
-		 qkd_peer_policy_source(view, src, sizeof(src)),
-		 view->sticky_now ? " (sticky)" : view->peer_requires ?
-		 " (the peer announced require)" : "", why,
+		 "require%s and it would be keyed without QKD (%s) (refusal #%u; "
+		 "existing SAs stay%s); policy set by %s",
+		 child_sa->get_name(child_sa), child_sa->get_unique_id(child_sa),
+		 ike_sa->get_name(ike_sa), ike_sa->get_unique_id(ike_sa),
+		 ike_sa->get_other_id(ike_sa), view->sticky_now ? " (sticky)" :
+		 view->peer_requires ? " (the peer announced require)" : "", why,
 		 qkd_count(QKD_CNT_CHILD_REFUSED), type == NARROW_RESPONDER ? "" :
-		 ", the peer's new SA is deleted");
+		 ", the peer's new SA is deleted",
+		 qkd_peer_policy_source(view, src, sizeof(src)));
 	veto(local, remote);
 }
 
@@ -886,9 +888,13 @@ METHOD(listener_t, narrow, bool,
 	if (type == NARROW_INITIATOR_PRE_AUTH || type == NARROW_RESPONDER)
 	{	/* the key exchange object (if qkd) was created and has not decided
 		 * yet: it keys this CHILD_SA, under its policy */
+		what[0] = '\0';
+		if (view.have_link && view.link.child_rules)
+		{	/* log lines of links without rules stay as they were */
+			child_what(child_sa, &view, what, sizeof(what));
+		}
 		qkd_ke_bind_child(ike_sa->get_unique_id(ike_sa), view.own_policy,
-						  view.sticky_now,
-						  child_what(child_sa, &view, what, sizeof(what)));
+						  view.sticky_now, what);
 	}
 	if (type == NARROW_INITIATOR_PRE_NOAUTH ||
 		type == NARROW_INITIATOR_PRE_AUTH)
@@ -956,18 +962,18 @@ METHOD(listener_t, child_keys, bool,
 	if (view.policy == QKD_POLICY_REQUIRE)
 	{	/* vetoed in narrow(): must not happen */
 		DBG1(DBG_IKE, "qkd: ERROR: CHILD_SA %s{%u} installed without a QKD "
-			 "key (%s) despite policy require from %s",
+			 "key (%s) despite policy require; policy set by %s",
 			 child_sa->get_name(child_sa), child_sa->get_unique_id(child_sa),
 			 why, qkd_peer_policy_source(&view, src, sizeof(src)));
 		return TRUE;
 	}
 	DBG1(DBG_IKE, "qkd: WARNING: CHILD_SA %s{%u} with %s[%u] (%Y) keyed "
-		 "without QKD (%s): policy prefer from %s (classical CHILD_SA #%u; "
-		 "not quantum-safe)", child_sa->get_name(child_sa),
+		 "without QKD (%s): policy prefer (classical CHILD_SA #%u; not "
+		 "quantum-safe); policy set by %s", child_sa->get_name(child_sa),
 		 child_sa->get_unique_id(child_sa), ike_sa->get_name(ike_sa),
 		 ike_sa->get_unique_id(ike_sa), ike_sa->get_other_id(ike_sa), why,
-		 qkd_peer_policy_source(&view, src, sizeof(src)),
-		 qkd_count(QKD_CNT_CLASSICAL));
+		 qkd_count(QKD_CNT_CLASSICAL),
+		 qkd_peer_policy_source(&view, src, sizeof(src)));
 	return TRUE;
 }
 
