@@ -13,7 +13,9 @@
 #  2. with keys both CHILD_SAs are created and rekeyed with a QKD key;
 #  3. without keys: finance's rekey is refused (no message, old SA stays,
 #     one line naming the child and the rule, counter), web's falls back to
-#     X25519 alone with a warning on both sides (counter);
+#     X25519 alone with a warning on both sides (counter); with keys that
+#     only a holds (b's copies never arrive): b refuses finance's rekey by
+#     its own rule, web falls back on both sides;
 #  4. a second IKE_SA without childless: web's IKE_AUTH CHILD_SA comes up
 #     with a warning (prefer), finance's is refused by the responder's
 #     narrow veto (one line, counter).
@@ -304,6 +306,29 @@ echo "$c" | grep -q "keys taken as initiator 0, as responder 4, X25519-only fall
 ok $? "b's counters: fallbacks 1, refused 0 ($c)"
 [ "$(spis a finance)" = "$f2" ] && qkd_sa a finance
 ok $? "finance still on its QKD-keyed SA"
+
+# --- 3b. a has keys, b never gets their copies (responder side): finance
+# refused by b's own rule, web falls back on both sides (spare keys: a
+# retry of step 3's finance rekey may take one and is refused the same way)
+for i in 1 2 3 4; do
+	head -c 32 /dev/urandom > "$T/a/keys/qkdlink/initiator/$(printf 'ab%030x' "$i")"
+done
+f3=$(spis a finance); fb3=$(spis b finance); w3=$(spis a web)
+sw a --rekey --ike gw --child web >/dev/null 2>&1
+wait_for 10 changed a web "$w3"
+ok $? "3b: web rekeyed although b could not get the key (prefer on both sides)"
+wait_for 5 has_lines b "WARNING: could not get QKD key ab000000-.* for gw\[[0-9]*\] .*CHILD_SA web{[0-9]*}, child rule 'web-ts' of link 'peer' (by traffic selectors): policy prefer, falling back to X25519 alone" 1 &&
+	wait_for 5 has_lines a "WARNING: peer could not get QKD key ab000000-.* for gw\[[0-9]*\] .*CHILD_SA web{[0-9]*}, child rule 'web-ts' of link 'peer' (by traffic selectors): policy prefer, falling back to X25519 alone" 1
+ok $? "3b: b (responder) and a warn, naming web and its rule"
+sw a --rekey --ike gw --child finance >/dev/null 2>&1
+wait_for 10 has_lines b "could not get QKD key ab000000-.* for gw\[[0-9]*\] .*CHILD_SA finance{[0-9]*}, child rule 'finance' of link 'peer' (by name): policy require, refusing the key exchange" 1
+ok $? "3b: b refuses finance's rekey by its own rule (one line naming child and rule)"
+wait_for 5 has_lines a "CHILD_SA rekeying failed, trying again in" 2
+ok $? "3b: a's rekey failed (strongSwan schedules a retry)"
+[ "$(spis a finance)" = "$f3" ] && [ "$(spis b finance)" = "$fb3" ] && qkd_sa a finance && qkd_sa b finance
+ok $? "3b: finance keeps its old QKD-keyed SA on both sides"
+! grep -q "CHILD_SA finance{[0-9]*}.*falling back" "$T/a/charon.log" "$T/b/charon.log"
+ok $? "3b: finance never fell back"
 
 # --- 4. CHILD_SAs in IKE_AUTH (no key exchange): web allowed with a
 # warning, finance refused by the responder
