@@ -580,7 +580,7 @@ METHOD(qkd_links_t, lookup, bool,
  */
 static u_int ts_bits(traffic_selector_t *ts)
 {
-	host_t *net;
+	host_t *net = NULL;
 	uint8_t mask = 0;
 
 	if (ts->to_subnet(ts, &net, &mask))
