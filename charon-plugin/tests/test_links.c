@@ -69,7 +69,11 @@ static char *conf_children =
 	"           tie-r { remote_ts = 10.6.0.0/16\n policy = require }\n"
 	"           both { name = mail\n remote_ts = 10.7.0.0/16\n"
 	"                  policy = prefer }\n"
+	"           v6 { remote_ts = 2001:db8::/32\n policy = prefer }\n"
 	"          } }\n"
+	"   badv6 { remote_addrs = 198.51.100.7\n"
+	"           children { web { remote_ts = 2001:db8::/129\n"
+	"                            policy = prefer } } }\n"
 	"   nopol { remote_addrs = 198.51.100.1\n"
 	"           children { finance { name = finance } } }\n"
 	"   badpol { remote_addrs = 198.51.100.2\n"
@@ -118,8 +122,8 @@ static void test_children(qkd_links_t *links)
 	ok(count == 1, "child rules: only the link with valid rules loaded (%d; "
 	   "missing policy, bad policy, unknown key, bad ts, empty name list, "
 	   "subsection each reject their link)", count);
-	ok(look(links, NULL, "192.0.2.9", &info) && info.child_rules == 8 &&
-	   info.child_prefer && info.child_require, "8 rules, prefer and "
+	ok(look(links, NULL, "192.0.2.9", &info) && info.child_rules == 9 &&
+	   info.child_prefer && info.child_require, "9 rules, prefer and "
 	   "require among them");
 	ok(!look(links, NULL, "198.51.100.1", &info) &&
 	   !look(links, NULL, "198.51.100.4", &info),
@@ -161,6 +165,11 @@ static void test_children(qkd_links_t *links)
 	   "name and ts rule: one of them not matching is no match");
 	ok(!child(links, "x", "10.9.0.1/32", &m) && !m.matched,
 	   "no rule matches: the link's policy applies");
+	ok(child(links, "x", "2001:db8:1::/48", &m) && streq(m.rule, "v6") &&
+	   !child(links, "x", "2001:db9::/48", &m),
+	   "IPv6 traffic selector rule (inside matches, outside does not)");
+	ok(!look(links, NULL, "198.51.100.7", &info),
+	   "IPv6 prefix length 129 rejected (link ignored)");
 	ok(!links->match_child(links, "nolink", "finance", NULL, NULL, &m),
 	   "unknown link section: no rule");
 }
