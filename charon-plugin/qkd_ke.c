@@ -72,8 +72,15 @@ struct private_qkd_ke_t {
 	/** the policy is require because of sticky */
 	bool sticky_now;
 
-	/** IKE_SA and peer, for the log */
-	char peer[160];
+	/** IKE_SA and peer (and the CHILD_SA once bound), for the log */
+	char peer[352];
+
+	/** bound to the CHILD_SA it keys (qkd_ke_bind_child()): its policy
+	 * (child rule, link or default, with sticky) replaces the link's */
+	bool bound;
+	qkd_policy_t child_policy;
+	bool child_sticky;
+	char child[192];
 
 	/** unique ID of the IKE_SA (0: unknown) */
 	uint32_t ike_sa_uid;
@@ -130,6 +137,10 @@ static struct {
 	u_int waiting;
 } wait_slots[MAX_WAIT_SLOTS];
 
+/** objects not bound to a CHILD_SA yet (private_qkd_ke_t), newest last;
+ * protected by state_lock */
+static linked_list_t *unbound;
+
 /** peer of new objects without a daemon (unit tests only) */
 static struct {
 	identification_t *id;
@@ -153,6 +164,125 @@ void qkd_ke_test_set_peer(identification_t *id, host_t *host, uint32_t uid)
 	test_peer.id = id;
 	test_peer.host = host;
 	test_peer.uid = uid;
+}
+
+/**
+ * The policy of the CHILD_SA this object keys, once bound (also after
+ * capture_peer() ran again for a new attempt)
+ */
+static void apply_binding(private_qkd_ke_t *this)
+{
+	size_t len;
+
+	if (!this->bound)
+	{
+		return;
+	}
+	this->policy = this->child_policy;
+	this->sticky_now = this->child_sticky;
+	if (!this->child[0])
+	{	/* the link has no child rules: the lines stay as they were */
+		return;
+	}
+	len = strlen(this->peer);
+	snprintf(this->peer + len, sizeof(this->peer) - len, ", %s",
+			 this->child);
+}
+
+static void unbound_add(private_qkd_ke_t *this)
+{
+	pthread_mutex_lock(&state_lock);
+	if (!unbound)
+	{
+		unbound = linked_list_create();
+	}
+	unbound->insert_last(unbound, this);
+	pthread_mutex_unlock(&state_lock);
+}
+
+static void unbound_remove(private_qkd_ke_t *this)
+{
+	pthread_mutex_lock(&state_lock);
+	if (unbound)
+	{
+		unbound->remove(unbound, this, NULL);
+		if (!unbound->get_count(unbound))
+		{
+			unbound->destroy(unbound);
+			unbound = NULL;
+		}
+	}
+	pthread_mutex_unlock(&state_lock);
+}
+
+/**
+ * Whether the object has made no policy decision yet: an initiator before
+ * its INIT, a responder before its take
+ */
+static bool undecided(private_qkd_ke_t *this)
+{
+	return !this->failed && (this->role == ROLE_UNKNOWN ||
+		(this->role == ROLE_RESPONDER && this->init_received &&
+		 !this->resp_done));
+}
+
+bool qkd_ke_bind_child(uint32_t uid, qkd_policy_t policy, bool sticky,
+					   const char *what)
+{
+	enumerator_t *enumerator;
+	private_qkd_ke_t *this, *found = NULL;
+
+	pthread_mutex_lock(&state_lock);
+	if (unbound && uid)
+	{
+		enumerator = unbound->create_enumerator(unbound);
+		while (enumerator->enumerate(enumerator, &this))
+		{
+			if (this->ike_sa_uid == uid && undecided(this))
+			{	/* the newest one wins */
+				found = this;
+			}
+		}
+		enumerator->destroy(enumerator);
+		if (found)
+		{
+			unbound->remove(unbound, found, NULL);
+		}
+	}
+	pthread_mutex_unlock(&state_lock);
+	if (!found)
+	{
+		return FALSE;
+	}
+	found->bound = TRUE;
+	found->child_policy = policy;
+	found->child_sticky = sticky;
+	snprintf(found->child, sizeof(found->child), "%s", what);
+	apply_binding(found);
+	DBG2(DBG_IKE, "qkd: key exchange for %s: policy %N", found->peer,
+		 qkd_policy_names, found->policy);
+	return TRUE;
+}
+
+void qkd_ke_unbind_pending(uint32_t uid)
+{
+	enumerator_t *enumerator;
+	private_qkd_ke_t *this;
+
+	pthread_mutex_lock(&state_lock);
+	if (unbound)
+	{
+		enumerator = unbound->create_enumerator(unbound);
+		while (enumerator->enumerate(enumerator, &this))
+		{
+			if (this->ike_sa_uid == uid)
+			{
+				unbound->remove_at(unbound, enumerator);
+			}
+		}
+		enumerator->destroy(enumerator);
+	}
+	pthread_mutex_unlock(&state_lock);
 }
 
 void qkd_ke_log_stats(void)
@@ -418,6 +548,7 @@ static void capture_peer(private_qkd_ke_t *this, ike_sa_t *ike_sa)
 	/* the peer's current policy comes with its KE data (REQUIRE flag) */
 	this->policy = this->view.own_policy;
 	this->sticky_now = this->view.sticky_now;
+	apply_binding(this);
 	if (this->have_link)
 	{
 		DBG2(DBG_IKE, "qkd: %s uses link '%s' (module link '%s', matched by "
@@ -1006,6 +1137,7 @@ METHOD(qkd_ke_t, uses_qkd, bool,
 METHOD(key_exchange_t, destroy, void,
 	private_qkd_ke_t *this)
 {
+	unbound_remove(this);
 	/* a key that left the module but keyed nothing: say so in the audit */
 	drop_key(this, "exchange not completed");
 	memwipe(&this->init, sizeof(this->init));
@@ -1060,5 +1192,10 @@ qkd_ke_t *qkd_ke_create(key_exchange_method_t method, ...)
 	/* capture the peer now: during an IKE rekey the responder's current
 	 * IKE_SA changes midway */
 	capture_peer(this, current_sa());
+	if (this->view.authenticated && this->ike_sa_uid)
+	{	/* a CREATE_CHILD_SA exchange gets the CHILD_SA's policy from the
+		 * listener's narrow hook (qkd_ke_bind_child()) */
+		unbound_add(this);
+	}
 	return &this->public;
 }

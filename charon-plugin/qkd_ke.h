@@ -86,6 +86,32 @@ bool qkd_ke_sa_has_used_qkd(uint32_t ike_sa_uid);
 void qkd_ke_sa_gone(uint32_t ike_sa_uid);
 
 /**
+ * Give the newest undecided qkd key exchange object of an IKE_SA the
+ * policy of the CHILD_SA it keys.  strongSwan 5.9.8 creates the object
+ * before the CHILD_SA's policy is known to it; the listener calls this
+ * from its narrow hook, which runs after the object is created and before
+ * it decides anything: as initiator (NARROW_INITIATOR_PRE_*) before the
+ * INIT is built, as responder (NARROW_RESPONDER) before the take.
+ *
+ * @param ike_sa_uid	unique ID of the IKE_SA
+ * @param policy		the CHILD_SA's own policy (child rule, link or
+ *						default, with sticky; not the peer's announcement)
+ * @param sticky		the policy is require because of sticky
+ * @param what			CHILD_SA and rule, appended to the object's log
+ *						lines ("" to leave them as they are)
+ * @return				TRUE if an object was bound
+ */
+bool qkd_ke_bind_child(uint32_t ike_sa_uid, qkd_policy_t policy, bool sticky,
+					   const char *what);
+
+/**
+ * Forget the objects of an IKE_SA that were not bound (called for every
+ * message of the IKE_SA, so an object of an earlier exchange, e.g. an
+ * IKE_SA rekey, is never bound to a later CHILD_SA).
+ */
+void qkd_ke_unbind_pending(uint32_t ike_sa_uid);
+
+/**
  * Unit tests only: the peer new objects use when there is no daemon (no
  * current IKE_SA on the bus).  The objects are not copied.
  */

@@ -79,6 +79,65 @@ static void view_of(private_qkd_listener_t *this, ike_sa_t *ike_sa,
 }
 
 /**
+ * The traffic selectors of a CHILD_SA (references, destroy the list only)
+ */
+static linked_list_t *child_ts(child_sa_t *child_sa, bool local)
+{
+	enumerator_t *enumerator;
+	traffic_selector_t *ts;
+	linked_list_t *list = linked_list_create();
+
+	enumerator = child_sa->create_ts_enumerator(child_sa, local);
+	while (enumerator->enumerate(enumerator, &ts))
+	{
+		list->insert_last(list, ts);
+	}
+	enumerator->destroy(enumerator);
+	return list;
+}
+
+/**
+ * The peer of an IKE_SA for one CHILD_SA: the link's child rules apply,
+ * matched by its config name and traffic selectors (these lists, or the
+ * CHILD_SA's own if NULL)
+ */
+static void child_view(private_qkd_listener_t *this, ike_sa_t *ike_sa,
+					   child_sa_t *child_sa, linked_list_t *my_ts,
+					   linked_list_t *other_ts, qkd_peer_view_t *view)
+{
+	linked_list_t *my = my_ts ?: child_ts(child_sa, TRUE);
+	linked_list_t *other = other_ts ?: child_ts(child_sa, FALSE);
+
+	qkd_peer_view_child(this->links, ike_sa->get_other_id(ike_sa),
+						ike_sa->get_other_host(ike_sa),
+						ike_sa->get_unique_id(ike_sa),
+						ike_sa->has_condition(ike_sa, COND_AUTHENTICATED),
+						child_sa->get_name(child_sa), my, other, view);
+	if (!my_ts)
+	{
+		my->destroy(my);
+	}
+	if (!other_ts)
+	{
+		other->destroy(other);
+	}
+}
+
+/**
+ * "CHILD_SA name{id}, <what set its policy>" for logs
+ */
+static char *child_what(child_sa_t *child_sa, qkd_peer_view_t *view,
+						char *buf, size_t len)
+{
+	char src[160];
+
+	snprintf(buf, len, "CHILD_SA %s{%u}, %s", child_sa->get_name(child_sa),
+			 child_sa->get_unique_id(child_sa),
+			 qkd_peer_policy_source(view, src, sizeof(src)));
+	return buf;
+}
+
+/**
  * First key exchange method of a proposal (KE_NONE if none)
  */
 static uint16_t first_ke(proposal_t *proposal)
@@ -184,6 +243,7 @@ static void set_rekey_group(ike_sa_t *ike_sa, child_sa_t *child_sa,
 							uint16_t group, qkd_peer_view_t *view)
 {
 	proposal_t *proposal = child_sa->get_proposal(child_sa);
+	char src[160];
 
 	if (!proposal || group == KE_NONE || first_ke(proposal) == group)
 	{
@@ -194,12 +254,13 @@ static void set_rekey_group(ike_sa_t *ike_sa, child_sa_t *child_sa,
 		proposal->add_algorithm(proposal, KEY_EXCHANGE_METHOD, group, 0);
 		proposal->promote_transform(proposal, KEY_EXCHANGE_METHOD, group);
 	}
-	DBG1(DBG_IKE, "qkd: rekeys of CHILD_SA %s{%u} with %s[%u] use %N (%s)",
-		 child_sa->get_name(child_sa), child_sa->get_unique_id(child_sa),
-		 ike_sa->get_name(ike_sa), ike_sa->get_unique_id(ike_sa),
-		 key_exchange_method_names, group, view->usable ?
-		 "the peer announced the qkd plugin and a link" :
-		 qkd_peer_why_not(view));
+	DBG1(DBG_IKE, "qkd: rekeys of CHILD_SA %s{%u} with %s[%u] use %N (%s; "
+		 "policy %N from %s)", child_sa->get_name(child_sa),
+		 child_sa->get_unique_id(child_sa), ike_sa->get_name(ike_sa),
+		 ike_sa->get_unique_id(ike_sa), key_exchange_method_names, group,
+		 view->usable ? "the peer announced the qkd plugin and a link" :
+		 qkd_peer_why_not(view), qkd_policy_names, view->policy,
+		 qkd_peer_policy_source(view, src, sizeof(src)));
 }
 
 /* ------------------------------------------------------------ messages */
@@ -224,8 +285,11 @@ static void announce(private_qkd_listener_t *this, ike_sa_t *ike_sa,
 	{
 		flags |= QKD_ANNOUNCE_F_LINK;
 	}
-	if (view.policy == QKD_POLICY_REQUIRE)
-	{
+	if (view.policy == QKD_POLICY_REQUIRE &&
+		!(view.have_link && view.link.child_prefer))
+	{	/* REQUIRE says every CHILD_SA with us requires QKD: not sent if a
+		 * child rule of the link says prefer (per-child require is carried
+		 * by the REQUIRE flag of each qkd exchange and our narrow veto) */
 		flags |= QKD_ANNOUNCE_F_REQUIRE;
 	}
 	if (qkd_announce_encode(flags, QKD_KE_METHOD, data, sizeof(data)))
@@ -554,6 +618,9 @@ METHOD(listener_t, message_hook, bool,
 	{
 		return TRUE;
 	}
+	/* key exchange objects of an earlier exchange are never bound to a
+	 * later CHILD_SA */
+	qkd_ke_unbind_pending(ike_sa->get_unique_id(ike_sa));
 	switch (message->get_exchange_type(message))
 	{
 		case IKE_AUTH:
@@ -700,13 +767,15 @@ METHOD(listener_t, ike_updown, bool,
 	if (view.announced)
 	{
 		DBG1(DBG_IKE, "qkd: %s[%u] (%Y) announced qkd protocol v%u%s%s; "
-			 "%s, policy %N", ike_sa->get_name(ike_sa),
+			 "%s, policy %N%s", ike_sa->get_name(ike_sa),
 			 ike_sa->get_unique_id(ike_sa), ike_sa->get_other_id(ike_sa),
 			 view.version, view.peer_flags & QKD_ANNOUNCE_F_LINK ?
 			 ", a link for us" : ", no link for us",
 			 view.peer_flags & QKD_ANNOUNCE_F_REQUIRE ? ", require" : "",
 			 view.usable ? "CHILD_SAs are keyed with QKD" :
-			 qkd_peer_why_not(&view), qkd_policy_names, view.policy);
+			 qkd_peer_why_not(&view), qkd_policy_names, view.policy,
+			 view.have_link && view.link.child_rules ?
+			 " (the link's; child rules may override it per CHILD_SA)" : "");
 	}
 	else
 	{
@@ -744,56 +813,13 @@ METHOD(listener_t, ike_state_change, bool,
 
 /* ------------------------------------------------------------ CHILD_SAs */
 
-METHOD(listener_t, narrow, bool,
-	private_qkd_listener_t *this, ike_sa_t *ike_sa, child_sa_t *child_sa,
-	narrow_hook_t type, linked_list_t *local, linked_list_t *remote)
+/**
+ * Empty both traffic selector lists: the CHILD_SA is refused
+ */
+static void veto(linked_list_t *local, linked_list_t *remote)
 {
 	traffic_selector_t *ts;
-	qkd_peer_view_t view;
-	uint16_t ke;
-	char why[128];
 
-	switch (type)
-	{
-		case NARROW_INITIATOR_POST_NOAUTH:
-		case NARROW_INITIATOR_POST_AUTH:
-		case NARROW_RESPONDER:
-			break;
-		default:
-			return TRUE;
-	}
-	/* the proposal is selected when this hook runs; with the qkd method
-	 * the key exchange object enforces the policy itself */
-	ke = first_ke(child_sa->get_proposal(child_sa));
-	if (ke == QKD_KE_METHOD)
-	{
-		return TRUE;
-	}
-	view_of(this, ike_sa, &view);
-	if (view.policy != QKD_POLICY_REQUIRE)
-	{
-		return TRUE;
-	}
-	if (ke == KE_NONE)
-	{
-		snprintf(why, sizeof(why), "no key exchange: created in IKE_AUTH "
-				 "(use childless = force) or a proposal without PFS");
-	}
-	else
-	{
-		snprintf(why, sizeof(why), "key exchange %N; %s",
-				 key_exchange_method_names, ke, view.usable ?
-				 "the peer did not select qkd" : qkd_peer_why_not(&view));
-	}
-	DBG1(DBG_IKE, "qkd: refusing CHILD_SA %s{%u} with %s[%u] (%Y): policy "
-		 "require%s and it would be keyed without QKD (%s) (refusal #%u; "
-		 "existing SAs stay%s)", child_sa->get_name(child_sa),
-		 child_sa->get_unique_id(child_sa), ike_sa->get_name(ike_sa),
-		 ike_sa->get_unique_id(ike_sa), ike_sa->get_other_id(ike_sa),
-		 view.sticky_now ? " (sticky)" : view.peer_requires ?
-		 " (the peer announced require)" : "", why,
-		 qkd_count(QKD_CNT_CHILD_REFUSED), type == NARROW_RESPONDER ? "" :
-		 ", the peer's new SA is deleted");
 	while (local->remove_last(local, (void**)&ts) == SUCCESS)
 	{
 		ts->destroy(ts);
@@ -802,6 +828,87 @@ METHOD(listener_t, narrow, bool,
 	{
 		ts->destroy(ts);
 	}
+}
+
+/**
+ * Policy require for a CHILD_SA that would be keyed without the qkd
+ * method: refuse it (one line, a counter)
+ */
+static void refuse_child(ike_sa_t *ike_sa, child_sa_t *child_sa,
+						 narrow_hook_t type, uint16_t ke,
+						 qkd_peer_view_t *view, linked_list_t *local,
+						 linked_list_t *remote)
+{
+	char why[128], src[160];
+
+	if (ke == KE_NONE)
+	{
+		snprintf(why, sizeof(why), "no key exchange: created in IKE_AUTH "
+				 "(use childless = force) or a proposal without PFS");
+	}
+	else
+	{
+		snprintf(why, sizeof(why), "key exchange %N; %s",
+				 key_exchange_method_names, ke, view->usable ?
+				 "the peer did not select qkd" : qkd_peer_why_not(view));
+	}
+	DBG1(DBG_IKE, "qkd: refusing CHILD_SA %s{%u} with %s[%u] (%Y): policy "
+		 "require%s and it would be keyed without QKD (%s) (refusal #%u; "
+		 "existing SAs stay%s); policy set by %s",
+		 child_sa->get_name(child_sa), child_sa->get_unique_id(child_sa),
+		 ike_sa->get_name(ike_sa), ike_sa->get_unique_id(ike_sa),
+		 ike_sa->get_other_id(ike_sa), view->sticky_now ? " (sticky)" :
+		 view->peer_requires ? " (the peer announced require)" : "", why,
+		 qkd_count(QKD_CNT_CHILD_REFUSED), type == NARROW_RESPONDER ? "" :
+		 ", the peer's new SA is deleted",
+		 qkd_peer_policy_source(view, src, sizeof(src)));
+	veto(local, remote);
+}
+
+METHOD(listener_t, narrow, bool,
+	private_qkd_listener_t *this, ike_sa_t *ike_sa, child_sa_t *child_sa,
+	narrow_hook_t type, linked_list_t *local, linked_list_t *remote)
+{
+	qkd_peer_view_t view;
+	uint16_t ke;
+	char what[256];
+
+	switch (type)
+	{
+		case NARROW_INITIATOR_PRE_NOAUTH:
+		case NARROW_INITIATOR_PRE_AUTH:
+		case NARROW_INITIATOR_POST_NOAUTH:
+		case NARROW_INITIATOR_POST_AUTH:
+		case NARROW_RESPONDER:
+			break;
+		default:
+			return TRUE;
+	}
+	child_view(this, ike_sa, child_sa, local, remote, &view);
+	if (type == NARROW_INITIATOR_PRE_AUTH || type == NARROW_RESPONDER)
+	{	/* the key exchange object (if qkd) was created and has not decided
+		 * yet: it keys this CHILD_SA, under its policy */
+		what[0] = '\0';
+		if (view.have_link && view.link.child_rules)
+		{	/* log lines of links without rules stay as they were */
+			child_what(child_sa, &view, what, sizeof(what));
+		}
+		qkd_ke_bind_child(ike_sa->get_unique_id(ike_sa), view.own_policy,
+						  view.sticky_now, what);
+	}
+	if (type == NARROW_INITIATOR_PRE_NOAUTH ||
+		type == NARROW_INITIATOR_PRE_AUTH)
+	{
+		return TRUE;
+	}
+	/* the proposal is selected when this hook runs; with the qkd method
+	 * the key exchange object enforces the policy itself */
+	ke = first_ke(child_sa->get_proposal(child_sa));
+	if (ke == QKD_KE_METHOD || view.policy != QKD_POLICY_REQUIRE)
+	{
+		return TRUE;
+	}
+	refuse_child(ike_sa, child_sa, type, ke, &view, local, remote);
 	return TRUE;
 }
 
@@ -812,7 +919,7 @@ METHOD(listener_t, child_keys, bool,
 	qkd_ke_t *ke = get_qkd(dh);
 	qkd_peer_view_t view;
 	uint32_t spis[2];
-	char usage[128], why[160];
+	char usage[128], why[160], src[160];
 
 	if (ke)
 	{	/* SPIs are allocated and installed when this hook runs */
@@ -836,7 +943,7 @@ METHOD(listener_t, child_keys, bool,
 		 * key exchange object */
 		return TRUE;
 	}
-	view_of(this, ike_sa, &view);
+	child_view(this, ike_sa, child_sa, NULL, NULL, &view);
 	if (rekey_group(child_sa->get_config(child_sa), &view) == KE_NONE)
 	{	/* not configured for qkd */
 		return TRUE;
@@ -855,16 +962,18 @@ METHOD(listener_t, child_keys, bool,
 	if (view.policy == QKD_POLICY_REQUIRE)
 	{	/* vetoed in narrow(): must not happen */
 		DBG1(DBG_IKE, "qkd: ERROR: CHILD_SA %s{%u} installed without a QKD "
-			 "key (%s) despite policy require", child_sa->get_name(child_sa),
-			 child_sa->get_unique_id(child_sa), why);
+			 "key (%s) despite policy require; policy set by %s",
+			 child_sa->get_name(child_sa), child_sa->get_unique_id(child_sa),
+			 why, qkd_peer_policy_source(&view, src, sizeof(src)));
 		return TRUE;
 	}
 	DBG1(DBG_IKE, "qkd: WARNING: CHILD_SA %s{%u} with %s[%u] (%Y) keyed "
 		 "without QKD (%s): policy prefer (classical CHILD_SA #%u; not "
-		 "quantum-safe)", child_sa->get_name(child_sa),
+		 "quantum-safe); policy set by %s", child_sa->get_name(child_sa),
 		 child_sa->get_unique_id(child_sa), ike_sa->get_name(ike_sa),
 		 ike_sa->get_unique_id(ike_sa), ike_sa->get_other_id(ike_sa), why,
-		 qkd_count(QKD_CNT_CLASSICAL));
+		 qkd_count(QKD_CNT_CLASSICAL),
+		 qkd_peer_policy_source(&view, src, sizeof(src)));
 	return TRUE;
 }
 
@@ -874,13 +983,14 @@ METHOD(listener_t, child_updown, bool,
 {
 	qkd_peer_view_t view;
 	uint16_t group, negotiated;
+	char src[160];
 	job_t *job;
 
 	if (!up)
 	{
 		return TRUE;
 	}
-	view_of(this, ike_sa, &view);
+	child_view(this, ike_sa, child_sa, NULL, NULL, &view);
 	group = rekey_group(child_sa->get_config(child_sa), &view);
 	if (group == KE_NONE)
 	{
@@ -899,16 +1009,20 @@ METHOD(listener_t, child_updown, bool,
 	if (negotiated == KE_NONE)
 	{
 		DBG1(DBG_IKE, "qkd: CHILD_SA %s{%u} was created without a key "
-			 "exchange, rekeying it %s to key it with QKD",
-			 child_sa->get_name(child_sa), child_sa->get_unique_id(child_sa),
-			 this->rekey_delay_ms ? "shortly" : "now");
+			 "exchange, rekeying it %s to key it with QKD (policy %N from "
+			 "%s)", child_sa->get_name(child_sa),
+			 child_sa->get_unique_id(child_sa),
+			 this->rekey_delay_ms ? "shortly" : "now", qkd_policy_names,
+			 view.policy, qkd_peer_policy_source(&view, src, sizeof(src)));
 	}
 	else
 	{
 		DBG1(DBG_IKE, "qkd: CHILD_SA %s{%u} was created with %N, rekeying it "
-			 "%s to key it with QKD", child_sa->get_name(child_sa),
-			 child_sa->get_unique_id(child_sa), key_exchange_method_names,
-			 negotiated, this->rekey_delay_ms ? "shortly" : "now");
+			 "%s to key it with QKD (policy %N from %s)",
+			 child_sa->get_name(child_sa), child_sa->get_unique_id(child_sa),
+			 key_exchange_method_names, negotiated,
+			 this->rekey_delay_ms ? "shortly" : "now", qkd_policy_names,
+			 view.policy, qkd_peer_policy_source(&view, src, sizeof(src)));
 	}
 	job = (job_t*)rekey_child_sa_job_create(child_sa->get_protocol(child_sa),
 									child_sa->get_spi(child_sa, TRUE),
@@ -931,7 +1045,7 @@ METHOD(listener_t, child_rekey, bool,
 {
 	qkd_peer_view_t view;
 
-	view_of(this, ike_sa, &view);
+	child_view(this, ike_sa, new, NULL, NULL, &view);
 	set_rekey_group(ike_sa, new, rekey_group(new->get_config(new), &view),
 					&view);
 	return TRUE;
@@ -961,12 +1075,12 @@ static void refresh(private_qkd_listener_t *this)
 		{
 			continue;
 		}
-		view_of(this, ike_sa, &view);
 		children = ike_sa->create_child_sa_enumerator(ike_sa);
 		while (children->enumerate(children, &child_sa))
 		{
 			if (child_sa->get_state(child_sa) == CHILD_INSTALLED)
 			{
+				child_view(this, ike_sa, child_sa, NULL, NULL, &view);
 				set_rekey_group(ike_sa, child_sa,
 						rekey_group(child_sa->get_config(child_sa), &view),
 						&view);

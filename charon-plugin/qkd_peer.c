@@ -160,8 +160,10 @@ void qkd_peer_flush(void)
 	pthread_mutex_unlock(&lock);
 }
 
-void qkd_peer_view(qkd_links_t *links, identification_t *id, host_t *host,
-				   uint32_t uid, bool authenticated, qkd_peer_view_t *view)
+void qkd_peer_view_child(qkd_links_t *links, identification_t *id,
+						 host_t *host, uint32_t uid, bool authenticated,
+						 const char *child, linked_list_t *my_ts,
+						 linked_list_t *other_ts, qkd_peer_view_t *view)
 {
 	uint8_t version = 0, flags = 0;
 
@@ -169,11 +171,18 @@ void qkd_peer_view(qkd_links_t *links, identification_t *id, host_t *host,
 	view->policy = QKD_POLICY_REQUIRE;
 	view->authenticated = authenticated;
 	view->version = 1;
+	view->for_child = child != NULL;
 	if (links)
 	{
 		view->have_link = links->lookup(links, id, host, &view->link);
 		view->policy = view->have_link ? view->link.policy
 									   : links->get_default_policy(links);
+		if (view->have_link && child && view->link.child_rules &&
+			links->match_child(links, view->link.section, child, my_ts,
+							   other_ts, &view->child))
+		{	/* the most specific child rule overrides the link */
+			view->policy = view->child.policy;
+		}
 	}
 	if (view->have_link && view->link.sticky &&
 		view->policy == QKD_POLICY_PREFER && qkd_peer_has_used_qkd(uid))
@@ -195,6 +204,34 @@ void qkd_peer_view(qkd_links_t *links, identification_t *id, host_t *host,
 			view->peer_requires = TRUE;
 		}
 	}
+}
+
+void qkd_peer_view(qkd_links_t *links, identification_t *id, host_t *host,
+				   uint32_t uid, bool authenticated, qkd_peer_view_t *view)
+{
+	qkd_peer_view_child(links, id, host, uid, authenticated, NULL, NULL,
+						NULL, view);
+}
+
+const char *qkd_peer_policy_source(qkd_peer_view_t *view, char *buf,
+								   size_t len)
+{
+	if (view->child.matched)
+	{
+		snprintf(buf, len, "child rule '%s' of link '%s' (by %s)",
+				 view->child.rule, view->link.section, view->child.how);
+	}
+	else if (view->have_link)
+	{
+		snprintf(buf, len, "link '%s'%s", view->link.section,
+				 view->for_child && view->link.child_rules ?
+				 " (no child rule matched)" : "");
+	}
+	else
+	{
+		snprintf(buf, len, "no link (default policy)");
+	}
+	return buf;
 }
 
 const char *qkd_peer_why_not(qkd_peer_view_t *view)

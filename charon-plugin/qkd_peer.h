@@ -47,6 +47,10 @@ typedef struct {
 	uint8_t peer_flags;
 	/** QKD can be used: the peer announced a link for us, and we have one */
 	bool usable;
+	/** the view is for one CHILD_SA (qkd_peer_view_child()) */
+	bool for_child;
+	/** the child rule of the link that set the policy, if one matched */
+	qkd_child_match_t child;
 } qkd_peer_view_t;
 
 /**
@@ -100,6 +104,30 @@ void qkd_peer_flush(void);
  */
 void qkd_peer_view(qkd_links_t *links, identification_t *id, host_t *host,
 				   uint32_t uid, bool authenticated, qkd_peer_view_t *view);
+
+/**
+ * The view for one CHILD_SA: as qkd_peer_view(), but a child rule of the
+ * link (links.<name>.children) that matches the child config name and/or
+ * traffic selectors overrides the link's policy.  Precedence, lowest
+ * first: the default policy, the link's policy, the most specific child
+ * rule, sticky (a prefer link or rule acts as require once the IKE_SA used
+ * QKD), the peer's announced require.
+ *
+ * @param child			child config name (NULL: no child rule)
+ * @param my_ts			our traffic selectors, or NULL
+ * @param other_ts		the peer's traffic selectors, or NULL
+ */
+void qkd_peer_view_child(qkd_links_t *links, identification_t *id,
+						 host_t *host, uint32_t uid, bool authenticated,
+						 const char *child, linked_list_t *my_ts,
+						 linked_list_t *other_ts, qkd_peer_view_t *view);
+
+/**
+ * Text naming what set the policy of a view, for logs: "rule 'x' of link
+ * 'y' (name)", "link 'y'", "no link (default)".
+ */
+const char *qkd_peer_policy_source(qkd_peer_view_t *view, char *buf,
+								   size_t len);
 
 /**
  * Text of why QKD cannot be used with a peer (view->usable FALSE), for logs.

@@ -182,7 +182,9 @@ void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37]);
  * private number.  version: the highest plugin protocol version the sender
  * speaks (v1 = builds without an announcement); both use the lower of the
  * two.  flags: LINK = the sender has a QKD link (key store) for the
- * receiver; REQUIRE = the sender's policy for the receiver is require.  The
+ * receiver; REQUIRE = the sender's policy for every CHILD_SA with the
+ * receiver is require (not sent if a child rule of the link says prefer:
+ * a per-CHILD_SA require travels in that exchange's KE data).  The
  * method is the transform ID the sender's build registers; a peer with
  * another number cannot use qkd with us.  Version 2 messages are exactly 8
  * bytes with no other flags; for higher versions longer data and unknown

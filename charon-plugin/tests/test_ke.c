@@ -338,6 +338,35 @@ static void *wait_thread(void *arg)
 	return NULL;
 }
 
+
+/* a CREATE_CHILD_SA as charon runs it, with the listener's binding of each
+ * CHILD_SA's policy (narrow hooks): a (uid 5) bound to pa before its INIT,
+ * b bound to pb after it received the INIT, before its take */
+static void child_exchange(qkd_policy_t pa, qkd_policy_t pb, struct run *out,
+						   bool *bound_a, bool *bound_b)
+{
+	key_exchange_t *i = new_a(5), *r = new_b(TRUE);
+
+	memset(out, 0, sizeof(*out));
+	*bound_a = qkd_ke_bind_child(5, pa, FALSE, "CHILD_SA a{1}, test rule");
+	*bound_b = FALSE;
+	out->init_ok = i->get_public_key(i, &out->init);
+	if (out->init_ok)
+	{
+		out->set_r_ok = r->set_public_key(r, out->init);
+		*bound_b = qkd_ke_bind_child(100, pb, FALSE, "CHILD_SA b{1}, test");
+		out->secret_r_ok = r->get_shared_secret(r, &out->sr);
+		out->resp_ok = r->get_public_key(r, &out->resp);
+		if (out->resp_ok)
+		{
+			out->set_i_ok = i->set_public_key(i, out->resp);
+			out->secret_i_ok = i->get_shared_secret(i, &out->si);
+		}
+	}
+	i->destroy(i);
+	r->destroy(r);
+}
+
 /* ------------------------------------------------------------ tests */
 
 int main(void)
@@ -943,6 +972,70 @@ int main(void)
 			   "the old IKE_SA forgotten, the new one kept");
 			qkd_peer_gone(48);
 		}
+	}
+
+	/* --- per-CHILD_SA policy bound by the listener (qkd_ke_bind_child) */
+	{
+		bool ba, bb;
+		u_int refused;
+
+		stub_reset();
+		configure("prefer", "prefer", "no");
+		refused = qkd_counter(QKD_CNT_REFUSED);
+		child_exchange(QKD_POLICY_REQUIRE, QKD_POLICY_PREFER, &r, &ba, &bb);
+		ok(ba && !r.init_ok && qkd_counter(QKD_CNT_REFUSED) == refused + 1,
+		   "links prefer, CHILD_SA bound require, no key: the initiator "
+		   "refuses before sending anything, counted");
+		run_free(&r);
+		child_exchange(QKD_POLICY_PREFER, QKD_POLICY_PREFER, &r, &ba, &bb);
+		ok(ba && bb && secret_is(&r, NULL) &&
+		   flags_of(r.init) == QKD_WIRE_F_NO_KEY,
+		   "bound prefer, no key: X25519 alone, no REQUIRE flag");
+		run_free(&r);
+		configure("require", "require", "no");
+		child_exchange(QKD_POLICY_PREFER, QKD_POLICY_PREFER, &r, &ba, &bb);
+		ok(ba && bb && secret_is(&r, NULL),
+		   "links require, both CHILD_SAs bound prefer: falls back");
+		run_free(&r);
+		child_exchange(QKD_POLICY_PREFER, QKD_POLICY_REQUIRE, &r, &ba, &bb);
+		ok(r.init_ok && bb && !r.secret_r_ok,
+		   "initiator prefer without a key, responder's CHILD_SA bound "
+		   "require: the responder refuses");
+		run_free(&r);
+		add_key(0x51, 0x33, 32, 0, 0);
+		child_exchange(QKD_POLICY_REQUIRE, QKD_POLICY_PREFER, &r, &ba, &bb);
+		ok(r.init_ok && flags_of(r.init) == QKD_WIRE_F_REQUIRE &&
+		   !r.secret_r_ok, "initiator's CHILD_SA require (REQUIRE flag), the "
+		   "responder prefer but without the key: refuses (honours the "
+		   "flag)");
+		run_free(&r);
+		stub_reset();
+		add_key(0x52, 0x44, 32, 0, 1);
+		k1 = links_[0].init[0];
+		child_exchange(QKD_POLICY_REQUIRE, QKD_POLICY_PREFER, &r, &ba, &bb);
+		ok(secret_is(&r, &k1), "with a key: X25519 || QKD key whatever "
+		   "the bound policies");
+		run_free(&r);
+		configure("prefer", "prefer", "no");
+		a = new_a(6);
+		b = new_a(6);
+		ok(qkd_ke_bind_child(6, QKD_POLICY_REQUIRE, FALSE, "newest") &&
+		   a->get_public_key(a, &c1) && !b->get_public_key(b, &c2),
+		   "the newest undecided object of the IKE_SA is bound");
+		chunk_free(&c1);
+		ok(!qkd_ke_bind_child(6, QKD_POLICY_REQUIRE, FALSE, "x"),
+		   "decided or bound objects are not bound again");
+		a->destroy(a);
+		b->destroy(b);
+		a = new_a(7);
+		qkd_ke_unbind_pending(7);
+		ok(!qkd_ke_bind_child(7, QKD_POLICY_PREFER, FALSE, "x"),
+		   "after unbind_pending (next message) nothing is bound");
+		a->destroy(a);
+		a = new_a(8);
+		a->destroy(a);
+		ok(!qkd_ke_bind_child(8, QKD_POLICY_PREFER, FALSE, "x"),
+		   "a destroyed object is never bound");
 	}
 
 	/* --- unchecked casts: qkd_ke_is */

@@ -9,6 +9,8 @@
 
 #include "qkd_links.h"
 
+#include <selectors/traffic_selector.h>
+
 static char *conf =
 	"test {\n"
 	" plugins { qkd {\n"
@@ -47,6 +49,129 @@ static bool look(qkd_links_t *links, char *id, char *addr,
 	DESTROY_IF(i);
 	DESTROY_IF(h);
 	return found;
+}
+
+static char *conf_children =
+	"test {\n"
+	" plugins { qkd {\n"
+	"  links {\n"
+	"   good { remote_addrs = 192.0.2.0/24\n"
+	"          policy = prefer\n"
+	"          children {\n"
+	"           finance { policy = require }\n"
+	"           fin-any { name = fin-*, acct\n policy = prefer }\n"
+	"           web-ts { remote_ts = 10.3.0.0/16\n policy = prefer }\n"
+	"           web-host { remote_ts = 10.3.1.0/24\n"
+	"                      local_ts = 10.1.0.0/16\n policy = prefer }\n"
+	"           db { remote_ts = 10.4.0.0/16, 10.5.0.1-10.5.0.9\n"
+	"                policy = require }\n"
+	"           tie-p { remote_ts = 10.6.0.0/16\n policy = prefer }\n"
+	"           tie-r { remote_ts = 10.6.0.0/16\n policy = require }\n"
+	"           both { name = mail\n remote_ts = 10.7.0.0/16\n"
+	"                  policy = prefer }\n"
+	"           v6 { remote_ts = 2001:db8::/32\n policy = prefer }\n"
+	"          } }\n"
+	"   badv6 { remote_addrs = 198.51.100.7\n"
+	"           children { web { remote_ts = 2001:db8::/129\n"
+	"                            policy = prefer } } }\n"
+	"   nopol { remote_addrs = 198.51.100.1\n"
+	"           children { finance { name = finance } } }\n"
+	"   badpol { remote_addrs = 198.51.100.2\n"
+	"            children { finance { policy = always } } }\n"
+	"   badkey { remote_addrs = 198.51.100.3\n"
+	"            children { web { ts = 10.3.0.0/16\n policy = prefer } } }\n"
+	"   badts { remote_addrs = 198.51.100.4\n"
+	"           children { web { remote_ts = 10.3.0.0/99\n"
+	"                            policy = prefer } } }\n"
+	"   emptyname { remote_addrs = 198.51.100.5\n"
+	"               children { web { name = \",\"\n policy = prefer } } }\n"
+	"   subsec { remote_addrs = 198.51.100.6\n"
+	"            children { web { policy = prefer\n x { y = 1 } } } }\n"
+	"  }\n"
+	" } }\n"
+	"}\n";
+
+/* match_child on link "good" with a CHILD_SA NAME, 10.1.0.1/32 === REMOTE */
+static bool child(qkd_links_t *links, char *name, char *remote,
+				  qkd_child_match_t *match)
+{
+	linked_list_t *my = linked_list_create(), *other = linked_list_create();
+	bool found;
+
+	my->insert_last(my, traffic_selector_create_from_cidr("10.1.0.1/32", 0,
+														  0, 65535));
+	if (remote)
+	{
+		other->insert_last(other, traffic_selector_create_from_cidr(remote, 0,
+																0, 65535));
+	}
+	found = links->match_child(links, "good", name, my, other, match);
+	my->destroy_offset(my, offsetof(traffic_selector_t, destroy));
+	other->destroy_offset(other, offsetof(traffic_selector_t, destroy));
+	return found;
+}
+
+static void test_children(qkd_links_t *links)
+{
+	qkd_link_info_t info;
+	qkd_child_match_t m;
+	int count;
+
+	lib->settings->load_string(lib->settings, conf_children, FALSE);
+	count = links->reload(links);
+	ok(count == 1, "child rules: only the link with valid rules loaded (%d; "
+	   "missing policy, bad policy, unknown key, bad ts, empty name list, "
+	   "subsection each reject their link)", count);
+	ok(look(links, NULL, "192.0.2.9", &info) && info.child_rules == 9 &&
+	   info.child_prefer && info.child_require, "9 rules, prefer and "
+	   "require among them");
+	ok(!look(links, NULL, "198.51.100.1", &info) &&
+	   !look(links, NULL, "198.51.100.4", &info),
+	   "a link with an invalid rule is ignored (fail closed: default "
+	   "policy)");
+	ok(child(links, "finance", "10.9.0.1/32", &m) && streq(m.rule, "finance")
+	   && m.policy == QKD_POLICY_REQUIRE && streq(m.how, "name"),
+	   "rule without name or ts matches by its section name");
+	ok(child(links, "fin-x", "10.9.0.1/32", &m) && streq(m.rule, "fin-any") &&
+	   m.policy == QKD_POLICY_PREFER && streq(m.how, "name pattern"),
+	   "name pattern (fnmatch) matches");
+	ok(child(links, "acct", NULL, &m) && streq(m.rule, "fin-any") &&
+	   streq(m.how, "name"), "exact name from a list");
+	ok(child(links, "finance", "10.3.0.1/32", &m) &&
+	   streq(m.rule, "finance") && m.policy == QKD_POLICY_REQUIRE,
+	   "exact name beats a traffic selector rule");
+	ok(child(links, "x", "10.3.2.0/24", &m) && streq(m.rule, "web-ts") &&
+	   m.policy == QKD_POLICY_PREFER && streq(m.how, "traffic selectors"),
+	   "prefer ts rule: child inside 10.3.0.0/16");
+	ok(child(links, "x", "10.3.1.0/28", &m) && streq(m.rule, "web-host"),
+	   "longer prefixes (local + remote) win");
+	ok(!child(links, "x", "10.3.0.0/15", &m),
+	   "prefer ts rule does not match a child reaching outside it");
+	ok(child(links, "x", "10.4.7.7/32", &m) && streq(m.rule, "db") &&
+	   m.policy == QKD_POLICY_REQUIRE, "require ts rule: child inside");
+	ok(child(links, "x", "10.0.0.0/8", &m) && streq(m.rule, "db") &&
+	   m.policy == QKD_POLICY_REQUIRE,
+	   "require ts rule: child overlapping it (10.0.0.0/8) is require "
+	   "although it also covers prefer rules' ranges");
+	ok(child(links, "x", "10.5.0.5/32", &m) && streq(m.rule, "db"),
+	   "require ts rule: range element");
+	ok(child(links, "x", "10.6.1.0/24", &m) && streq(m.rule, "tie-r") &&
+	   m.policy == QKD_POLICY_REQUIRE, "a tie goes to require");
+	ok(child(links, "mail", "10.7.1.0/24", &m) && streq(m.rule, "both") &&
+	   streq(m.how, "name and traffic selectors"),
+	   "name and ts rule: both match");
+	ok(!child(links, "mail", "10.8.1.0/24", &m) &&
+	   !child(links, "smtp", "10.7.1.0/24", &m),
+	   "name and ts rule: one of them not matching is no match");
+	ok(!child(links, "x", "10.9.0.1/32", &m) && !m.matched,
+	   "no rule matches: the link's policy applies");
+	ok(child(links, "x", "2001:db8:1::/48", &m) && streq(m.rule, "v6") &&
+	   !child(links, "x", "2001:db9::/48", &m),
+	   "IPv6 traffic selector rule (inside matches, outside does not)");
+	ok(!look(links, NULL, "198.51.100.7", &info),
+	   "IPv6 prefix length 129 rejected (link ignored)");
+	ok(!links->match_child(links, "nolink", "finance", NULL, NULL, &m),
+	   "unknown link section: no rule");
 }
 
 int main(void)
@@ -104,6 +229,9 @@ int main(void)
 	ok(look(links, NULL, "192.168.7.7", &info) && info.wait_ms == 10000,
 	   "wait_ms clamped to 10000");
 	ok(!look(links, NULL, NULL, &info), "no identity, no address: no link");
+	ok(look(links, NULL, "192.0.2.7", &info) && info.child_rules == 0 &&
+	   !info.child_prefer && !info.child_require, "no child rules");
+	test_children(links);
 
 	links->destroy(links);
 	library_deinit();

@@ -278,6 +278,201 @@ static void flush_ts(linked_list_t *a, linked_list_t *b)
 	b->destroy_offset(b, offsetof(traffic_selector_t, destroy));
 }
 
+
+/* ------------------------------------------------- per-CHILD_SA policy */
+
+/* link to-b with policy POLICY and child rules RULES */
+static void configure_children(char *policy, char *rules)
+{
+	char conf[1024];
+
+	snprintf(conf, sizeof(conf),
+		"test { plugins { qkd {\n"
+		" links {\n"
+		"  to-b { link = peer\n remote_addrs = 192.0.2.2\n policy = %s\n"
+		"         children { %s } }\n"
+		" }\n"
+		"} } }\n", policy, rules);
+	lib->settings->load_string(lib->settings, conf, FALSE);
+	links->reload(links);
+	ql->reload(ql);
+}
+
+static child_cfg_t *new_cfg_named(char *name, char *esp)
+{
+	child_cfg_create_t data = {
+		.mode = MODE_TUNNEL,
+	};
+	child_cfg_t *cfg;
+
+	cfg = child_cfg_create(name, &data);
+	cfg->add_proposal(cfg, proposal_create_from_string(PROTO_ESP, esp));
+	return cfg;
+}
+
+/* NARROW hook on a CHILD_SA of cfg keyed with prop and traffic selectors
+ * 10.1.0.0/24 === REMOTE; TRUE if it passed */
+static bool narrow_passes(ike_sa_t *ike_sa, child_cfg_t *cfg, char *prop,
+						  char *remote, narrow_hook_t type)
+{
+	child_sa_t *child = new_child(cfg, prop);
+	linked_list_t *a = linked_list_create(), *b = linked_list_create();
+	bool passed;
+
+	a->insert_last(a, traffic_selector_create_from_cidr("10.1.0.0/24", 0, 0,
+														65535));
+	b->insert_last(b, traffic_selector_create_from_cidr(remote, 0, 0, 65535));
+	l->narrow(l, ike_sa, child, type, a, b);
+	passed = ts_count(a) == 1 && ts_count(b) == 1;
+	flush_ts(a, b);
+	child->destroy(child);
+	return passed;
+}
+
+static uint8_t announced_flags(ike_sa_t *ike_sa)
+{
+	message_t *msg = new_msg(IKE_AUTH, TRUE);
+	notify_payload_t *n;
+	chunk_t data;
+	uint8_t flags = 0xff;
+
+	l->message(l, ike_sa, msg, FALSE, TRUE);
+	n = msg->get_notify(msg, QKD_NOTIFY_ANNOUNCE);
+	data = n ? n->get_notification_data(n) : chunk_empty;
+	if (data.len == QKD_ANNOUNCE_LEN)
+	{
+		flags = data.ptr[5];
+	}
+	msg->destroy(msg);
+	return flags;
+}
+
+static void test_child_policy(void)
+{
+	ike_sa_t *ike_sa;
+	child_cfg_t *fin, *web, *other;
+	child_sa_t *child;
+	key_exchange_t *ke;
+	chunk_t pub = chunk_empty;
+	u_int refused, classical;
+
+	fin = new_cfg_named("finance", "aes256gcm16-qkd-x25519");
+	web = new_cfg_named("web", "aes256gcm16-qkd-x25519");
+	other = new_cfg_named("other", "aes256gcm16-qkd-x25519");
+	ike_sa = new_ike_sa(TRUE);
+
+	configure_children("prefer", "finance { policy = require }");
+	refused = qkd_counter(QKD_CNT_CHILD_REFUSED);
+	ok(!narrow_passes(ike_sa, fin, "aes256gcm16-x25519", "10.2.0.0/24",
+					  NARROW_RESPONDER) &&
+	   qkd_counter(QKD_CNT_CHILD_REFUSED) == refused + 1,
+	   "link prefer, rule finance require (by name): classical finance "
+	   "vetoed as responder, counted");
+	ok(!narrow_passes(ike_sa, fin, "aes256gcm16", "10.2.0.0/24",
+					  NARROW_INITIATOR_POST_NOAUTH),
+	   "... and its IKE_AUTH CHILD_SA refused as initiator");
+	ok(narrow_passes(ike_sa, web, "aes256gcm16-x25519", "10.2.0.0/24",
+					 NARROW_RESPONDER) &&
+	   qkd_counter(QKD_CNT_CHILD_REFUSED) == refused + 2,
+	   "... classical web (no rule: the link's prefer) passes");
+	ok(announced_flags(ike_sa) == QKD_ANNOUNCE_F_LINK,
+	   "link prefer with a require rule: announced without REQUIRE");
+
+	configure_children("require", "web-ts { remote_ts = 10.2.0.0/16\n"
+					   "policy = prefer }");
+	ok(narrow_passes(ike_sa, web, "aes256gcm16-x25519", "10.2.0.0/24",
+					 NARROW_RESPONDER),
+	   "link require, rule web-ts prefer by remote_ts: a child inside "
+	   "10.2.0.0/16 passes classical");
+	ok(!narrow_passes(ike_sa, web, "aes256gcm16-x25519", "0.0.0.0/0",
+					  NARROW_RESPONDER),
+	   "... a child reaching beyond 10.2.0.0/16 is not relaxed: vetoed");
+	ok(announced_flags(ike_sa) == QKD_ANNOUNCE_F_LINK,
+	   "link require with a prefer rule: announced without REQUIRE (the "
+	   "peer would force it onto web)");
+
+	configure_children("prefer", "finance { name = finance\n"
+					   "policy = require }\n"
+					   "web-ts { remote_ts = 10.2.0.0/16\npolicy = prefer }\n"
+					   "fin-net { remote_ts = 10.9.0.0/16\npolicy = require }");
+	ok(!narrow_passes(ike_sa, fin, "aes256gcm16-x25519", "10.2.0.0/24",
+					  NARROW_RESPONDER),
+	   "name rule beats a traffic selector rule: finance inside web-ts's "
+	   "10.2.0.0/16 still require");
+	ok(!narrow_passes(ike_sa, other, "aes256gcm16-x25519", "10.9.1.0/24",
+					  NARROW_RESPONDER) &&
+	   !narrow_passes(ike_sa, other, "aes256gcm16-x25519", "10.0.0.0/8",
+					  NARROW_RESPONDER),
+	   "a require traffic selector rule matches children inside and "
+	   "overlapping it");
+	ok(narrow_passes(ike_sa, other, "aes256gcm16-x25519", "10.8.0.0/16",
+					 NARROW_RESPONDER),
+	   "a child matching no rule gets the link's prefer");
+
+	/* the rekey group follows the child's policy (peer without the plugin:
+	 * require refuses locally with qkd, prefer uses the classical group) */
+	configure_children("prefer", "finance { policy = require }");
+	fin->add_proposal(fin, proposal_create_from_string(PROTO_ESP,
+													   "aes256gcm16-x25519"));
+	web->add_proposal(web, proposal_create_from_string(PROTO_ESP,
+													   "aes256gcm16-x25519"));
+	child = new_child(fin, "aes256gcm16-x25519");
+	l->child_updown(l, ike_sa, child, TRUE);
+	ok(rekey_ke(child) == QKD_KE_METHOD, "finance (require): rekey group "
+	   "qkd even with a peer that did not announce (refused locally)");
+	child->destroy(child);
+	child = new_child(web, "aes256gcm16-x25519");
+	l->child_updown(l, ike_sa, child, TRUE);
+	ok(rekey_ke(child) == CURVE_25519, "web (prefer): classical rekey group");
+	classical = qkd_counter(QKD_CNT_CLASSICAL);
+	l->child_keys(l, ike_sa, child, TRUE, NULL, chunk_empty, chunk_empty);
+	ok(qkd_counter(QKD_CNT_CLASSICAL) == classical + 1,
+	   "web keyed without QKD: warned about and counted as classical");
+	child->destroy(child);
+	child = new_child(fin, "aes256gcm16-x25519");
+	l->child_keys(l, ike_sa, child, TRUE, NULL, chunk_empty, chunk_empty);
+	ok(qkd_counter(QKD_CNT_CLASSICAL) == classical + 1,
+	   "finance is not counted as a prefer fallback");
+	child->destroy(child);
+
+	/* NARROW_INITIATOR_PRE_AUTH binds the CHILD_SA's policy to the key
+	 * exchange object: require -> no INIT without a key */
+	announce(ike_sa, QKD_ANNOUNCE_F_LINK);
+	qkd_ke_test_set_peer(peer_id, peer, ike_sa->get_unique_id(ike_sa));
+	ke = &qkd_ke_create(QKD_KE_METHOD)->ke;
+	ok(narrow_passes(ike_sa, fin, "aes256gcm16-qkd", "10.2.0.0/24",
+					 NARROW_INITIATOR_PRE_AUTH) && !ke->get_public_key(ke, &pub),
+	   "PRE_AUTH: finance's require bound to the key exchange object (link "
+	   "prefer): no key, no INIT");
+	ke->destroy(ke);
+	ke = &qkd_ke_create(QKD_KE_METHOD)->ke;
+	narrow_passes(ike_sa, web, "aes256gcm16-qkd", "10.2.0.0/24",
+				  NARROW_INITIATOR_PRE_AUTH);
+	ok(ke->get_public_key(ke, &pub) && pub.len > 2 &&
+	   pub.ptr[2] == QKD_WIRE_F_NO_KEY,
+	   "web's prefer bound: no key, INIT without REQUIRE (X25519 alone)");
+	chunk_free(&pub);
+	ke->destroy(ke);
+	ke = &qkd_ke_create(QKD_KE_METHOD)->ke;
+	{
+		message_t *msg = new_msg(CREATE_CHILD_SA, TRUE);
+
+		l->message(l, ike_sa, msg, TRUE, TRUE);
+		msg->destroy(msg);
+	}
+	ok(!qkd_ke_bind_child(ike_sa->get_unique_id(ike_sa), QKD_POLICY_PREFER,
+						  FALSE, "test"),
+	   "an object not bound before the next message is never bound later");
+	ke->destroy(ke);
+	qkd_ke_test_set_peer(NULL, NULL, 0);
+
+	qkd_peer_gone(ike_sa->get_unique_id(ike_sa));
+	ike_sa->destroy(ike_sa);
+	fin->destroy(fin);
+	web->destroy(web);
+	other->destroy(other);
+}
+
 /* ------------------------------------------------- tests */
 
 static void test_announcement(void)
@@ -885,6 +1080,7 @@ int main(void)
 	test_strip_in();
 	test_ike_rekey_group();
 	ok(takes == 0, "no QKD key was taken by any of this");
+	test_child_policy();
 
 	ql->destroy(ql);
 	qkd_ke_set_links(NULL);
