@@ -769,12 +769,135 @@ static bool process_init(private_qkd_ke_t *this, chunk_t value)
 /**
  * Responder: take the key of the INIT's ID and build RESP (once)
  */
-static bool build_resp(private_qkd_ke_t *this)
+/* IKE_SA_INIT: never a key for an unauthenticated peer */
+static bool resp_unauthenticated(private_qkd_ke_t *this, bool peer_requires)
+{
+	if (peer_requires)
+	{	/* a v1 build with policy require */
+		qkd_count(QKD_CNT_REFUSED);
+		DBG1(DBG_IKE, "qkd: IKE_SA_INIT from %s requires QKD (REQUIRE "
+			 "flag, a protocol v1 build): no QKD key before the peer is "
+			 "authenticated, refusing the key exchange", this->peer);
+		return FALSE;
+	}
+	this->resp.flags |= (this->init.flags & QKD_WIRE_F_NO_KEY) ?
+						QKD_WIRE_F_NO_KEY : QKD_WIRE_F_UNAVAILABLE;
+	DBG1(DBG_IKE, "qkd: IKE_SA_INIT with %s: the qkd method carries "
+		 "X25519 alone (no QKD key before the peer is authenticated)",
+		 this->peer);
+	return TRUE;
+}
+
+/* the initiator sent no key ID (it had no key) */
+static bool resp_no_key(private_qkd_ke_t *this, bool peer_requires)
+{
+	if (peer_requires)
+	{	/* a require initiator refuses instead of sending no key */
+		qkd_count(QKD_CNT_REFUSED);
+		DBG1(DBG_IKE, "qkd: peer %s sent no QKD key ID but claims to "
+			 "require QKD, refusing the key exchange", this->peer);
+		return FALSE;
+	}
+	if (!fallback_allowed(this, "peer sent no QKD key ID (it had no key)",
+						  FALSE))
+	{
+		return FALSE;
+	}
+	this->resp.flags |= QKD_WIRE_F_NO_KEY;
+	return TRUE;
+}
+
+/*
+ * Take the initiator's key by ID from our link: 0 or -errno, the time we
+ * were allowed to wait in *wait_ms.  An unauthenticated peer (IKE_SA_INIT)
+ * must not make us wait, nor make our agent ask the KME for IDs of its
+ * choice (QUIET), and only a few takes per link may wait at a time.
+ */
+static int resp_take(private_qkd_ke_t *this, const char *idstr,
+					 uint32_t *wait_ms, char err[QKD_KEYSRC_ERR_LEN])
+{
+	bool waiting = FALSE;
+	int ret;
+
+	*wait_ms = 0;
+	if (this->view.authenticated && !this->view.announced)
+	{	/* a v1 build of this project: no key for a peer that did not
+		 * announce the plugin (prefer: X25519 alone, require: refused) */
+		return -ENOLINK;
+	}
+	if (!this->have_link)
+	{
+		return -ENODEV;
+	}
+	if (this->peer_known && this->link.wait_ms)
+	{
+		waiting = wait_slot_get(this->link.link);
+		if (waiting)
+		{
+			*wait_ms = this->link.wait_ms;
+		}
+		else
+		{
+			DBG1(DBG_IKE, "qkd: too many takes waiting on link '%s', "
+				 "not waiting for key %s", this->link.link, idstr);
+		}
+	}
+	ret = qkd_keysrc_take(this->link.link, this->init.id, *wait_ms,
+						  this->peer_known ? 0 : QKD_KEYSRC_QUIET,
+						  &this->key, err);
+	if (waiting)
+	{
+		wait_slot_put(this->link.link);
+	}
+	return ret;
+}
+
+/* the initiator sent a key ID: take it, or fall back if allowed */
+static bool resp_by_id(private_qkd_ke_t *this, bool peer_requires)
 {
 	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37], why[256];
-	bool peer_requires, waiting = FALSE;
 	uint32_t wait_ms;
 	int ret;
+
+	qkd_wire_id_str(this->init.id, idstr);
+	ret = resp_take(this, idstr, &wait_ms, err);
+	if (ret == 0)
+	{
+		this->have_key = TRUE;
+		qkd_count(QKD_CNT_TAKEN_RESP);
+		DBG1(DBG_IKE, "qkd: took key %s (%zu bytes) by ID from link '%s' "
+			 "for %s", idstr, this->key.len, this->link.link, this->peer);
+		return TRUE;
+	}
+	if (ret == -ENOLINK)
+	{
+		snprintf(why, sizeof(why), "%s: not taking QKD key %s",
+				 qkd_peer_why_not(&this->view), idstr);
+	}
+	else if (this->have_link)
+	{
+		snprintf(why, sizeof(why), "could not get QKD key %s from "
+				 "link '%s' (waited up to %u ms%s): %s%s%s", idstr,
+				 this->link.link, wait_ms, this->peer_known ? "" :
+				 ", peer not authenticated yet", take_error(ret),
+				 err[0] ? ": " : "", err);
+	}
+	else
+	{
+		snprintf(why, sizeof(why), "no QKD link configured (peer "
+				 "sent key ID %s)", idstr);
+	}
+	if (!fallback_allowed(this, why, peer_requires))
+	{
+		return FALSE;
+	}
+	this->resp.flags |= QKD_WIRE_F_UNAVAILABLE;
+	return TRUE;
+}
+
+static bool build_resp(private_qkd_ke_t *this)
+{
+	bool peer_requires, ok;
 
 	if (this->resp_done)
 	{
@@ -792,112 +915,24 @@ static bool build_resp(private_qkd_ke_t *this)
 	{
 		this->resp.flags |= QKD_WIRE_F_REQUIRE;
 	}
-
 	if (!this->view.authenticated)
-	{	/* IKE_SA_INIT: never a key for an unauthenticated peer */
-		if (peer_requires)
-		{	/* a v1 build with policy require */
-			qkd_count(QKD_CNT_REFUSED);
-			DBG1(DBG_IKE, "qkd: IKE_SA_INIT from %s requires QKD (REQUIRE "
-				 "flag, a protocol v1 build): no QKD key before the peer is "
-				 "authenticated, refusing the key exchange", this->peer);
-			goto failed;
-		}
-		this->resp.flags |= (this->init.flags & QKD_WIRE_F_NO_KEY) ?
-							QKD_WIRE_F_NO_KEY : QKD_WIRE_F_UNAVAILABLE;
-		DBG1(DBG_IKE, "qkd: IKE_SA_INIT with %s: the qkd method carries "
-			 "X25519 alone (no QKD key before the peer is authenticated)",
-			 this->peer);
+	{
+		ok = resp_unauthenticated(this, peer_requires);
 	}
 	else if (this->init.flags & QKD_WIRE_F_NO_KEY)
 	{
-		if (peer_requires)
-		{	/* a require initiator refuses instead of sending no key */
-			qkd_count(QKD_CNT_REFUSED);
-			DBG1(DBG_IKE, "qkd: peer %s sent no QKD key ID but claims to "
-				 "require QKD, refusing the key exchange", this->peer);
-			goto failed;
-		}
-		if (!fallback_allowed(this, "peer sent no QKD key ID (it had no key)",
-							  FALSE))
-		{
-			goto failed;
-		}
-		this->resp.flags |= QKD_WIRE_F_NO_KEY;
+		ok = resp_no_key(this, peer_requires);
 	}
 	else
 	{
-		qkd_wire_id_str(this->init.id, idstr);
-		ret = -ENODEV;
-		wait_ms = 0;
-		if (this->view.authenticated && !this->view.announced)
-		{	/* a v1 build of this project: no key for a peer that did not
-			 * announce the plugin (prefer: X25519 alone, require: refused) */
-			ret = -ENOLINK;
-		}
-		else if (this->have_link)
-		{
-			/* an unauthenticated peer (IKE_SA_INIT) must not make us wait,
-			 * and only a few takes per link may wait at a time */
-			if (this->peer_known && this->link.wait_ms)
-			{
-				waiting = wait_slot_get(this->link.link);
-				if (waiting)
-				{
-					wait_ms = this->link.wait_ms;
-				}
-				else
-				{
-					DBG1(DBG_IKE, "qkd: too many takes waiting on link '%s', "
-						 "not waiting for key %s", this->link.link, idstr);
-				}
-			}
-			/* nor make our agent ask the KME for IDs of its choice */
-			ret = qkd_keysrc_take(this->link.link, this->init.id, wait_ms,
-								  this->peer_known ? 0 : QKD_KEYSRC_QUIET,
-								  &this->key, err);
-			if (waiting)
-			{
-				wait_slot_put(this->link.link);
-			}
-		}
-		if (ret == 0)
-		{
-			this->have_key = TRUE;
-			qkd_count(QKD_CNT_TAKEN_RESP);
-			DBG1(DBG_IKE, "qkd: took key %s (%zu bytes) by ID from link '%s' "
-				 "for %s", idstr, this->key.len, this->link.link, this->peer);
-		}
-		else
-		{
-			if (ret == -ENOLINK)
-			{
-				snprintf(why, sizeof(why), "%s: not taking QKD key %s",
-						 qkd_peer_why_not(&this->view), idstr);
-			}
-			else if (this->have_link)
-			{
-				snprintf(why, sizeof(why), "could not get QKD key %s from "
-						 "link '%s' (waited up to %u ms%s): %s%s%s", idstr,
-						 this->link.link, wait_ms, this->peer_known ? "" :
-						 ", peer not authenticated yet", take_error(ret),
-						 err[0] ? ": " : "", err);
-			}
-			else
-			{
-				snprintf(why, sizeof(why), "no QKD link configured (peer "
-						 "sent key ID %s)", idstr);
-			}
-			if (!fallback_allowed(this, why, peer_requires))
-			{
-				goto failed;
-			}
-			this->resp.flags |= QKD_WIRE_F_UNAVAILABLE;
-		}
+		ok = resp_by_id(this, peer_requires);
 	}
-	if (!get_x25519(this, this->resp.x25519))
+	if (!ok || !get_x25519(this, this->resp.x25519))
 	{
-		DBG1(DBG_IKE, "qkd: X25519 failed");
+		if (ok)
+		{
+			DBG1(DBG_IKE, "qkd: X25519 failed");
+		}
 		goto failed;
 	}
 	if (qkd_wire_uses_key(&this->resp) &&
