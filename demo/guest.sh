@@ -526,6 +526,32 @@ PING_PID=$!
 pids+=($PING_PID)
 TRAFFIC_T0=$(now)
 
+# ------------------------------------------------------------------ timeline
+# One CSV row per rekey and per QKD link change, for the picture of the run
+# (demo/timeline.gp): seconds since the demo started, initiator keys in
+# each gateway's module link, QKD link state, what happened, ping replies
+# so far.  Counts only, nothing secret.  The pools come from the line the
+# rekey already printed (no extra qkdctl exec: each costs under TCG).
+TIMELINE=$L/timeline.csv
+TIMELINE_REKEYS=0
+echo "t_s,pool_a,pool_b,link_up,event,replies" >"$TIMELINE"
+re_pools='key pools: A ([^ ]+) B ([^ ]+) \| QKD link ([A-Z?]+)'
+TIMELINE_POOLS=		# the last pools line: link changes repeat it
+timeline() {	# timeline EVENT [POOLS_LINE]
+	local a=NaN b=NaN up=NaN d m
+	[[ -n ${2:-} ]] && TIMELINE_POOLS=$2
+	if [[ $TIMELINE_POOLS =~ $re_pools ]]; then
+		m=("${BASH_REMATCH[@]}")	# the tests below overwrite BASH_REMATCH
+		[[ ${m[1]} =~ ^[0-9]+$ ]] && a=${m[1]}
+		[[ ${m[2]} =~ ^[0-9]+$ ]] && b=${m[2]}
+		case ${m[3]} in UP) up=1 ;; DOWN) up=0 ;; esac
+	fi
+	case $1 in cut) up=0 ;; restore) up=1 ;; esac
+	d=$(( ($(us) - T0) / 100000 ))
+	printf '%d.%d,%s,%s,%s,%s,%s\n' $((d / 10)) $((d % 10)) "$a" "$b" "$up" "$1" \
+		"$REPLIES" >>"$TIMELINE"
+}
+
 # ------------------------------------------------------------------ rekeys
 REKEYS=0 FAILED_REKEYS=0 SPI_CHANGES=0 MISMATCH=0
 QKD_BEFORE=0 QKD_OUTAGE=0 CLASSICAL_OUTAGE=0 QKD_AFTER=0 CLASSICAL_OTHER=0
@@ -546,6 +572,8 @@ rekey() {	# rekey SIDE: one CHILD_SA rekey initiated by SIDE, one line of output
 	if [[ ${CIN[$s]} == "$in0" ]]; then
 		FAILED_REKEYS=$((FAILED_REKEYS + 1))
 		say "rekey #$REKEYS by ${s^^}: FAILED (no new CHILD_SA within 60 s)"
+		timeline failed
+		TIMELINE_REKEYS=$((TIMELINE_REKEYS + 1))
 		return 0
 	fi
 	local in1=${CIN[$s]} out1=${COUT[$s]}
@@ -571,7 +599,12 @@ rekey() {	# rekey SIDE: one CHILD_SA rekey initiated by SIDE, one line of output
 	*) CLASSICAL_OTHER=$((CLASSICAL_OTHER + 1)) ;;
 	esac
 	say "rekey #$REKEYS by ${s^^}: SPIs $in0/$out0 -> $in1/$out1  $what"
-	drain_ping; echo "           $(pools_line)"
+	drain_ping
+	local pl
+	pl=$(pools_line)
+	echo "           $pl"
+	timeline "$kind" "$pl"
+	TIMELINE_REKEYS=$((TIMELINE_REKEYS + 1))
 }
 
 hdr "Phase 1: every rekey is keyed by X25519 + a fresh QKD key"
@@ -591,6 +624,7 @@ done
 
 hdr "Phase 2: QKD link outage (qkd-kms-sim /admin/link?up=0)"
 sim 'link?up=0' >/dev/null
+timeline cut
 PHASE=outage
 say "QKD link CUT: no new key. Keys already delivered are used up, then policy prefer rekeys with X25519 alone"
 P2_END=$((TRAFFIC_T0 + DURATION * 65 / 100))
@@ -607,6 +641,7 @@ show_views
 
 hdr "Phase 3: QKD link restored (/admin/link?up=1)"
 sim 'link?up=1' >/dev/null
+timeline restore
 PHASE=after
 say "QKD link UP: key accumulates again at $KEY_RATE bit/s; the agents refill the pools"
 wait_for 30 pools_full || true
@@ -681,6 +716,15 @@ check "no classical rekey outside the outage ($CLASSICAL_OTHER)" test $CLASSICAL
 check "charon log and qkdctl xfrm agree on every SA's keying ($MISMATCH mismatches)" test $MISMATCH = 0
 check "0 packets lost ($sent sent, $recv received)" test $sent -gt 0 -a $sent = $recv
 check "canary QKD key taken for an SA (module audit)" test $canary_used = 1
+# the picture of the run, next to the logs in the results
+picture=$T/demo-run.png
+timeline end
+gnuplot -e "in='$TIMELINE'; out='$picture'" "$HERE/timeline.gp" >"$L/gnuplot.log" 2>&1 || true
+[[ -n $RES && -s $picture ]] && cp "$picture" "$RES/demo-run.png"
+png_magic=$(od -An -tx1 -N8 "$picture" 2>/dev/null | tr -d ' \n')
+rows=$(grep -cE ',(qkd|classical|unknown|failed),' "$TIMELINE")
+check "picture of the run written (demo-run.png, $(stat -c %s "$picture" 2>/dev/null || echo 0) bytes; timeline: $rows rekey rows for $REKEYS rekeys)" \
+	test "$png_magic" = 89504e470d0a1a0a -a "$rows" = "$REKEYS" -a "$TIMELINE_REKEYS" = "$REKEYS"
 check "no key material in logs or output ($nkeys ESP keys and the canary QKD key looked for; no long hex, base64 or hex-dump run)" test $leak = 0
 echo
 if ((fails == 0)); then
