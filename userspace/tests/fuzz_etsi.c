@@ -15,8 +15,9 @@
  *  - slots a decode did not keep hold no key bytes, and every buffer
  *    freed while a key container is decoded or freed (jansson's, through
  *    the wiping allocator, and the container itself) is all zeros;
- *  - error texts and drop reasons of 200 replies hold no 16-character
- *    base64 run of the reply (a key's text): positions and sizes only.
+ *  - error texts and drop reasons of 200 replies, and the description of
+ *    an error reply without the ETSI body, hold no 16-character base64
+ *    run of the reply (a key's text): positions and sizes only.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -243,8 +244,10 @@ static void check_reply(const unsigned char *data, size_t size, enum etsi_kind k
 	armed = 0;
 	check_str(res.msg, sizeof(res.msg));
 	if (code != 200) {
-		/* the KME's own message is shown, by design: no leak check */
+		/* an ETSI error body's message is shown, by design; any other
+		 * body is described by its length and type, never quoted */
 		assert(rc == ETSI_E_HTTP && !out.keys);
+		assert(res.error_body || !leaks(res.msg, data, size, 0));
 		check_str(res.error.message, sizeof(res.error.message));
 		check_str(res.error.details, sizeof(res.error.details));
 		return;
