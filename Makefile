@@ -106,13 +106,15 @@ bench: module selftests
 		--timeout 1800 -- /bin/sh -c 'insmod $(REPO)/kmod/qkd.ko && \
 		$(REPO)/selftests/kmod/qkd_bench $(BENCH_ARGS)'
 
-# libFuzzer harnesses (clang) of every parser that reads untrusted bytes
-# so far: libqkd's replies, the plugin's KE data, qkdctl's key input.
+# libFuzzer harnesses (clang) of every parser that reads untrusted bytes:
+# libqkd's replies, the plugin's KE data, qkdctl's key input, the agent's
+# ETSI replies and config, the simulator's requests (userspace/tests).
 FUZZ_SECONDS ?= 300
 fuzz:
 	$(MAKE) -s -C lib fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 	$(MAKE) -s -C charon-plugin fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 	$(MAKE) -s -C userspace/qkdctl fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(MAKE) -s -C userspace/tests fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # The debug guest kernel and the module built against it (selftests/vm/README.md).
 debug-kernel:

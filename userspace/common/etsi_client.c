@@ -188,26 +188,26 @@ static int prepare(struct etsi_client *c, enum etsi_kind kind, const char *url, 
 
 /* An error reply without the spec's JSON body: say what it was (length
  * and content type, never its bytes). */
-static void describe_body(struct etsi_client *c, long code, struct etsi_result *res)
+static void describe_body(const struct etsi_reply *r, struct etsi_result *res)
 {
-	char *ct = NULL, type[48];
+	char type[48];
 	size_t i;
 
-	if (!c->len) {
-		snprintf(res->msg, sizeof(res->msg), "HTTP %ld (empty body)", code);
+	if (!r->len) {
+		snprintf(res->msg, sizeof(res->msg), "HTTP %ld (empty body)", r->http_code);
 		return;
 	}
-	curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
-	snprintf(type, sizeof(type), "%s", ct ? ct : "no content type");
+	snprintf(type, sizeof(type), "%s", r->content_type ? r->content_type : "no content type");
 	for (i = 0; type[i]; i++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/+.-;= ",
 			    type[i]))
 			type[i] = '?';
 	snprintf(res->msg, sizeof(res->msg), "HTTP %ld (no ETSI error body: %zu bytes, %s)",
-		 code, c->len, type);
+		 r->http_code, r->len, type);
 }
 
-/* After the transfer: on ETSI_OK the reply body is in c->buf (c->len). */
+/* After the transfer: ETSI_OK, or the transport's error (the reply is
+ * then wiped). */
 static int complete(struct etsi_client *c, CURLcode cc, struct etsi_result *res)
 {
 	long code = 0;
@@ -226,18 +226,6 @@ static int complete(struct etsi_client *c, CURLcode cc, struct etsi_result *res)
 			 c->errbuf[0] ? c->errbuf : "-");
 		wipe_reply(c);
 		return ETSI_E_TRANSPORT;
-	}
-	if (code != 200) {
-		if (etsi_error_decode(c->buf, c->len, &res->error) == 0) {
-			res->error_body = 1;
-			snprintf(res->msg, sizeof(res->msg), "HTTP %ld: %s%s%s", code,
-				 res->error.message, res->error.details[0] ? " " : "",
-				 res->error.details);
-		} else {
-			describe_body(c, code, res);
-		}
-		wipe_reply(c);
-		return ETSI_E_HTTP;
 	}
 	return ETSI_OK;
 }
@@ -360,7 +348,7 @@ int etsi_start_dec_keys(struct etsi_client *c, const char *master_sae,
 
 /* The IDs a dec_keys asked for, and where to count the others. */
 struct asked {
-	const struct etsi_client *c;
+	const struct etsi_reply *r;
 	struct etsi_keys_report *rep;
 };
 
@@ -370,8 +358,8 @@ static int not_asked(const struct etsi_key *k, size_t idx, void *arg)
 	size_t i;
 
 	(void)idx;
-	for (i = 0; i < ak->c->nids; i++)
-		if (!memcmp(k->id, ak->c->ids[i], 16))
+	for (i = 0; i < ak->r->nids; i++)
+		if (!memcmp(k->id, ak->r->ids[i], 16))
 			return 0;
 	ak->rep->dropped[ETSI_DROP_NOT_ASKED]++;
 	if (ak->rep->ndropped++ == 0)
@@ -379,10 +367,48 @@ static int not_asked(const struct etsi_key *k, size_t idx, void *arg)
 	return 1;
 }
 
+int etsi_reply_decode(const struct etsi_reply *r, struct etsi_status *st,
+		      struct etsi_keys *out, struct etsi_result *res)
+{
+	struct asked ak = { r, &res->rep };
+
+	if (out) {
+		out->n = 0;
+		out->keys = NULL;
+	}
+	if (r->http_code != 200) {
+		if (etsi_error_decode(r->body, r->len, &res->error) == 0) {
+			res->error_body = 1;
+			snprintf(res->msg, sizeof(res->msg), "HTTP %ld: %s%s%s", r->http_code,
+				 res->error.message, res->error.details[0] ? " " : "",
+				 res->error.details);
+		} else {
+			describe_body(r, res);
+		}
+		return ETSI_E_HTTP;
+	}
+	if (r->kind == ETSI_REQ_STATUS)
+		return st && etsi_status_decode(r->body, r->len, st, res->msg,
+						sizeof(res->msg)) == 0 ? ETSI_OK : ETSI_E_PROTO;
+	if (r->kind != ETSI_REQ_ENC && r->kind != ETSI_REQ_DEC)
+		return ETSI_E_ARG;
+	if (!out || etsi_keys_decode_partial(r->body, r->len,
+					     r->kind == ETSI_REQ_ENC ? r->expect_bytes : 0, out,
+					     &res->rep, res->msg, sizeof(res->msg)))
+		return ETSI_E_PROTO;
+	/* dec_keys: only keys asked for */
+	if (r->kind == ETSI_REQ_DEC)
+		etsi_keys_remove_if(out, not_asked, &ak);
+	return ETSI_OK;
+}
+
 int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
 		struct etsi_keys *out, struct etsi_result *res)
 {
-	enum etsi_kind kind = c->kind;
+	struct etsi_reply r = { .kind = c->kind, .body = c->buf, .len = c->len,
+				.expect_bytes = c->expect_bytes,
+				.ids = (const uint8_t (*)[16])c->ids, .nids = c->nids };
+	char *ct = NULL;
 	int rc;
 
 	res_init(res);
@@ -390,33 +416,17 @@ int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
 		out->n = 0;
 		out->keys = NULL;
 	}
-	if (kind == ETSI_REQ_NONE)
+	if (r.kind == ETSI_REQ_NONE)
 		return ETSI_E_ARG;
-	if (kind == ETSI_REQ_ENC)
+	if (r.kind == ETSI_REQ_ENC)
 		res->asked = c->number;
 	rc = complete(c, (CURLcode)curl_code, res);
-	if (rc)
-		goto out;
-	if (kind == ETSI_REQ_STATUS) {
-		if (!st || etsi_status_decode(c->buf, c->len, st, res->msg, sizeof(res->msg)))
-			rc = ETSI_E_PROTO;
-		goto out;
+	if (rc == ETSI_OK) {
+		curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
+		r.http_code = res->http_code;
+		r.content_type = ct;
+		rc = etsi_reply_decode(&r, st, out, res);
 	}
-	if (!out || etsi_keys_decode_partial(c->buf, c->len,
-					     kind == ETSI_REQ_ENC ? c->expect_bytes : 0, out,
-					     &res->rep, res->msg, sizeof(res->msg))) {
-		rc = ETSI_E_PROTO;
-		goto out;
-	}
-	if (kind == ETSI_REQ_ENC)
-		goto out;
-	/* dec_keys: only keys asked for */
-	{
-		struct asked ak = { c, &res->rep };
-
-		etsi_keys_remove_if(out, not_asked, &ak);
-	}
-out:
 	wipe_reply(c);
 	end_request(c);
 	return rc;

@@ -99,6 +99,22 @@ int etsi_start_dec_keys(struct etsi_client *c, const char *master_sae,
  * a body that is unusable as a whole is ETSI_E_PROTO. */
 int etsi_finish(struct etsi_client *c, int curl_code, struct etsi_status *st,
 		struct etsi_keys *out, struct etsi_result *res);
+/* What etsi_finish knows of a finished transfer: the pure half of it,
+ * apart from libcurl so that tests and the fuzzer feed replies directly. */
+struct etsi_reply {
+	enum etsi_kind kind;
+	long http_code;
+	const char *body;		/* need not be NUL-terminated */
+	size_t len;
+	const char *content_type;	/* NULL: none */
+	size_t expect_bytes;		/* ENC: bytes per key (0: any) */
+	const uint8_t (*ids)[16];	/* DEC: the IDs asked */
+	size_t nids;
+};
+/* Decode a reply as etsi_finish does (same return codes); res must be
+ * initialised by the caller (http_code and latency are not touched). */
+int etsi_reply_decode(const struct etsi_reply *r, struct etsi_status *st,
+		      struct etsi_keys *out, struct etsi_result *res);
 /* Abandon the request in flight (after removing the handle from a multi). */
 void etsi_abort(struct etsi_client *c);
 

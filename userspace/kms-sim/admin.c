@@ -9,44 +9,26 @@
 #include "log.h"
 #include "sim.h"
 
-/* Query argument name as a number in min..max: 0, 1 if absent, -1 if bad. */
-static int arg_double(struct MHD_Connection *c, const char *name, double min, double max,
-		      double *out)
+/* The setters act on a parsed request (parse.c, admin_parse):
+ * NULL, or why they could not. */
+static const char *set_link(const struct admin_cmd *cmd)
 {
-	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-
-	if (!v)
-		return 1;	/* absent */
-	return parse_double_in(v, min, max, out);
-}
-
-/* The setters: NULL, or what the request lacks. */
-static const char *set_link(struct MHD_Connection *c)
-{
-	double v;
-
-	if (arg_double(c, "up", 0, 1, &v))
-		return "up=0|1 required";
 	pthread_mutex_lock(&S.lock);
-	S.link_up = v >= 0.5;
+	S.link_up = cmd->v >= 0.5;
 	pthread_mutex_unlock(&S.lock);
-	log_info("admin: link %s", v >= 0.5 ? "restored" : "cut");
+	log_info("admin: link %s", cmd->v >= 0.5 ? "restored" : "cut");
 	return NULL;
 }
 
-static const char *set_qber(struct MHD_Connection *c)
+static const char *set_qber(const struct admin_cmd *cmd)
 {
-	double q = -1, d = 0;
-	int rq = arg_double(c, "value", 0, 0.5, &q);
-	int rd = arg_double(c, "drift", -1, 1, &d);
+	double q, d;
 
-	if (rq < 0 || rd < 0 || (rq && rd))
-		return "value=0..0.5 and/or drift=-1..1 (per second)";
 	pthread_mutex_lock(&S.lock);
-	if (!rq)
-		S.qber = q;
-	if (!rd)
-		S.qber_drift = d;
+	if (cmd->has_v)
+		S.qber = cmd->v;
+	if (cmd->has_v2)
+		S.qber_drift = cmd->v2;
 	q = S.qber;
 	d = S.qber_drift;
 	pthread_mutex_unlock(&S.lock);
@@ -54,55 +36,36 @@ static const char *set_qber(struct MHD_Connection *c)
 	return NULL;
 }
 
-/* Query argument name in min..max into *field, under the lock.  The
- * value stays in *v for the log.  Returns 0, or -1 if absent or bad. */
-static int set_double(struct MHD_Connection *c, const char *name, double min, double max,
-		      double *field, double *v)
+static const char *set_rate(const struct admin_cmd *cmd)
 {
-	if (arg_double(c, name, min, max, v))
-		return -1;
 	pthread_mutex_lock(&S.lock);
-	*field = *v;
+	S.key_rate = cmd->v;
 	pthread_mutex_unlock(&S.lock);
-	return 0;
-}
-
-static const char *set_rate(struct MHD_Connection *c)
-{
-	double v;
-
-	if (set_double(c, "bits", 0, 1e9, &S.key_rate, &v))
-		return "bits=0..1e9 required";
-	log_info("admin: key rate %.0f bit/s", v);
+	log_info("admin: key rate %.0f bit/s", cmd->v);
 	return NULL;
 }
 
-static const char *set_fail(struct MHD_Connection *c)
+static const char *set_fail(const struct admin_cmd *cmd)
 {
-	double v;
-
-	if (set_double(c, "fraction", 0, 1, &S.fail_fraction, &v))
-		return "fraction=0..1 required";
-	log_info("admin: fail fraction %.3f", v);
-	return NULL;
-}
-
-static const char *fill(struct MHD_Connection *c)
-{
-	double v;
-
-	if (arg_double(c, "keys", 0, 1e7, &v))
-		return "keys=N required";
 	pthread_mutex_lock(&S.lock);
-	S.avail_bits += v * S.key_size;
+	S.fail_fraction = cmd->v;
+	pthread_mutex_unlock(&S.lock);
+	log_info("admin: fail fraction %.3f", cmd->v);
+	return NULL;
+}
+
+static const char *fill(const struct admin_cmd *cmd)
+{
+	pthread_mutex_lock(&S.lock);
+	S.avail_bits += cmd->v * S.key_size;
 	update_locked();
 	pthread_mutex_unlock(&S.lock);
 	return NULL;
 }
 
-static const char *flush(struct MHD_Connection *c)
+static const char *flush(const struct admin_cmd *cmd)
 {
-	(void)c;
+	(void)cmd;
 	pthread_mutex_lock(&S.lock);
 	S.avail_bits = 0;
 	store_flush_locked();
@@ -110,30 +73,21 @@ static const char *flush(struct MHD_Connection *c)
 	return NULL;
 }
 
-static const char *set_deviation(struct MHD_Connection *c)
+static const char *set_deviation(const struct admin_cmd *cmd)
 {
-	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "set");
-	unsigned dev = 0;
 	char now[256];
 
-	if (!v || (*v && deviation_parse(v, &dev)))
-		return "set=NAME[,NAME...] (empty: none) required; see qkd-kms-sim(8)";
-	__atomic_store_n(&S.dev, dev, __ATOMIC_RELAXED);
-	if (!(dev & DEV_HANG))
+	__atomic_store_n(&S.dev, cmd->dev, __ATOMIC_RELAXED);
+	if (!(cmd->dev & DEV_HANG))
 		deviation_release_hung();
-	deviation_format(dev, now, sizeof(now));
+	deviation_format(cmd->dev, now, sizeof(now));
 	log_info("admin: deviations '%s'", now);
 	return NULL;
 }
 
-static const char *set_replica(struct MHD_Connection *c)
+static const char *set_replica(const struct admin_cmd *cmd)
 {
-	const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
-	double up;
-
-	if (!name || arg_double(c, "up", 0, 1, &up))
-		return "name=a|b|a2|b2 and up=0|1 required";
-	switch (replica_set(name, up >= 0.5)) {
+	switch (replica_set(cmd->name, cmd->v >= 0.5)) {
 	case 0:
 		return NULL;
 	case -1:
@@ -176,31 +130,32 @@ static enum MHD_Result send_status(struct MHD_Connection *c)
 	return send_json(c, 200, j);
 }
 
-static const struct {
-	const char *path;
-	const char *(*apply)(struct MHD_Connection *c);	/* NULL: status only */
-} admin_paths[] = {
-	{ "/admin/link", set_link }, { "/admin/qber", set_qber },
-	{ "/admin/rate", set_rate }, { "/admin/fail", set_fail },
-	{ "/admin/fill", fill }, { "/admin/flush", flush },
-	{ "/admin/deviation", set_deviation }, { "/admin/replica", set_replica },
-	{ "/admin/status", NULL },
+/* What each path does once its arguments are parsed (NULL: status only). */
+static const char *(*const apply[ADMIN__N])(const struct admin_cmd *cmd) = {
+	[ADMIN_LINK] = set_link, [ADMIN_QBER] = set_qber, [ADMIN_RATE] = set_rate,
+	[ADMIN_FAIL] = set_fail, [ADMIN_FILL] = fill, [ADMIN_FLUSH] = flush,
+	[ADMIN_DEVIATION] = set_deviation, [ADMIN_REPLICA] = set_replica,
+	[ADMIN_STATUS] = NULL,
 };
+
+static const char *mhd_arg(void *ctx, const char *name)
+{
+	return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
 
 enum MHD_Result admin(struct MHD_Connection *c, const char *url)
 {
+	struct admin_cmd cmd;
 	const char *bad;
-	size_t i;
 
 	pthread_mutex_lock(&S.lock);
 	update_locked();
 	pthread_mutex_unlock(&S.lock);
-	for (i = 0; i < sizeof(admin_paths) / sizeof(admin_paths[0]); i++)
-		if (!strcmp(url, admin_paths[i].path))
-			break;
-	if (i == sizeof(admin_paths) / sizeof(admin_paths[0]))
+	bad = admin_parse(url, mhd_arg, c, &cmd);
+	if (!bad && cmd.op == ADMIN__N)
 		return send_json(c, 404, json_pack("{s:s}", "error", "unknown admin path"));
-	bad = admin_paths[i].apply ? admin_paths[i].apply(c) : NULL;
+	if (!bad && apply[cmd.op])
+		bad = apply[cmd.op](&cmd);
 	if (bad)
 		return send_json(c, 400, json_pack("{s:s}", "error", bad));
 	return send_status(c);

@@ -8,14 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <openssl/rand.h>
 #include "log.h"
 #include "secmem.h"
 #include "sim.h"
 #include "uuid.h"
-
-#define API_PREFIX	"/api/v1/keys/"
 
 /* One API request, authenticated and routed. */
 struct call {
@@ -204,68 +201,41 @@ static enum MHD_Result do_dec(struct MHD_Connection *c, int me, int master,
 	return send_buf(c, MHD_HTTP_OK, out);
 }
 
-static int parse_pos_int(const char *s, int *out)
+/* A query argument of the request (URL-decoded by libmicrohttpd). */
+static const char *query(const struct call *k, const char *name)
 {
-	char *end;
-	long v;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < 1 || v > 1 << 30)
-		return -1;
-	*out = (int)v;
-	return 0;
+	return MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, name);
 }
 
 /* enc_keys: a POST body, or GET ?number=&size=. */
 static enum MHD_Result enc_keys_call(const struct call *k)
 {
-	struct etsi_key_request kr = { 0 };
-	const char *n, *s;
+	struct etsi_key_request kr;
+	const char *n = NULL, *s = NULL;
 	char why[200];
 
-	if (k->is_post) {
-		if (etsi_key_request_decode(k->rq->body, k->rq->len, &kr, why, sizeof(why)))
-			return send_err(k->c, 400, "Bad request format", "%s", why);
-		return do_enc(k->c, k->me, k->other, &kr);
+	if (!k->is_post) {
+		n = deviations() & DEV_IGNORE_NUMBER ? NULL : query(k, "number");
+		s = deviations() & DEV_IGNORE_SIZE ? NULL : query(k, "size");
 	}
-	n = deviations() & DEV_IGNORE_NUMBER ? NULL :
-	    MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, "number");
-	s = deviations() & DEV_IGNORE_SIZE ? NULL :
-	    MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, "size");
-	if (n && parse_pos_int(n, &kr.number))
-		return send_err(k->c, 400, "Bad request format", "bad number");
-	if (s && parse_pos_int(s, &kr.size))
-		return send_err(k->c, 400, "Bad request format", "bad size");
+	if (enc_request_parse(k->is_post, k->rq->body, k->rq->len, n, s, &kr, why, sizeof(why)))
+		return send_err(k->c, 400, "Bad request format", "%s", why);
 	return do_enc(k->c, k->me, k->other, &kr);
 }
 
 /* dec_keys: a POST body, or GET ?key_ID=. */
 static enum MHD_Result dec_keys_call(const struct call *k)
 {
-	struct etsi_key_ids ids = { 0 };
+	struct etsi_key_ids ids;
 	enum MHD_Result r;
 	char why[200];
+	int e = dec_request_parse(k->is_post, k->rq->body, k->rq->len,
+				  k->is_post ? NULL : query(k, "key_ID"), &ids, why, sizeof(why));
 
-	if (k->is_post) {
-		if (etsi_key_ids_decode(k->rq->body, k->rq->len, &ids, why, sizeof(why)))
-			return send_err(k->c, 400, "Bad request format", "%s", why);
-	} else {
-		const char *id = MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, "key_ID");
-
-		if (!id)
-			return send_err(k->c, 400, "Bad request format", "key_ID missing");
-		ids.ids = calloc(1, 16);
-		if (!ids.ids)
-			return send_err(k->c, 503, "Error on server side", "out of memory");
-		ids.n = 1;
-		if (uuid_parse(id, strlen(id), ids.ids[0])) {
-			etsi_key_ids_free(&ids);
-			return send_err(k->c, 400, "Bad request format", "key_ID is not a UUID");
-		}
-	}
+	if (e == -2)
+		return send_err(k->c, 503, "Error on server side", "%s", why);
+	if (e)
+		return send_err(k->c, 400, "Bad request format", "%s", why);
 	r = do_dec(k->c, k->me, k->other, &ids);
 	etsi_key_ids_free(&ids);
 	return r;
@@ -276,25 +246,26 @@ static enum MHD_Result route(const struct call *k, const char *method)
 {
 	int peer_ok = k->other >= 0 && k->other != k->me;
 
-	if (!strcmp(method, "/status")) {
+	switch (api_op_of(method)) {
+	case API_STATUS:
 		if (!peer_ok)
 			return send_err(k->c, 400, "Bad request format",
 					"unknown slave_SAE_ID '%s'", k->target);
 		if (!k->is_get)
 			return send_err(k->c, 400, "Bad request format", "status is GET only");
 		return do_status(k->c, k->site, k->me, k->other);
-	}
-	if (!strcmp(method, "/enc_keys")) {
+	case API_ENC:
 		if (!peer_ok)
 			return send_err(k->c, 400, "Bad request format",
 					"unknown slave_SAE_ID '%s'", k->target);
 		return enc_keys_call(k);
-	}
-	if (!strcmp(method, "/dec_keys")) {
+	case API_DEC:
 		if (!peer_ok)
 			return send_err(k->c, 400, "Bad request format",
 					"unknown master_SAE_ID '%s'", k->target);
 		return dec_keys_call(k);
+	default:
+		break;
 	}
 	return send_err(k->c, 400, "Bad request format", "unknown path");
 }
@@ -305,8 +276,8 @@ enum MHD_Result api(struct MHD_Connection *c, int site, const char *url, const c
 	char cn[ETSI_ID_MAX], target[ETSI_ID_MAX];
 	struct call k = { .c = c, .site = site, .target = target, .rq = rq,
 			  .is_get = !strcmp(method, "GET"), .is_post = !strcmp(method, "POST") };
-	const char *rest, *slash;
-	size_t tl;
+	const char *rest;
+	int e;
 
 	if (deviations() & DEV_HANG)
 		return deviation_hang(c, rq);
@@ -316,14 +287,10 @@ enum MHD_Result api(struct MHD_Connection *c, int site, const char *url, const c
 	if (k.me < 0 || S.saes[k.me].site != site)
 		return send_err(c, 401, "Unauthorized", "SAE '%s' is not registered at %s", cn,
 				S.kme_id[site]);
-	if (strncmp(url, API_PREFIX, strlen(API_PREFIX)))
-		return send_err(c, 400, "Bad request format", "unknown path");
-	rest = url + strlen(API_PREFIX);
-	slash = strchr(rest, '/');
-	if (!slash || (tl = (size_t)(slash - rest)) == 0 || tl >= sizeof(target))
-		return send_err(c, 400, "Bad request format", "malformed path");
-	memcpy(target, rest, tl);
-	target[tl] = '\0';
+	e = api_parse_path(url, target, &rest);
+	if (e)
+		return send_err(c, 400, "Bad request format", e == -1 ? "unknown path" :
+				"malformed path");
 	k.other = find_sae(target);
 	if (!k.is_get && !k.is_post)
 		return send_err(c, 400, "Bad request format", "method %s not allowed", method);
@@ -332,5 +299,5 @@ enum MHD_Result api(struct MHD_Connection *c, int site, const char *url, const c
 				REQ_BODY_MAX);
 	if (maybe_fail())
 		return send_err(c, 503, "Error on server side", "simulated KME failure");
-	return route(&k, slash);
+	return route(&k, rest);
 }

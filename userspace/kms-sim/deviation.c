@@ -3,8 +3,9 @@
  * Deviations: ways in which real KMEs read ETSI GS QKD 014 otherwise than
  * this simulator does by default, switched on by name (--deviation,
  * /admin/deviation) so that clients are tested against each.  This file
- * has their names, the reply bodies they need (HTML or empty errors, key
- * containers with bad entries or broken JSON) and the hung connections.
+ * has the reply bodies they need (HTML or empty errors, key containers
+ * with bad entries or broken JSON) and the hung connections; their names
+ * are parsed in parse.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,63 +15,6 @@
 #include "secmem.h"
 #include "sim.h"
 #include "uuid.h"
-
-static const struct {
-	unsigned bit;
-	const char *name;
-} names[] = {
-	{ DEV_STATUS_PENDING, "status-pending" },
-	{ DEV_STATUS_ZERO, "status-zero" },
-	{ DEV_DISCARD_UNFETCHED, "discard-unfetched" },
-	{ DEV_IGNORE_NUMBER, "ignore-number" },
-	{ DEV_IGNORE_SIZE, "ignore-size" },
-	{ DEV_ODD_SIZE, "odd-size" },
-	{ DEV_401_UNKNOWN_ID, "401-unknown-id" },
-	{ DEV_HTML_ERRORS, "html-errors" },
-	{ DEV_EMPTY_ERRORS, "empty-errors" },
-	{ DEV_HANG, "hang" },
-	{ DEV_MALFORMED_JSON, "malformed-json" },
-	{ DEV_BAD_ENTRIES, "bad-entries" },
-};
-
-int deviation_parse(const char *list, unsigned *out)
-{
-	char buf[512], *tok, *save = NULL;
-	unsigned v = 0;
-	size_t i;
-
-	if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf))
-		return -1;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (!strcmp(tok, names[i].name))
-				break;
-		if (i == sizeof(names) / sizeof(names[0]))
-			return -1;
-		v |= names[i].bit;
-	}
-	*out = v;
-	return 0;
-}
-
-void deviation_format(unsigned v, char *out, size_t outsz)
-{
-	size_t i, o = 0;
-
-	out[0] = '\0';
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (v & names[i].bit)
-			o += (size_t)snprintf(out + o, o < outsz ? outsz - o : 0, "%s%s",
-					      o ? "," : "", names[i].name);
-}
-
-const char *deviation_names(void)
-{
-	static char all[512];
-
-	deviation_format(~0U, all, sizeof(all));
-	return all;
-}
 
 unsigned deviations(void)
 {

@@ -55,19 +55,6 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-int parse_double_in(const char *s, double min, double max, double *out)
-{
-	char *end;
-	double x;
-
-	errno = 0;
-	x = strtod(s, &end);
-	if (!*s || *end || errno || !(x >= min && x <= max))
-		return -1;
-	*out = x;
-	return 0;
-}
-
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)

@@ -13,6 +13,8 @@
  *   store.c        keys issued to a master, waiting for its slave
  *   link_model.c   the simulated QKD link: key rate, QBER, stored bits
  *   admin.c        the plain-HTTP admin endpoint (tests drive the link)
+ *   parse.c        what clients send, parsed (paths, queries, bodies,
+ *                  deviation names): pure, fuzzed by tests/fuzz_kms_req.c
  *   deviation.c    switchable deviations of real KMEs (--deviation)
  *   replica.c      the KMEs' HTTPS endpoints and replicas (--listen-a2)
  *
@@ -160,10 +162,6 @@ int find_sae(const char *id);
 enum MHD_Result admin(struct MHD_Connection *c, const char *url);
 
 /* deviation.c */
-/* "a,b,...": 0 with *out the DEV_* bits, or -1 (an unknown name). */
-int deviation_parse(const char *list, unsigned *out);
-void deviation_format(unsigned v, char *out, size_t outsz);
-const char *deviation_names(void);	/* every name, comma-separated */
 unsigned deviations(void);		/* the DEV_* bits now */
 /* An error reply without the ETSI body: an HTML page, or empty. */
 enum MHD_Result send_raw_error(struct MHD_Connection *c, unsigned int code, int html);
@@ -173,6 +171,47 @@ char *deviation_keys_reply(const struct etsi_keys *ks);
 enum MHD_Result deviation_hang(struct MHD_Connection *c, struct req *rq);
 /* Resume every hung connection (closed without an answer). */
 void deviation_release_hung(void);
+
+/* parse.c: no libmicrohttpd, no S. */
+/* A query argument's value (already URL-decoded), or NULL if absent:
+ * libmicrohttpd's in the daemon, a table in the fuzzer. */
+typedef const char *(*arg_fn)(void *ctx, const char *name);
+/* A number in min..max, the whole string: 0, or -1 (out untouched). */
+int parse_double_in(const char *s, double min, double max, double *out);
+/* "/api/v1/keys/{SAE}/...": 0 with the SAE ID in target and *rest at the
+ * '/' after it; -1 not under the API prefix, -2 no or too long an ID. */
+int api_parse_path(const char *url, char target[ETSI_ID_MAX], const char **rest);
+enum api_op { API_STATUS, API_ENC, API_DEC, API_UNKNOWN };
+enum api_op api_op_of(const char *rest);
+/* enc_keys: the POST body, or GET's number and size (NULL: absent).
+ * 0, or -1 with why (a 400). */
+int enc_request_parse(int is_post, const char *body, size_t len, const char *number,
+		      const char *size, struct etsi_key_request *kr, char *why, size_t whysz);
+/* dec_keys: the POST body, or GET's key_ID (NULL: absent).  0 with ids
+ * to free (etsi_key_ids_free), or -1 (a 400) / -2 (a 503) with why. */
+int dec_request_parse(int is_post, const char *body, size_t len, const char *key_id,
+		      struct etsi_key_ids *ids, char *why, size_t whysz);
+enum admin_op {
+	ADMIN_LINK, ADMIN_QBER, ADMIN_RATE, ADMIN_FAIL, ADMIN_FILL, ADMIN_FLUSH,
+	ADMIN_DEVIATION, ADMIN_REPLICA, ADMIN_STATUS, ADMIN__N /* unknown path */
+};
+/* An admin request; which fields hold what depends on op. */
+struct admin_cmd {
+	enum admin_op op;
+	double v;		/* link up, qber value, rate bits, fail fraction,
+				 * fill keys, replica up */
+	double v2;		/* qber drift */
+	int has_v, has_v2;	/* qber: which of the two were given */
+	unsigned dev;		/* deviation: DEV_* bits */
+	const char *name;	/* replica: the endpoint (the query's string) */
+};
+/* NULL with cmd filled (op ADMIN__N: unknown path), or what the request
+ * lacks (a 400). */
+const char *admin_parse(const char *url, arg_fn arg, void *ctx, struct admin_cmd *cmd);
+/* "a,b,...": 0 with *out the DEV_* bits, or -1 (an unknown name). */
+int deviation_parse(const char *list, unsigned *out);
+void deviation_format(unsigned v, char *out, size_t outsz);
+const char *deviation_names(void);	/* every name, comma-separated */
 
 /* replica.c */
 /* Start the endpoints a, b, a2, b2 whose listen address is not NULL, with
@@ -184,9 +223,5 @@ int replicas_start(const char *const listen[4], const char *const cert[2],
 int replica_set(const char *name, int up);
 void replicas_stop(void);
 json_t *replicas_json(void);	/* {"a":true,...} */
-
-/* main.c */
-/* A number in min..max, the whole string: 0, or -1 (out untouched). */
-int parse_double_in(const char *s, double min, double max, double *out);
 
 #endif

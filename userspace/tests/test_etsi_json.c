@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "etsi.h"
+#include "etsi_client.h"
 #include "secmem.h"
 #include "uuid.h"
 #include "tap.h"
@@ -362,6 +363,54 @@ static void partial(void)
 	   "status parse error without reply bytes (%s)", err);
 }
 
+/* etsi_reply_decode: what etsi_finish does with a reply, without libcurl. */
+static void reply(void)
+{
+	static const char two[] = "{\"keys\":[{\"key_ID\":\"bc490419-7d60-487f-adc1-4ddcc177c139\","
+		"\"key\":\"QUFBQUFBQUFBQUFBQUFBQQ==\"},{\"key_ID\":"
+		"\"0a782fb5-3434-48fe-aa4d-14f41d46cf92\",\"key\":\"QkJCQkJCQkJCQkJCQkJCQg==\"}]}";
+	uint8_t asked[1][16];
+	struct etsi_reply r = { .kind = ETSI_REQ_DEC, .http_code = 200, .body = two,
+				.len = strlen(two), .ids = (const uint8_t (*)[16])asked, .nids = 1 };
+	struct etsi_result res;
+	struct etsi_keys out;
+	struct etsi_status st;
+	int rc;
+
+	uuid_parse(S("0a782fb5-3434-48fe-aa4d-14f41d46cf92"), asked[0]);
+	memset(&res, 0, sizeof(res));
+	rc = etsi_reply_decode(&r, NULL, &out, &res);
+	ok(rc == ETSI_OK && out.n == 1 && !memcmp(out.keys[0].id, asked[0], 16) &&
+	   res.rep.dropped[ETSI_DROP_NOT_ASKED] == 1 && res.rep.ndropped == 1,
+	   "reply: dec_keys keeps the key asked for, drops the other as not asked");
+	etsi_keys_free(&out);
+	r.kind = ETSI_REQ_ENC;
+	r.expect_bytes = 32;
+	memset(&res, 0, sizeof(res));
+	rc = etsi_reply_decode(&r, NULL, &out, &res);
+	ok(rc == ETSI_OK && out.n == 0 && res.rep.dropped[ETSI_DROP_SIZE] == 2,
+	   "reply: enc_keys drops keys of the wrong size (%s)", res.rep.first);
+	etsi_keys_free(&out);
+	r.kind = ETSI_REQ_STATUS;
+	memset(&res, 0, sizeof(res));
+	ok(etsi_reply_decode(&r, &st, NULL, &res) == ETSI_E_PROTO && res.msg[0],
+	   "reply: a key container is no status (%s)", res.msg);
+	r.http_code = 400;
+	r.body = "{\"message\":\"Bad request format\",\"details\":[{\"d\":\"size\"}]}";
+	r.len = strlen(r.body);
+	memset(&res, 0, sizeof(res));
+	ok(etsi_reply_decode(&r, &st, NULL, &res) == ETSI_E_HTTP && res.error_body &&
+	   !strcmp(res.msg, "HTTP 400: Bad request format {\"d\":\"size\"}"),
+	   "reply: an ETSI error body is shown (%s)", res.msg);
+	r.body = "<html>\x01</html>";
+	r.len = strlen(r.body);
+	r.content_type = "text/html;\ncharset=x";
+	memset(&res, 0, sizeof(res));
+	ok(etsi_reply_decode(&r, &st, NULL, &res) == ETSI_E_HTTP && !res.error_body &&
+	   !strcmp(res.msg, "HTTP 400 (no ETSI error body: 14 bytes, text/html;?charset=x)"),
+	   "reply: another body is described, never quoted (%s)", res.msg);
+}
+
 int main(void)
 {
 	sec_json_allocator_init();
@@ -372,5 +421,6 @@ int main(void)
 	errors();
 	hostile();
 	partial();
+	reply();
 	return tap_done();
 }
