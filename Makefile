@@ -120,7 +120,7 @@ fuzz:
 # qkd_nlfuzz in the guest (selftests/kmod/README.md): the guest's default
 # command line has slub_debug=FZPU, which the fuzzer's memory oracles use.
 FUZZ_KMOD_COUNT     ?= 1000000
-FUZZ_KMOD_RELOAD_MS ?= 2000
+FUZZ_KMOD_RELOAD_MS ?= 3000
 FUZZ_KMOD_ARGS      ?=
 fuzz-kmod: module selftests
 	selftests/vm/run --timeout 5400 -- $(REPO)/selftests/kmod/qkd_nlfuzz \

@@ -332,12 +332,12 @@ static void check_memory(const struct fz_opts *o, const struct fz_mem *m0,
 	struct fz_mem m;
 
 	do {
+		sleep_s(1);
 		fz_mem_read(&m, m1->traces);
 		if (m.qkd_objects <= m1->qkd_objects &&
 		    m.qkd_vmaps <= m1->qkd_vmaps)
 			break;
-		sleep_s(0.5);
-	} while (now_s() - t0 < 30);
+	} while (now_s() - t0 < 60);
 	if (m1->traces)
 		tap(m.qkd_objects == m1->qkd_objects &&
 		    m.qkd_vmaps == m1->qkd_vmaps,
@@ -350,12 +350,12 @@ static void check_memory(const struct fz_opts *o, const struct fz_mem *m0,
 	tap(fz_mod_unload(10000) == 0, "the module unloads after the run");
 	t0 = now_s();
 	do {
+		sleep_s(1);
 		fz_mem_read(&m, m0->traces);
 		delta = m.kmalloc_bytes - m0->kmalloc_bytes;
 		if (delta <= tol && m.stale_objects <= m0->stale_objects)
 			break;
-		sleep_s(0.5);
-	} while (now_s() - t0 < 15);
+	} while (now_s() - t0 < 30);
 	tap(!m.qkd_caches && m.stale_objects <= m0->stale_objects &&
 	    delta <= tol,
 	    "after unload: %ld qkd_* caches, %ld objects allocated by unloaded module code (%ld before the run), kmalloc-* %+lld KiB from before the run (tolerance %lld KiB)",
