@@ -177,6 +177,7 @@ struct fz_result {
 	int err;		/* its errno (0: accepted) */
 	unsigned int parts;	/* data messages for our seq */
 	unsigned int strays;	/* notifications, parts of old dumps */
+	unsigned int intr;	/* parts flagged NLM_F_DUMP_INTR */
 	bool timeout, overrun;
 	char extack[128];
 };
@@ -227,7 +228,7 @@ void fz_mem_read(struct fz_mem *m, bool traces);
 struct fz_stats {
 	uint64_t sent, judged, refused, accepted_bad, timeouts, overruns;
 	uint64_t strays, raced, send_err, resolve_enoent, reopens, abandoned;
-	uint64_t subscribe_refused, subscribe_tries;
+	uint64_t subscribe_refused, subscribe_tries, dump_intr;
 	uint64_t by_class[FZ_NR_CLASSES];
 	uint64_t by_op_err[FZ_ROWS][FZ_NERR];
 };
@@ -240,6 +241,7 @@ struct fz_worker {
 	struct fz_stats st;
 	struct fz_sock socks[FZ_MAX_SOCKS];
 	unsigned int gen;
+	bool finished;		/* set when the thread is done */
 	struct fz_msg msg;
 };
 

@@ -49,7 +49,8 @@ void fz_stats_print(const struct fz_stats *st, const char *phase)
 
 	printf("# %s: %llu sent, %llu judged must-refuse, %llu refused, %llu accepted (fail),"
 	       " %llu timeouts, %llu overruns, %llu during a reload, %llu dumps left unread,"
-	       " %llu stray messages, %llu family lookups answered ENOENT, %llu socket sets reopened\n",
+	       " %llu stray messages, %llu dump parts flagged NLM_F_DUMP_INTR,"
+	       " %llu family lookups answered ENOENT, %llu socket sets reopened\n",
 	       phase, (unsigned long long)st->sent,
 	       (unsigned long long)st->judged, (unsigned long long)st->refused,
 	       (unsigned long long)st->accepted_bad,
@@ -57,6 +58,7 @@ void fz_stats_print(const struct fz_stats *st, const char *phase)
 	       (unsigned long long)st->overruns, (unsigned long long)st->raced,
 	       (unsigned long long)st->abandoned,
 	       (unsigned long long)st->strays,
+	       (unsigned long long)st->dump_intr,
 	       (unsigned long long)st->resolve_enoent,
 	       (unsigned long long)st->reopens);
 	n = snprintf(line, sizeof(line), "# %s: classes:", phase);

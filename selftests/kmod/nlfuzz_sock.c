@@ -219,6 +219,8 @@ static void take_msgs(const uint8_t *buf, ssize_t n, struct fz_wait *w,
 			w->seq_done = true;
 		} else {
 			r->parts++;
+			/* a link added or deleted between two rounds of a dump */
+			r->intr += !!(h->nlmsg_flags & NLM_F_DUMP_INTR);
 		}
 	}
 }

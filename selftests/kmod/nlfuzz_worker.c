@@ -139,6 +139,7 @@ static bool judge(struct fz_worker *w, uint64_t i, const struct fz_result *r,
 	bool refused;
 
 	w->st.strays += r->strays;
+	w->st.dump_intr += r->intr;
 	w->st.overruns += r->overrun;
 	if (m->abandon || m->close_after) {
 		w->st.abandoned++;
@@ -213,5 +214,6 @@ void *fz_worker_run(void *arg)
 	}
 	for (k = 0; k < w->nsocks; k++)
 		fz_sock_close(&w->socks[k]);
+	__atomic_store_n(&w->finished, true, __ATOMIC_RELEASE);
 	return NULL;
 }

@@ -134,7 +134,31 @@ static void parse_opts(int argc, char **argv, struct fz_opts *o)
 	if (o->unpriv_count == UINT64_MAX)
 		o->unpriv_count = o->count / 20 < 2000 ? 2000 : o->count / 20;
 	if (o->userns_count == UINT64_MAX)
-		o->userns_count = o->count / 50 < 2000 ? 2000 : o->count / 50;
+		o->userns_count = o->count / 200 < 2000 ? 2000 : o->count / 200;
+}
+
+/* A line every 30 s while the workers run: long runs show they live. */
+static void progress(const struct fz_worker *w, unsigned int jobs, double t0)
+{
+	unsigned int i, done;
+	uint64_t sent;
+
+	for (;;) {
+		for (i = 0; i < 300; i++) {
+			struct timespec ts = { 0, 100000000L };
+
+			nanosleep(&ts, NULL);
+			for (done = 0; done < jobs; done++)
+				if (!__atomic_load_n(&w[done].finished, __ATOMIC_ACQUIRE))
+					break;
+			if (done == jobs)
+				return;
+		}
+		for (sent = 0, i = 0; i < jobs; i++)
+			sent += __atomic_load_n(&w[i].st.sent, __ATOMIC_RELAXED);
+		printf("# admin: %llu messages after %.0f s\n",
+		       (unsigned long long)sent, now_s() - t0);
+	}
 }
 
 /* Phase 1: THREADS workers sharing the message indices. */
@@ -157,6 +181,7 @@ static void run_admin(const struct fz_opts *o, struct fz_stats *st,
 			.stop = &stop };
 		pthread_create(&th[i], NULL, fz_worker_run, &w[i]);
 	}
+	progress(w, o->jobs, t0);
 	for (i = 0; i < o->jobs; i++) {
 		pthread_join(th[i], NULL);
 		fz_stats_add(st, &w[i].st);
