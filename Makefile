@@ -12,6 +12,9 @@
 #   make demo      the two-site demo on a simulated QKD link (see README)
 #   make bench     bytes per buffered key and throughput (in the guest)
 #   make fuzz      libFuzzer on every parser harness (FUZZ_SECONDS each)
+#   make fuzz-kmod the netlink fuzzer in the guest: FUZZ_KMOD_COUNT messages
+#                  (default 10^6) under slub_debug, module reloaded every
+#                  FUZZ_KMOD_RELOAD_MS (selftests/kmod/README.md)
 #   make install   install everything (DESTDIR, PREFIX) incl. DKMS source
 #   make deb       Debian packages (dpkg-buildpackage -us -uc -b) in build/deb/
 #   make pkg-test  install them into a clean Debian 12 root and check them
@@ -116,6 +119,16 @@ fuzz:
 	$(MAKE) -s -C userspace/qkdctl fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 	$(MAKE) -s -C userspace/tests fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# qkd_nlfuzz in the guest (selftests/kmod/README.md): the guest's default
+# command line has slub_debug=FZPU, which the fuzzer's memory oracles use.
+FUZZ_KMOD_COUNT     ?= 1000000
+FUZZ_KMOD_RELOAD_MS ?= 3000
+FUZZ_KMOD_ARGS      ?=
+fuzz-kmod: module selftests
+	selftests/vm/run --timeout 5400 -- $(REPO)/selftests/kmod/qkd_nlfuzz \
+		--ko $(REPO)/kmod/qkd.ko --count $(FUZZ_KMOD_COUNT) \
+		--reload-ms $(FUZZ_KMOD_RELOAD_MS) $(FUZZ_KMOD_ARGS)
+
 # The debug guest kernel and the module built against it (selftests/vm/README.md).
 debug-kernel:
 	selftests/vm/debug-kernel/build -j2
@@ -180,5 +193,5 @@ clean: module-clean
 	for d in lib $(SUBDIRS); do $(MAKE) -C $$d clean; done
 
 .PHONY: all module module-clean module-checks netlink-gen checkpatch selftests deps \
-	check check-host check-interop bench fuzz demo install install-dkms-src deb \
+	check check-host check-interop bench fuzz fuzz-kmod demo install install-dkms-src deb \
 	pkg-test clean lib $(SUBDIRS) debug-kernel debug-module check-debug
