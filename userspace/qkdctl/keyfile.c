@@ -46,6 +46,19 @@ static bool may_be_material(const char *f, size_t len)
 	return !memchr(f, '-', len) && len >= 16;
 }
 
+/* "bad WHAT \"FIELD\" (WANT)", or without the field where it may be key
+ * material (see above); at most maxshow characters of it. */
+static void bad_field(char *err, size_t errlen, const char *what, const char *f,
+		      size_t len, size_t maxshow, const char *want)
+{
+	if (may_be_material(f, len))
+		snprintf(err, errlen, "bad %s (%zu characters without a '-', not shown: they may be key material; %s)",
+			 what, len, want);
+	else
+		snprintf(err, errlen, "bad %s \"%.*s\" (%s)", what,
+			 (int)(len > maxshow ? maxshow : len), f, want);
+}
+
 int keyfile_parse_line(const char *line, struct key_entry *out,
 		       char *err, size_t errlen)
 {
@@ -74,24 +87,15 @@ int keyfile_parse_line(const char *line, struct key_entry *out,
 		out->role = qkd_role_from_name(role);
 	}
 	if (!out->role) {
-		if (may_be_material(f[0], flen[0]))
-			snprintf(err, errlen, "bad role (%zu characters, not shown: they may be key material; want initiator or responder)",
-				 flen[0]);
-		else
-			snprintf(err, errlen, "bad role \"%.*s\" (want initiator or responder)",
-				 (int)flen[0], f[0]);
+		bad_field(err, errlen, "role", f[0], flen[0], 20, "want initiator or responder");
 		return -1;
 	}
 
+	/* A key ID is not secret: showing it helps find the line, unless the
+	 * field may be misplaced key material. */
 	if (uuid_parse(f[1], flen[1], out->id) < 0) {
-		/* A key ID is not secret: showing it helps find the line,
-		 * unless the field may be misplaced key material. */
-		if (may_be_material(f[1], flen[1]))
-			snprintf(err, errlen, "bad key ID (%zu characters without a '-', not shown: they may be key material; want a UUID like 01234567-89ab-cdef-0123-456789abcdef)",
-				 flen[1]);
-		else
-			snprintf(err, errlen, "bad key ID \"%.*s\" (want a UUID like 01234567-89ab-cdef-0123-456789abcdef)",
-				 (int)(flen[1] > 40 ? 40 : flen[1]), f[1]);
+		bad_field(err, errlen, "key ID", f[1], flen[1], 40,
+			  "want a UUID like 01234567-89ab-cdef-0123-456789abcdef");
 		return -1;
 	}
 

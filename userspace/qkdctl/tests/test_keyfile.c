@@ -178,7 +178,7 @@ static void errors_never_echo_material(void **state)
 	assert_null(strstr(err, "00112233"));
 	/* fields out of order: the material lands in the role or ID column */
 	assert_int_equal(parse(HEX16 " initiator " UUID1, &e), -1);
-	assert_contains(err, "bad role (32 characters, not shown");
+	assert_contains(err, "bad role (32 characters without a '-', not shown");
 	assert_null(strstr(err, "00112233"));
 	assert_int_equal(parse("initiator " HEX16 " " UUID1, &e), -1);
 	assert_contains(err, "bad key ID (32 characters without a '-', not shown");
