@@ -235,7 +235,9 @@ if [ -n "${QKD_KO:-}" ]; then
 	rmmod qkd
 	sleep 3
 	tap 'kill -0 $APID && kill -0 $BPID && grep -q "unavailable" "$T/a2.log"' "module unloaded: agents keep running and report the store unavailable"
-	mu=$(metric $MA qkd_module_up) ml=$(curl -s --max-time 3 "http://127.0.0.1:$MA/metrics" | grep -c '^qkd_module_[a-z_]*{')
+	# a scrape can outlast metric()'s 3 s on a busy TCG host: retry
+	wait_for "curl -s --max-time 10 http://127.0.0.1:$MA/metrics >\"$T/scrape-down\" && grep -q '^qkd_module_up' \"$T/scrape-down\"" 20
+	mu=$(awk '$1 == "qkd_module_up" {print $2}' "$T/scrape-down") ml=$(grep -c '^qkd_module_[a-z_]*{' "$T/scrape-down")
 	tap '[ "$mu" = 0 ] && [ "$ml" = 0 ]' "module unloaded: qkd_module_up $mu, $ml per-link module samples"
 	insmod "$QKD_KO"
 	tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 20' "module back after 3 s: link to-b recreated and filled"
