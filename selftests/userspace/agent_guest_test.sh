@@ -12,6 +12,7 @@ top=$here/../..
 SIM=$top/userspace/kms-sim/qkd-kms-sim
 AGENT=$top/userspace/agent/qkd-agent
 PROBE=$here/qkd_nl_probe
+QKDCTL=$top/userspace/qkdctl/qkdctl
 if [ -n "${QKD_VM_RESULTS:-}" ] && [ -d "$QKD_VM_RESULTS" ]; then
 	T=$QKD_VM_RESULTS/agent-test; mkdir -p "$T"	# logs come back to the host
 else
@@ -46,6 +47,69 @@ wait_for() { # cond timeout_s
 	return 1
 }
 metric() { curl -s --max-time 3 "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1==k {print $2}'; }
+
+# The agent's qkd_module_* lines for a link against `qkdctl -j stats LINK`:
+# every counter qkdctl shows must be on the endpoint with the same value.
+# The module's state must hold still meanwhile: two scrapes around the
+# qkdctl call must agree (else 2: try again).  Mismatches in $T/modcheck.
+stat_metric() { # link counter-name-as-qkdctl-json-names-it
+	case $2 in
+	rejected_*) echo "qkd_module_rejected_total{link=\"$1\",reason=\"${2#rejected_}\"}" ;;
+	wanted_ntf) echo "qkd_module_wanted_total{link=\"$1\"}" ;;
+	low_watermark_ntf) echo "qkd_module_low_watermark_total{link=\"$1\"}" ;;
+	keys_buffered|initiator_keys|bytes_buffered|bytes_high_water|pending|reserved)
+		echo "qkd_module_$2{link=\"$1\"}" ;;
+	*) echo "qkd_module_${2}_total{link=\"$1\"}" ;;
+	esac
+}
+modcheck() { # metrics-port link
+	local k v m got cnt=0
+	curl -s --max-time 3 "http://127.0.0.1:$1/metrics" | grep '^qkd_module_' >"$T/scrape1"
+	timeout 20 "$QKDCTL" -j stats "$2" >"$T/stats.json" || return 1
+	timeout 20 "$QKDCTL" -j audit link "$2" >"$T/audit.json" || return 1
+	curl -s --max-time 3 "http://127.0.0.1:$1/metrics" | grep '^qkd_module_' >"$T/scrape2"
+	cmp -s "$T/scrape1" "$T/scrape2" || return 2
+	: >"$T/modcheck"
+	while read -r k v; do
+		m=$(stat_metric "$2" "$k")
+		got=$(awk -v k="$m" '$1==k {print $2}' "$T/scrape1")
+		cnt=$((cnt + 1))
+		[ "$got" = "$v" ] || echo "$k: qkdctl $v, metric $m ${got:-missing}" >>"$T/modcheck"
+	done < <(jq -r 'to_entries[] | select(.key != "link") | "\(.key) \(.value)"' "$T/stats.json")
+	# pool by role, from the same two counters qkdctl shows
+	v=$(jq -r '.initiator_keys' "$T/stats.json")
+	got=$(awk -v k="qkd_module_pool_keys{link=\"$2\",role=\"initiator\"}" '$1==k {print $2}' "$T/scrape1")
+	[ "$got" = "$v" ] || echo "pool initiator: qkdctl $v, metric ${got:-missing}" >>"$T/modcheck"
+	v=$(jq -r '.keys_buffered - .initiator_keys' "$T/stats.json")
+	got=$(awk -v k="qkd_module_pool_keys{link=\"$2\",role=\"responder\"}" '$1==k {print $2}' "$T/scrape1")
+	[ "$got" = "$v" ] || echo "pool responder: qkdctl $v, metric ${got:-missing}" >>"$T/modcheck"
+	# the audit ring: records by role, records with SPIs, SPIs
+	for k in initiator responder; do
+		v=$(jq --arg r "$k" '[.[] | select(.role == $r)] | length' "$T/audit.json")
+		got=$(awk -v k="qkd_module_audit_records{link=\"$2\",role=\"$k\"}" '$1==k {print $2}' "$T/scrape1")
+		[ "$got" = "$v" ] || echo "audit $k: qkdctl $v, metric ${got:-missing}" >>"$T/modcheck"
+	done
+	v=$(jq '[.[] | select((.spis // []) | length > 0)] | length' "$T/audit.json")
+	got=$(awk -v k="qkd_module_audit_keyed_records{link=\"$2\"}" '$1==k {print $2}' "$T/scrape1")
+	[ "$got" = "$v" ] || echo "audit keyed: qkdctl $v, metric ${got:-missing}" >>"$T/modcheck"
+	v=$(jq '[.[] | (.spis // []) | length] | add // 0' "$T/audit.json")
+	got=$(awk -v k="qkd_module_audit_spis{link=\"$2\"}" '$1==k {print $2}' "$T/scrape1")
+	[ "$got" = "$v" ] || echo "audit spis: qkdctl $v, metric ${got:-missing}" >>"$T/modcheck"
+	grep -qx 'qkd_module_up 1' "$T/scrape1" || echo "qkd_module_up not 1" >>"$T/modcheck"
+	[ $cnt -ge 17 ] || echo "only $cnt counters from qkdctl" >>"$T/modcheck"
+	echo "$cnt" >"$T/modcheck.count"
+	[ ! -s "$T/modcheck" ]
+}
+modcheck_retry() { # port link: up to 5 tries while the state moves
+	local i r
+	for i in 1 2 3 4 5; do
+		modcheck "$1" "$2"; r=$?
+		[ $r -ne 2 ] && return $r
+		sleep 0.5
+	done
+	echo "state kept changing" >"$T/modcheck"
+	return 1
+}
 
 ip link set lo up 2>/dev/null
 if [ -n "${QKD_KO:-}" ] && ! grep -q '^qkd ' /proc/modules; then
@@ -115,6 +179,19 @@ id=$(tail -1 "$T/taken" | cut -d' ' -f1)
 "$PROBE" take-id to-a "$id" 5000 >/dev/null 2>&1
 tap '! "$PROBE" take-id to-a "$id" 2000 >/dev/null 2>&1' "a key is delivered once: second take of $id fails"
 
+# the module's counters on agent A's endpoint equal qkdctl's, for A's own
+# link and for B's (the endpoint shows every link of the store); one take
+# record annotated with two SPIs first, as the plugin does after keying SAs
+timeout 20 "$QKDCTL" audit annotate to-a id "$id" spi 0xc0000001 spi 0xc0000002 usage guest-test; st=$?
+tap '[ $st -eq 0 ]' "take record of $id annotated with 2 SPIs"
+for l in to-b to-a; do
+	modcheck_retry $MA $l; st=$?
+	tap '[ $st -eq 0 ]' "agent A's qkd_module_* lines for $l equal qkdctl stats and audit ($(cat "$T/modcheck.count" 2>/dev/null) counters$([ -s "$T/modcheck" ] && echo ": $(tr '\n' ';' <"$T/modcheck")"))"
+done
+ks=$(awk '$1 == "qkd_module_audit_spis{link=\"to-a\"}" {print $2}' "$T/scrape1")
+tk=$(awk '$1 == "qkd_module_taken_total{link=\"to-b\"}" {print $2}' "$T/scrape1")
+tap '[ "$ks" = 2 ] && [ "${tk:-0}" -ge 26 ]' "to-a: 2 SPIs keyed by QKD keys; to-b: $tk keys taken (>= 26)"
+
 # forged notifications: a local process unicasts KEY_WANTED to agent B's
 # netlink sockets (ports from /proc/net/netlink); they are connected to the
 # kernel, so the kernel refuses, and B sees no event
@@ -158,6 +235,10 @@ if [ -n "${QKD_KO:-}" ]; then
 	rmmod qkd
 	sleep 3
 	tap 'kill -0 $APID && kill -0 $BPID && grep -q "unavailable" "$T/a2.log"' "module unloaded: agents keep running and report the store unavailable"
+	# a scrape can outlast metric()'s 3 s on a busy TCG host: retry
+	wait_for "curl -s --max-time 10 http://127.0.0.1:$MA/metrics >\"$T/scrape-down\" && grep -q '^qkd_module_up' \"$T/scrape-down\"" 20
+	mu=$(awk '$1 == "qkd_module_up" {print $2}' "$T/scrape-down") ml=$(grep -c '^qkd_module_[a-z_]*{' "$T/scrape-down")
+	tap '[ "$mu" = 0 ] && [ "$ml" = 0 ]' "module unloaded: qkd_module_up $mu, $ml per-link module samples"
 	insmod "$QKD_KO"
 	tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 20' "module back after 3 s: link to-b recreated and filled"
 	dup=$(metric $MA 'qkd_agent_duplicate_keys_skipped_total{link="to-b"}')

@@ -25,7 +25,8 @@
  *                  deviations from the spec, 401s, hangs, discarded keys
  *   drift.c        periodic checks: link liveness, key rate, QBER and
  *                  request error rate against their thresholds
- *   metrics.c      Prometheus endpoint
+ *   metrics.c      Prometheus endpoint (expo.c: its text helpers)
+ *   modstats.c     the module's counters and audit ring on that endpoint
  *   sink_netlink.c, sink_dry.c   the key stores (see sink.h)
  */
 #ifndef QKD_AGENT_H
@@ -262,6 +263,11 @@ void kme_unknown_id(struct link *l);
 /* drift.c */
 /* Once per stats_interval: liveness, rate, QBER, error-rate warnings. */
 void agent_stats(struct agent *a, double now);
+
+/* modstats.c: the module's counters (qkd_module_*), read from the
+ * store at each scrape and appended to b. */
+struct sbuf;
+void modstats_render(struct sbuf *b, struct sink *sink, int sink_ok);
 
 /* metrics.c */
 int metrics_start(struct agent *a, const char *listen);

@@ -2,7 +2,6 @@
 /* Prometheus text exposition on a local address, served from the agent's
  * own event loop (libmicrohttpd, external epoll mode: no extra thread). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,71 +9,9 @@
 #include <microhttpd.h>
 #include "addr.h"
 #include "agent.h"
+#include "expo.h"
 #include "log.h"
 #include "secmem.h"
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (b->p && (size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t ncap = b->cap ? b->cap * 2 : 8192;
-			char *np;
-
-			while (ncap < b->len + (size_t)n + 1)
-				ncap *= 2;
-			np = realloc(b->p, ncap);
-			if (!np)
-				return;
-			b->p = np;
-			b->cap = ncap;
-		}
-	}
-}
-
-static void help(struct sbuf *b, const char *name, const char *type, const char *text)
-{
-	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
-}
-
-/* Prometheus label value escaping: backslash, double quote, newline. */
-static const char *esc(const char *in, char *out, size_t outsz)
-{
-	size_t o = 0;
-
-	for (; *in && o + 3 < outsz; in++) {
-		if (*in == '\\' || *in == '"') {
-			out[o++] = '\\';
-			out[o++] = *in;
-		} else if (*in == '\n') {
-			out[o++] = '\\';
-			out[o++] = 'n';
-		} else {
-			out[o++] = *in;
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
 
 /* Link names escaped as label values. */
 typedef char label_names[CONF_LINKS_MAX][2 * CONF_NAME_MAX + 1];
@@ -270,6 +207,7 @@ static char *render(struct agent *a)
 	render_keys(&b, a, names);
 	render_kme(&b, a, names);
 	render_learnt(&b, a, names);
+	modstats_render(&b, &a->sink, a->sink_ok);
 	return b.p;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "conf.h"
 #include "etsi.h"
+#include <libqkd.h>	/* struct qkd_link_info, qkd_audit_buf: the store's own view */
 
 enum sink_ev_type {
 	SINK_EV_LOW_WATERMARK = 1,	/* link's initiator pool below low watermark */
@@ -53,6 +54,14 @@ struct sink_ops {
 	int (*events)(struct sink *s, struct sink_event *ev, int max);
 	/* Called once per loop iteration (dry-run takers); may be NULL. */
 	void (*tick)(struct sink *s);
+	/* Every link of the store with its counters (info->stats), one call
+	 * of fn each, from one dump: the metrics endpoint's view of the
+	 * store.  Link count or -errno; -EINTR: links came or went during
+	 * the dump (fn saw a mix: start again).  May be NULL. */
+	int (*link_stats)(struct sink *s, qkd_link_fn fn, void *arg);
+	/* The take records of the store's audit ring, oldest first, one call
+	 * of fn each.  Record count or -errno.  May be NULL (no ring). */
+	int (*audit)(struct sink *s, qkd_audit_fn fn, void *arg);
 };
 
 struct sink {

@@ -27,6 +27,8 @@ struct dry_link {
 	uint32_t resp_n;
 	int below_notified;	/* since the pool last went below */
 	double take_credit;
+	/* the module's counters that the emulation can keep (QKD_STATS_A_*) */
+	uint64_t injected, taken, rej_dup, rej_cap, lowwm_ntf;
 };
 
 struct dry {
@@ -182,13 +184,17 @@ static int dry_inject(struct sink *s, const char *link, const struct etsi_keys *
 		return snprintf(s->last_error, sizeof(s->last_error), "no such link"), -ENODEV;
 	if (n == 0 || n > QKD_INJECT_MAX_KEYS)
 		return -EINVAL;
-	if (role == QKD_KEY_ROLE_INITIATOR && l->init_n + n > l->max_keys)
+	if (role == QKD_KEY_ROLE_INITIATOR && l->init_n + n > l->max_keys) {
+		l->rej_cap++;
 		return snprintf(s->last_error, sizeof(s->last_error), "over max_keys"), -ENOSPC;
+	}
 	for (i = off; i < off + n; i++) {
 		if (ks->keys[i].len < QKD_KEY_MIN_LEN || ks->keys[i].len > QKD_KEY_MAX_LEN)
 			return snprintf(s->last_error, sizeof(s->last_error), "bad key length"), -EINVAL;
-		if (held(l, ks->keys[i].id))
+		if (held(l, ks->keys[i].id)) {
+			l->rej_dup++;
 			return snprintf(s->last_error, sizeof(s->last_error), "duplicate key ID"), -EEXIST;
+		}
 		for (j = off; j < i; j++)
 			if (!memcmp(ks->keys[j].id, ks->keys[i].id, 16))
 				return -EEXIST;
@@ -203,6 +209,7 @@ static int dry_inject(struct sink *s, const char *link, const struct etsi_keys *
 			memcpy(l->resp_ids[l->resp_n++], ks->keys[i].id, 16);
 		}
 	}
+	l->injected += n;
 	if (l->init_n >= l->low_wm)
 		l->below_notified = 0;
 	if (d->o.fail_after_send && ++d->injects % d->o.fail_after_send == 0) {
@@ -216,6 +223,7 @@ static int dry_inject(struct sink *s, const char *link, const struct etsi_keys *
 
 				write_taken(d, l->name, l->init_ids[last]);
 				l->init_n--;
+				l->taken++;
 			}
 		}
 		snprintf(s->last_error, sizeof(s->last_error), "dry-run: simulated lost reply");
@@ -270,6 +278,7 @@ static void dry_tick(struct sink *s)
 			write_taken(d, l->name, l->init_ids[l->init_head]);
 			l->init_head = (l->init_head + 1) % l->max_keys;
 			l->init_n--;
+			l->taken++;
 			took = 1;
 		}
 		/* like the module: every take that leaves the pool below the
@@ -281,6 +290,7 @@ static void dry_tick(struct sink *s)
 			ev.key_count = l->init_n;
 			ev.low_watermark = l->low_wm;
 			push(d, &ev);
+			l->lowwm_ntf++;
 			l->below_notified = 1;
 		}
 	}
@@ -339,6 +349,43 @@ static int dry_events(struct sink *s, struct sink_event *ev, int max)
 	return n;
 }
 
+/* The emulated links as the module's dump would show them; counters the
+ * emulation does not keep (expiry, flushes, rate limits, byte counts)
+ * read 0, so that dry-run scrapes carry every qkd_module_* family. */
+static int dry_link_stats(struct sink *s, qkd_link_fn fn, void *arg)
+{
+	struct dry *d = s->priv;
+	struct qkd_link_info info;
+	size_t i;
+	int r, n = 0;
+
+	for (i = 0; i < d->nlinks; i++) {
+		const struct dry_link *l = &d->links[i];
+		uint64_t *v = info.stats.v;
+
+		if (!l->exists)
+			continue;
+		memset(&info, 0, sizeof(info));
+		snprintf(info.name, sizeof(info.name), "%s", l->name);
+		info.max_keys = l->max_keys;
+		info.low_watermark = l->low_wm;
+		info.present = 1ULL << QKD_A_STATS;
+		v[QKD_STATS_A_INJECTED] = l->injected;
+		v[QKD_STATS_A_TAKEN] = l->taken;
+		v[QKD_STATS_A_REJECTED_DUPLICATE] = l->rej_dup;
+		v[QKD_STATS_A_REJECTED_CAP] = l->rej_cap;
+		v[QKD_STATS_A_LOW_WATERMARK] = l->lowwm_ntf;
+		v[QKD_STATS_A_INITIATOR_KEYS] = l->init_n;
+		v[QKD_STATS_A_KEYS_BUFFERED] = l->init_n;	/* responder keys: taken at once */
+		info.stats.present = ((1ULL << (QKD_STATS_A_MAX + 1)) - 1) & ~3ULL;
+		r = fn(&info, arg);
+		if (r < 0)
+			return r;
+		n++;
+	}
+	return n;
+}
+
 const struct sink_ops sink_dry_ops = {
 	.name = "dry-run",
 	.open = dry_open,
@@ -349,4 +396,6 @@ const struct sink_ops sink_dry_ops = {
 	.inject = dry_inject,
 	.events = dry_events,
 	.tick = dry_tick,
+	.link_stats = dry_link_stats,
+	.audit = NULL,		/* no takers with SPIs to record */
 };

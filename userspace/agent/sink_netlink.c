@@ -318,6 +318,30 @@ static int nl_events(struct sink *s, struct sink_event *ev, int max)
 	return cnt;
 }
 
+/* One LINK_GET dump: every link with its QKD_A_STATS nest. */
+static int nl_link_stats(struct sink *s, qkd_link_fn fn, void *arg)
+{
+	struct nl *n = s->priv;
+	int r = nl_ready(s);
+
+	if (!r)
+		r = qkd_link_dump_each(n->cmd, fn, arg);
+	nl_log_foreign(n);
+	return r < 0 ? nl_fail(s, n->cmd, r) : r;
+}
+
+/* One AUDIT_GET dump of the whole namespace's ring. */
+static int nl_audit(struct sink *s, qkd_audit_fn fn, void *arg)
+{
+	struct nl *n = s->priv;
+	int r = nl_ready(s);
+
+	if (!r)
+		r = qkd_audit_dump_each(n->cmd, NULL, fn, arg);
+	nl_log_foreign(n);
+	return r < 0 ? nl_fail(s, n->cmd, r) : r;
+}
+
 const struct sink_ops sink_netlink_ops = {
 	.name = "netlink",
 	.open = nl_open,
@@ -328,4 +352,6 @@ const struct sink_ops sink_netlink_ops = {
 	.inject = nl_inject,
 	.events = nl_events,
 	.tick = NULL,
+	.link_stats = nl_link_stats,
+	.audit = nl_audit,
 };

@@ -302,6 +302,12 @@ int args_key_inject(int argc, char **argv, struct inject_args *a, char *err, siz
 			if (!v[0])
 				FAIL("file name must not be empty");
 			a->file = v;
+		} else if (!strcmp(argv[i], "-")) {
+			/* qkdctl(8): "key inject NAME [file PATH|-]": a bare
+			 * dash names standard input, as it does for most tools */
+			if (i != 1)
+				FAIL("input given twice");
+			a->file = "-";
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			FAIL("unknown option \"%s\"", argv[i]);
 		} else {

@@ -34,6 +34,31 @@ static bool next_field(const char *line, size_t *pos, const char **start,
 	return true;
 }
 
+/*
+ * Whether a field may be key material put in the wrong column: material is
+ * hex or standard base64 (optionally "base64:"), and neither alphabet has
+ * a '-', which every UUID has.  Errors quote a bad role or key ID only
+ * when it cannot be material, so a line with its fields out of order does
+ * not print its key.
+ */
+static bool may_be_material(const char *f, size_t len)
+{
+	return !memchr(f, '-', len) && len >= 16;
+}
+
+/* "bad WHAT \"FIELD\" (WANT)", or without the field where it may be key
+ * material (see above); at most maxshow characters of it. */
+static void bad_field(char *err, size_t errlen, const char *what, const char *f,
+		      size_t len, size_t maxshow, const char *want)
+{
+	if (may_be_material(f, len))
+		snprintf(err, errlen, "bad %s (%zu characters without a '-', not shown: they may be key material; %s)",
+			 what, len, want);
+	else
+		snprintf(err, errlen, "bad %s \"%.*s\" (%s)", what,
+			 (int)(len > maxshow ? maxshow : len), f, want);
+}
+
 int keyfile_parse_line(const char *line, struct key_entry *out,
 		       char *err, size_t errlen)
 {
@@ -62,15 +87,15 @@ int keyfile_parse_line(const char *line, struct key_entry *out,
 		out->role = qkd_role_from_name(role);
 	}
 	if (!out->role) {
-		snprintf(err, errlen, "bad role \"%.*s\" (want initiator or responder)",
-			 (int)(flen[0] > 20 ? 20 : flen[0]), f[0]);
+		bad_field(err, errlen, "role", f[0], flen[0], 20, "want initiator or responder");
 		return -1;
 	}
 
+	/* A key ID is not secret: showing it helps find the line, unless the
+	 * field may be misplaced key material. */
 	if (uuid_parse(f[1], flen[1], out->id) < 0) {
-		/* The key ID is not secret: showing it helps find the line. */
-		snprintf(err, errlen, "bad key ID \"%.*s\" (want a UUID like 01234567-89ab-cdef-0123-456789abcdef)",
-			 (int)(flen[1] > 40 ? 40 : flen[1]), f[1]);
+		bad_field(err, errlen, "key ID", f[1], flen[1], 40,
+			  "want a UUID like 01234567-89ab-cdef-0123-456789abcdef");
 		return -1;
 	}
 
@@ -169,7 +194,7 @@ static const struct key_entry *find_duplicate(const struct keyfile *kf,
 	return dup;
 }
 
-enum { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_HAS_NUL };
+enum { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_HAS_NUL, LINE_INPUT_TOO_BIG };
 
 /*
  * Read one line into buf (NUL-terminated, newline dropped).  Our own loop
@@ -177,13 +202,23 @@ enum { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_HAS_NUL };
  * of the data, and getline() reallocates, leaving copies of keys behind.
  * A bad line is consumed up to its newline so the count stays right.
  */
-static int read_line(FILE *in, char *buf, size_t size, size_t *len)
+static int read_line(FILE *in, char *buf, size_t size, size_t *len, size_t *budget)
 {
 	size_t n = 0;
 	bool too_long = false, has_nul = false;
 	int c;
 
-	while ((c = getc(in)) != EOF && c != '\n') {
+	while ((c = getc(in)) != EOF) {
+		/* A pipe may never end (or never send a newline): bound
+		 * what is read, not only what is kept. */
+		if (!*budget) {
+			buf[n] = '\0';
+			*len = n;
+			return LINE_INPUT_TOO_BIG;
+		}
+		(*budget)--;
+		if (c == '\n')
+			break;
 		if (c == '\0')
 			has_nul = true;
 		if (n + 1 < size)
@@ -214,6 +249,7 @@ int keyfile_read(FILE *in, const char *name, struct keyfile *kf,
 	unsigned int lineno = 0;
 	const struct key_entry *dup;
 	unsigned int first = 0;
+	size_t budget = KEYFILE_INPUT_MAX;
 	int ret = -1;
 
 	if (!name || !strcmp(name, "-"))
@@ -225,10 +261,15 @@ int keyfile_read(FILE *in, const char *name, struct keyfile *kf,
 		size_t len;
 		int r;
 
-		r = read_line(in, line, sizeof(line), &len);
+		r = read_line(in, line, sizeof(line), &len, &budget);
 		if (r == LINE_EOF)
 			break;
 		lineno++;
+		if (r == LINE_INPUT_TOO_BIG) {
+			snprintf(err, errlen, "%s:%u: input larger than %d bytes",
+				 name, lineno, KEYFILE_INPUT_MAX);
+			goto out;
+		}
 		if (r == LINE_TOO_LONG) {
 			snprintf(err, errlen, "%s:%u: line too long (max %d bytes)",
 				 name, lineno, KEYFILE_LINE_MAX);

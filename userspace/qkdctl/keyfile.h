@@ -11,8 +11,9 @@
  *
  * Fields are separated by blanks; blank lines and lines whose first
  * non-blank character is '#' are ignored.  Lines longer than
- * KEYFILE_LINE_MAX bytes are refused rather than split, and key IDs must be
- * unique within one input.  Errors name the input and line: "file:3: ...".
+ * KEYFILE_LINE_MAX bytes are refused rather than split, an input of more
+ * than KEYFILE_INPUT_MAX bytes is refused, and key IDs must be unique
+ * within one input.  Errors name the input and line: "file:3: ...".
  */
 #ifndef QKDCTL_KEYFILE_H
 #define QKDCTL_KEYFILE_H
@@ -27,6 +28,10 @@
 #define KEYFILE_LINE_MAX	512
 /* More keys than one link can ever hold is an input error, not a batch. */
 #define KEYFILE_MAX_KEYS	QKD_LINK_MAX_KEYS_LIMIT
+/* Bytes read at most, comments, blank lines and newlines included: room
+ * for a full link's keys as maximal lines, so no valid input is refused,
+ * while an endless pipe (`qkdctl key inject l - </dev/zero`) is. */
+#define KEYFILE_INPUT_MAX	(KEYFILE_MAX_KEYS * KEYFILE_LINE_MAX)
 
 struct key_entry {
 	uint8_t role;			/* enum qkd_key_role */

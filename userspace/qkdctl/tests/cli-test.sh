@@ -92,6 +92,15 @@ expect 2 "stats two names" stats a b
 
 # --- key input errors: exit 3, nothing sent ------------------------------------
 expect 3 "key inject missing file" key inject l file "$T/nonexistent"
+expect 2 "key inject - twice" key inject l - -
+expect_in 3 "key inject - bad stdin line" "initiator $UUID1 $SECRET\nresponder zz $SECRET\n" key inject l -
+grep_file "$T/err" "stdin:2: bad key ID" "key inject l -: bad line is named stdin:2"
+expect_in 3 "key inject - material in the ID column" "initiator $SECRET $UUID1\n" key inject l -
+if grep -q "$SECRET" "$T/err" "$T/out"; then
+	not_ok "misplaced key material is not echoed"
+else
+	ok "misplaced key material is not echoed"
+fi
 expect_in 3 "key inject bad line" "initiator $UUID1 $SECRET\nresponder zz $SECRET\n" key inject l
 grep_file "$T/err" "stdin:2: bad key ID" "bad line is named stdin:2"
 expect_in 3 "key inject short key" "initiator $UUID1 00112233\n" key inject l
@@ -123,6 +132,8 @@ if [ $? = 4 ]; then
 	expect 4 "flush without module" flush all
 	printf 'initiator %s %s\n' "$UUID1" "$SECRET" >"$T/good"
 	expect 4 "key inject (valid input) without module" key inject l file "$T/good"
+	# qkdctl(8): "key inject NAME -" reads standard input
+	expect_in 4 "key inject l - (valid stdin) without module" "initiator $UUID1 $SECRET\n" key inject l -
 	# xfrm still lists SAs; their keying is unknown without the module
 	expect 0 "xfrm without module" xfrm
 	grep_file "$T/out" "SAs\{0,1\}: " "xfrm prints a summary"

@@ -266,6 +266,14 @@ static void key_inject(void **state)
 	assert_contains(err, "unknown argument \"/tmp/k\"");
 	assert_int_equal(RUN(args_key_inject, "l --hex", &i), ARGS_ERR);
 	assert_contains(err, "unknown option");
+	/* qkdctl(8): a bare "-" is standard input */
+	assert_int_equal(RUN(args_key_inject, "l -", &i), ARGS_OK);
+	assert_string_equal(i.file, "-");
+	assert_int_equal(RUN(args_key_inject, "l - file /tmp/k", &i), ARGS_ERR);
+	assert_contains(err, "file given twice");
+	assert_int_equal(RUN(args_key_inject, "l file /tmp/k -", &i), ARGS_ERR);
+	assert_contains(err, "input given twice");
+	assert_int_equal(RUN(args_key_inject, "l - -", &i), ARGS_ERR);
 }
 
 static void key_take(void **state)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Key input format: keyfile_parse_line() and keyfile_read(). */
+#define _GNU_SOURCE	/* fopencookie */
 #include "test_common.h"
 
 #include <stdlib.h>
@@ -175,6 +176,43 @@ static void errors_never_echo_material(void **state)
 	assert_null(strstr(err, "SECRET"));
 	assert_int_equal(parse("initiator " UUID1 " " HEX64 "ab", &e), -1);
 	assert_null(strstr(err, "00112233"));
+	/* fields out of order: the material lands in the role or ID column */
+	assert_int_equal(parse(HEX16 " initiator " UUID1, &e), -1);
+	assert_contains(err, "bad role (32 characters without a '-', not shown");
+	assert_null(strstr(err, "00112233"));
+	assert_int_equal(parse("initiator " HEX16 " " UUID1, &e), -1);
+	assert_contains(err, "bad key ID (32 characters without a '-', not shown");
+	assert_null(strstr(err, "00112233"));
+	assert_int_equal(parse("initiator " B64_32 " " HEX16, &e), -1);
+	assert_null(strstr(err, "AAECAwQF"));
+	/* what cannot be material is still quoted, to help find the line */
+	assert_int_equal(parse("master " UUID1 " " HEX16, &e), -1);
+	assert_contains(err, "bad role \"master\"");
+	assert_int_equal(parse("initiator 0b6f2c3e-3d63-4c3f-9d7e-6a6c1b9e2f1 " HEX16, &e), -1);
+	assert_contains(err, "bad key ID \"0b6f2c3e-3d63-4c3f-9d7e-6a6c1b9e2f1\"");
+}
+
+/* An endless stream of newlines (a pipe that never ends). */
+static ssize_t endless_read(void *cookie, char *buf, size_t size)
+{
+	(void)cookie;
+	memset(buf, '\n', size);
+	return (ssize_t)size;
+}
+
+static void read_input_bounded(void **state)
+{
+	cookie_io_functions_t io = { .read = endless_read };
+	FILE *f = fopencookie(NULL, "r", io);
+	struct keyfile kf;
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(keyfile_read(f, "-", &kf, err, sizeof(err)), -1);
+	assert_contains(err, "stdin:");
+	assert_contains(err, "input larger than 33554432 bytes");
+	assert_int_equal(kf.count, 0);
+	fclose(f);
 }
 
 /* keyfile_read over an in-memory file */
@@ -334,6 +372,7 @@ int main(void)
 		cmocka_unit_test(wrong_lengths),
 		cmocka_unit_test(wrong_field_count),
 		cmocka_unit_test(errors_never_echo_material),
+		cmocka_unit_test(read_input_bounded),
 		cmocka_unit_test(read_good_file),
 		cmocka_unit_test(read_names_bad_line),
 		cmocka_unit_test(read_empty_input),
