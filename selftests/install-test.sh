@@ -44,7 +44,7 @@ for p in qkdctl qkd-agent qkd-kms-sim; do
 		bash -c "! groff -man -ww -z '$FULL/usr/share/man/man8/$p.8' 2>&1 | grep -q ."
 done
 # The units name /usr/sbin paths that exist only in DESTDIR here.
-for u in qkd-agent.service qkd-agent@.service; do
+for u in qkd-agent.service qkd-agent@.service qkd-kms-sim.service; do
 	out=$(systemd-analyze verify --man=no "$FULL/lib/systemd/system/$u" 2>&1 |
 		grep -v 'is not executable' || true)
 	tap_eq "systemd unit $u verifies" "" "$out"
