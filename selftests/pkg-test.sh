@@ -58,10 +58,11 @@ done
 deps=$(for d in "${PKGS[@]}"; do dpkg-deb -f "$d" Depends Recommends; done |
 	sed 's/^[A-Za-z]*: //' | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' |
 	grep -v '^$' | grep -vxF -f <(tr ' ' '\n' <<<"$ours") || true)
-# The demo (--demo) also needs swanctl, pki, iproute2, perl and busybox.
+# The demo (--demo) also needs swanctl, pki, iproute2, perl, busybox and
+# gnuplot (the picture of its run).
 NEED=$(printf '%s\n' $deps linux-headers-amd64 systemd openssl strongswan-charon \
 	strongswan-libcharon libstrongswan-standard-plugins kmod ca-certificates \
-	strongswan-swanctl strongswan-pki iproute2 perl busybox |
+	strongswan-swanctl strongswan-pki iproute2 perl busybox gnuplot-nox |
 	sort -u | tr '\n' ' ')
 KEY=$(echo "$NEED $MIRROR" | sha256sum | cut -c1-12)
 BASE=$CACHE/base-$KEY
