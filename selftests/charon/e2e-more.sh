@@ -237,7 +237,7 @@ fi
 # ====================================================================== s2
 if want 2; then
 	begin s2
-	CONF_RTO=15
+	CONF_RTO=30
 	CONF_QKD=$(qkd_link_by_id a require 8000 "rekey_first_child = yes"); write_conf a
 	CONF_QKD=$(qkd_link_by_id b require 8000); write_conf b
 	SW_CHILDLESS=force
@@ -247,12 +247,13 @@ if want 2; then
 	initiate a && wait_log a "keyed with a QKD key" 1 60 &&
 		wait_log b "keyed with a QKD key" 1 60 && wait_settled 60
 	ok $? "s2: tunnel up, first CHILD_SA keyed with a QKD key"
-	# 5 s each way: both CREATE_CHILD_SA requests are in flight at once
+	# 10 s each way: both CREATE_CHILD_SA requests are in flight at once
 	# (the two swanctl calls start within a few seconds of each other under
-	# TCG); retransmit_timeout 15 s keeps retransmits out of it
-	tc -n "$NS_A" qdisc add dev qkdva root netem delay 5s &&
-		tc -n "$NS_B" qdisc add dev qkdvb root netem delay 5s
-	ok $? "s2: netem delay 5 s on both veth ends"
+	# TCG; with 5 s one CI run saw them not cross: a collision on one side
+	# only); retransmit_timeout 30 s keeps retransmits out of it
+	tc -n "$NS_A" qdisc add dev qkdva root netem delay 10s &&
+		tc -n "$NS_B" qdisc add dev qkdvb root netem delay 10s
+	ok $? "s2: netem delay 10 s on both veth ends"
 	sw a --rekey --child net > "$L/s2-rekey-a.out" 2>&1 &
 	p1=$!
 	sw b --rekey --child net > "$L/s2-rekey-b.out" 2>&1 &
