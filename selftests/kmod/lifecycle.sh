@@ -27,6 +27,14 @@ keys() {
 }
 
 stat() { "$CLI" stats ${2:+"$2"} | awk -v k="$1" '$1 == k { print $2 }'; }
+# until counter COUNTER of link LINK reads VALUE (at most 10 s)
+wait_stat() {	# wait_stat COUNTER LINK VALUE
+	for _ in $(seq 100); do
+		[ "$(stat "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 lsmod | grep -q '^qkd ' && rmmod qkd
 insmod "$KO"
@@ -57,10 +65,7 @@ taker=$!
 # as possible runs between this and the checks below: on the debug kernel
 # every process start costs a second or more, and the taker gives up after
 # 10 s (QKD_TAKE_WAIT_MAX_MS).
-for _ in $(seq 100); do
-	[ "$(stat pending a)" = 1 ] && break
-	sleep 0.1
-done
+wait_stat pending a 1 || true
 t0=$(date +%s%N)
 # The wait is in userspace, not in a netlink handler holding genetlink's
 # lock: a module that registers a genetlink family loads, and another
@@ -76,10 +81,7 @@ modprobe -r fou || true
 # can outlast the first one's 10 s wait (QKD_TAKE_WAIT_MAX_MS).
 "$CLI" take a 000000000000000000000000000000fe 10000 > /tmp/qkd-take.out 2>&1 &
 taker2=$!
-for _ in $(seq 100); do
-	[ "$(stat wanted a)" = 2 ] && break
-	sleep 0.1
-done
+wait_stat wanted a 2 || true
 tap_eq "a second taker waits for its key" 2 "$(stat wanted a)"
 start=$(date +%s%N)
 rmmod qkd
