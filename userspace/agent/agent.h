@@ -204,6 +204,7 @@ void status_done(struct link *l, int rc, const struct etsi_status *st,
 void enc_done(struct agent *a, struct link *l, int rc, struct etsi_keys *ks,
 	      const struct etsi_result *res);
 /* The pool level lv was read (poll or notification). */
+void master_keys_added(struct link *l, uint32_t n);
 void master_level_seen(struct link *l, uint32_t lv, double now);
 
 /* fetch.c */

@@ -12,7 +12,7 @@
 
 /* Liveness of a link (a module reload drops them silently) and a fresh
  * pool level for the metrics. */
-static void check_link_alive(struct agent *a, struct link *l)
+static void check_link_alive(struct agent *a, struct link *l, double now)
 {
 	uint32_t lv;
 	int r;
@@ -21,7 +21,7 @@ static void check_link_alive(struct agent *a, struct link *l)
 		return;
 	r = a->sink.ops->pool_level(&a->sink, l->cfg->name, &lv);
 	if (r == 0 && l->cfg->role != ROLE_SLAVE)
-		l->level = lv;
+		master_level_seen(l, lv, now);	/* a drop here is a take too */
 	else if (r == -ENODEV || r == -ENOENT || r == -ETIMEDOUT)
 		sink_lost(a, r == -ENODEV ? "link vanished" : "family gone or stuck");
 }
@@ -91,7 +91,7 @@ void agent_stats(struct agent *a, double now)
 	for (i = 0; i < a->nlinks; i++) {
 		struct link *l = &a->links[i];
 
-		check_link_alive(a, l);
+		check_link_alive(a, l, now);
 		check_key_rate(l, dt);
 		check_qber(l);
 		check_error_rate(l);

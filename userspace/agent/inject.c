@@ -116,7 +116,7 @@ static void taken(struct link *l, int role, size_t from, size_t n)
 		remember(l, l->held[role].keys[i].id);
 	l->injected[role] += n;
 	if (role == QKD_KEY_ROLE_INITIATOR)
-		l->level += (uint32_t)n;
+		master_keys_added(l, (uint32_t)n);
 }
 
 /*

@@ -184,6 +184,17 @@ void enc_done(struct agent *a, struct link *l, int rc, struct etsi_keys *ks,
 	}
 }
 
+/* Keys the store took from us: the level seen last grows with them, so
+ * that a whole batch taken between two looks at the pool still counts as
+ * taken (without this, a batch consumed between two polls left jit_after
+ * where it was, and the next enc_keys discarded the keys the peer had not
+ * fetched yet). */
+void master_keys_added(struct link *l, uint32_t n)
+{
+	l->level += n;
+	l->jit_level += n;
+}
+
 void master_level_seen(struct link *l, uint32_t lv, double now)
 {
 	/* fewer keys than seen last: taken (or expired); just in time
