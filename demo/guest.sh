@@ -677,6 +677,26 @@ qctl a audit link site-b 2>/dev/null | grep -q "$CANARY_ID" && canary_used=1
 # log lines are in the files searched below
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 nap 1
+# the audit trail: every take record of each module that keyed an SA (two
+# SPIs) is in that gateway's agent log (no journald in the guest: the
+# agent's audit lines) with its key ID and both SPIs
+audit_recs=0 audit_missing=0
+for s in a b; do
+	read -r n m < <(qctl "$s" -j audit 2>/dev/null | python3 -c '
+import json, sys
+log = open(sys.argv[1]).read().splitlines()
+lines = [l for l in log if " audit: QKD key " in l]
+n = m = 0
+for r in json.load(sys.stdin):
+    if len(r.get("spis", [])) < 2:
+        continue
+    n += 1
+    want = ["QKD_KEY_ID=" + r["key_id"]] + ["QKD_SPI=" + x for x in r["spis"]]
+    if not any(all(w in l for w in want) for l in lines):
+        m += 1
+print(n, m)' "$L/agent-$s.log" || echo "0 1")
+	audit_recs=$((audit_recs + n)) audit_missing=$((audit_missing + m))
+done
 leak=0
 grep -rqiF -f "$T/secrets-hex.all" "$L" && leak=1
 grep -rqF -f "$T/secrets-b64" "$L" && leak=1
@@ -716,6 +736,8 @@ check "no classical rekey outside the outage ($CLASSICAL_OTHER)" test $CLASSICAL
 check "charon log and qkdctl xfrm agree on every SA's keying ($MISMATCH mismatches)" test $MISMATCH = 0
 check "0 packets lost ($sent sent, $recv received)" test $sent -gt 0 -a $sent = $recv
 check "canary QKD key taken for an SA (module audit)" test $canary_used = 1
+check "audit trail: the agents wrote each of the modules' $audit_recs SA-keying take records, key ID and SPIs ($audit_missing missing)" \
+	test $audit_recs -ge 2 -a $audit_missing = 0
 # the picture of the run, next to the logs in the results
 picture=$T/demo-run.png
 timeline end

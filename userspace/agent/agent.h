@@ -33,6 +33,7 @@
 #define QKD_AGENT_H
 #include <signal.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include "backoff.h"
 #include "conf.h"
 #include "etsi_client.h"
@@ -152,6 +153,19 @@ struct link {
 	int warn_rate, warn_qber, warn_err;
 };
 
+/* auditlog.c: the module's take records, written once each to the journal */
+struct audit_trail {
+	uint64_t next_seq;	/* oldest record not written yet; 0: none seen */
+	uint64_t last_time_ns;	/* take time of the last record written */
+	double next_run;
+	uint64_t netns;		/* inode of our network namespace (QKD_NETNS) */
+	int no_journal;		/* the journal refused: records go to the log */
+	uint64_t journaled, logged, lost, restarts, read_errors;
+	/* sd_journal_sendv; a test's capture */
+	int (*sendv)(const struct iovec *iov, int n);
+	const char *journal_socket;	/* journald's; NULL: do not look */
+};
+
 struct agent {
 	struct conf *conf;
 	struct sink sink;
@@ -164,6 +178,8 @@ struct agent {
 	void *metrics;		/* struct MHD_Daemon */
 	void *multi;		/* CURLM: all ETSI requests in flight */
 	double started;
+	struct audit_trail audit;
+	double wd_interval, next_wd;	/* systemd watchdog ping period (0: off) */
 };
 
 static inline double ms_to_s(uint32_t ms)
@@ -176,6 +192,25 @@ static inline double ms_to_s(uint32_t ms)
  * the loop polls, so that no signal waits out a poll timeout. */
 extern volatile sig_atomic_t agent_stop_requested, agent_reload_requested;
 extern int agent_wake_fd;
+
+/* sdnotify.c: systemd readiness, status, watchdog (no-ops without systemd) */
+void sdnotify_init(struct agent *a);
+void sdnotify_ready(struct agent *a);
+void sdnotify_status(struct agent *a);
+void sdnotify_step(struct agent *a, double now);
+void sdnotify_stopping(void);
+
+/* auditlog.c */
+void auditlog_init(struct agent *a);
+/* Write the settled take records not written yet, if audit_interval has
+ * passed since the last read (now: mono_now(); real_ns: the wall clock,
+ * to age records). */
+void auditlog_step(struct agent *a, double now, uint64_t real_ns);
+/* At exit: write the settled records now, without waiting for the
+ * interval (the unsettled ones stay in the ring for the next start). */
+void auditlog_flush(struct agent *a);
+uint64_t auditlog_realtime_ns(void);
+uint64_t audit_netns_inode(void);
 
 /* loop.c */
 /* Run until agent_stop_requested (or the poll itself fails). */

@@ -120,6 +120,10 @@ static double next_deadline(struct agent *a, double now)
 	double next = a->next_stats;
 	size_t i;
 
+	if (a->conf->audit_journal && a->sink_ok && a->audit.next_run < next)
+		next = a->audit.next_run;
+	if (a->wd_interval && a->next_wd < next)
+		next = a->next_wd;
 	if (!a->sink_ok && a->next_sink_open < next)
 		next = a->next_sink_open;
 	for (i = 0; i < a->nlinks && a->sink_ok; i++) {
@@ -299,8 +303,11 @@ void agent_run(struct agent *a)
 		for (i = 0; i < a->nlinks && !agent_stop_requested; i++)
 			link_step(a, &a->links[i], mono_now());
 		now = mono_now();
+		auditlog_step(a, now, auditlog_realtime_ns());
+		sdnotify_step(a, now);
 		if (now >= a->next_stats) {
 			agent_stats(a, now);
+			sdnotify_status(a);
 			a->next_stats = now + a->conf->stats_interval;
 		}
 		if (wait_for_work(a, poll_timeout(a, now)))

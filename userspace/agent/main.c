@@ -279,6 +279,8 @@ static int start(struct agent *a, const struct cli *cli)
 		return -1;
 	}
 	make_wake_pipe();
+	auditlog_init(a);
+	sdnotify_init(a);
 	install_signals(on_signal, sigs);
 	if (init_links(a)) {
 		log_err("out of memory");
@@ -354,8 +356,11 @@ int main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	lock_secrets(a);
 	if (start(a, &cli) == 0) {
+		sdnotify_ready(a);
 		agent_run(a);
 		log_info("stopping");
+		sdnotify_stopping();
+		auditlog_flush(a);
 		rc = 0;
 	}
 	stop(a);

@@ -196,6 +196,26 @@ static void render_kme(struct sbuf *b, struct agent *a, label_names names)
 #undef L
 #undef N
 
+/* The audit trail (auditlog.c). */
+static void render_audit(struct sbuf *b, const struct audit_trail *t)
+{
+	help(b, "qkd_agent_audit_records_total", "counter",
+	     "module take records written to the audit trail, by destination");
+	sb_printf(b, "qkd_agent_audit_records_total{dest=\"journal\"} %llu\n",
+		  (unsigned long long)t->journaled);
+	sb_printf(b, "qkd_agent_audit_records_total{dest=\"log\"} %llu\n",
+		  (unsigned long long)t->logged);
+	help(b, "qkd_agent_audit_records_lost_total", "counter",
+	     "take records overwritten in the module's ring before the agent read them");
+	sb_printf(b, "qkd_agent_audit_records_lost_total %llu\n", (unsigned long long)t->lost);
+	help(b, "qkd_agent_audit_restarts_total", "counter",
+	     "times the module's take record sequence started again (module reloads)");
+	sb_printf(b, "qkd_agent_audit_restarts_total %llu\n", (unsigned long long)t->restarts);
+	help(b, "qkd_agent_audit_journal_up", "gauge",
+	     "1 while take records go to the journal, 0 once it refused one (then to the log)");
+	sb_printf(b, "qkd_agent_audit_journal_up %d\n", !t->no_journal);
+}
+
 static char *render(struct agent *a)
 {
 	label_names names;
@@ -207,6 +227,7 @@ static char *render(struct agent *a)
 	render_keys(&b, a, names);
 	render_kme(&b, a, names);
 	render_learnt(&b, a, names);
+	render_audit(&b, &a->audit);
 	modstats_render(&b, &a->sink, a->sink_ok);
 	return b.p;
 }

@@ -367,9 +367,19 @@ static int agent_key(struct conf *c, const char *k, const char *v, const char **
 			}
 		return *why = "log_level must be error, warning, info or debug", -1;
 	}
-	if (!strcmp(k, "stats_interval")) {
-		if (parse_u32(v, 1, 3600, &c->stats_interval))
-			return *why = "expected an integer in 1..3600", -1;
+	if (!strcmp(k, "stats_interval"))
+		return parse_u32(v, 1, 3600, &c->stats_interval) ?
+		       (*why = "expected an integer in 1..3600", -1) : 0;
+	if (!strcmp(k, "audit_interval"))
+		return parse_u32(v, 1, 3600, &c->audit_interval) ?
+		       (*why = "expected an integer in 1..3600", -1) : 0;
+	if (!strcmp(k, "audit_settle"))
+		return parse_u32(v, 1, 3600, &c->audit_settle) ?
+		       (*why = "expected an integer in 1..3600", -1) : 0;
+	if (!strcmp(k, "audit_journal")) {
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			return *why = "audit_journal must be yes or no", -1;
+		c->audit_journal = !strcmp(v, "yes");
 		return 0;
 	}
 	return *why = "unknown key", -1;
@@ -433,6 +443,9 @@ int conf_parse_buf(const char *file, const char *buf, size_t len, struct conf *c
 	snprintf(c->file, sizeof(c->file), "%s", file);
 	c->log_level = 2;
 	c->stats_interval = 10;
+	c->audit_journal = 1;
+	c->audit_interval = 5;
+	c->audit_settle = 30;
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;

@@ -69,6 +69,9 @@ struct conf {
 	char metrics_listen[64];	/* "" = off */
 	int log_level;			/* 0 err,1 warn,2 info,3 debug */
 	uint32_t stats_interval;	/* s, drift evaluation / stats log period */
+	int audit_journal;		/* take records to the journal (auditlog.c) */
+	uint32_t audit_interval;	/* s, between two reads of the audit ring */
+	uint32_t audit_settle;		/* s, a record without SPIs is written then */
 	size_t nlinks;
 	struct conf_link links[CONF_LINKS_MAX];
 };

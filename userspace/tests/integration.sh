@@ -244,6 +244,42 @@ tap 'ge "$inj" 10 && [ "$nt" -ge 20 ] && [ "$fd" = 0 ]' \
 	"after lost replies no key is injected twice: $nt takes, $fd IDs twice; $inj injected"
 tap '[ $st -eq 0 ] && ! grep -qi "\"key\"" "$T/f.log"' "agent exits 0 ($st), no key material in its log"
 
+# systemd notifications (Type=notify, WatchdogSec): a datagram socket in
+# place of systemd's; READY=1 first, watchdog pings from the loop at half
+# of WATCHDOG_USEC, a STATUS line, STOPPING=1 at SIGTERM
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(0.2)
+out = open(sys.argv[2], "w")
+end = time.time() + 30
+while time.time() < end:
+    try:
+        m = s.recv(4096).decode()
+    except socket.timeout:
+        continue
+    out.write(m.replace("\n", "|") + "\n")
+    out.flush()
+    if "STOPPING=1" in m:
+        break
+' "$T/notify.sock" "$T/notify.log" &
+NPID=$!; pids+=($NPID)
+for _ in $(seq 50); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=400000 "$AGENT" -c "$T/a.conf" --dry-run \
+	--stats-interval 1 2>"$T/n.log" &
+APID=$!; pids+=($APID)
+sleep 2.2
+kill -TERM $APID; wait $APID; st=$?
+wait $NPID
+wd=$(grep -c '^WATCHDOG=1$' "$T/notify.log" || true)
+tap '[ $st -eq 0 ] && head -n 1 "$T/notify.log" | grep -q "^READY=1|STATUS=" &&
+	tail -n 1 "$T/notify.log" | grep -q "^STOPPING=1|STATUS=stopping$"' \
+	"sd_notify: READY=1 with a status first, STOPPING=1 last ($(wc -l <"$T/notify.log") messages)"
+tap 'ge "$wd" 3 && grep -q "^STATUS=1 of 1 link(s) in the key store; to-b: pool [0-9]*, [0-9]* keys obtained$" "$T/notify.log" &&
+	grep -q "systemd watchdog: 0.4 s, pinged every 0.2 s" "$T/n.log"' \
+	"sd_notify: $wd watchdog pings in 2.2 s (WATCHDOG_USEC 0.4 s, every 0.2 s: >= 3), status per stats interval"
+
 echo "1..$n"
 [ $rc -eq 0 ] || { echo "# logs kept in $T"; KEEP=1; }
 exit $rc

@@ -171,6 +171,8 @@ int main(void)
 		 "[agent]\n"
 		 "metrics_listen = 127.0.0.1:9464\n"
 		 "log_level = debug\n"
+		 "audit_journal = no\n"
+		 "audit_interval = 7\n"
 		 "\n"
 		 "%s"
 		 "role = master\n"
@@ -194,13 +196,14 @@ int main(void)
 	r = conf_parse_buf("t.conf", text, strlen(text), c, err, sizeof(err));
 	ok(r == 0, "conf: valid file accepted (%s)", r ? err : "ok");
 	ok(r == 0 && c->nlinks == 2 && !strcmp(c->metrics_listen, "127.0.0.1:9464") &&
-	   c->log_level == 3, "conf: [agent] section parsed");
+	   c->log_level == 3 && c->audit_journal == 0 && c->audit_interval == 7 &&
+	   c->audit_settle == 30, "conf: [agent] section parsed (audit_settle default 30)");
 	ok(r == 0 && !strcmp(c->links[0].name, "site-b") &&
 	   !strcmp(c->links[0].kme_url, "https://127.0.0.1:8443") &&
 	   c->links[0].role == ROLE_MASTER && c->links[0].key_size == 512 &&
 	   c->links[0].low_watermark == 8 && c->links[0].high_watermark == 32 &&
 	   c->links[0].max_keys == 100 && c->links[0].key_ttl == 600 && c->links[0].rate == 50 &&
-	   c->links[0].burst == 10 && c->links[0].qber_threshold == 0.05 && c->links[0].line == 6,
+	   c->links[0].burst == 10 && c->links[0].qber_threshold == 0.05 && c->links[0].line == 8,
 	   "conf: link values parsed, trailing '/' of kme_url dropped");
 	ok(r == 0 && c->links[1].role == ROLE_BOTH && c->links[1].key_size == 256 &&
 	   c->links[1].low_watermark == 16 && c->links[1].high_watermark == 64,
@@ -215,6 +218,9 @@ int main(void)
 	expect_bad("[link ]\n", 1, "link name missing", "empty link name");
 	expect_bad("[link abcdefghijabcdefghijabcdefghij12]\n", 1, "link name", "link name too long");
 	expect_bad("[agent]\nlog_level = loud\n", 2, "log_level", "bad log level");
+	expect_bad("[agent]\naudit_journal = on\n", 2, "audit_journal must be yes or no",
+		   "audit_journal neither yes nor no");
+	expect_bad("[agent]\naudit_settle = 0\n", 2, "1..3600", "audit_settle 0");
 	expect_bad("[agent]\nmetrics_listen = 9464\n", 2, "metrics_listen", "metrics without address");
 	expect_bad("[agent]\nmetrics_listen = localhost:9464\n", 2, "IPV4:PORT", "metrics with a host name");
 	expect_bad("[agent]\nmetrics_listen = 127.0.0.1:99999\n", 2, "IPV4:PORT", "metrics port out of range");
