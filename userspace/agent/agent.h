@@ -206,6 +206,10 @@ void auditlog_init(struct agent *a);
  * passed since the last read (now: mono_now(); real_ns: the wall clock,
  * to age records). */
 void auditlog_step(struct agent *a, double now, uint64_t real_ns);
+/* The trail is on and the key store has an audit ring: the loop wakes
+ * for auditlog_step at audit.next_run (only then: a dry-run sink has no
+ * ring, and a deadline that never moves would spin the loop). */
+int auditlog_active(const struct agent *a);
 /* At exit: write the settled records now, without waiting for the
  * interval (the unsettled ones stay in the ring for the next start). */
 void auditlog_flush(struct agent *a);

@@ -213,13 +213,18 @@ static int on_record(const struct qkd_audit_buf *r, void *arg)
 	return 0;
 }
 
+int auditlog_active(const struct agent *a)
+{
+	return a->conf->audit_journal && a->sink_ok && a->sink.ops->audit;
+}
+
 void auditlog_step(struct agent *a, double now, uint64_t real_ns)
 {
 	struct audit_trail *t = &a->audit;
 	struct audit_walk w = { .a = a, .now_ns = real_ns };
 	int r;
 
-	if (!a->conf->audit_journal || !a->sink_ok || !a->sink.ops->audit || now < t->next_run)
+	if (!auditlog_active(a) || now < t->next_run)
 		return;
 	t->next_run = now + a->conf->audit_interval;
 	r = a->sink.ops->audit(&a->sink, on_record, &w);

@@ -120,7 +120,7 @@ static double next_deadline(struct agent *a, double now)
 	double next = a->next_stats;
 	size_t i;
 
-	if (a->conf->audit_journal && a->sink_ok && a->audit.next_run < next)
+	if (auditlog_active(a) && a->audit.next_run < next)
 		next = a->audit.next_run;
 	if (a->wd_interval && a->next_wd < next)
 		next = a->next_wd;
