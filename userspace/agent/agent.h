@@ -180,6 +180,9 @@ struct agent {
 	double started;
 	struct audit_trail audit;
 	double wd_interval, next_wd;	/* systemd watchdog ping period (0: off) */
+	int cli_log_level;		/* -v/-q: over log_level at a reload; -1: none */
+	uint32_t cli_stats_interval;	/* --stats-interval; 0: none */
+	uint64_t reloads_ok, reloads_refused;
 };
 
 static inline double ms_to_s(uint32_t ms)
@@ -193,12 +196,16 @@ static inline double ms_to_s(uint32_t ms)
 extern volatile sig_atomic_t agent_stop_requested, agent_reload_requested;
 extern int agent_wake_fd;
 
+/* reload.c: SIGHUP.  0 applied, -1 refused (logged; nothing changed). */
+int agent_reload(struct agent *a);
+
 /* sdnotify.c: systemd readiness, status, watchdog (no-ops without systemd) */
 void sdnotify_init(struct agent *a);
 void sdnotify_ready(struct agent *a);
 void sdnotify_status(struct agent *a);
 void sdnotify_step(struct agent *a, double now);
 void sdnotify_stopping(void);
+void sdnotify_reloading(void);
 
 /* auditlog.c */
 void auditlog_init(struct agent *a);

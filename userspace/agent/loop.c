@@ -297,7 +297,9 @@ void agent_run(struct agent *a)
 
 		if (agent_reload_requested) {
 			agent_reload_requested = 0;
-			log_info("SIGHUP: configuration reload is not supported; restart the agent to apply changes");
+			sdnotify_reloading();
+			agent_reload(a);
+			sdnotify_ready(a);
 		}
 		reconnect_sink(a, now);
 		for (i = 0; i < a->nlinks && !agent_stop_requested; i++)

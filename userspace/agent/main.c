@@ -192,8 +192,10 @@ static int load_conf(struct agent *a, const struct cli *cli)
 		return 0;
 	}
 	qkd_log_level = cli->verbosity >= 0 ? cli->verbosity : a->conf->log_level;
+	a->cli_log_level = cli->verbosity;
 	if (cli->stats_interval)
 		a->conf->stats_interval = (uint32_t)cli->stats_interval;
+	a->cli_stats_interval = (uint32_t)cli->stats_interval;
 	return -1;
 }
 

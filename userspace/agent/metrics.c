@@ -228,6 +228,12 @@ static char *render(struct agent *a)
 	render_kme(&b, a, names);
 	render_learnt(&b, a, names);
 	render_audit(&b, &a->audit);
+	help(&b, "qkd_agent_config_reloads_total", "counter",
+	     "SIGHUP reloads of the configuration, applied or refused (then nothing changed)");
+	sb_printf(&b, "qkd_agent_config_reloads_total{result=\"applied\"} %llu\n",
+		  (unsigned long long)a->reloads_ok);
+	sb_printf(&b, "qkd_agent_config_reloads_total{result=\"refused\"} %llu\n",
+		  (unsigned long long)a->reloads_refused);
 	modstats_render(&b, &a->sink, a->sink_ok);
 	return b.p;
 }

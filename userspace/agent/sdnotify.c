@@ -78,6 +78,11 @@ void sdnotify_step(struct agent *a, double now)
 	a->next_wd = now + a->wd_interval;
 }
 
+void sdnotify_reloading(void)
+{
+	sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
+}
+
 void sdnotify_stopping(void)
 {
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping");

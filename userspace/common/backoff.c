@@ -9,6 +9,12 @@ void backoff_init(struct backoff *b, uint32_t base_ms, uint32_t max_ms, uint64_t
 	b->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
 }
 
+void backoff_set_bounds(struct backoff *b, uint32_t base_ms, uint32_t max_ms)
+{
+	b->base_ms = base_ms ? base_ms : 1;
+	b->max_ms = max_ms < b->base_ms ? b->base_ms : max_ms;
+}
+
 uint32_t backoff_cap(const struct backoff *b)
 {
 	uint64_t cap = b->base_ms;

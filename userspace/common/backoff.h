@@ -18,5 +18,8 @@ uint32_t backoff_next(struct backoff *b);
 /* The cap (upper bound) the next call to backoff_next() will use. */
 uint32_t backoff_cap(const struct backoff *b);
 void backoff_reset(struct backoff *b);
+/* New bounds (a configuration reload); the attempt count and the random
+ * state are kept. */
+void backoff_set_bounds(struct backoff *b, uint32_t base_ms, uint32_t max_ms);
 
 #endif

@@ -82,6 +82,20 @@ int etsi_client_init(struct etsi_client *c, const char *base_url, const char *ce
 	return c->curl ? 0 : -1;
 }
 
+int etsi_client_renew(struct etsi_client *c, const char *cert, const char *key,
+		      const char *ca, long timeout_s)
+{
+	/* libcurl copied the old strings for a request in flight */
+	if (snprintf(c->cert, sizeof(c->cert), "%s", cert) >= (int)sizeof(c->cert) ||
+	    snprintf(c->key, sizeof(c->key), "%s", key) >= (int)sizeof(c->key) ||
+	    snprintf(c->ca, sizeof(c->ca), "%s", ca) >= (int)sizeof(c->ca))
+		return -1;
+	c->timeout_s = timeout_s > 0 ? timeout_s : 5;
+	c->fresh = 1;
+	c->renewed = mono_now();
+	return 0;
+}
+
 static void end_request(struct etsi_client *c);
 
 void etsi_client_cleanup(struct etsi_client *c)
@@ -155,6 +169,15 @@ static int prepare(struct etsi_client *c, enum etsi_kind kind, const char *url, 
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->timeout_s < 3 ? c->timeout_s : 3L);
+	if (c->fresh) {
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+		c->fresh = 0;
+	}
+	/* after a renew: no connection from before it (the multi handle's
+	 * cache keeps them, authenticated with the old files); to the
+	 * second, and the first request after it connects anew anyway */
+	if (c->renewed > 0)
+		curl_easy_setopt(h, CURLOPT_MAXLIFETIME_CONN, (long)(mono_now() - c->renewed) + 1);
 	curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
 	curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
 	curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);

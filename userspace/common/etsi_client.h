@@ -55,6 +55,8 @@ struct etsi_client {
 	size_t expect_bytes;	/* enc: bytes per key (0: any) */
 	uint8_t (*ids)[16];	/* dec: IDs asked */
 	size_t nids;
+	int fresh;		/* the next request opens a new connection */
+	double renewed;		/* mono time of the last renew (0: never) */
 };
 
 /* Process-wide: curl_global_init_mem with the wiping allocator of
@@ -66,6 +68,12 @@ void etsi_client_global_cleanup(void);
 int etsi_client_init(struct etsi_client *c, const char *base_url, const char *cert,
 		     const char *key, const char *ca, long timeout_s);
 void etsi_client_cleanup(struct etsi_client *c);
+/* New TLS files and timeout (a configuration reload) from the next
+ * request on; that request opens a new connection, and connections opened
+ * before this call are not reused, so that the files are read again even
+ * at the same paths (a renewed certificate). -1 if a path is too long. */
+int etsi_client_renew(struct etsi_client *c, const char *cert, const char *key,
+		      const char *ca, long timeout_s);
 /* Talk to another KME from the next request on (a replica: same keys).
  * -1 if a request is in flight or the URL is too long. */
 int etsi_client_set_base(struct etsi_client *c, const char *base_url);

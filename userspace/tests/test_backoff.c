@@ -27,6 +27,11 @@ int main(void)
 	ok(backoff_cap(&b) == 5000, "backoff cap stays at max after many failures (no overflow)");
 	backoff_reset(&b);
 	ok(backoff_cap(&b) == 100 && b.attempt == 0, "backoff reset returns to base");
+	backoff_next(&b);
+	backoff_next(&b);
+	backoff_set_bounds(&b, 50, 150);
+	ok(b.attempt == 2 && backoff_cap(&b) == 150 && backoff_next(&b) <= 150,
+	   "new bounds (a reload) keep the attempt count: cap 50 * 2^2 capped at 150");
 
 	backoff_init(&b, 1000, 1000, 7);
 	for (i = 0; i < 64; i++) {
