@@ -198,6 +198,9 @@ extern int agent_wake_fd;
 
 /* reload.c: SIGHUP.  0 applied, -1 refused (logged; nothing changed). */
 int agent_reload(struct agent *a);
+/* Read the link's client_key_pin_file (if any) into its two clients.
+ * 0, or -1 (logged). */
+int link_load_pin(struct link *l);
 
 /* sdnotify.c: systemd readiness, status, watchdog (no-ops without systemd) */
 void sdnotify_init(struct agent *a);

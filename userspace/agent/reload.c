@@ -10,7 +10,8 @@
  *
  * Applied: every tunable of [agent] and of each link (watermarks, batch,
  * intervals, timeouts, backoff, thresholds, prefetch, jit_grace, ...) and
- * the TLS files: client_cert, client_key and ca_cert are read again (new
+ * the TLS files: client_cert, client_key (or its token and PIN file) and
+ * ca_cert are read again (new
  * paths, or new contents at the same paths: a renewed certificate) by the
  * next connection, and connections made before the reload are not reused
  * (etsi_client_renew).  Needs a restart: links added, removed or renamed;
@@ -23,6 +24,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "log.h"
+#include "p11.h"
 
 #define SAME_STR(f) (!strcmp(o->f, n->f))
 #define SAME(f) (o->f == n->f)
@@ -112,6 +114,24 @@ static void apply_link(struct agent *a, struct link *l, const struct conf_link *
 			  (long)c->request_timeout);
 	etsi_client_renew(&l->kme_s, c->client_cert, c->client_key, c->ca_cert,
 			  (long)c->request_timeout);
+	link_load_pin(l);	/* checked by conf_check_tls just before */
+}
+
+int link_load_pin(struct link *l)
+{
+	char why[300];
+	char *pin = NULL;
+	int r;
+
+	if (l->cfg->client_key_pin_file[0] &&
+	    !(pin = p11_read_pin(l->cfg->client_key_pin_file, why, sizeof(why)))) {
+		log_err("link %s: client_key_pin_file '%s': %s", l->cfg->name,
+			l->cfg->client_key_pin_file, why);
+		return -1;
+	}
+	r = etsi_client_set_pin(&l->kme_m, pin) | etsi_client_set_pin(&l->kme_s, pin);
+	p11_free_pin(pin);
+	return r ? -1 : 0;
 }
 
 static void apply(struct agent *a, const struct conf *n)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "conf.h"
+#include "p11.h"
 #include "addr.h"
 #include "etsi.h"
 #include "../../include/uapi/linux/qkd.h"
@@ -296,6 +297,7 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 	STR(remote_sae_id, 1)
 	STR(client_cert, 0)
 	STR(client_key, 0)
+	STR(client_key_pin_file, 0)
 	STR(ca_cert, 0)
 	/* words: their index is the value (enum order) */
 #define WORDS(field, msg, ...) \
@@ -406,6 +408,12 @@ static int finish_link(const char *file, struct conf *c, struct conf_link *l,
 		return perr(err, errsz, file, l->line, "link %s: local and remote SAE IDs are equal", l->name);
 	if (!l->client_cert[0] || !l->client_key[0] || !l->ca_cert[0])
 		return perr(err, errsz, file, l->line, "link %s: client_cert, client_key and ca_cert are required", l->name);
+	if (p11_is_uri(l->client_key) && strstr(l->client_key, "pin-value"))
+		return perr(err, errsz, file, l->key_line, "client_key: put the PIN in client_key_pin_file, "
+			    "not in the URI (the URI reaches logs and error messages)");
+	if (l->client_key_pin_file[0] && !p11_is_uri(l->client_key))
+		return perr(err, errsz, file, l->key_line,
+			    "client_key_pin_file needs a pkcs11: client_key (a key file has no PIN)");
 	if (l->role != ROLE_SLAVE && l->low_watermark == 0)
 		return perr(err, errsz, file, l->line, "link %s: low_watermark 0 would stop the refills "
 			    "(the module never notifies, the pool level never drops below 0): use 1 or more",
@@ -513,7 +521,8 @@ int conf_parse_buf(const char *file, const char *buf, size_t len, struct conf *c
 		if (in_agent ? agent_key(c, k, v, &why) : link_key(cur, k, v, &why, whybuf))
 			return perr(err, errsz, file, lineno, "%s: %s", k, why);
 		if (cur && (!strcmp(k, "client_cert") || !strcmp(k, "client_key") ||
-			    !strcmp(k, "ca_cert")) && !readable(v))
+			    !strcmp(k, "ca_cert") || !strcmp(k, "client_key_pin_file")) &&
+		    !(!strcmp(k, "client_key") && p11_is_uri(v)) && !readable(v))
 			return perr(err, errsz, file, lineno, "%s: cannot read '%s': %s",
 				    k, v, strerror(errno));
 		if (cur && !strcmp(k, "client_cert"))
@@ -601,6 +610,29 @@ static void ossl_reason(char *buf, size_t sz)
 	ERR_clear_error();
 }
 
+/* client_key in a token: through the pkcs11 engine with the PIN file's
+ * PIN, as libcurl will load it. */
+static EVP_PKEY *load_token_key(const char *file, const struct conf_link *l, char *err,
+				size_t errsz)
+{
+	char why[300];
+	char *pin = NULL;
+	EVP_PKEY *key;
+
+	if (l->client_key_pin_file[0] &&
+	    !(pin = p11_read_pin(l->client_key_pin_file, why, sizeof(why)))) {
+		perr(err, errsz, file, l->key_line, "client_key_pin_file: '%s': %s",
+		     l->client_key_pin_file, why);
+		return NULL;
+	}
+	key = p11_load_key(l->client_key, pin, why, sizeof(why));
+	p11_free_pin(pin);
+	if (!key)
+		perr(err, errsz, file, l->key_line, "client_key: PKCS#11 key '%s' could not be loaded (%s)",
+		     l->client_key, why);
+	return key;
+}
+
 static int check_link_tls(const char *file, const struct conf_link *l, char *err, size_t errsz)
 {
 	char why[256];
@@ -643,8 +675,11 @@ static int check_link_tls(const char *file, const struct conf_link *l, char *err
 			goto out;
 		}
 	}
-	f = fopen(l->client_key, "r");
-	if (!f || !(key = PEM_read_PrivateKey(f, NULL, no_passphrase, &asked))) {
+	if (p11_is_uri(l->client_key)) {
+		if (!(key = load_token_key(file, l, err, errsz)))
+			goto out;
+	} else if (!(f = fopen(l->client_key, "r")) ||
+		   !(key = PEM_read_PrivateKey(f, NULL, no_passphrase, &asked))) {
 		ossl_reason(why, sizeof(why));
 		perr(err, errsz, file, l->key_line, "client_key: '%s' %s", l->client_key,
 		     asked ? "is encrypted (not supported: the agent runs unattended)" :
@@ -653,7 +688,8 @@ static int check_link_tls(const char *file, const struct conf_link *l, char *err
 			snprintf(err + strlen(err), errsz - strlen(err), " (%s)", why);
 		goto out;
 	}
-	fclose(f);
+	if (f)
+		fclose(f);
 	f = NULL;
 	if (X509_check_private_key(crt, key) != 1) {
 		ERR_clear_error();

@@ -43,7 +43,8 @@ struct conf_link {
 	char local_sae_id[CONF_SAE_MAX];
 	char remote_sae_id[CONF_SAE_MAX];
 	char client_cert[CONF_PATH_MAX];
-	char client_key[CONF_PATH_MAX];
+	char client_key[CONF_PATH_MAX];	/* a PEM file, or a pkcs11: URI (p11.c) */
+	char client_key_pin_file[CONF_PATH_MAX];	/* the token's PIN ("": none) */
 	char ca_cert[CONF_PATH_MAX];
 	enum conf_role role;
 	uint32_t key_size;		/* bits, multiple of 8, 128..512 */

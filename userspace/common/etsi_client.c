@@ -96,6 +96,14 @@ int etsi_client_renew(struct etsi_client *c, const char *cert, const char *key,
 	return 0;
 }
 
+int etsi_client_set_pin(struct etsi_client *c, const char *pin)
+{
+	if (c->pin)
+		sec_free(c->pin);
+	c->pin = pin ? sec_strdup(pin) : NULL;
+	return pin && !c->pin ? -1 : 0;
+}
+
 static void end_request(struct etsi_client *c);
 
 void etsi_client_cleanup(struct etsi_client *c)
@@ -107,6 +115,7 @@ void etsi_client_cleanup(struct etsi_client *c)
 	sec_free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
+	etsi_client_set_pin(c, NULL);
 }
 
 static void wipe_reply(struct etsi_client *c)
@@ -180,6 +189,12 @@ static int prepare(struct etsi_client *c, enum etsi_kind kind, const char *url, 
 		curl_easy_setopt(h, CURLOPT_MAXLIFETIME_CONN, (long)(mono_now() - c->renewed) + 1);
 	curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
 	curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
+	if (!strncmp(c->key, "pkcs11:", 7)) {
+		/* the key stays in the token: OpenSSL's pkcs11 engine (p11.c) */
+		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "ENG");
+		if (c->pin)
+			curl_easy_setopt(h, CURLOPT_KEYPASSWD, c->pin);
+	}
 	curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
 	curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);

@@ -56,6 +56,7 @@ struct etsi_client {
 	uint8_t (*ids)[16];	/* dec: IDs asked */
 	size_t nids;
 	int fresh;		/* the next request opens a new connection */
+	char *pin;		/* a pkcs11: key's PIN (wiping heap), or NULL */
 	double renewed;		/* mono time of the last renew (0: never) */
 };
 
@@ -74,6 +75,9 @@ void etsi_client_cleanup(struct etsi_client *c);
  * at the same paths (a renewed certificate). -1 if a path is too long. */
 int etsi_client_renew(struct etsi_client *c, const char *cert, const char *key,
 		      const char *ca, long timeout_s);
+/* The PIN of a pkcs11: client key (copied into the wiping heap; NULL: none),
+ * handed to libcurl as CURLOPT_KEYPASSWD.  -1 out of memory. */
+int etsi_client_set_pin(struct etsi_client *c, const char *pin);
 /* Talk to another KME from the next request on (a replica: same keys).
  * -1 if a request is in flight or the URL is too long. */
 int etsi_client_set_base(struct etsi_client *c, const char *base_url);
