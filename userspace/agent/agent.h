@@ -97,6 +97,8 @@ struct link {
 	/* replicas of the KME: the one in use, since when, failovers */
 	struct kme_replica kmes[CONF_KMES_MAX];
 	unsigned kme_cur, kme_round;	/* round: failovers since an answer */
+	int64_t cert_not_after;		/* client_cert's notAfter (unix s; 0: unknown) */
+	double cert_warned;		/* realtime of the last expiry warning */
 	double kme_since;
 	uint64_t failovers;
 	/* sink */
@@ -198,9 +200,9 @@ extern int agent_wake_fd;
 
 /* reload.c: SIGHUP.  0 applied, -1 refused (logged; nothing changed). */
 int agent_reload(struct agent *a);
-/* Read the link's client_key_pin_file (if any) into its two clients.
- * 0, or -1 (logged). */
-int link_load_pin(struct link *l);
+/* The link's TLS extras into its two clients: the client_key_pin_file's
+ * PIN, the crl_file; and client_cert's expiry.  0, or -1 (logged). */
+int link_tls_setup(struct link *l);
 
 /* sdnotify.c: systemd readiness, status, watchdog (no-ops without systemd) */
 void sdnotify_init(struct agent *a);

@@ -6,6 +6,7 @@
  * changes, not every interval, and shows in the metrics while it lasts.
  */
 #include <errno.h>
+#include <time.h>
 #include "agent.h"
 #include "log.h"
 #include "secmem.h"
@@ -74,6 +75,29 @@ static void check_error_rate(struct link *l)
 	l->warn_err = w;
 }
 
+/* client_cert's expiry: a warning cert_warn_days ahead, again once a day
+ * until it is renewed (a reload reads it again), an error once expired
+ * (the KME will refuse the agent). */
+static void check_cert_expiry(const struct agent *a, struct link *l, time_t wall)
+{
+	uint32_t warn = a->conf->cert_warn_days;
+	double left;
+
+	if (!l->cert_not_after || !warn || wall - l->cert_warned < 86400)
+		return;
+	left = (double)(l->cert_not_after - wall) / 86400.0;
+	if (left >= warn)
+		return;
+	l->cert_warned = (double)wall;
+	if (left < 0)
+		log_err("link %s: client_cert '%s' has expired: the KME will refuse this SAE; "
+			"renew it, then systemctl reload qkd-agent", l->cfg->name, l->cfg->client_cert);
+	else
+		log_warn("link %s: client_cert '%s' expires in %.1f days (cert_warn_days %u): "
+			 "renew it, then systemctl reload qkd-agent", l->cfg->name,
+			 l->cfg->client_cert, left, warn);
+}
+
 void agent_stats(struct agent *a, double now)
 {
 	double dt = now - a->last_stats;
@@ -92,6 +116,7 @@ void agent_stats(struct agent *a, double now)
 		struct link *l = &a->links[i];
 
 		check_link_alive(a, l, now);
+		check_cert_expiry(a, l, time(NULL));
 		check_key_rate(l, dt);
 		check_qber(l);
 		check_error_rate(l);

@@ -230,7 +230,7 @@ static int init_links(struct agent *a)
 				     c->ca_cert, (long)c->request_timeout) ||
 		    etsi_client_init(&l->kme_s, c->kme_url, c->client_cert, c->client_key,
 				     c->ca_cert, (long)c->request_timeout) ||
-		    link_load_pin(l))
+		    link_tls_setup(l))
 			return -1;
 	}
 	return 0;

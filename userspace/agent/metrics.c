@@ -183,6 +183,10 @@ static void render_kme(struct sbuf *b, struct agent *a, label_names names)
 		sb_printf(b, "qkd_agent_key_wanted_total{link=\"%s\",outcome=\"expired\"} %llu\n", N, (unsigned long long)L->wanted_expired);
 		sb_printf(b, "qkd_agent_key_wanted_total{link=\"%s\",outcome=\"duplicate\"} %llu\n", N, (unsigned long long)L->wanted_dup);
 	}
+	help(b, "qkd_agent_client_cert_expiry_timestamp_seconds", "gauge",
+	     "notAfter of the link's client_cert (seconds since the epoch; 0: unreadable)");
+	EACH sb_printf(b, "qkd_agent_client_cert_expiry_timestamp_seconds{link=\"%s\"} %lld\n", N,
+		       (long long)L->cert_not_after);
 	help(b, "qkd_agent_links_created_total", "counter", "times the agent (re)created the link");
 	EACH sb_printf(b, "qkd_agent_links_created_total{link=\"%s\"} %llu\n", N, (unsigned long long)L->links_created);
 	help(b, "qkd_agent_drift_warning", "gauge", "1 while a drift warning is active");

@@ -114,15 +114,21 @@ static void apply_link(struct agent *a, struct link *l, const struct conf_link *
 			  (long)c->request_timeout);
 	etsi_client_renew(&l->kme_s, c->client_cert, c->client_key, c->ca_cert,
 			  (long)c->request_timeout);
-	link_load_pin(l);	/* checked by conf_check_tls just before */
+	link_tls_setup(l);	/* checked by conf_check_tls just before */
 }
 
-int link_load_pin(struct link *l)
+int link_tls_setup(struct link *l)
 {
 	char why[300];
 	char *pin = NULL;
+	int64_t t;
 	int r;
 
+	l->cert_not_after = conf_cert_not_after(l->cfg->client_cert, &t) ? 0 : t;
+	l->cert_warned = 0;
+	if (etsi_client_set_crl(&l->kme_m, l->cfg->crl_file) ||
+	    etsi_client_set_crl(&l->kme_s, l->cfg->crl_file))
+		return -1;
 	if (l->cfg->client_key_pin_file[0] &&
 	    !(pin = p11_read_pin(l->cfg->client_key_pin_file, why, sizeof(why)))) {
 		log_err("link %s: client_key_pin_file '%s': %s", l->cfg->name,
@@ -144,6 +150,7 @@ static void apply(struct agent *a, const struct conf *n)
 	c->audit_journal = n->audit_journal;
 	c->audit_interval = n->audit_interval;
 	c->audit_settle = n->audit_settle;
+	c->cert_warn_days = n->cert_warn_days;
 	qkd_log_level = a->cli_log_level >= 0 ? a->cli_log_level : c->log_level;
 	for (i = 0; i < a->nlinks; i++)
 		apply_link(a, &a->links[i], find_link(n, a->links[i].cfg->name));

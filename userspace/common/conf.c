@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -299,6 +300,7 @@ static int link_key(struct conf_link *l, const char *k, const char *v, const cha
 	STR(client_key, 0)
 	STR(client_key_pin_file, 0)
 	STR(ca_cert, 0)
+	STR(crl_file, 0)
 	/* words: their index is the value (enum order) */
 #define WORDS(field, msg, ...) \
 	if (!strcmp(k, #field)) { \
@@ -375,6 +377,9 @@ static int agent_key(struct conf *c, const char *k, const char *v, const char **
 	if (!strcmp(k, "audit_interval"))
 		return parse_u32(v, 1, 3600, &c->audit_interval) ?
 		       (*why = "expected an integer in 1..3600", -1) : 0;
+	if (!strcmp(k, "cert_warn_days"))
+		return parse_u32(v, 0, 3650, &c->cert_warn_days) ?
+		       (*why = "expected an integer in 0..3650", -1) : 0;
 	if (!strcmp(k, "audit_settle"))
 		return parse_u32(v, 1, 3600, &c->audit_settle) ?
 		       (*why = "expected an integer in 1..3600", -1) : 0;
@@ -454,6 +459,7 @@ int conf_parse_buf(const char *file, const char *buf, size_t len, struct conf *c
 	c->audit_journal = 1;
 	c->audit_interval = 5;
 	c->audit_settle = 30;
+	c->cert_warn_days = 30;
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
@@ -521,7 +527,8 @@ int conf_parse_buf(const char *file, const char *buf, size_t len, struct conf *c
 		if (in_agent ? agent_key(c, k, v, &why) : link_key(cur, k, v, &why, whybuf))
 			return perr(err, errsz, file, lineno, "%s: %s", k, why);
 		if (cur && (!strcmp(k, "client_cert") || !strcmp(k, "client_key") ||
-			    !strcmp(k, "ca_cert") || !strcmp(k, "client_key_pin_file")) &&
+			    !strcmp(k, "ca_cert") || !strcmp(k, "client_key_pin_file") ||
+			    !strcmp(k, "crl_file")) &&
 		    !(!strcmp(k, "client_key") && p11_is_uri(v)) && !readable(v))
 			return perr(err, errsz, file, lineno, "%s: cannot read '%s': %s",
 				    k, v, strerror(errno));
@@ -531,6 +538,8 @@ int conf_parse_buf(const char *file, const char *buf, size_t len, struct conf *c
 			cur->key_line = lineno;
 		else if (cur && !strcmp(k, "ca_cert"))
 			cur->ca_line = lineno;
+		else if (cur && !strcmp(k, "crl_file"))
+			cur->crl_line = lineno;
 	}
 	/* Cross-field checks, reported at each link's header line. */
 	{
@@ -608,6 +617,68 @@ static void ossl_reason(char *buf, size_t sz)
 	else
 		snprintf(buf, sz, "no PEM data");
 	ERR_clear_error();
+}
+
+/* Is crl issued and signed by one of the CA certificates? */
+static int crl_signed_by(X509_CRL *crl, STACK_OF(X509_INFO) *cas)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_INFO_num(cas); i++) {
+		X509 *ca = sk_X509_INFO_value(cas, i)->x509;
+		EVP_PKEY *pub = ca ? X509_get0_pubkey(ca) : NULL;
+
+		if (pub && !X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) &&
+		    X509_CRL_verify(crl, pub) == 1)
+			return 1;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+/* crl_file: libcurl checks the KME's certificate against it (CRLFILE,
+ * leaf only).  Every CRL in it must come from ca_cert's CA and be current:
+ * with an expired one OpenSSL refuses every connection to the KME. */
+static int check_crl(const char *file, const struct conf_link *l, STACK_OF(X509_INFO) *cas,
+		     char *err, size_t errsz)
+{
+	STACK_OF(X509_INFO) *crls = NULL;
+	int i, n = 0, r = -1;
+	FILE *f = fopen(l->crl_file, "r");
+
+	if (f)
+		crls = PEM_X509_INFO_read(f, NULL, NULL, NULL);
+	for (i = 0; crls && i < sk_X509_INFO_num(crls); i++) {
+		X509_CRL *crl = sk_X509_INFO_value(crls, i)->crl;
+		const ASN1_TIME *next = crl ? X509_CRL_get0_nextUpdate(crl) : NULL;
+
+		if (!crl)
+			continue;
+		n++;
+		if (!crl_signed_by(crl, cas)) {
+			perr(err, errsz, file, l->crl_line, "crl_file: '%s': CRL %d is not signed by "
+			     "a CA of ca_cert '%s'", l->crl_file, n, l->ca_cert);
+			goto out;
+		}
+		if (next && X509_cmp_current_time(next) < 0) {
+			perr(err, errsz, file, l->crl_line, "crl_file: '%s': CRL %d has expired (its "
+			     "next update is past): every connection to the KME would be refused",
+			     l->crl_file, n);
+			goto out;
+		}
+	}
+	if (!n) {
+		perr(err, errsz, file, l->crl_line, "crl_file: '%s' holds no PEM CRL", l->crl_file);
+		goto out;
+	}
+	r = 0;
+out:
+	ERR_clear_error();
+	if (f)
+		fclose(f);
+	if (crls)
+		sk_X509_INFO_pop_free(crls, X509_INFO_free);
+	return r;
 }
 
 /* client_key in a token: through the pkcs11 engine with the PIN file's
@@ -708,6 +779,8 @@ static int check_link_tls(const char *file, const struct conf_link *l, char *err
 		perr(err, errsz, file, l->ca_line, "ca_cert: '%s' holds no PEM certificate", l->ca_cert);
 		goto out;
 	}
+	if (l->crl_file[0] && check_crl(file, l, cas, err, errsz))
+		goto out;
 	r = 0;
 out:
 	if (f)
@@ -716,6 +789,24 @@ out:
 		sk_X509_INFO_pop_free(cas, X509_INFO_free);
 	EVP_PKEY_free(key);
 	X509_free(crt);
+	return r;
+}
+
+int conf_cert_not_after(const char *path, int64_t *t)
+{
+	FILE *f = fopen(path, "r");
+	X509 *crt = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	struct tm tm;
+	int r = -1;
+
+	if (crt && ASN1_TIME_to_tm(X509_get0_notAfter(crt), &tm) == 1) {
+		*t = (int64_t)timegm(&tm);
+		r = 0;
+	}
+	ERR_clear_error();
+	X509_free(crt);
+	if (f)
+		fclose(f);
 	return r;
 }
 

@@ -12,6 +12,16 @@
  *
  * conf_load() validates everything and reports the first problem as
  * "file:line: reason".
+ *
+ * Hand-written rather than on libinih, because Debian 12's libinih1 (r55)
+ * is built with its header defaults, which this format cannot live with:
+ * INI_HANDLER_LINENO 0 (the handler gets no line number, so a bad value
+ * could not be reported as file:line), INI_MAX_LINE 200 (a kme_url list
+ * of 4 replicas or a pkcs11: URI is longer), INI_ALLOW_MULTILINE 1 (an
+ * indented line silently continues the previous value) and inline ';'
+ * comments (a value with " ;" is cut).  The parser here is one function
+ * over a buffer, fuzzed by userspace/tests/fuzz_conf.c, and refuses what
+ * inih would accept silently: duplicate keys, NUL bytes, over-long lines.
  */
 #ifndef QKD_CONF_H
 #define QKD_CONF_H
@@ -32,7 +42,7 @@ enum conf_prefetch { PREFETCH_AUTO = 0, PREFETCH_YES, PREFETCH_NO };
 
 struct conf_link {
 	int line;			/* of the [link] header */
-	int cert_line, key_line, ca_line;	/* of client_cert, client_key, ca_cert */
+	int cert_line, key_line, ca_line, crl_line;	/* of client_cert, client_key, ca_cert, crl_file */
 	char name[CONF_NAME_MAX];
 	/* kme_url: one or more replicas of this site's KME (the same key
 	 * store), tried in this order; each without trailing '/' */
@@ -46,6 +56,7 @@ struct conf_link {
 	char client_key[CONF_PATH_MAX];	/* a PEM file, or a pkcs11: URI (p11.c) */
 	char client_key_pin_file[CONF_PATH_MAX];	/* the token's PIN ("": none) */
 	char ca_cert[CONF_PATH_MAX];
+	char crl_file[CONF_PATH_MAX];	/* PEM CRL(s) of ca_cert's CA for the KME's certificate ("": none) */
 	enum conf_role role;
 	uint32_t key_size;		/* bits, multiple of 8, 128..512 */
 	uint32_t low_watermark;		/* initiator keys; refill below it */
@@ -73,6 +84,7 @@ struct conf {
 	int audit_journal;		/* take records to the journal (auditlog.c) */
 	uint32_t audit_interval;	/* s, between two reads of the audit ring */
 	uint32_t audit_settle;		/* s, a record without SPIs is written then */
+	uint32_t cert_warn_days;	/* warn this many days before client_cert expires (0: never) */
 	size_t nlinks;
 	struct conf_link links[CONF_LINKS_MAX];
 };
@@ -89,5 +101,7 @@ const struct conf_link *conf_find(const struct conf *c, const char *name);
  * the default) the certificate's CN equals local_sae_id.  Returns 0, or -1
  * with "file:line: reason" naming the config line. */
 int conf_check_tls(const struct conf *c, char *err, size_t errsz);
+/* notAfter of a PEM certificate file, in seconds since the epoch.  0 or -1. */
+int conf_cert_not_after(const char *path, int64_t *t);
 
 #endif

@@ -104,6 +104,12 @@ int etsi_client_set_pin(struct etsi_client *c, const char *pin)
 	return pin && !c->pin ? -1 : 0;
 }
 
+int etsi_client_set_crl(struct etsi_client *c, const char *crl_file)
+{
+	return snprintf(c->crl, sizeof(c->crl), "%s", crl_file ? crl_file : "") >=
+	       (int)sizeof(c->crl) ? -1 : 0;
+}
+
 static void end_request(struct etsi_client *c);
 
 void etsi_client_cleanup(struct etsi_client *c)
@@ -178,15 +184,18 @@ static int prepare(struct etsi_client *c, enum etsi_kind kind, const char *url, 
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->timeout_s < 3 ? c->timeout_s : 3L);
-	if (c->fresh) {
+	/* after a renew: no connection from before it (the multi handle's
+	 * cache keeps them, authenticated with the old files).  libcurl
+	 * compares a connection's age in whole seconds with MAXLIFETIME: with
+	 * floor(time since the renew) - 1 only connections made after the
+	 * renew qualify, whichever way it rounds; in the first 2 s (where
+	 * that is 0 = no limit) every request connects anew */
+	if (c->fresh || (c->renewed > 0 && mono_now() - c->renewed < 2)) {
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 		c->fresh = 0;
+	} else if (c->renewed > 0) {
+		curl_easy_setopt(h, CURLOPT_MAXLIFETIME_CONN, (long)(mono_now() - c->renewed) - 1);
 	}
-	/* after a renew: no connection from before it (the multi handle's
-	 * cache keeps them, authenticated with the old files); to the
-	 * second, and the first request after it connects anew anyway */
-	if (c->renewed > 0)
-		curl_easy_setopt(h, CURLOPT_MAXLIFETIME_CONN, (long)(mono_now() - c->renewed) + 1);
 	curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
 	curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
 	if (!strncmp(c->key, "pkcs11:", 7)) {
@@ -196,6 +205,8 @@ static int prepare(struct etsi_client *c, enum etsi_kind kind, const char *url, 
 			curl_easy_setopt(h, CURLOPT_KEYPASSWD, c->pin);
 	}
 	curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
+	if (c->crl[0])
+		curl_easy_setopt(h, CURLOPT_CRLFILE, c->crl);
 	curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);

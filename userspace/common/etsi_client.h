@@ -41,6 +41,7 @@ struct etsi_client {
 	void *curl;
 	char base[512];		/* "https://host:port" (+ path prefix) */
 	char cert[256], key[256], ca[256];
+	char crl[256];		/* CRL file for the KME's certificate ("": none) */
 	long timeout_s;
 	char *buf;		/* sec_malloc'd reply buffer, wiped per request */
 	size_t len, cap;
@@ -78,6 +79,9 @@ int etsi_client_renew(struct etsi_client *c, const char *cert, const char *key,
 /* The PIN of a pkcs11: client key (copied into the wiping heap; NULL: none),
  * handed to libcurl as CURLOPT_KEYPASSWD.  -1 out of memory. */
 int etsi_client_set_pin(struct etsi_client *c, const char *pin);
+/* Check the KME's certificate against the CRLs in this PEM file ("" or
+ * NULL: none) from the next request on.  -1 if the path is too long. */
+int etsi_client_set_crl(struct etsi_client *c, const char *crl_file);
 /* Talk to another KME from the next request on (a replica: same keys).
  * -1 if a request is in flight or the URL is too long. */
 int etsi_client_set_base(struct etsi_client *c, const char *base_url);

@@ -5,6 +5,8 @@
 #   kme-wronghost.{crt,key} KME server cert of the same CA for another host
 #   SAE_A.{crt,key}, SAE_B.{crt,key}, SAE_X.{crt,key}   clients (CN = SAE ID)
 #   rogue-ca.*, rogue.{crt,key}   client cert "SAE_A" from another CA
+#   kme-revoked.{crt,key}   KME server cert (localhost) that crl.pem revokes
+#   crl.pem                 the CA's CRL: kme-revoked only
 set -eu
 d=$1
 mkdir -p "$d"
@@ -34,4 +36,14 @@ for s in SAE_A SAE_B SAE_X; do
 	mkleaf "$s" "$s" ca "extendedKeyUsage=clientAuth"
 done
 mkleaf rogue SAE_A rogue-ca "extendedKeyUsage=clientAuth"
+mkleaf kme-revoked localhost ca "subjectAltName=DNS:localhost,IP:127.0.0.1
+extendedKeyUsage=serverAuth"
+# openssl ca keeps its database in files: a throwaway one for the CRL
+mkdir -p crl.db
+: >crl.db/index.txt
+echo 01 >crl.db/crlnumber
+printf '[ca]\ndefault_ca = c\n[c]\ndatabase = crl.db/index.txt\ncrlnumber = crl.db/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n' >crl.db/ca.cnf
+q openssl ca -config crl.db/ca.cnf -keyfile ca.key -cert ca.crt -revoke kme-revoked.crt
+q openssl ca -config crl.db/ca.cnf -keyfile ca.key -cert ca.crt -gencrl -out crl.pem
+rm -rf crl.db
 chmod 600 ./*.key
