@@ -212,6 +212,14 @@ void sdnotify_step(struct agent *a, double now);
 void sdnotify_stopping(void);
 void sdnotify_reloading(void);
 
+/* journal.c: log lines as journal entries with QKD_LINK/QKD_KME fields
+ * when stderr is the journal (or always, into sendv: a test).  Returns 1
+ * if installed. */
+int journal_log_init(int (*sendv)(const struct iovec *iov, int n));
+/* The link (and its KME) the loop works on now, for those fields; NULLs
+ * after. */
+void log_context(const char *link, const char *kme);
+
 /* auditlog.c */
 void auditlog_init(struct agent *a);
 /* Write the settled take records not written yet, if audit_interval has

@@ -219,7 +219,9 @@ static void finish_transfers(struct agent *a)
 		curl_multi_remove_handle(a->multi, h);
 		for (i = 0; i < a->nlinks && c; i++)
 			if (c == &a->links[i].kme_m || c == &a->links[i].kme_s) {
+				log_context(a->links[i].cfg->name, c->base);
 				request_done(a, &a->links[i], c, (int)cc);
+				log_context(NULL, NULL);
 				break;
 			}
 	}
@@ -235,6 +237,8 @@ static struct link *find_link(struct agent *a, const char *name)
 	return NULL;
 }
 
+static void handle_link_event(struct link *l, const struct sink_event *ev, double now);
+
 static void handle_event(struct agent *a, const struct sink_event *ev, double now)
 {
 	struct link *l;
@@ -249,6 +253,13 @@ static void handle_event(struct agent *a, const struct sink_event *ev, double no
 	l = find_link(a, ev->link);
 	if (!l)
 		return;		/* not ours */
+	log_context(l->cfg->name, l->kme_m.base);
+	handle_link_event(l, ev, now);
+	log_context(NULL, NULL);
+}
+
+static void handle_link_event(struct link *l, const struct sink_event *ev, double now)
+{
 	switch (ev->type) {
 	case SINK_EV_LOW_WATERMARK:
 		l->lowwm_events++;
@@ -302,8 +313,11 @@ void agent_run(struct agent *a)
 			sdnotify_ready(a);
 		}
 		reconnect_sink(a, now);
-		for (i = 0; i < a->nlinks && !agent_stop_requested; i++)
+		for (i = 0; i < a->nlinks && !agent_stop_requested; i++) {
+			log_context(a->links[i].cfg->name, a->links[i].kme_m.base);
 			link_step(a, &a->links[i], mono_now());
+		}
+		log_context(NULL, NULL);
 		now = mono_now();
 		auditlog_step(a, now, auditlog_realtime_ns());
 		sdnotify_step(a, now);

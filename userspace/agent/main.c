@@ -282,6 +282,8 @@ static int start(struct agent *a, const struct cli *cli)
 		return -1;
 	}
 	make_wake_pipe();
+	if (journal_log_init(NULL))
+		log_debug("logging to the journal with QKD_LINK/QKD_KME fields");
 	auditlog_init(a);
 	sdnotify_init(a);
 	install_signals(on_signal, sigs);

@@ -6,6 +6,7 @@
 
 int qkd_log_level = LOG_LVL_INFO;
 const char *qkd_log_ident = "qkd";
+int (*qkd_log_hook)(int level, const char *text);
 
 void qkd_log(int level, const char *fmt, ...)
 {
@@ -38,5 +39,7 @@ void qkd_log(int level, const char *fmt, ...)
 		}
 	}
 	out[o] = '\0';
+	if (qkd_log_hook && qkd_log_hook(level, out))
+		return;
 	fprintf(stderr, "<%d>%s: %s: %s\n", prio[level], qkd_log_ident, name[level], out);
 }

@@ -8,6 +8,10 @@ extern int qkd_log_level;
 extern const char *qkd_log_ident;
 /* Never pass key material: messages go to stderr (the journal). */
 void qkd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A program's own destination for its lines (the agent's: journal
+ * entries with fields): called with the escaped text; returning 1 takes
+ * the line, 0 leaves it to stderr.  NULL: stderr only. */
+extern int (*qkd_log_hook)(int level, const char *text);
 
 #define log_err(...)   qkd_log(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...)  qkd_log(LOG_LVL_WARN, __VA_ARGS__)
