@@ -47,6 +47,11 @@ struct stub_link {
 	volatile int release;
 	char last_usage[128];
 	int annotations;
+	struct qkd_key rsvd[POOL];		/* reserved initiator keys */
+	int nrsvd;
+	int reserves, releases, wants, wants_held;
+	int init_by_id;					/* takes of a reserved key by ID */
+	uint8_t last_want[QKD_KEYSRC_ID_LEN];
 };
 
 /* a takes from "la" (its peer is 192.0.2.2), b from "lb" */
@@ -113,6 +118,21 @@ int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 			ret = 0;
 		}
 	}
+	else if (flags & QKD_KEYSRC_INITIATOR)
+	{
+		for (i = 0; i < l->nrsvd; i++)
+		{
+			if (memeq(l->rsvd[i].id, id, QKD_KEYSRC_ID_LEN))
+			{
+				*key = l->rsvd[i];
+				memmove(&l->rsvd[i], &l->rsvd[i + 1],
+						(--l->nrsvd - i) * sizeof(l->rsvd[0]));
+				l->init_by_id++;
+				ret = 0;
+				break;
+			}
+		}
+	}
 	else
 	{
 		l->last_wait = wait_ms;
@@ -167,6 +187,85 @@ int qkd_keysrc_annotate(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
 	return 0;
 }
 
+int qkd_keysrc_reserve(const char *link, uint8_t id[QKD_KEYSRC_ID_LEN],
+					   char err[QKD_KEYSRC_ERR_LEN])
+{
+	struct stub_link *l = stub(link);
+	int ret = -ENOENT;
+
+	err[0] = '\0';
+	if (!l)
+	{
+		return -ENODEV;
+	}
+	pthread_mutex_lock(&stub_lock);
+	if (l->ninit)
+	{	/* the oldest moves aside: takes of the oldest skip it */
+		l->rsvd[l->nrsvd++] = l->init[0];
+		memmove(&l->init[0], &l->init[1], --l->ninit * sizeof(l->init[0]));
+		memcpy(id, l->rsvd[l->nrsvd - 1].id, QKD_KEYSRC_ID_LEN);
+		l->reserves++;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&stub_lock);
+	return ret;
+}
+
+int qkd_keysrc_release(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+					   char err[QKD_KEYSRC_ERR_LEN])
+{
+	struct stub_link *l = stub(link);
+	int i, ret = -ENOENT;
+
+	err[0] = '\0';
+	if (!l)
+	{
+		return -ENODEV;
+	}
+	pthread_mutex_lock(&stub_lock);
+	for (i = 0; i < l->nrsvd; i++)
+	{
+		if (memeq(l->rsvd[i].id, id, QKD_KEYSRC_ID_LEN))
+		{	/* back in front: it is older than the others */
+			memmove(&l->init[1], &l->init[0], l->ninit++ * sizeof(l->init[0]));
+			l->init[0] = l->rsvd[i];
+			memmove(&l->rsvd[i], &l->rsvd[i + 1],
+					(--l->nrsvd - i) * sizeof(l->rsvd[0]));
+			l->releases++;
+			ret = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&stub_lock);
+	return ret;
+}
+
+int qkd_keysrc_want(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+					char err[QKD_KEYSRC_ERR_LEN])
+{
+	struct stub_link *l = stub(link);
+	int i, ret = -ENOENT;
+
+	err[0] = '\0';
+	if (!l)
+	{
+		return -ENODEV;
+	}
+	pthread_mutex_lock(&stub_lock);
+	l->wants++;
+	memcpy(l->last_want, id, QKD_KEYSRC_ID_LEN);
+	for (i = 0; i < l->nresp; i++)
+	{
+		if (memeq(l->resp[i].id, id, QKD_KEYSRC_ID_LEN))
+		{
+			l->wants_held++;
+			ret = 0;
+		}
+	}
+	pthread_mutex_unlock(&stub_lock);
+	return ret;
+}
+
 /* add a key a takes as initiator ("la") and b by ID ("lb"); the material
  * of b's copy differs if mismatch */
 static void add_key(uint8_t idbyte, uint8_t fill, size_t len, int mismatch,
@@ -217,13 +316,15 @@ static void configure(char *pa, char *pb, char *sticky_a)
 /* announcement flags the peers of new objects sent in IKE_AUTH (protocol
  * v2); -1: no announcement (a peer without the plugin, or a v1 build) */
 static int announce_a = QKD_ANNOUNCE_F_LINK, announce_b = QKD_ANNOUNCE_F_LINK;
+/* the protocol version both announce (2: no next key IDs; 3: with them) */
+static int announce_version = 2;
 
 static void set_announced(uint32_t uid, int flags)
 {
 	qkd_peer_gone(uid);
 	if (flags >= 0)
 	{
-		qkd_peer_set_announced(uid, QKD_ANNOUNCE_VERSION, flags);
+		qkd_peer_set_announced(uid, announce_version, flags);
 	}
 }
 

@@ -190,9 +190,12 @@ static void test_malformed(void)
 	qkd_wire_encode(&r, good_r, sizeof(good_r));
 
 	memcpy(b, good_i, sizeof(good_i));
-	b[0] = 2;
+	b[0] = 3;
 	ok(parse_exact(b, sizeof(good_i), QKD_WIRE_INIT, &p) == QKD_WIRE_E_VERSION,
-	   "version 2 rejected");
+	   "version 3 rejected");
+	b[0] = 2;
+	ok(parse_exact(b, sizeof(good_i), QKD_WIRE_INIT, &p) == QKD_WIRE_E_LENGTH,
+	   "version 2 at the length of version 1 rejected");
 	b[0] = 0;
 	ok(parse_exact(b, sizeof(good_i), QKD_WIRE_INIT, &p) == QKD_WIRE_E_VERSION,
 	   "version 0 rejected");
@@ -379,9 +382,9 @@ static void test_announce(void)
 
 	n = qkd_announce_encode(QKD_ANNOUNCE_F_LINK | QKD_ANNOUNCE_F_REQUIRE,
 							64242, buf, sizeof(buf));
-	ok(n == 8 && memcmp(buf, "QKDA\x02\x03\xfa\xf2", 8) == 0,
-	   "announcement: 8 bytes, magic, version 2, flags, method 64242");
-	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_OK && a.version == 2 &&
+	ok(n == 8 && memcmp(buf, "QKDA\x03\x03\xfa\xf2", 8) == 0,
+	   "announcement: 8 bytes, magic, version 3, flags, method 64242");
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_OK && a.version == 3 &&
 	   a.flags == 3 && a.method == 64242, "announcement round trip");
 	ok(qkd_announce_encode(0x04, 64242, buf, sizeof(buf)) == 0 &&
 	   qkd_announce_encode(0, 64242, buf, 7) == 0 &&
@@ -417,13 +420,24 @@ static void test_announce(void)
 	buf[5] = 0x01;
 	ok(qkd_announce_parse(buf, n, 65516, &a) == QKD_WIRE_E_METHOD,
 	   "announcement with another method number refused");
+	buf[4] = 3;
+	buf[5] = 0x81;
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_E_FLAGS,
+	   "announcement v3 with unknown flags refused");
+	buf[5] = 0x01;
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_OK &&
+	   a.version == 3 && a.flags == 1, "announcement v3 (ours) parsed");
+	buf[4] = 2;
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_OK &&
+	   a.version == 2 && a.flags == 1,
+	   "announcement v2 (an older build) parsed: both then speak v2");
 	memcpy(big, buf, n);
-	big[4] = 3;
+	big[4] = 4;
 	big[5] = 0xf3;
 	memset(big + n, 0xee, 8);
 	ok(qkd_announce_parse(big, n + 8, 64242, &a) == QKD_WIRE_OK &&
-	   a.version == 3 && a.flags == 3,
-	   "announcement v3: longer data and unknown flags ignored (speak v2)");
+	   a.version == 4 && a.flags == 3,
+	   "announcement v4: longer data and unknown flags ignored (speak v3)");
 	ok(strcmp(qkd_wire_strerror(QKD_WIRE_E_MAGIC),
 			  "not a qkd-ipsec announcement (magic)") == 0 &&
 	   strcmp(qkd_wire_strerror(QKD_WIRE_E_METHOD),
