@@ -375,7 +375,7 @@ void qkd_peer_view_child(qkd_links_t *links, identification_t *id,
 	if (authenticated && qkd_peer_get_announced(uid, &version, &flags))
 	{
 		view->announced = TRUE;
-		view->version = min(version, QKD_ANNOUNCE_VERSION);
+		view->version = min(version, qkd_peer_our_version());
 		view->peer_flags = flags;
 		view->usable = view->have_link && (flags & QKD_ANNOUNCE_F_LINK);
 		if ((flags & QKD_ANNOUNCE_F_REQUIRE) &&
@@ -385,6 +385,17 @@ void qkd_peer_view_child(qkd_links_t *links, identification_t *id,
 			view->peer_requires = TRUE;
 		}
 	}
+}
+
+uint8_t qkd_peer_our_version(void)
+{
+	if (lib && lib->settings &&
+		!lib->settings->get_bool(lib->settings, "%s.plugins.qkd.next_key_ids",
+								 TRUE, lib->ns))
+	{	/* protocol v2: no next key IDs, whatever the peer speaks */
+		return QKD_PROTO_NEXT_ID - 1;
+	}
+	return QKD_ANNOUNCE_VERSION;
 }
 
 void qkd_peer_view(qkd_links_t *links, identification_t *id, host_t *host,

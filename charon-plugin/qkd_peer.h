@@ -54,6 +54,12 @@ typedef struct {
 } qkd_peer_view_t;
 
 /**
+ * The plugin protocol version we announce and speak at most:
+ * QKD_ANNOUNCE_VERSION, or 2 with charon.plugins.qkd.next_key_ids = no.
+ */
+uint8_t qkd_peer_our_version(void);
+
+/**
  * Record the announcement of the peer of an IKE_SA.
  */
 void qkd_peer_set_announced(uint32_t ike_sa_uid, uint8_t version,

@@ -295,12 +295,21 @@ void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37])
 size_t qkd_announce_encode(uint8_t flags, uint16_t method, uint8_t *out,
 						   size_t outlen)
 {
-	if (!out || outlen < QKD_ANNOUNCE_LEN || (flags & ~QKD_ANNOUNCE_F_ALL))
+	return qkd_announce_encode_version(QKD_ANNOUNCE_VERSION, flags, method,
+									   out, outlen);
+}
+
+size_t qkd_announce_encode_version(uint8_t version, uint8_t flags,
+								   uint16_t method, uint8_t *out,
+								   size_t outlen)
+{
+	if (!out || outlen < QKD_ANNOUNCE_LEN || (flags & ~QKD_ANNOUNCE_F_ALL) ||
+		version < QKD_ANNOUNCE_VERSION_MIN || version > QKD_ANNOUNCE_VERSION)
 	{
 		return 0;
 	}
 	memcpy(out, QKD_ANNOUNCE_MAGIC, 4);
-	out[4] = QKD_ANNOUNCE_VERSION;
+	out[4] = version;
 	out[5] = flags;
 	out[6] = method >> 8;
 	out[7] = method & 0xff;

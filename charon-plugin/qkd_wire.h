@@ -267,6 +267,16 @@ size_t qkd_announce_encode(uint8_t flags, uint16_t method, uint8_t *out,
 						   size_t outlen);
 
 /**
+ * Encode an announcement of a lower version (QKD_ANNOUNCE_VERSION_MIN ..
+ * QKD_ANNOUNCE_VERSION): charon.plugins.qkd.next_key_ids = no announces 2.
+ *
+ * @return			QKD_ANNOUNCE_LEN, or 0 (also for a version out of range)
+ */
+size_t qkd_announce_encode_version(uint8_t version, uint8_t flags,
+								   uint16_t method, uint8_t *out,
+								   size_t outlen);
+
+/**
  * Strictly parse an announcement.
  *
  * @param want_method	our method number (E_METHOD if the peer's differs)
