@@ -128,15 +128,53 @@ static int id_filter(const struct dirent *d)
 	return hex_id(d->d_name, id) == 0;
 }
 
+/** a responder key by ID (waiting up to wait_ms), or with
+ * QKD_KEYSRC_INITIATOR our own reserved initiator key by ID */
+static int take_by_id(const char *dir, const char *link, const uint8_t *id,
+					  uint32_t wait_ms, unsigned int flags,
+					  struct qkd_key *key)
+{
+	char path[PATH_MAX], hex[2 * QKD_KEYSRC_ID_LEN + 1];
+	uint32_t waited = 0;
+	int i, ret;
+
+	for (i = 0; i < QKD_KEYSRC_ID_LEN; i++)
+	{
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	}
+	snprintf(path, sizeof(path), "%s/%s/%s/%s", dir, link,
+			 (flags & QKD_KEYSRC_INITIATOR) ? "reserved" : "responder", hex);
+	if (flags & QKD_KEYSRC_INITIATOR)
+	{
+		wait_ms = 0;
+	}
+	while (TRUE)
+	{
+		ret = claim(path, key);
+		if (ret != -ENOENT || waited >= wait_ms)
+		{
+			break;
+		}
+		usleep(20000);
+		waited += 20;
+	}
+	if (ret == -ENOENT && wait_ms)
+	{
+		ret = -ETIMEDOUT;
+	}
+	memcpy(key->id, id, QKD_KEYSRC_ID_LEN);
+	key->role = (flags & QKD_KEYSRC_INITIATOR) ? 1 : 2;
+	return ret;
+}
+
 int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 					unsigned int flags, struct qkd_key *key,
 					char err[QKD_KEYSRC_ERR_LEN])
 {
-	char path[PATH_MAX], hex[2 * QKD_KEYSRC_ID_LEN + 1], idstr[37], line[128];
+	char path[PATH_MAX], idstr[37], line[128];
 	struct dirent **names;
 	struct stat st;
 	char *dir = key_dir();
-	uint32_t waited = 0;
 	int i, n, ret = -ENOENT;
 
 	err[0] = '\0';
@@ -185,33 +223,7 @@ int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 	}
 	else
 	{
-		for (i = 0; i < QKD_KEYSRC_ID_LEN; i++)
-		{
-			snprintf(hex + 2 * i, 3, "%02x", id[i]);
-		}
-		snprintf(path, sizeof(path), "%s/%s/%s/%s", dir, link,
-				 (flags & QKD_KEYSRC_INITIATOR) ? "reserved" : "responder",
-				 hex);
-		if (flags & QKD_KEYSRC_INITIATOR)
-		{
-			wait_ms = 0;
-		}
-		while (TRUE)
-		{
-			ret = claim(path, key);
-			if (ret != -ENOENT || waited >= wait_ms)
-			{
-				break;
-			}
-			usleep(20000);
-			waited += 20;
-		}
-		if (ret == -ENOENT && wait_ms)
-		{
-			ret = -ETIMEDOUT;
-		}
-		memcpy(key->id, id, QKD_KEYSRC_ID_LEN);
-		key->role = (flags & QKD_KEYSRC_INITIATOR) ? 1 : 2;
+		ret = take_by_id(dir, link, id, wait_ms, flags, key);
 	}
 	if (ret)
 	{
