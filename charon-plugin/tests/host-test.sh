@@ -874,8 +874,9 @@ aud() {	# aud NAME LINE-START: count of audit lines
 scen s4a
 HT_NEXT=yes write_conf a require "rekey_first_child = yes"
 HT_NEXT=yes write_conf b require
-swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
-swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
+# require: the first CHILD_SA in CREATE_CHILD_SA, with a QKD key
+SW_CHILDLESS=force swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
+SW_CHILDLESS=force swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
 add_keys a b 6 4a
 add_keys b a 4 4b
 start_pair "$TPLUGIN" "$TPLUGIN"
@@ -893,7 +894,7 @@ ok $? "4a: both announce protocol v3"
 	[ "$(aud b "reserve $(uuid 4b 1)")" = 1 ] &&
 	[ "$(aud a "want held $(uuid 4b 1)")" = 1 ] &&
 	[ "$(count_keys a reserved)" = 1 ] && [ "$(count_keys b reserved)" = 1 ]
-ok $? "4a: first rekey (a): a took 4a..1, reserved and announced 4a..2; b reserved and announced 4b..1; each asked its store for the other's next key ahead (held)"
+ok $? "4a: first CHILD_SA (childless, a): a took 4a..1, reserved and announced 4a..2; b reserved and announced 4b..1; each asked its store for the other's next key ahead (held)"
 s0=$(spis a)
 sw a --rekey --child net >/dev/null 2>&1
 s1=$(wait_change a "$s0")
@@ -948,8 +949,8 @@ if git -C "$HERE/../.." cat-file -e "$V2_REV^{commit}" 2>/dev/null &&
 		HT_NEXT=yes write_conf a require "rekey_first_child = yes"
 		write_conf b require "rekey_first_child = yes"
 		sed -i '/next_key_ids/d' "$T/b/strongswan.conf"
-		swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
-		swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
+		SW_CHILDLESS=force swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
+		SW_CHILDLESS=force swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
 		add_keys a b 3 4c
 		add_keys b a 3 c4
 		start_pair "$TPLUGIN" "$V2SO"
@@ -969,7 +970,7 @@ if git -C "$HERE/../.." cat-file -e "$V2_REV^{commit}" 2>/dev/null &&
 			[ "$(count_keys a reserved)" = 0 ] && ka=$(keys_left a) &&
 			[ "$(keys_left b)" = "${ka#* } ${ka% *}" ] &&
 			[ $((${ka% *} + ${ka#* })) = 3 ] && ! grep -q "invalid KE data" "$T/a/charon.log" "$T/b/charon.log"
-		ok $? "4b ($first first): first rekey, a's and b's rekeys QKD-keyed (one key per side each), no next key IDs, nothing reserved or wanted"
+		ok $? "4b ($first first): first CHILD_SA, a's and b's rekeys QKD-keyed (one key per side each), no next key IDs, nothing reserved or wanted"
 		ping_ok
 		ok $? "4b ($first first): traffic flows"
 		stop_pair
