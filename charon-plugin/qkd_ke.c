@@ -101,8 +101,9 @@ struct private_qkd_ke_t {
 
 	/** our and the peer's messages */
 	struct qkd_wire_msg init, resp;
-	uint8_t init_buf[QKD_WIRE_INIT_LEN];
-	uint8_t resp_buf[QKD_WIRE_RESP_LEN];
+	uint8_t init_buf[QKD_WIRE_INIT_LEN_NEXT];
+	uint8_t resp_buf[QKD_WIRE_RESP_LEN_NEXT];
+	size_t init_len, resp_len;
 	bool init_done, resp_done;
 
 	/** responder: INIT parsed, RESP still to build */
@@ -444,13 +445,15 @@ static bool fallback_allowed(private_qkd_ke_t *this, const char *why,
 static bool compute_tag(private_qkd_ke_t *this, struct qkd_wire_msg *resp,
 						uint8_t tag[QKD_WIRE_TAG_LEN])
 {
-	uint8_t transcript[QKD_WIRE_TRANSCRIPT_LEN];
+	uint8_t transcript[QKD_WIRE_TRANSCRIPT_MAX];
 	uint8_t tkey[HASH_SIZE_SHA256], mac[HASH_SIZE_SHA256];
+	size_t tlen;
 	prf_t *prf;
 	bool ok = FALSE;
 
-	if (qkd_wire_transcript(&this->init, resp, transcript,
-							sizeof(transcript)) != sizeof(transcript))
+	tlen = qkd_wire_transcript(&this->init, resp, transcript,
+							   sizeof(transcript));
+	if (!tlen)
 	{
 		return FALSE;
 	}
@@ -461,7 +464,7 @@ static bool compute_tag(private_qkd_ke_t *this, struct qkd_wire_msg *resp,
 											this->key.len)) &&
 			 prf->get_bytes(prf, chunk_from_str(TAG_KEY_LABEL), tkey) &&
 			 prf->set_key(prf, chunk_from_thing(tkey)) &&
-			 prf->get_bytes(prf, chunk_from_thing(transcript), mac);
+			 prf->get_bytes(prf, chunk_create(transcript, tlen), mac);
 		prf->destroy(prf);
 	}
 	if (ok)
@@ -634,6 +637,7 @@ static bool new_attempt(private_qkd_ke_t *this, ike_sa_t *ike_sa)
 	memwipe(&this->resp, sizeof(this->resp));
 	memwipe(this->init_buf, sizeof(this->init_buf));
 	memwipe(this->resp_buf, sizeof(this->resp_buf));
+	this->init_len = this->resp_len = 0;
 	this->init_done = this->resp_done = this->init_received = FALSE;
 	this->use_key = this->failed = this->derived = this->annotated = FALSE;
 	this->unused = NULL;
@@ -648,16 +652,201 @@ static bool new_attempt(private_qkd_ke_t *this, ike_sa_t *ike_sa)
 }
 
 /**
- * Initiator: take a key and build the INIT message
+ * The KE data version of an exchange: 2 (next key IDs) once the IKE_SA is
+ * authenticated and both announced protocol v3 or later
  */
-static bool build_init(private_qkd_ke_t *this)
+static uint8_t wire_version(private_qkd_ke_t *this)
+{
+	if (this->view.authenticated && this->view.announced &&
+		this->view.version >= QKD_PROTO_NEXT_ID)
+	{
+		return QKD_WIRE_VERSION_NEXT;
+	}
+	return QKD_WIRE_VERSION;
+}
+
+/**
+ * Whether this exchange announces and asks for next key IDs
+ */
+static bool next_ids(private_qkd_ke_t *this)
+{
+	return wire_version(this) == QKD_WIRE_VERSION_NEXT && this->have_link &&
+		   this->view.usable && this->ike_sa_uid;
+}
+
+/**
+ * Announce our next key ID in next: the IKE_SA's reservation, or a new one
+ * (all zero if the link has no unreserved initiator key)
+ */
+static void announce_next(private_qkd_ke_t *this, uint8_t next[QKD_WIRE_ID_LEN])
+{
+	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37];
+	uint8_t mine[QKD_WIRE_ID_LEN];
+	bool replaced;
+	int ret;
+
+	memset(next, 0, QKD_WIRE_ID_LEN);
+	if (!next_ids(this) ||
+		qkd_peer_get_reserved(this->ike_sa_uid, this->link.link, next))
+	{	/* none, or the one reserved before (announced again) */
+		return;
+	}
+	ret = qkd_keysrc_reserve(this->link.link, mine, err);
+	if (ret)
+	{
+		DBG1(DBG_IKE, "qkd: no key of link '%s' reserved for the next "
+			 "exchange with %s (announcing none): %s%s%s", this->link.link,
+			 this->peer, take_error(ret), err[0] ? ": " : "", err);
+		return;
+	}
+	memcpy(next, mine, QKD_WIRE_ID_LEN);
+	if (!qkd_peer_set_reserved(this->ike_sa_uid, this->link.link, next,
+							   &replaced))
+	{	/* another exchange of the IKE_SA reserved one meanwhile */
+		ret = qkd_keysrc_release(this->link.link, mine, err);
+		if (ret == 0)
+		{
+			qkd_count(QKD_CNT_RESERVE_RELEASED);
+		}
+		if (!replaced)
+		{
+			memset(next, 0, QKD_WIRE_ID_LEN);
+		}
+		return;
+	}
+	qkd_count(QKD_CNT_RESERVED);
+	qkd_wire_id_str(next, idstr);
+	DBG1(DBG_IKE, "qkd: reserved key %s of link '%s' for the next exchange "
+		 "we initiate with %s (announced to it)", idstr, this->link.link,
+		 this->peer);
+}
+
+/**
+ * Ask the module for the responder key the peer announced for its next
+ * exchange (once per ID), so that take does not wait for the KME
+ */
+static void want_next(private_qkd_ke_t *this,
+					  const uint8_t next[QKD_WIRE_ID_LEN])
+{
+	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37];
+	uint8_t zero[QKD_WIRE_ID_LEN] = {};
+	int ret;
+
+	if (!next_ids(this) || memeq(next, zero, QKD_WIRE_ID_LEN) ||
+		!qkd_peer_note_peer_next(this->ike_sa_uid, next))
+	{
+		return;
+	}
+	qkd_count(QKD_CNT_WANTED);
+	qkd_wire_id_str(next, idstr);
+	ret = qkd_keysrc_want(this->link.link, next, err);
+	if (ret == 0)
+	{
+		DBG1(DBG_IKE, "qkd: %s announced key %s for its next exchange: "
+			 "already held on link '%s'", this->peer, idstr, this->link.link);
+	}
+	else
+	{
+		DBG1(DBG_IKE, "qkd: %s announced key %s for its next exchange: not "
+			 "held on link '%s' yet (%s%s%s)", this->peer, idstr,
+			 this->link.link, take_error(ret), err[0] ? ": " : "", err);
+	}
+}
+
+/**
+ * Initiator: the key reserved and announced for this exchange, or (none,
+ * or it is gone) the oldest unreserved one
+ */
+static int init_take(private_qkd_ke_t *this, char err[QKD_KEYSRC_ERR_LEN])
+{
+	uint8_t rid[QKD_WIRE_ID_LEN];
+	char idstr[37];
+	int ret;
+
+	if (next_ids(this) &&
+		qkd_peer_claim_reserved(this->ike_sa_uid, this->link.link, rid))
+	{
+		qkd_wire_id_str(rid, idstr);
+		ret = qkd_keysrc_take(this->link.link, rid, 0, QKD_KEYSRC_INITIATOR,
+							  &this->key, err);
+		if (ret == 0)
+		{
+			qkd_count(QKD_CNT_RESERVED_TAKEN);
+			DBG1(DBG_IKE, "qkd: taking key %s, the one announced to %s",
+				 idstr, this->peer);
+			return 0;
+		}
+		qkd_count(QKD_CNT_RESERVED_GONE);
+		DBG1(DBG_IKE, "qkd: key %s announced to %s is gone from link '%s' "
+			 "(%s%s%s): taking the oldest key instead", idstr, this->peer,
+			 this->link.link, take_error(ret), err[0] ? ": " : "", err);
+		err[0] = '\0';
+	}
+	return qkd_keysrc_take(this->link.link, NULL, 0, 0, &this->key, err);
+}
+
+/**
+ * Initiator: take a QKD key for the INIT, or fall back (FALSE: refused)
+ */
+static bool init_key(private_qkd_ke_t *this)
 {
 	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37], why[256];
 	int ret = -ENODEV;
 
+	if (!this->view.announced)
+	{	/* it negotiated the method in IKE_SA_INIT (a v1 build): X25519
+		 * alone under prefer, no key for it */
+		ret = -ENOLINK;
+	}
+	else if (this->have_link && this->view.usable)
+	{
+		ret = init_take(this, err);
+	}
+	else if (this->have_link)
+	{	/* the peer has no link for us: it could not fetch the key */
+		ret = -ENOLINK;
+	}
+	if (ret == 0)
+	{
+		this->have_key = TRUE;
+		qkd_count(QKD_CNT_TAKEN_INIT);
+		memcpy(this->init.id, this->key.id, QKD_WIRE_ID_LEN);
+		qkd_wire_id_str(this->key.id, idstr);
+		DBG1(DBG_IKE, "qkd: took key %s (%zu bytes) from link '%s' for %s",
+			 idstr, this->key.len, this->link.link, this->peer);
+		return TRUE;
+	}
+	if (ret == -ENOLINK)
+	{
+		snprintf(why, sizeof(why), "%s (no QKD key taken)",
+				 qkd_peer_why_not(&this->view));
+	}
+	else if (this->have_link)
+	{
+		snprintf(why, sizeof(why), "no QKD key from link '%s': %s%s%s",
+				 this->link.link, take_error(ret), err[0] ? ": " : "", err);
+	}
+	else
+	{
+		snprintf(why, sizeof(why), "no QKD link configured");
+	}
+	if (!fallback_allowed(this, why, FALSE))
+	{
+		return FALSE;
+	}
+	this->init.flags |= QKD_WIRE_F_NO_KEY;
+	return TRUE;
+}
+
+/**
+ * Initiator: take a key and build the INIT message
+ */
+static bool build_init(private_qkd_ke_t *this)
+{
 	this->attempt++;
 	memset(&this->init, 0, sizeof(this->init));
 	this->init.type = QKD_WIRE_INIT;
+	this->init.version = wire_version(this);
 	if (!this->view.authenticated)
 	{	/* IKE_SA_INIT: no QKD key, no key ID, no flag before the peer is
 		 * authenticated (an on-path attacker could spend the key, make the
@@ -684,55 +873,16 @@ static bool build_init(private_qkd_ke_t *this)
 		this->failed = TRUE;
 		return FALSE;
 	}
-	if (!this->view.announced)
-	{	/* it negotiated the method in IKE_SA_INIT (a v1 build): X25519
-		 * alone under prefer, no key for it */
-		ret = -ENOLINK;
-	}
-	else if (this->have_link && this->view.usable)
+	if (!init_key(this))
 	{
-		ret = qkd_keysrc_take(this->link.link, NULL, 0, 0, &this->key, err);
+		this->failed = TRUE;
+		return FALSE;
 	}
-	else if (this->have_link)
-	{	/* the peer has no link for us: it could not fetch the key */
-		ret = -ENOLINK;
-	}
-	if (ret == 0)
-	{
-		this->have_key = TRUE;
-		qkd_count(QKD_CNT_TAKEN_INIT);
-		memcpy(this->init.id, this->key.id, QKD_WIRE_ID_LEN);
-		qkd_wire_id_str(this->key.id, idstr);
-		DBG1(DBG_IKE, "qkd: took key %s (%zu bytes) from link '%s' for %s",
-			 idstr, this->key.len, this->link.link, this->peer);
-	}
-	else
-	{
-		if (ret == -ENOLINK)
-		{
-			snprintf(why, sizeof(why), "%s (no QKD key taken)",
-					 qkd_peer_why_not(&this->view));
-		}
-		else if (this->have_link)
-		{
-			snprintf(why, sizeof(why), "no QKD key from link '%s': %s%s%s",
-					 this->link.link, take_error(ret), err[0] ? ": " : "", err);
-		}
-		else
-		{
-			snprintf(why, sizeof(why), "no QKD link configured");
-		}
-		if (!fallback_allowed(this, why, FALSE))
-		{
-			this->failed = TRUE;
-			return FALSE;
-		}
-		this->init.flags |= QKD_WIRE_F_NO_KEY;
-	}
+	announce_next(this, this->init.next_id);
 encode:
 	if (!get_x25519(this, this->init.x25519) ||
-		qkd_wire_encode(&this->init, this->init_buf,
-						sizeof(this->init_buf)) != QKD_WIRE_INIT_LEN)
+		!(this->init_len = qkd_wire_encode(&this->init, this->init_buf,
+										   sizeof(this->init_buf))))
 	{
 		DBG1(DBG_IKE, "qkd: building KE data failed");
 		this->failed = TRUE;
@@ -750,6 +900,11 @@ static bool process_init(private_qkd_ke_t *this, chunk_t value)
 	int ret;
 
 	ret = qkd_wire_parse(value.ptr, value.len, QKD_WIRE_INIT, &this->init);
+	if (ret == QKD_WIRE_OK && this->init.version != wire_version(this))
+	{	/* the announcements fixed the version: no other one is accepted */
+		memwipe(&this->init, sizeof(this->init));
+		ret = QKD_WIRE_E_VERSION;
+	}
 	if (ret != QKD_WIRE_OK)
 	{
 		DBG1(DBG_IKE, "qkd: invalid KE data (%zu bytes) from %s: %s",
@@ -852,6 +1007,28 @@ static int resp_take(private_qkd_ke_t *this, const char *idstr,
 	return ret;
 }
 
+/* whether the INIT names the key the peer announced for it (counted) */
+static void check_peer_next(private_qkd_ke_t *this, const char *idstr)
+{
+	switch (next_ids(this) ?
+			qkd_peer_check_peer_next(this->ike_sa_uid, this->init.id) : 0)
+	{
+		case 1:
+			qkd_count(QKD_CNT_PEER_NEXT_USED);
+			DBG2(DBG_IKE, "qkd: %s uses key %s, the one it announced",
+				 this->peer, idstr);
+			break;
+		case -1:
+			qkd_count(QKD_CNT_PEER_NEXT_OTHER);
+			DBG1(DBG_IKE, "qkd: %s uses key %s, not the one it announced "
+				 "(its reserved key was gone, or exchanges crossed): taking "
+				 "%s", this->peer, idstr, idstr);
+			break;
+		default:
+			break;
+	}
+}
+
 /* the initiator sent a key ID: take it, or fall back if allowed */
 static bool resp_by_id(private_qkd_ke_t *this, bool peer_requires)
 {
@@ -860,6 +1037,7 @@ static bool resp_by_id(private_qkd_ke_t *this, bool peer_requires)
 	int ret;
 
 	qkd_wire_id_str(this->init.id, idstr);
+	check_peer_next(this, idstr);
 	ret = resp_take(this, idstr, &wait_ms, err);
 	if (ret == 0)
 	{
@@ -910,6 +1088,7 @@ static bool build_resp(private_qkd_ke_t *this)
 	peer_requires = (this->init.flags & QKD_WIRE_F_REQUIRE) != 0;
 	memset(&this->resp, 0, sizeof(this->resp));
 	this->resp.type = QKD_WIRE_RESP;
+	this->resp.version = this->init.version;
 	memcpy(this->resp.id, this->init.id, QKD_WIRE_ID_LEN);
 	if (this->policy == QKD_POLICY_REQUIRE && this->view.authenticated)
 	{
@@ -935,13 +1114,19 @@ static bool build_resp(private_qkd_ke_t *this)
 		}
 		goto failed;
 	}
+	if (this->resp.version == QKD_WIRE_VERSION_NEXT)
+	{	/* the peer's next key fetched ahead; ours announced */
+		want_next(this, this->init.next_id);
+		announce_next(this, this->resp.next_id);
+	}
 	if (qkd_wire_uses_key(&this->resp) &&
 		!compute_tag(this, &this->resp, this->resp.tag))
 	{
 		goto failed;
 	}
-	if (qkd_wire_encode(&this->resp, this->resp_buf,
-						sizeof(this->resp_buf)) != QKD_WIRE_RESP_LEN)
+	this->resp_len = qkd_wire_encode(&this->resp, this->resp_buf,
+									 sizeof(this->resp_buf));
+	if (!this->resp_len)
 	{
 		DBG1(DBG_IKE, "qkd: building KE data failed");
 		goto failed;
@@ -984,6 +1169,10 @@ static bool process_resp(private_qkd_ke_t *this, chunk_t value)
 		return FALSE;
 	}
 	qkd_wire_id_str(this->init.id, idstr);
+	if (this->resp.version == QKD_WIRE_VERSION_NEXT)
+	{	/* the message is the authenticated IKE_SA's: fetch ahead */
+		want_next(this, this->resp.next_id);
+	}
 	if (qkd_wire_uses_key(&this->resp))
 	{
 		if (!this->have_key || !compute_tag(this, &this->resp, tag))
@@ -1062,10 +1251,11 @@ METHOD(key_exchange_t, get_public_key, bool,
 			{
 				return FALSE;
 			}
-			*value = chunk_clone(chunk_from_thing(this->resp_buf));
+			*value = chunk_clone(chunk_create(this->resp_buf,
+											  this->resp_len));
 			return TRUE;
 	}
-	*value = chunk_clone(chunk_from_thing(this->init_buf));
+	*value = chunk_clone(chunk_create(this->init_buf, this->init_len));
 	return TRUE;
 }
 

@@ -35,8 +35,9 @@ void qkd_keysrc_wipe(struct qkd_key *key);
  * Take a key from the link.
  *
  * @param link		module link name
- * @param id		NULL: the oldest initiator-role key; otherwise the
- *					responder-role key of that ID
+ * @param id		NULL: the oldest unreserved initiator-role key; otherwise
+ *					the responder-role key of that ID (with QKD_KEYSRC_INITIATOR:
+ *					our own initiator-role key of that ID, reserved before)
  * @param wait_ms	for take by ID: how long to wait for it (0: only if
  *					already held)
  * @param flags		QKD_KEYSRC_QUIET: the module must not ask the agent to
@@ -56,6 +57,36 @@ int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 
 /** flags of qkd_keysrc_take() */
 #define QKD_KEYSRC_QUIET	(1U << 0)
+/** id names our own initiator key (one we reserved); never waits */
+#define QKD_KEYSRC_INITIATOR	(1U << 1)
+
+/**
+ * Reserve the oldest unreserved initiator key of the link for a later take
+ * by ID (QKD_KEYSRC_INITIATOR): takes of the oldest skip it.
+ *
+ * @param id		filled with its ID (no material leaves the module)
+ * @return			0, -ENOENT (no unreserved initiator key), others as take
+ */
+int qkd_keysrc_reserve(const char *link, uint8_t id[QKD_KEYSRC_ID_LEN],
+					   char err[QKD_KEYSRC_ERR_LEN]);
+
+/**
+ * End a reservation: the key is an ordinary initiator key again.
+ *
+ * @return			0, -ENOENT (not held any more, or not reserved), others
+ */
+int qkd_keysrc_release(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+					   char err[QKD_KEYSRC_ERR_LEN]);
+
+/**
+ * Ask for the responder key of an ID ahead of its take, without taking it:
+ * if it is not held, the agent is asked to fetch it; never waits.
+ *
+ * @return			0 (held already), -ENOENT (not held: asked for, or
+ *					asked for recently, or the ID is spent: see err), others
+ */
+int qkd_keysrc_want(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+					char err[QKD_KEYSRC_ERR_LEN]);
 
 /**
  * Attach SPIs (host order) and/or a usage text to the audit record of a

@@ -119,11 +119,21 @@ static int kmod_take(struct qkd_nl *nl, const char *link, const uint8_t *id,
 					 struct qkd_key *key, char *err)
 {
 	struct qkd_key_buf kb;
+	uint32_t tf = 0;
 	int ret;
 
-	ret = qkd_key_take_flags(nl, link, id, id ? (int64_t)wait_ms : -1,
-							 (flags & QKD_KEYSRC_QUIET) ? QKD_TAKE_F_QUIET : 0,
-							 &kb);
+	if (flags & QKD_KEYSRC_QUIET)
+	{
+		tf |= QKD_TAKE_F_QUIET;
+	}
+	if (id && (flags & QKD_KEYSRC_INITIATOR))
+	{	/* our own reserved key: never waits */
+		tf |= QKD_TAKE_F_INITIATOR;
+		wait_ms = 0;
+	}
+	ret = qkd_key_take_flags(nl, link, id,
+							 id && !(tf & QKD_TAKE_F_INITIATOR) ?
+							 (int64_t)wait_ms : -1, tf, &kb);
 	if (ret)
 	{	/* -EAGAIN: no reply in time; a key handed out later is lost */
 		set_err(err, "%s", qkd_nl_error(nl));
@@ -197,4 +207,70 @@ int qkd_keysrc_annotate(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
 	}
 	qkd_nl_free(nl);
 	return ret;
+}
+
+/** what the by-ID operations without material do on an open handle */
+enum id_op {
+	OP_RESERVE,
+	OP_RELEASE,
+	OP_WANT,
+};
+
+static int kmod_id_op(const char *link, enum id_op op, uint8_t *id,
+					  char *err)
+{
+	struct qkd_nl *nl;
+	int ret;
+
+	set_err(err, "%s", "");
+	ret = check_link(link, err);
+	if (ret)
+	{
+		return ret;
+	}
+	nl = open_module(QKD_KMOD_TIMEOUT_MS, &ret, err);
+	if (!nl)
+	{
+		return ret;
+	}
+	switch (op)
+	{
+		case OP_RESERVE:
+			ret = qkd_key_reserve(nl, link, id, NULL);
+			break;
+		case OP_RELEASE:
+			ret = qkd_key_release(nl, link, id);
+			break;
+		case OP_WANT:
+		default:
+			ret = qkd_key_want(nl, link, id);
+			break;
+	}
+	set_err(err, "%s", ret ? qkd_nl_error(nl) : "");
+	qkd_nl_free(nl);
+	return ret;
+}
+
+int qkd_keysrc_reserve(const char *link, uint8_t id[QKD_KEYSRC_ID_LEN],
+					   char err[QKD_KEYSRC_ERR_LEN])
+{
+	return kmod_id_op(link, OP_RESERVE, id, err);
+}
+
+int qkd_keysrc_release(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+					   char err[QKD_KEYSRC_ERR_LEN])
+{
+	uint8_t copy[QKD_KEYSRC_ID_LEN];
+
+	memcpy(copy, id, sizeof(copy));
+	return kmod_id_op(link, OP_RELEASE, copy, err);
+}
+
+int qkd_keysrc_want(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+					char err[QKD_KEYSRC_ERR_LEN])
+{
+	uint8_t copy[QKD_KEYSRC_ID_LEN];
+
+	memcpy(copy, id, sizeof(copy));
+	return kmod_id_op(link, OP_WANT, copy, err);
 }

@@ -292,7 +292,8 @@ static void announce(private_qkd_listener_t *this, ike_sa_t *ike_sa,
 		 * by the REQUIRE flag of each qkd exchange and our narrow veto) */
 		flags |= QKD_ANNOUNCE_F_REQUIRE;
 	}
-	if (qkd_announce_encode(flags, QKD_KE_METHOD, data, sizeof(data)))
+	if (qkd_announce_encode_version(qkd_peer_our_version(), flags,
+									QKD_KE_METHOD, data, sizeof(data)))
 	{
 		message->add_notify(message, FALSE, QKD_NOTIFY_ANNOUNCE,
 							chunk_from_thing(data));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "qkd_peer.h"
+#include "qkd_keysrc.h"
 #include "qkd_wire.h"
 
 #include <pthread.h>
@@ -14,7 +15,21 @@ typedef struct {
 	uint8_t version;
 	uint8_t flags;
 	bool used_qkd;
+	/** our initiator key reserved (and announced) for the next QKD
+	 * exchange we initiate on the IKE_SA, and its module link */
+	bool reserved;
+	uint8_t reserved_id[QKD_WIRE_ID_LEN];
+	char reserved_link[QKD_RESERVED_LINK_MAX];
+	/** the last next key ID the peer announced */
+	bool peer_next;
+	uint8_t peer_next_id[QKD_WIRE_ID_LEN];
 } state_t;
+
+/** a reservation to end after the lock is dropped */
+typedef struct {
+	uint8_t id[QKD_WIRE_ID_LEN];
+	char link[QKD_RESERVED_LINK_MAX];
+} release_t;
 
 /** protects the table */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -118,39 +133,96 @@ void qkd_peer_rekeyed(uint32_t old_uid, uint32_t new_uid)
 	{
 		new = get(new_uid, TRUE);
 		if (new)
-		{
+		{	/* the reservation moves: the old IKE_SA's end keeps it */
 			*new = *old;
+			old->reserved = FALSE;
+			memwipe(old->reserved_id, sizeof(old->reserved_id));
 		}
 	}
 	pthread_mutex_unlock(&lock);
 }
 
+/** end a reservation taken out of the table */
+static void release(release_t *r)
+{
+	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37];
+	int ret;
+
+	qkd_wire_id_str(r->id, idstr);
+	ret = qkd_keysrc_release(r->link, r->id, err);
+	if (ret == 0)
+	{
+		qkd_count(QKD_CNT_RESERVE_RELEASED);
+		DBG1(DBG_IKE, "qkd: released reserved key %s of link '%s' (its "
+			 "IKE_SA is gone)", idstr, r->link);
+	}
+	else
+	{	/* taken, expired or flushed meanwhile: nothing to release */
+		DBG2(DBG_IKE, "qkd: reserved key %s of link '%s' not released: %s%s%s",
+			 idstr, r->link, strerror(-ret), err[0] ? ": " : "", err);
+	}
+	memwipe(r, sizeof(*r));
+}
+
+/** move a state's reservation into r; lock held */
+static bool take_reservation(state_t *state, release_t *r)
+{
+	if (!state || !state->reserved)
+	{
+		return FALSE;
+	}
+	memcpy(r->id, state->reserved_id, sizeof(r->id));
+	memcpy(r->link, state->reserved_link, sizeof(r->link));
+	state->reserved = FALSE;
+	return TRUE;
+}
+
 void qkd_peer_gone(uint32_t uid)
 {
 	state_t *state = NULL;
+	release_t r;
+	bool rel = FALSE;
 
 	pthread_mutex_lock(&lock);
 	if (table && uid)
 	{
 		state = table->remove(table, (void*)(uintptr_t)uid);
 	}
+	rel = take_reservation(state, &r);
 	pthread_mutex_unlock(&lock);
+	if (rel)
+	{
+		release(&r);
+	}
+	if (state)
+	{
+		memwipe(state, sizeof(*state));
+	}
 	free(state);
 }
 
 void qkd_peer_flush(void)
 {
 	enumerator_t *enumerator;
+	linked_list_t *rels = NULL;
+	release_t r, *copy;
 	state_t *state;
 	void *key;
 
 	pthread_mutex_lock(&lock);
 	if (table)
 	{
+		rels = linked_list_create();
 		enumerator = table->create_enumerator(table);
 		while (enumerator->enumerate(enumerator, &key, &state))
 		{
 			table->remove_at(table, enumerator);
+			if (take_reservation(state, &r))
+			{
+				copy = malloc(sizeof(*copy));
+				*copy = r;
+				rels->insert_last(rels, copy);
+			}
 			free(state);
 		}
 		enumerator->destroy(enumerator);
@@ -158,6 +230,115 @@ void qkd_peer_flush(void)
 		table = NULL;
 	}
 	pthread_mutex_unlock(&lock);
+	while (rels && rels->remove_first(rels, (void**)&copy) == SUCCESS)
+	{
+		release(copy);
+		free(copy);
+	}
+	DESTROY_IF(rels);
+	memwipe(&r, sizeof(r));
+}
+
+bool qkd_peer_claim_reserved(uint32_t uid, const char *link,
+							 uint8_t id[QKD_WIRE_ID_LEN])
+{
+	state_t *state;
+	bool found = FALSE;
+
+	pthread_mutex_lock(&lock);
+	state = get(uid, FALSE);
+	if (state && state->reserved && streq(state->reserved_link, link))
+	{
+		memcpy(id, state->reserved_id, QKD_WIRE_ID_LEN);
+		state->reserved = FALSE;
+		found = TRUE;
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
+}
+
+bool qkd_peer_set_reserved(uint32_t uid, const char *link,
+						   uint8_t id[QKD_WIRE_ID_LEN], bool *replaced)
+{
+	state_t *state;
+	bool ok = FALSE;
+
+	*replaced = FALSE;
+	if (strlen(link) >= QKD_RESERVED_LINK_MAX)
+	{
+		return FALSE;
+	}
+	pthread_mutex_lock(&lock);
+	state = get(uid, TRUE);
+	if (state && state->reserved && streq(state->reserved_link, link))
+	{	/* another exchange of the IKE_SA reserved one meanwhile */
+		memcpy(id, state->reserved_id, QKD_WIRE_ID_LEN);
+		*replaced = TRUE;
+	}
+	else if (state && !state->reserved)
+	{
+		memcpy(state->reserved_id, id, QKD_WIRE_ID_LEN);
+		snprintf(state->reserved_link, sizeof(state->reserved_link), "%s",
+				 link);
+		state->reserved = TRUE;
+		ok = TRUE;
+	}
+	pthread_mutex_unlock(&lock);
+	return ok;
+}
+
+bool qkd_peer_get_reserved(uint32_t uid, const char *link,
+						   uint8_t id[QKD_WIRE_ID_LEN])
+{
+	state_t *state;
+	bool found = FALSE;
+
+	pthread_mutex_lock(&lock);
+	state = get(uid, FALSE);
+	if (state && state->reserved && streq(state->reserved_link, link))
+	{
+		memcpy(id, state->reserved_id, QKD_WIRE_ID_LEN);
+		found = TRUE;
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
+}
+
+bool qkd_peer_note_peer_next(uint32_t uid, const uint8_t id[QKD_WIRE_ID_LEN])
+{
+	state_t *state;
+	bool fresh = FALSE;
+
+	pthread_mutex_lock(&lock);
+	state = get(uid, TRUE);
+	if (state && (!state->peer_next ||
+				  !memeq(state->peer_next_id, id, QKD_WIRE_ID_LEN)))
+	{
+		memcpy(state->peer_next_id, id, QKD_WIRE_ID_LEN);
+		state->peer_next = TRUE;
+		fresh = TRUE;
+	}
+	pthread_mutex_unlock(&lock);
+	return fresh;
+}
+
+int qkd_peer_check_peer_next(uint32_t uid, const uint8_t id[QKD_WIRE_ID_LEN])
+{
+	state_t *state;
+	int ret = 0;
+
+	pthread_mutex_lock(&lock);
+	state = get(uid, FALSE);
+	if (state && state->peer_next)
+	{
+		ret = memeq(state->peer_next_id, id, QKD_WIRE_ID_LEN) ? 1 : -1;
+		if (ret == 1)
+		{	/* used: a later announcement of it is fresh again (never) */
+			state->peer_next = FALSE;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return ret;
 }
 
 void qkd_peer_view_child(qkd_links_t *links, identification_t *id,
@@ -194,7 +375,7 @@ void qkd_peer_view_child(qkd_links_t *links, identification_t *id,
 	if (authenticated && qkd_peer_get_announced(uid, &version, &flags))
 	{
 		view->announced = TRUE;
-		view->version = min(version, QKD_ANNOUNCE_VERSION);
+		view->version = min(version, qkd_peer_our_version());
 		view->peer_flags = flags;
 		view->usable = view->have_link && (flags & QKD_ANNOUNCE_F_LINK);
 		if ((flags & QKD_ANNOUNCE_F_REQUIRE) &&
@@ -204,6 +385,17 @@ void qkd_peer_view_child(qkd_links_t *links, identification_t *id,
 			view->peer_requires = TRUE;
 		}
 	}
+}
+
+uint8_t qkd_peer_our_version(void)
+{
+	if (lib && lib->settings &&
+		!lib->settings->get_bool(lib->settings, "%s.plugins.qkd.next_key_ids",
+								 TRUE, lib->ns))
+	{	/* protocol v2: no next key IDs, whatever the peer speaks */
+		return QKD_PROTO_NEXT_ID - 1;
+	}
+	return QKD_ANNOUNCE_VERSION;
 }
 
 void qkd_peer_view(qkd_links_t *links, identification_t *id, host_t *host,
@@ -275,4 +467,12 @@ void qkd_log_counters(void)
 		 qkd_counter(QKD_CNT_FALLBACK), qkd_counter(QKD_CNT_REFUSED),
 		 qkd_counter(QKD_CNT_CONFIRM_FAIL), qkd_counter(QKD_CNT_CLASSICAL),
 		 qkd_counter(QKD_CNT_CHILD_REFUSED));
+	DBG1(DBG_IKE, "qkd: next key IDs: reserved %u, announced key taken %u, "
+		 "announced key gone %u, released %u, peer's wanted ahead %u, "
+		 "peer used its announced key %u, another key %u",
+		 qkd_counter(QKD_CNT_RESERVED), qkd_counter(QKD_CNT_RESERVED_TAKEN),
+		 qkd_counter(QKD_CNT_RESERVED_GONE),
+		 qkd_counter(QKD_CNT_RESERVE_RELEASED), qkd_counter(QKD_CNT_WANTED),
+		 qkd_counter(QKD_CNT_PEER_NEXT_USED),
+		 qkd_counter(QKD_CNT_PEER_NEXT_OTHER));
 }

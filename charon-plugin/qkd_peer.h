@@ -54,6 +54,12 @@ typedef struct {
 } qkd_peer_view_t;
 
 /**
+ * The plugin protocol version we announce and speak at most:
+ * QKD_ANNOUNCE_VERSION, or 2 with charon.plugins.qkd.next_key_ids = no.
+ */
+uint8_t qkd_peer_our_version(void);
+
+/**
  * Record the announcement of the peer of an IKE_SA.
  */
 void qkd_peer_set_announced(uint32_t ike_sa_uid, uint8_t version,
@@ -77,18 +83,63 @@ void qkd_peer_used_qkd(uint32_t ike_sa_uid);
  */
 bool qkd_peer_has_used_qkd(uint32_t ike_sa_uid);
 
+/** longest module link name a reservation records (QKD_LINK_NAME_MAX) */
+#define QKD_RESERVED_LINK_MAX 32
+
 /**
- * An IKE_SA was rekeyed: the new one inherits announcement and sticky.
+ * Take the initiator key reserved for the IKE_SA's next QKD exchange we
+ * initiate out of the table (the caller takes it by ID).
+ *
+ * @param link		module link the reservation must be of
+ * @param id		filled with its ID
+ * @return			TRUE if there was one
+ */
+bool qkd_peer_claim_reserved(uint32_t ike_sa_uid, const char *link,
+							 uint8_t id[16]);
+
+/**
+ * Record a new reservation for the IKE_SA.  If another exchange of the
+ * IKE_SA recorded one meanwhile, that one stays: id is overwritten with
+ * it, *replaced set, and the caller releases the key it reserved.
+ *
+ * @return			TRUE if id was recorded
+ */
+bool qkd_peer_set_reserved(uint32_t ike_sa_uid, const char *link,
+						   uint8_t id[16], bool *replaced);
+
+/**
+ * The current reservation of the IKE_SA, if any (not claimed).
+ */
+bool qkd_peer_get_reserved(uint32_t ike_sa_uid, const char *link,
+						   uint8_t id[16]);
+
+/**
+ * The peer announced a next key ID: TRUE if it is not the one it announced
+ * last (then it is recorded and worth asking the module for).
+ */
+bool qkd_peer_note_peer_next(uint32_t ike_sa_uid, const uint8_t id[16]);
+
+/**
+ * An INIT of the peer names key id: 1 if it is the next key ID the peer
+ * announced last (forgotten then), -1 if the peer announced another, 0 if
+ * it announced none.
+ */
+int qkd_peer_check_peer_next(uint32_t ike_sa_uid, const uint8_t id[16]);
+
+/**
+ * An IKE_SA was rekeyed: the new one inherits announcement, sticky, the
+ * reservation and the peer's announced next key ID.
  */
 void qkd_peer_rekeyed(uint32_t old_uid, uint32_t new_uid);
 
 /**
- * Forget an IKE_SA (it is being destroyed).
+ * Forget an IKE_SA (it is being destroyed); its reservation, if any, is
+ * released in the module.
  */
 void qkd_peer_gone(uint32_t ike_sa_uid);
 
 /**
- * Forget all IKE_SAs (plugin unload).
+ * Forget all IKE_SAs (plugin unload), releasing their reservations.
  */
 void qkd_peer_flush(void);
 
@@ -152,6 +203,20 @@ enum qkd_counter {
 	QKD_CNT_CLASSICAL,
 	/** CHILD_SAs refused because policy require and no QKD key exchange */
 	QKD_CNT_CHILD_REFUSED,
+	/** initiator keys reserved for a next exchange (and announced) */
+	QKD_CNT_RESERVED,
+	/** exchanges initiated with the key reserved and announced for them */
+	QKD_CNT_RESERVED_TAKEN,
+	/** ... whose reserved key was gone (expired, flushed): took the oldest */
+	QKD_CNT_RESERVED_GONE,
+	/** reservations released (IKE_SA gone, or a collision's spare) */
+	QKD_CNT_RESERVE_RELEASED,
+	/** next key IDs of the peer asked for ahead of the take (want) */
+	QKD_CNT_WANTED,
+	/** INITs of the peer that named the key it announced last */
+	QKD_CNT_PEER_NEXT_USED,
+	/** INITs of the peer that named another key than it announced */
+	QKD_CNT_PEER_NEXT_OTHER,
 	QKD_CNT_MAX,
 };
 

@@ -46,17 +46,29 @@ static int all_zero(const uint8_t *p, size_t len)
 	return acc == 0;
 }
 
-static size_t type_len(int type)
+static size_t type_len(int type, int version)
 {
+	size_t next = version == QKD_WIRE_VERSION_NEXT ? QKD_WIRE_ID_LEN : 0;
+
+	if (version != QKD_WIRE_VERSION && version != QKD_WIRE_VERSION_NEXT)
+	{
+		return 0;
+	}
 	switch (type)
 	{
 		case QKD_WIRE_INIT:
-			return QKD_WIRE_INIT_LEN;
+			return QKD_WIRE_INIT_LEN + next;
 		case QKD_WIRE_RESP:
-			return QKD_WIRE_RESP_LEN;
+			return QKD_WIRE_RESP_LEN + next;
 		default:
 			return 0;
 	}
+}
+
+/** the version an encoder writes: 0 (unset) is version 1 */
+static int enc_version(const struct qkd_wire_msg *msg)
+{
+	return msg->version ? msg->version : QKD_WIRE_VERSION;
 }
 
 /** semantic checks shared by encoder and parser */
@@ -64,7 +76,7 @@ static int validate(const struct qkd_wire_msg *msg, int type)
 {
 	int no_key;
 
-	if (msg->type != type || !type_len(type))
+	if (msg->type != type || !type_len(type, QKD_WIRE_VERSION))
 	{
 		return QKD_WIRE_E_TYPE;
 	}
@@ -89,6 +101,16 @@ static int validate(const struct qkd_wire_msg *msg, int type)
 	}
 	if (no_key != all_zero(msg->id, QKD_WIRE_ID_LEN))
 	{
+		return QKD_WIRE_E_ID;
+	}
+	if (enc_version(msg) != QKD_WIRE_VERSION_NEXT &&
+		!all_zero(msg->next_id, QKD_WIRE_ID_LEN))
+	{	/* only version 2 carries a next ID */
+		return QKD_WIRE_E_ARG;
+	}
+	if (!all_zero(msg->next_id, QKD_WIRE_ID_LEN) &&
+		!memcmp(msg->next_id, msg->id, QKD_WIRE_ID_LEN))
+	{	/* the key of this exchange cannot be the next one */
 		return QKD_WIRE_E_ID;
 	}
 	if (type == QKD_WIRE_RESP && !qkd_wire_uses_key(msg) &&
@@ -117,17 +139,22 @@ size_t qkd_wire_encode(const struct qkd_wire_msg *msg, uint8_t *out,
 	{
 		return 0;
 	}
-	len = type_len(msg->type);
+	len = type_len(msg->type, enc_version(msg));
 	if (!len || outlen < len || validate(msg, msg->type) != QKD_WIRE_OK)
 	{
 		return 0;
 	}
-	out[pos++] = QKD_WIRE_VERSION;
+	out[pos++] = enc_version(msg);
 	out[pos++] = msg->type;
 	out[pos++] = msg->flags;
 	out[pos++] = 0;
 	memcpy(out + pos, msg->id, QKD_WIRE_ID_LEN);
 	pos += QKD_WIRE_ID_LEN;
+	if (enc_version(msg) == QKD_WIRE_VERSION_NEXT)
+	{
+		memcpy(out + pos, msg->next_id, QKD_WIRE_ID_LEN);
+		pos += QKD_WIRE_ID_LEN;
+	}
 	if (msg->type == QKD_WIRE_RESP)
 	{
 		memcpy(out + pos, msg->tag, QKD_WIRE_TAG_LEN);
@@ -149,8 +176,7 @@ int qkd_wire_parse(const uint8_t *buf, size_t len, enum qkd_wire_type type,
 		return QKD_WIRE_E_ARG;
 	}
 	memset(msg, 0, sizeof(*msg));
-	want = type_len(type);
-	if (!want)
+	if (!type_len(type, QKD_WIRE_VERSION))
 	{
 		return QKD_WIRE_E_ARG;
 	}
@@ -159,7 +185,8 @@ int qkd_wire_parse(const uint8_t *buf, size_t len, enum qkd_wire_type type,
 		return QKD_WIRE_E_LENGTH;
 	}
 	/* check the version first, a later version may have another length */
-	if (buf[0] != QKD_WIRE_VERSION)
+	want = type_len(type, buf[0]);
+	if (!want)
 	{
 		return QKD_WIRE_E_VERSION;
 	}
@@ -181,6 +208,11 @@ int qkd_wire_parse(const uint8_t *buf, size_t len, enum qkd_wire_type type,
 	pos++;
 	memcpy(msg->id, buf + pos, QKD_WIRE_ID_LEN);
 	pos += QKD_WIRE_ID_LEN;
+	if (msg->version == QKD_WIRE_VERSION_NEXT)
+	{
+		memcpy(msg->next_id, buf + pos, QKD_WIRE_ID_LEN);
+		pos += QKD_WIRE_ID_LEN;
+	}
 	if (type == QKD_WIRE_RESP)
 	{
 		memcpy(msg->tag, buf + pos, QKD_WIRE_TAG_LEN);
@@ -203,7 +235,8 @@ int qkd_wire_check_resp(const struct qkd_wire_msg *init,
 	{
 		return QKD_WIRE_E_ARG;
 	}
-	if (memcmp(init->id, resp->id, QKD_WIRE_ID_LEN) != 0)
+	if (memcmp(init->id, resp->id, QKD_WIRE_ID_LEN) != 0 ||
+		enc_version(init) != enc_version(resp))
 	{
 		return QKD_WIRE_E_MISMATCH;
 	}
@@ -219,16 +252,22 @@ size_t qkd_wire_transcript(const struct qkd_wire_msg *init,
 						   size_t outlen)
 {
 	struct qkd_wire_msg r;
-	size_t pos = 0, n;
+	size_t pos = 0, n, want;
 
-	if (!init || !resp || !out || outlen < QKD_WIRE_TRANSCRIPT_LEN)
+	if (!init || !resp || !out || enc_version(init) != enc_version(resp))
+	{
+		return 0;
+	}
+	want = QKD_WIRE_TAG_LABEL_LEN + type_len(QKD_WIRE_INIT, enc_version(init))
+		   + type_len(QKD_WIRE_RESP, enc_version(resp));
+	if (outlen < want)
 	{
 		return 0;
 	}
 	memcpy(out, QKD_WIRE_TAG_LABEL, QKD_WIRE_TAG_LABEL_LEN);
 	pos += QKD_WIRE_TAG_LABEL_LEN;
 	n = qkd_wire_encode(init, out + pos, outlen - pos);
-	if (n != QKD_WIRE_INIT_LEN)
+	if (!n || init->type != QKD_WIRE_INIT)
 	{
 		return 0;
 	}
@@ -236,12 +275,13 @@ size_t qkd_wire_transcript(const struct qkd_wire_msg *init,
 	r = *resp;
 	memset(r.tag, 0, sizeof(r.tag));
 	n = qkd_wire_encode(&r, out + pos, outlen - pos);
-	if (n != QKD_WIRE_RESP_LEN)
+	memset(&r, 0, sizeof(r));
+	if (!n || resp->type != QKD_WIRE_RESP)
 	{
 		return 0;
 	}
 	pos += n;
-	return pos;
+	return pos == want ? pos : 0;
 }
 
 void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37])
@@ -255,12 +295,21 @@ void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37])
 size_t qkd_announce_encode(uint8_t flags, uint16_t method, uint8_t *out,
 						   size_t outlen)
 {
-	if (!out || outlen < QKD_ANNOUNCE_LEN || (flags & ~QKD_ANNOUNCE_F_ALL))
+	return qkd_announce_encode_version(QKD_ANNOUNCE_VERSION, flags, method,
+									   out, outlen);
+}
+
+size_t qkd_announce_encode_version(uint8_t version, uint8_t flags,
+								   uint16_t method, uint8_t *out,
+								   size_t outlen)
+{
+	if (!out || outlen < QKD_ANNOUNCE_LEN || (flags & ~QKD_ANNOUNCE_F_ALL) ||
+		version < QKD_ANNOUNCE_VERSION_MIN || version > QKD_ANNOUNCE_VERSION)
 	{
 		return 0;
 	}
 	memcpy(out, QKD_ANNOUNCE_MAGIC, 4);
-	out[4] = QKD_ANNOUNCE_VERSION;
+	out[4] = version;
 	out[5] = flags;
 	out[6] = method >> 8;
 	out[7] = method & 0xff;
@@ -284,12 +333,12 @@ int qkd_announce_parse(const uint8_t *buf, size_t len, uint16_t want_method,
 	a.version = buf[4];
 	a.flags = buf[5];
 	a.method = (uint16_t)(buf[6] << 8 | buf[7]);
-	if (a.version < QKD_ANNOUNCE_VERSION)
+	if (a.version < QKD_ANNOUNCE_VERSION_MIN)
 	{	/* v1 never announced: 0 and 1 are invalid */
 		return QKD_WIRE_E_VERSION;
 	}
-	if (a.version == QKD_ANNOUNCE_VERSION)
-	{
+	if (a.version <= QKD_ANNOUNCE_VERSION)
+	{	/* v2 and v3 have the same layout and flags */
 		if (len != QKD_ANNOUNCE_LEN)
 		{
 			return QKD_WIRE_E_LENGTH;

@@ -37,9 +37,40 @@
  *   responder refuses instead of answering UNAVAILABLE, a prefer initiator
  *   refuses a RESP with REQUIRE and NO_KEY/UNAVAILABLE.
  *
- * The version stays 1.  The tag derivation (TK) changed without a format
- * change: builds of this plugin from before the change compute another tag,
- * so a mixed pair fails the key confirmation (no silent mis-keying).
+ * The tag derivation (TK) changed without a format change: builds of this
+ * plugin from before the change compute another tag, so a mixed pair fails
+ * the key confirmation (no silent mis-keying).
+ *
+ * Version 2 of the KE data (plugin protocol v3, used only when both peers
+ * announced v3 or later in IKE_AUTH, see below; never in IKE_SA_INIT, whose
+ * KE data stays version 1): a next key ID follows the key ID.
+ *
+ *     +---------------+---------------+---------------+---------------+
+ *     |   version=2   |     type      |     flags     |  reserved=0   |
+ *     +---------------+---------------+---------------+---------------+
+ *     |                 QKD key ID (16 bytes)                         |
+ *     +---------------------------------------------------------------+
+ *     |                 next key ID (16 bytes, zero: none)            |
+ *     +---------------------------------------------------------------+
+ *     | type RESP only: key confirmation tag (16 bytes)               |
+ *     +---------------------------------------------------------------+
+ *     |                 X25519 public value (32 bytes)                |
+ *     +---------------------------------------------------------------+
+ *
+ * INIT is 68 bytes, RESP 84.  The next key ID names the initiator-role key
+ * the sender reserved in its module for the next QKD exchange it will
+ * initiate on this IKE_SA (any CHILD_SA, or the IKE_SA's own rekey; carried
+ * over to the new IKE_SA when the IKE_SA is rekeyed).  The receiver asks
+ * its module for that responder key ahead of time (take-flag want: its
+ * agent fetches it with dec_keys) without taking it, so that exchange does
+ * not wait for the KME.  It is a hint only: the key ID of an INIT is
+ * always the key used (the reserved key may have expired or been flushed,
+ * and the sender then takes its oldest key: the receiver takes whatever
+ * ID the INIT names, as in version 1).  Flags, ID and tag rules are those
+ * of version 1; the next ID is never the message's own key ID.  The tag's
+ * transcript is the version 2 messages, next IDs included.  A receiver
+ * refuses KE data of another version than the one the announcements
+ * negotiated (no downgrade of the format inside an exchange).
  */
 #ifndef QKD_WIRE_H_
 #define QKD_WIRE_H_
@@ -48,6 +79,8 @@
 #include <stdint.h>
 
 #define QKD_WIRE_VERSION		1
+/** KE data version with the next key ID (plugin protocol v3) */
+#define QKD_WIRE_VERSION_NEXT	2
 #define QKD_WIRE_ID_LEN			16
 #define QKD_WIRE_TAG_LEN		16
 #define QKD_WIRE_X25519_LEN		32
@@ -56,14 +89,21 @@
 								 QKD_WIRE_X25519_LEN)
 #define QKD_WIRE_RESP_LEN		(QKD_WIRE_HDR_LEN + QKD_WIRE_ID_LEN + \
 								 QKD_WIRE_TAG_LEN + QKD_WIRE_X25519_LEN)
-#define QKD_WIRE_MAX_LEN		QKD_WIRE_RESP_LEN
+/* version 2 (QKD_WIRE_VERSION_NEXT): a next key ID more */
+#define QKD_WIRE_INIT_LEN_NEXT	(QKD_WIRE_INIT_LEN + QKD_WIRE_ID_LEN)
+#define QKD_WIRE_RESP_LEN_NEXT	(QKD_WIRE_RESP_LEN + QKD_WIRE_ID_LEN)
+#define QKD_WIRE_MAX_LEN		QKD_WIRE_RESP_LEN_NEXT
 
 /** Label prefixed to the key confirmation transcript */
 #define QKD_WIRE_TAG_LABEL		"qkd-ipsec key confirmation v1"
 #define QKD_WIRE_TAG_LABEL_LEN	(sizeof(QKD_WIRE_TAG_LABEL) - 1)
-/** Length of the transcript the tag is computed over */
+/** Length of the transcript the tag is computed over (version 1) */
 #define QKD_WIRE_TRANSCRIPT_LEN	(QKD_WIRE_TAG_LABEL_LEN + QKD_WIRE_INIT_LEN + \
 								 QKD_WIRE_RESP_LEN)
+/** ... and its largest length (version 2) */
+#define QKD_WIRE_TRANSCRIPT_MAX	(QKD_WIRE_TAG_LABEL_LEN + \
+								 QKD_WIRE_INIT_LEN_NEXT + \
+								 QKD_WIRE_RESP_LEN_NEXT)
 
 enum qkd_wire_type {
 	QKD_WIRE_INIT = 1,
@@ -86,6 +126,7 @@ struct qkd_wire_msg {
 	uint8_t type;
 	uint8_t flags;
 	uint8_t id[QKD_WIRE_ID_LEN];
+	uint8_t next_id[QKD_WIRE_ID_LEN];	/* version 2 only; zero: none */
 	uint8_t tag[QKD_WIRE_TAG_LEN];		/* RESP only */
 	uint8_t x25519[QKD_WIRE_X25519_LEN];
 };
@@ -113,8 +154,9 @@ const char *qkd_wire_strerror(int err);
 /**
  * Encode a message.
  *
- * @param msg		message (version is ignored: QKD_WIRE_VERSION is written;
- *					tag ignored for INIT)
+ * @param msg		message (version 0 or 1: version 1 is written, and
+ *					next_id must be zero; QKD_WIRE_VERSION_NEXT: version 2
+ *					with next_id; tag ignored for INIT)
  * @param out		buffer
  * @param outlen	size of buffer
  * @return			bytes written, or 0 if the buffer is too small or msg is
@@ -124,7 +166,8 @@ size_t qkd_wire_encode(const struct qkd_wire_msg *msg, uint8_t *out,
 					   size_t outlen);
 
 /**
- * Strictly parse a message of the expected type.
+ * Strictly parse a message of the expected type, of version 1 or 2 (the
+ * caller checks msg->version against the negotiated one).
  *
  * @param buf		received KE data
  * @param len		its length
@@ -136,7 +179,8 @@ int qkd_wire_parse(const uint8_t *buf, size_t len, enum qkd_wire_type type,
 				   struct qkd_wire_msg *msg);
 
 /**
- * Check that a parsed RESP answers a parsed INIT (same ID, NO_KEY echoed).
+ * Check that a parsed RESP answers a parsed INIT (same ID, same version,
+ * NO_KEY echoed).
  *
  * @return			enum qkd_wire_err
  */
@@ -153,8 +197,9 @@ int qkd_wire_uses_key(const struct qkd_wire_msg *resp);
  *
  * @param init		INIT message
  * @param resp		RESP message (its tag is ignored)
- * @param out		buffer of at least QKD_WIRE_TRANSCRIPT_LEN bytes
- * @return			QKD_WIRE_TRANSCRIPT_LEN, or 0 on invalid messages
+ * @param out		buffer (QKD_WIRE_TRANSCRIPT_MAX bytes fit any version)
+ * @return			its length (QKD_WIRE_TRANSCRIPT_LEN for version 1), or 0
+ *					on invalid messages, mixed versions or a short buffer
  */
 size_t qkd_wire_transcript(const struct qkd_wire_msg *init,
 						   const struct qkd_wire_msg *resp, uint8_t *out,
@@ -166,7 +211,7 @@ size_t qkd_wire_transcript(const struct qkd_wire_msg *init,
 void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37]);
 
 /*
- * Announcement (plugin protocol version 2): the Notification Data of the
+ * Announcement (plugin protocol version 2 and later): the Notification Data of the
  * private-use status notify QKD_NOTIFY_ANNOUNCE (qkd_method.h) that each side
  * adds to its IKE_AUTH messages (encrypted and integrity-protected by the
  * IKE_SA; the peer is authenticated in the same exchange):
@@ -175,7 +220,7 @@ void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37]);
  *     +---------------+---------------+---------------+---------------+
  *     |      'Q'      |      'K'      |      'D'      |      'A'      |
  *     +---------------+---------------+---------------+---------------+
- *     |  version=2    |     flags     |   key exchange method (64242)  |
+ *     |  version=3    |     flags     |   key exchange method (64242)  |
  *     +---------------+---------------+---------------+---------------+
  *
  * The magic tells this notify from another implementation's use of the same
@@ -186,12 +231,20 @@ void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37]);
  * receiver is require (not sent if a child rule of the link says prefer:
  * a per-CHILD_SA require travels in that exchange's KE data).  The
  * method is the transform ID the sender's build registers; a peer with
- * another number cannot use qkd with us.  Version 2 messages are exactly 8
- * bytes with no other flags; for higher versions longer data and unknown
- * flags are ignored (a v3 peer must speak v2 to us).
+ * another number cannot use qkd with us.  Version 2 and 3 messages are
+ * exactly 8 bytes with no other flags; for higher versions longer data and
+ * unknown flags are ignored (a later peer must speak ours to us).
+ *
+ * Version 3 (this build) adds nothing to the announcement: it says the
+ * sender's CREATE_CHILD_SA KE data may be version 2 (next key ID, above).
+ * With a v2 peer both use v2 (version 1 KE data, no next ID), unchanged.
  */
 #define QKD_ANNOUNCE_MAGIC		"QKDA"
-#define QKD_ANNOUNCE_VERSION	2
+#define QKD_ANNOUNCE_VERSION	3
+/** the lowest version an announcement can carry */
+#define QKD_ANNOUNCE_VERSION_MIN	2
+/** the first protocol version with next key IDs (KE data version 2) */
+#define QKD_PROTO_NEXT_ID		3
 #define QKD_ANNOUNCE_LEN		8
 #define QKD_ANNOUNCE_F_LINK		0x01
 #define QKD_ANNOUNCE_F_REQUIRE	0x02
@@ -214,13 +267,23 @@ size_t qkd_announce_encode(uint8_t flags, uint16_t method, uint8_t *out,
 						   size_t outlen);
 
 /**
+ * Encode an announcement of a lower version (QKD_ANNOUNCE_VERSION_MIN ..
+ * QKD_ANNOUNCE_VERSION): charon.plugins.qkd.next_key_ids = no announces 2.
+ *
+ * @return			QKD_ANNOUNCE_LEN, or 0 (also for a version out of range)
+ */
+size_t qkd_announce_encode_version(uint8_t version, uint8_t flags,
+								   uint16_t method, uint8_t *out,
+								   size_t outlen);
+
+/**
  * Strictly parse an announcement.
  *
  * @param want_method	our method number (E_METHOD if the peer's differs)
  * @param ann			filled on success (version is the peer's; the caller
  *						uses min(peer, ours)), zeroed on failure
  * @return				QKD_WIRE_OK, E_LENGTH, E_MAGIC, E_VERSION (0 or 1),
- *						E_FLAGS (unknown flags in a version 2 message) or
+ *						E_FLAGS (unknown flags in a version 2 or 3 message) or
  *						E_METHOD
  */
 int qkd_announce_parse(const uint8_t *buf, size_t len, uint16_t want_method,

@@ -462,6 +462,33 @@ static int qkd_nl_put_key(struct sk_buff *skb, const struct qkd_key_out *key)
 	return 0;
 }
 
+/* WANT and RELEASE name a key by ID and take no other flag, no wait. */
+static int qkd_nl_take_req_alone(struct genl_info *info,
+				 const struct qkd_take_req *req)
+{
+	struct nlattr **a = info->attrs;
+	u32 f = req->flags & (QKD_TAKE_F_WANT | QKD_TAKE_F_RELEASE);
+
+	if (!f)
+		return 0;
+	if (req->flags != QKD_TAKE_F_WANT && req->flags != QKD_TAKE_F_RELEASE) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKD_A_TAKE_FLAGS],
+				    "WANT and RELEASE go alone");
+		return -EINVAL;
+	}
+	if (!req->id) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKD_A_TAKE_FLAGS],
+				    "WANT and RELEASE name a key by ID");
+		return -EINVAL;
+	}
+	if (a[QKD_A_WAIT_MS]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKD_A_WAIT_MS],
+				    "WANT and RELEASE never wait");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * The KEY_TAKE request's attributes as a qkd_take_req; -EINVAL if they
  * do not go together.
@@ -494,7 +521,7 @@ static int qkd_nl_take_req(struct genl_info *info, struct qkd_take_req *req)
 				    "RESERVE picks the oldest initiator key: no key ID");
 		return -EINVAL;
 	}
-	return 0;
+	return qkd_nl_take_req_alone(info, req);
 }
 
 int qkd_nl_key_take(struct sk_buff *skb, struct genl_info *info)

@@ -143,6 +143,11 @@ struct qkd_link {
 	DECLARE_HASHTABLE(spent_by_id, 8);
 	struct qkd_stats stats;
 
+	/* The last IDs a WANT multicast KEY_WANTED for (deduplication). */
+	u8 want_recent[QKD_LINK_WANT_RECENT][QKD_KEY_ID_LEN];
+	unsigned int want_next;			/* slot the next one goes to */
+	unsigned int nr_want_recent;		/* <= QKD_LINK_WANT_RECENT */
+
 	/* Takes by ID waiting for their key (pending.c). */
 	struct list_head pending;
 	unsigned int nr_pending;		/* <= QKD_LINK_PENDING_MAX */
@@ -264,8 +269,8 @@ struct qkd_take_req {
 };
 
 /*
- * 0 and the key in *out (RESERVE: its ID only, len 0), -EINPROGRESS (a
- * pending take was left), or another -errno with extack.
+ * 0 and the key in *out (RESERVE, WANT, RELEASE: its ID only, len 0),
+ * -EINPROGRESS (a pending take was left), or another -errno with extack.
  */
 int qkd_link_take(struct qkd_link *link, const struct qkd_take_req *req,
 		  struct qkd_key_out *out, struct netlink_ext_ack *extack);

@@ -890,6 +890,75 @@ static int qkd_link_reserve(struct qkd_link *link, struct qkd_key_out *out,
 	return 0;
 }
 
+/* RELEASE: this side's reserved initiator key of that ID is free again. */
+static int qkd_link_release_reserved(struct qkd_link *link,
+				     const struct qkd_take_req *req,
+				     struct qkd_key_out *out,
+				     struct netlink_ext_ack *extack)
+{
+	struct qkd_key *key = qkd_link_find_key(link, req->id);
+
+	if (!key || key->role != QKD_KEY_ROLE_INITIATOR || !key->reserved) {
+		NL_SET_ERR_MSG_MOD(extack, "no reserved initiator key of that ID");
+		return -ENOENT;
+	}
+	key->reserved = false;
+	qkd_stat_add(link, &link->stats.reserved, (u64)-1);
+	qkd_key_export_id(link, key, out);
+	return 0;
+}
+
+/* Whether a WANT for id already went out recently; else remember it. */
+static bool qkd_link_want_seen(struct qkd_link *link, const u8 *id)
+{
+	unsigned int i;
+
+	for (i = 0; i < link->nr_want_recent; i++)
+		if (!memcmp(link->want_recent[i], id, QKD_KEY_ID_LEN))
+			return true;
+	memcpy(link->want_recent[link->want_next], id, QKD_KEY_ID_LEN);
+	link->want_next = (link->want_next + 1) % QKD_LINK_WANT_RECENT;
+	if (link->nr_want_recent < QKD_LINK_WANT_RECENT)
+		link->nr_want_recent++;
+	return false;
+}
+
+/*
+ * WANT: a responder key of that ID is asked for ahead of its take.  Held:
+ * its ID goes back.  Not held: KEY_WANTED (once per recent ID), ENOENT.
+ * Nothing is taken, nothing waits; a pending take for the ID already
+ * asked the agent.
+ */
+static int qkd_link_want(struct qkd_link *link, struct qkd_take_ctx *t,
+			 struct qkd_key_out *out,
+			 struct netlink_ext_ack *extack)
+{
+	const u8 *id = t->req->id;
+	struct qkd_key *key = qkd_link_find_key(link, id);
+
+	if (key && key->role == QKD_KEY_ROLE_RESPONDER) {
+		qkd_key_export_id(link, key, out);
+		return 0;
+	}
+	if (key) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "key ID names one of this side's initiator keys");
+		return -ENOENT;
+	}
+	if (qkd_link_id_spent(link, id)) {
+		NL_SET_ERR_MSG_MOD(extack, "key ID was already taken from this link");
+		return -ENOENT;
+	}
+	if (qkd_link_want_seen(link, id)) {
+		NL_SET_ERR_MSG_MOD(extack, "key ID not held: already asked for");
+		return -ENOENT;
+	}
+	qkd_stat_add(link, &link->stats.wanted, 1);
+	t->wanted = true;
+	NL_SET_ERR_MSG_MOD(extack, "key ID not held: KEY_WANTED sent");
+	return -ENOENT;
+}
+
 /* The key a take asks for, or NULL; a refusal in *err (else 0). */
 static struct qkd_key *qkd_link_find_take(struct qkd_link *link,
 					  const struct qkd_take_req *req,
@@ -975,6 +1044,10 @@ static int qkd_link_take_locked(struct qkd_link *link, struct qkd_take_ctx *t,
 							&t->lowat);
 	if (req->flags & QKD_TAKE_F_RESERVE)
 		return qkd_link_reserve(link, out, extack);
+	if (req->flags & QKD_TAKE_F_RELEASE)
+		return qkd_link_release_reserved(link, req, out, extack);
+	if (req->flags & QKD_TAKE_F_WANT)
+		return qkd_link_want(link, t, out, extack);
 	if (!qkd_ratelimiter_has_token(&link->rl, ktime_get_ns())) {
 		qkd_stat_add(link, &link->stats.rate_limited, 1);
 		NL_SET_ERR_MSG_MOD(extack,

@@ -252,9 +252,11 @@ static int qkd_take_once(struct qkd_nl *nl, const char *link,
 	struct qkd_take_ctx t = {
 		.nl = nl,
 		.want_id = id,
-		.want_role = id && !(flags & QKD_TAKE_F_INITIATOR) ?
+		.want_role = id && !(flags & (QKD_TAKE_F_INITIATOR |
+					      QKD_TAKE_F_RELEASE)) ?
 			     QKD_KEY_ROLE_RESPONDER : QKD_KEY_ROLE_INITIATOR,
-		.material = !(flags & QKD_TAKE_F_RESERVE),
+		.material = !(flags & (QKD_TAKE_F_RESERVE | QKD_TAKE_F_WANT |
+				       QKD_TAKE_F_RELEASE)),
 		.out = out,
 	};
 	struct nlmsghdr *nlh;
@@ -399,4 +401,33 @@ int qkd_key_reserve(struct qkd_nl *nl, const char *link, uint8_t *id,
 	}
 	qkd_key_wipe(&kb);
 	return ret;
+}
+
+/* A WANT or RELEASE of one key by ID: its answer holds the ID only. */
+static int qkd_key_by_id_only(struct qkd_nl *nl, const char *link,
+			      const uint8_t *id, uint32_t flag)
+{
+	struct qkd_key_buf kb;
+	int ret;
+
+	nl->outcome_unknown = false;
+	if (qkd_nl_check_link(nl, link, false))
+		return -EINVAL;
+	if (!id) {
+		qkd_nl_set_error(nl, "no key ID");
+		return -EINVAL;
+	}
+	ret = qkd_take_once(nl, link, id, -1, flag, &kb);
+	qkd_key_wipe(&kb);
+	return ret;
+}
+
+int qkd_key_want(struct qkd_nl *nl, const char *link, const uint8_t *id)
+{
+	return qkd_key_by_id_only(nl, link, id, QKD_TAKE_F_WANT);
+}
+
+int qkd_key_release(struct qkd_nl *nl, const char *link, const uint8_t *id)
+{
+	return qkd_key_by_id_only(nl, link, id, QKD_TAKE_F_RELEASE);
 }

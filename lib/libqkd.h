@@ -221,6 +221,20 @@ int qkd_key_take_flags(struct qkd_nl *nl, const char *link, const uint8_t *id,
  */
 int qkd_key_reserve(struct qkd_nl *nl, const char *link, uint8_t *id,
 		    uint64_t *expires_ns);
+/*
+ * Ask for the responder key of id ahead of its take, without taking it
+ * (QKD_TAKE_F_WANT): 0 if the module holds it; -ENOENT if not (the module
+ * told the agent with KEY_WANTED, unless it did so for this ID recently,
+ * or the ID was spent or names one of this side's initiator keys: see
+ * qkd_nl_error()).  Never waits.
+ */
+int qkd_key_want(struct qkd_nl *nl, const char *link, const uint8_t *id);
+/*
+ * End the reservation of this side's initiator key id (QKD_TAKE_F_RELEASE):
+ * a take of the oldest may have it again.  -ENOENT if the key is not held
+ * (taken, expired, flushed) or not reserved.
+ */
+int qkd_key_release(struct qkd_nl *nl, const char *link, const uint8_t *id);
 
 /* ---- audit --------------------------------------------------------------- */
 

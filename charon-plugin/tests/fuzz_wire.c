@@ -2,7 +2,7 @@
 /*
  * libFuzzer harness for the plugin's KE data parser (qkd_wire.c): the
  * peer's bytes, unauthenticated in IKE_SA_INIT.  Each input is parsed as
- * INIT and as RESP from an exactly sized heap copy; whatever parses must
+ * INIT and as RESP (version 1 or 2) from an exactly sized heap copy; whatever parses must
  * encode back to the same bytes, and a RESP is checked against an INIT
  * made from the same input.  make -C charon-plugin fuzz FUZZ_SECONDS=N
  */
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *buf = malloc(size ? size : 1), out[QKD_WIRE_MAX_LEN];
-	uint8_t transcript[QKD_WIRE_TRANSCRIPT_LEN];
+	uint8_t transcript[QKD_WIRE_TRANSCRIPT_MAX];
 	struct qkd_wire_msg init, resp;
 	int ri, rr;
 	size_t n;
@@ -35,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* an INIT that this RESP may or may not answer */
 		memset(&init, 0, sizeof(init));
 		init.type = QKD_WIRE_INIT;
+		init.version = resp.version;
 		memcpy(init.id, resp.id, QKD_WIRE_ID_LEN);
 		init.flags = resp.flags & QKD_WIRE_F_NO_KEY;
 		init.x25519[0] = 1;

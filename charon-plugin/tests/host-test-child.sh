@@ -59,6 +59,8 @@ charon {
 		vici { socket = unix://$T/$1/charon.vici }
 		qkd {
 			test_key_dir = $T/$1/keys
+			# per-CHILD_SA policy on protocol v2 (next key IDs: host-test.sh 4)
+			next_key_ids = no
 			links {
 				peer {
 					link = qkdlink

@@ -21,6 +21,11 @@
 #     gateways under require: the IKE_AUTH CHILD_SA refused, childless =
 #     force QKD-keys the first CHILD_SA; an announced peer that selects a
 #     classical group refuses it itself (require announced).
+#  4. protocol v3 (next key IDs): reserved, announced, asked for ahead,
+#     taken by ID, a flushed reservation (the oldest instead), released
+#     when the IKE_SA goes; a v3 and a v2 build of this project (git
+#     archive of V2_REV) both ways: v2, unchanged.  Sections 2 and 3 run
+#     with next_key_ids = no (protocol v2 between two builds of this one).
 # Output: TAP.  Usage: host-test.sh BUILD_DIR   (needs root)
 set -u
 
@@ -70,6 +75,8 @@ charon {
 		vici { socket = unix://$T/$name/charon.vici }
 		qkd {
 			test_key_dir = $T/$name/keys
+			# sections 2 and 3 test protocol v2 (no next key IDs); 4 v3
+			next_key_ids = ${HT_NEXT:-no}
 			$extra
 			links {
 				peer {
@@ -852,6 +859,128 @@ for s in a b; do mv "$T/$s" "$T/$s-$SCEN"; done
 grep -h "^[0-9:]* [0-9]*\[IKE\] qkd: keys taken" "$T"/[ab]-s3*/charon.log > /dev/null
 ! key_leaked "$KEYPFX" "$T"/[ab]-s3*/charon.log "$T"/[ab]-s3*/charon.out
 ok $? "3: no key material in the logs of section 3"
+
+# ---------------------------------------------------------------------------
+# 4. protocol v3: every CREATE_CHILD_SA carries each side's next key ID,
+# reserved in its key store; the receiver asks its store for that key ahead
+# (test key files: "want held" when the file is there already)
+uuid() {	# uuid PREFIX N: the key ID of add_keys as qkd_wire_id_str prints it
+	printf '%s%030x' "$1" "$2" |
+		sed 's/^\(.\{8\}\)\(.\{4\}\)\(.\{4\}\)\(.\{4\}\)/\1-\2-\3-\4-/'
+}
+aud() {	# aud NAME LINE-START: count of audit lines
+	grep -c "^$2" "$T/$1/keys/qkdlink/audit.log"
+}
+scen s4a
+HT_NEXT=yes write_conf a require "rekey_first_child = yes"
+HT_NEXT=yes write_conf b require
+# require: the first CHILD_SA in CREATE_CHILD_SA, with a QKD key
+SW_CHILDLESS=force swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
+SW_CHILDLESS=force swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
+add_keys a b 6 4a
+add_keys b a 4 4b
+start_pair "$TPLUGIN" "$TPLUGIN"
+sw a --initiate --child net >/dev/null 2>&1
+for _ in $(seq 50); do
+	[ "$(nlines a 'keyed with a QKD key')" -ge 1 ] && [ "$(nlines b 'keyed with a QKD key')" -ge 1 ] && break
+	sleep 0.1
+done
+grep -q "announced qkd protocol v3" "$T/a/charon.log" &&
+	grep -q "announced qkd protocol v3" "$T/b/charon.log"
+ok $? "4a: both announce protocol v3"
+[ "$(aud a "take initiator $(uuid 4a 1)")" = 1 ] &&
+	[ "$(aud a "reserve $(uuid 4a 2)")" = 1 ] &&
+	[ "$(aud b "want held $(uuid 4a 2)")" = 1 ] &&
+	[ "$(aud b "reserve $(uuid 4b 1)")" = 1 ] &&
+	[ "$(aud a "want held $(uuid 4b 1)")" = 1 ] &&
+	[ "$(count_keys a reserved)" = 1 ] && [ "$(count_keys b reserved)" = 1 ]
+ok $? "4a: first CHILD_SA (childless, a): a took 4a..1, reserved and announced 4a..2; b reserved and announced 4b..1; each asked its store for the other's next key ahead (held)"
+s0=$(spis a)
+sw a --rekey --child net >/dev/null 2>&1
+s1=$(wait_change a "$s0")
+[ -n "$s1" ] && [ "$(nlines a "taking key $(uuid 4a 2), the one announced")" = 1 ] &&
+	[ "$(aud a "take initiator $(uuid 4a 2)")" = 1 ] &&
+	[ "$(aud b "take responder $(uuid 4a 2)")" = 1 ] &&
+	[ "$(nlines b "uses key $(uuid 4a 2), the one it announced")" = 1 ] &&
+	[ "$(aud a "reserve $(uuid 4a 3)")" = 1 ] && [ "$(aud b "want held $(uuid 4a 3)")" = 1 ] &&
+	[ "$(aud b "reserve")" = 1 ] && [ "$(aud a "want")" = 1 ]
+ok $? "4a: rekey from a used the announced key 4a..2 (by ID on both sides), announced 4a..3; b announced its reservation again, not asked for twice"
+sw b --rekey --child net >/dev/null 2>&1
+s2=$(wait_change a "$s1")
+[ -n "$s2" ] && [ "$(nlines b "taking key $(uuid 4b 1), the one announced")" = 1 ] &&
+	[ "$(aud a "take responder $(uuid 4b 1)")" = 1 ] &&
+	[ "$(aud b "reserve $(uuid 4b 2)")" = 1 ] && [ "$(aud a "want held $(uuid 4b 2)")" = 1 ] &&
+	[ "$(aud a "reserve")" = 2 ]
+ok $? "4a: rekey from b used its announced key 4b..1, announced 4b..2"
+ping_ok
+ok $? "4a: traffic flows"
+# the announced key is flushed before a's next rekey
+rm -f "$T/a/keys/qkdlink/reserved/$(printf '4a%030x' 3)"
+sw a --rekey --child net >/dev/null 2>&1
+s3=$(wait_change a "$s2")
+[ -n "$s3" ] && [ "$(nlines a "key $(uuid 4a 3) announced to .* is gone from link 'qkdlink'")" = 1 ] &&
+	[ "$(aud a "take initiator $(uuid 4a 4)")" = 1 ] &&
+	[ "$(nlines b "uses key $(uuid 4a 4), not the one it announced")" = 1 ] &&
+	[ "$(aud b "take responder $(uuid 4a 4)")" = 1 ] &&
+	[ "$(nlines a 'keyed with a QKD key')" = 4 ] && [ "$(nlines b 'keyed with a QKD key')" = 4 ]
+ok $? "4a: announced key flushed on a: a's rekey takes the oldest (4a..4), b takes what the INIT names; QKD-keyed on both sides"
+ping_ok
+ok $? "4a: traffic flows after it"
+sw a --terminate --ike gw >/dev/null 2>&1
+sleep 1
+[ "$(aud a "release $(uuid 4a 5)")" = 1 ] && [ "$(aud b "release $(uuid 4b 2)")" = 1 ] &&
+	[ "$(count_keys a reserved)" = 0 ] && [ "$(count_keys b reserved)" = 0 ] &&
+	[ "$(keys_left a)" = "2 3" ] && [ "$(keys_left b)" = "3 3" ]
+ok $? "4a: IKE_SA deleted: each side released its reservation (a: 4a..5, 4a..6 left; b: 4b..2-4; b also keeps the copy of the flushed 4a..3)"
+stop_pair
+
+# --- 4b. a v3 and a v2 build of this project (main before v3): both use
+# v2, no next key IDs, QKD-keyed rekeys from both sides
+V2_REV=${V2_REV:-e65a848}
+V2SO=$T/v2build/test/libstrongswan-qkd.so
+if git -C "$HERE/../.." cat-file -e "$V2_REV^{commit}" 2>/dev/null &&
+	mkdir -p "$T/v2src" &&
+	git -C "$HERE/../.." archive "$V2_REV" charon-plugin include |
+		tar -x -C "$T/v2src" &&
+	make -s -C "$T/v2src/charon-plugin" REPO="$T/v2src" O="$T/v2build" \
+		SS_SRC="$HERE/../../build/strongswan-src" "$V2SO" > "$T/v2build.log" 2>&1; then
+	for first in a b; do
+		scen s4b$first
+		HT_NEXT=yes write_conf a require "rekey_first_child = yes"
+		write_conf b require "rekey_first_child = yes"
+		sed -i '/next_key_ids/d' "$T/b/strongswan.conf"
+		SW_CHILDLESS=force swconf a 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aes256-sha256-x25519
+		SW_CHILDLESS=force swconf b 192.0.2.2 192.0.2.1 10.2.0.1/32 10.1.0.1/32 aes256-sha256-x25519
+		add_keys a b 3 4c
+		add_keys b a 3 c4
+		start_pair "$TPLUGIN" "$V2SO"
+		sw "$first" --initiate --child net >/dev/null 2>&1
+		sleep 1.5
+		grep -q "announced qkd protocol v2" "$T/a/charon.log" &&
+			grep -q "announced qkd protocol v3" "$T/b/charon.log"
+		ok $? "4b ($first first): a v3, b the v2 build of $V2_REV: each logs the other's version"
+		s0=$(spis a)
+		sw a --rekey --child net >/dev/null 2>&1
+		s1=$(wait_change a "$s0")
+		sw b --rekey --child net >/dev/null 2>&1
+		s2=$(wait_change a "$s1")
+		[ -n "$s1" ] && [ -n "$s2" ] && [ "$(nlines a 'keyed with a QKD key')" = 3 ] &&
+			[ "$(nlines b 'keyed with a QKD key')" = 3 ] &&
+			[ "$(aud a reserve)" = 0 ] && [ "$(aud a want)" = 0 ] &&
+			[ "$(count_keys a reserved)" = 0 ] && ka=$(keys_left a) &&
+			[ "$(keys_left b)" = "${ka#* } ${ka% *}" ] &&
+			[ $((${ka% *} + ${ka#* })) = 3 ] && ! grep -q "invalid KE data" "$T/a/charon.log" "$T/b/charon.log"
+		ok $? "4b ($first first): first CHILD_SA, a's and b's rekeys QKD-keyed (one key per side each), no next key IDs, nothing reserved or wanted"
+		ping_ok
+		ok $? "4b ($first first): traffic flows"
+		stop_pair
+	done
+else
+	ok 1 "4b: building the v2 plugin of $V2_REV failed (see $T/v2build.log)"
+fi
+for s in a b; do [ -d "$T/$s" ] && mv "$T/$s" "$T/$s-$SCEN"; done
+! key_leaked "$KEYPFX" "$T"/[ab]-s4*/charon.log "$T"/[ab]-s4*/charon.out
+ok $? "4: no key material in the logs of section 4"
 
 echo "1..$n"
 exit $((failed != 0))

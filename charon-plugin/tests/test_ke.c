@@ -47,6 +47,11 @@ struct stub_link {
 	volatile int release;
 	char last_usage[128];
 	int annotations;
+	struct qkd_key rsvd[POOL];		/* reserved initiator keys */
+	int nrsvd;
+	int reserves, releases, wants, wants_held;
+	int init_by_id;					/* takes of a reserved key by ID */
+	uint8_t last_want[QKD_KEYSRC_ID_LEN];
 };
 
 /* a takes from "la" (its peer is 192.0.2.2), b from "lb" */
@@ -113,6 +118,21 @@ int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 			ret = 0;
 		}
 	}
+	else if (flags & QKD_KEYSRC_INITIATOR)
+	{
+		for (i = 0; i < l->nrsvd; i++)
+		{
+			if (memeq(l->rsvd[i].id, id, QKD_KEYSRC_ID_LEN))
+			{
+				*key = l->rsvd[i];
+				memmove(&l->rsvd[i], &l->rsvd[i + 1],
+						(--l->nrsvd - i) * sizeof(l->rsvd[0]));
+				l->init_by_id++;
+				ret = 0;
+				break;
+			}
+		}
+	}
 	else
 	{
 		l->last_wait = wait_ms;
@@ -167,6 +187,85 @@ int qkd_keysrc_annotate(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
 	return 0;
 }
 
+int qkd_keysrc_reserve(const char *link, uint8_t id[QKD_KEYSRC_ID_LEN],
+					   char err[QKD_KEYSRC_ERR_LEN])
+{
+	struct stub_link *l = stub(link);
+	int ret = -ENOENT;
+
+	err[0] = '\0';
+	if (!l)
+	{
+		return -ENODEV;
+	}
+	pthread_mutex_lock(&stub_lock);
+	if (l->ninit)
+	{	/* the oldest moves aside: takes of the oldest skip it */
+		l->rsvd[l->nrsvd++] = l->init[0];
+		memmove(&l->init[0], &l->init[1], --l->ninit * sizeof(l->init[0]));
+		memcpy(id, l->rsvd[l->nrsvd - 1].id, QKD_KEYSRC_ID_LEN);
+		l->reserves++;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&stub_lock);
+	return ret;
+}
+
+int qkd_keysrc_release(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+					   char err[QKD_KEYSRC_ERR_LEN])
+{
+	struct stub_link *l = stub(link);
+	int i, ret = -ENOENT;
+
+	err[0] = '\0';
+	if (!l)
+	{
+		return -ENODEV;
+	}
+	pthread_mutex_lock(&stub_lock);
+	for (i = 0; i < l->nrsvd; i++)
+	{
+		if (memeq(l->rsvd[i].id, id, QKD_KEYSRC_ID_LEN))
+		{	/* back in front: it is older than the others */
+			memmove(&l->init[1], &l->init[0], l->ninit++ * sizeof(l->init[0]));
+			l->init[0] = l->rsvd[i];
+			memmove(&l->rsvd[i], &l->rsvd[i + 1],
+					(--l->nrsvd - i) * sizeof(l->rsvd[0]));
+			l->releases++;
+			ret = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&stub_lock);
+	return ret;
+}
+
+int qkd_keysrc_want(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+					char err[QKD_KEYSRC_ERR_LEN])
+{
+	struct stub_link *l = stub(link);
+	int i, ret = -ENOENT;
+
+	err[0] = '\0';
+	if (!l)
+	{
+		return -ENODEV;
+	}
+	pthread_mutex_lock(&stub_lock);
+	l->wants++;
+	memcpy(l->last_want, id, QKD_KEYSRC_ID_LEN);
+	for (i = 0; i < l->nresp; i++)
+	{
+		if (memeq(l->resp[i].id, id, QKD_KEYSRC_ID_LEN))
+		{
+			l->wants_held++;
+			ret = 0;
+		}
+	}
+	pthread_mutex_unlock(&stub_lock);
+	return ret;
+}
+
 /* add a key a takes as initiator ("la") and b by ID ("lb"); the material
  * of b's copy differs if mismatch */
 static void add_key(uint8_t idbyte, uint8_t fill, size_t len, int mismatch,
@@ -217,13 +316,15 @@ static void configure(char *pa, char *pb, char *sticky_a)
 /* announcement flags the peers of new objects sent in IKE_AUTH (protocol
  * v2); -1: no announcement (a peer without the plugin, or a v1 build) */
 static int announce_a = QKD_ANNOUNCE_F_LINK, announce_b = QKD_ANNOUNCE_F_LINK;
+/* the protocol version both announce (2: no next key IDs; 3: with them) */
+static int announce_version = 2;
 
 static void set_announced(uint32_t uid, int flags)
 {
 	qkd_peer_gone(uid);
 	if (flags >= 0)
 	{
-		qkd_peer_set_announced(uid, QKD_ANNOUNCE_VERSION, flags);
+		qkd_peer_set_announced(uid, announce_version, flags);
 	}
 }
 
@@ -368,6 +469,218 @@ static void child_exchange(qkd_policy_t pa, qkd_policy_t pb, struct run *out,
 }
 
 /* ------------------------------------------------------------ tests */
+
+/* ------------------------------------------------- next key IDs (v3) */
+
+/* one CREATE_CHILD_SA of a (IKE_SA uid ua) with b (uid 100), both
+ * announced protocol version va (a's view) and vb (b's view) before */
+static void next_exchange(uint32_t ua, struct run *r)
+{
+	key_exchange_t *a, *b;
+
+	qkd_ke_test_set_peer(id_b, host_b, ua);
+	a = &qkd_ke_create(QKD_KE_METHOD)->ke;
+	qkd_ke_test_set_peer(id_a, host_a, 100);
+	b = &qkd_ke_create(QKD_KE_METHOD)->ke;
+	exchange(a, b, ORDER_CHILD, r);
+	a->destroy(a);
+	b->destroy(b);
+}
+
+static void next_announce(uint32_t ua, int va, int vb)
+{
+	qkd_peer_gone(ua);
+	qkd_peer_gone(100);
+	qkd_peer_set_announced(ua, va, QKD_ANNOUNCE_F_LINK);
+	qkd_peer_set_announced(100, vb, QKD_ANNOUNCE_F_LINK);
+}
+
+static bool next_is(chunk_t msg, uint8_t idbyte)
+{
+	struct qkd_wire_msg m;
+	bool is = FALSE;
+
+	if (!qkd_wire_parse(msg.ptr, msg.len, msg.len == QKD_WIRE_INIT_LEN_NEXT ?
+						QKD_WIRE_INIT : QKD_WIRE_RESP, &m))
+	{
+		is = idbyte ? m.next_id[0] == idbyte && m.next_id[15] == 1
+					: memeq(m.next_id, chunk_from_chars(
+						0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0).ptr, 16);
+	}
+	memwipe(&m, sizeof(m));
+	return is;
+}
+
+static struct qkd_key key_of(uint8_t idbyte)
+{
+	struct qkd_key k = { .len = 32 };
+
+	k.id[0] = idbyte;
+	k.id[15] = 1;
+	memset(k.material, 0x77, 32);
+	k.material[0] = idbyte;
+	return k;
+}
+
+static void test_next_ids(void)
+{
+	struct qkd_key k;
+	struct run r;
+	int c0, c1;
+
+	stub_reset();
+	configure("require", "require", "no");
+	add_key(0x31, 0x77, 32, 0, 1);
+	add_key(0x32, 0x77, 32, 0, 1);
+	add_key(0x33, 0x77, 32, 0, 1);
+	next_announce(5, 3, 3);
+
+	/* 1: the oldest, the next one reserved and announced */
+	next_exchange(5, &r);
+	k = key_of(0x31);
+	ok(secret_is(&r, &k) && r.init.len == 68 && r.resp.len == 84 &&
+	   next_is(r.init, 0x32) && next_is(r.resp, 0),
+	   "v3: first exchange keyed by the oldest key; INIT (68 bytes) "
+	   "announces the next key 0x32, RESP (84) none (b has no key)");
+	ok(links_[0].reserves == 1 && links_[0].nrsvd == 1 &&
+	   links_[0].ninit == 1 && links_[1].wants == 1 &&
+	   links_[1].wants_held == 1 && links_[1].last_want[0] == 0x32 &&
+	   links_[1].nresp == 2, "v3: a reserved 0x32 (not taken); b asked its "
+	   "module for 0x32 ahead (held), took nothing more");
+	run_free(&r);
+
+	/* 2: the announced key, by ID */
+	c0 = (int)qkd_counter(QKD_CNT_PEER_NEXT_USED);
+	next_exchange(5, &r);
+	k = key_of(0x32);
+	ok(secret_is(&r, &k) && links_[0].init_by_id == 1 &&
+	   next_is(r.init, 0x33) && links_[1].last_want[0] == 0x33 &&
+	   (int)qkd_counter(QKD_CNT_PEER_NEXT_USED) == c0 + 1,
+	   "v3: second exchange keyed by the announced key 0x32 (taken by ID), "
+	   "0x33 announced and wanted; b saw the announced ID used");
+	run_free(&r);
+
+	/* 3: the reserved key is gone (expired/flushed): the oldest instead */
+	memwipe(links_[0].rsvd, sizeof(links_[0].rsvd));
+	links_[0].nrsvd = 0;
+	add_key(0x34, 0x77, 32, 0, 1);
+	c0 = (int)qkd_counter(QKD_CNT_RESERVED_GONE);
+	c1 = (int)qkd_counter(QKD_CNT_PEER_NEXT_OTHER);
+	next_exchange(5, &r);
+	k = key_of(0x34);
+	ok(secret_is(&r, &k) && (int)qkd_counter(QKD_CNT_RESERVED_GONE) == c0 + 1 &&
+	   (int)qkd_counter(QKD_CNT_PEER_NEXT_OTHER) == c1 + 1 &&
+	   next_is(r.init, 0) && links_[0].init_by_id == 1,
+	   "v3: announced key gone: a takes the oldest (0x34), b takes what the "
+	   "INIT names (counted as another key), no next key left to announce");
+	run_free(&r);
+
+	/* 4: the IKE_SA goes: its reservation is released */
+	add_key(0x35, 0x77, 32, 0, 1);
+	add_key(0x36, 0x77, 32, 0, 1);
+	next_exchange(5, &r);
+	run_free(&r);
+	c0 = links_[0].releases;
+	ok(links_[0].nrsvd == 1 && links_[0].rsvd[0].id[0] == 0x36,
+	   "v3: 0x35 keyed the exchange, 0x36 reserved");
+	qkd_peer_gone(5);
+	ok(links_[0].releases == c0 + 1 && links_[0].nrsvd == 0 &&
+	   links_[0].ninit == 1 && links_[0].init[0].id[0] == 0x36,
+	   "v3: IKE_SA destroyed: reserved key 0x36 released (an ordinary key "
+	   "again)");
+
+	/* 5: IKE_SA rekeyed: the reservation moves to the new IKE_SA */
+	next_announce(5, 3, 3);
+	add_key(0x37, 0x77, 32, 0, 1);
+	next_exchange(5, &r);		/* takes 0x36, reserves 0x37 */
+	run_free(&r);
+	qkd_peer_rekeyed(5, 6);
+	c0 = links_[0].releases;
+	qkd_peer_gone(5);
+	ok(links_[0].releases == c0 && links_[0].nrsvd == 1,
+	   "v3: IKE_SA rekeyed: the old IKE_SA's end releases nothing");
+	next_exchange(6, &r);
+	k = key_of(0x37);
+	ok(secret_is(&r, &k) && links_[0].init_by_id == 2,
+	   "v3: the new IKE_SA's first exchange uses the key announced on the "
+	   "old one (0x37, by ID)");
+	run_free(&r);
+	qkd_peer_gone(6);
+
+	/* 6: b announces its own next key; a asks for it ahead */
+	stub_reset();
+	next_announce(5, 3, 3);
+	add_key(0x41, 0x77, 32, 0, 1);
+	add_key(0x42, 0x77, 32, 0, 1);
+	add_key(0x43, 0x77, 32, 0, 1);
+	k = key_of(0x51);
+	k.role = 1;
+	links_[1].init[links_[1].ninit++] = k;
+	k.role = 2;
+	links_[0].resp[links_[0].nresp++] = k;
+	next_exchange(5, &r);
+	ok(next_is(r.resp, 0x51) && links_[1].reserves == 1 &&
+	   links_[0].wants == 1 && links_[0].wants_held == 1 &&
+	   links_[0].last_want[0] == 0x51,
+	   "v3: RESP announces b's next key 0x51 (reserved by b), a asks its "
+	   "module for it ahead");
+	run_free(&r);
+	next_exchange(5, &r);
+	ok(r.resp.len == 84 && next_is(r.resp, 0x51) && links_[1].reserves == 1 &&
+	   links_[0].wants == 1, "v3: b announces the same reservation again "
+	   "(no second reserve); a does not ask again for it");
+	run_free(&r);
+
+	/* 7: a collision: two exchanges of one IKE_SA at once */
+	stub_reset();
+	next_announce(5, 3, 3);
+	add_key(0x61, 0x77, 32, 0, 1);
+	add_key(0x62, 0x77, 32, 0, 1);
+	add_key(0x63, 0x77, 32, 0, 1);
+	add_key(0x64, 0x77, 32, 0, 1);
+	{
+		key_exchange_t *a1, *a2;
+		chunk_t i1 = chunk_empty, i2 = chunk_empty;
+
+		qkd_ke_test_set_peer(id_b, host_b, 5);
+		a1 = &qkd_ke_create(QKD_KE_METHOD)->ke;
+		a2 = &qkd_ke_create(QKD_KE_METHOD)->ke;
+		ok(a1->get_public_key(a1, &i1) && a2->get_public_key(a2, &i2) &&
+		   i1.len == 68 && i1.ptr[4] == 0x61 && next_is(i1, 0x62) &&
+		   i2.len == 68 && i2.ptr[4] == 0x62 && next_is(i2, 0x63) &&
+		   links_[0].reserves == 2 && links_[0].takes == 2 &&
+		   links_[0].init_by_id == 1 && links_[0].nrsvd == 1,
+		   "v3: two INITs at once on one IKE_SA: the first takes 0x61 and "
+		   "announces 0x62, the second takes 0x62 by ID and announces 0x63");
+		chunk_free(&i1);
+		chunk_free(&i2);
+		a1->destroy(a1);
+		a2->destroy(a2);
+	}
+	qkd_peer_gone(5);
+	ok(links_[0].releases == 1, "v3: ... released with the IKE_SA");
+
+	/* 8: v2 peers: version 1 KE data, no reservation, no want */
+	stub_reset();
+	next_announce(5, 2, 2);
+	add_key(0x71, 0x77, 32, 0, 1);
+	add_key(0x72, 0x77, 32, 0, 1);
+	next_exchange(5, &r);
+	k = key_of(0x71);
+	ok(secret_is(&r, &k) && r.init.len == 52 && r.resp.len == 68 &&
+	   links_[0].reserves == 0 && links_[1].wants == 0 &&
+	   links_[1].reserves == 0, "v2 peer: 52/68 byte KE data, no next key "
+	   "IDs, nothing reserved or wanted");
+	run_free(&r);
+	/* 9: KE data of another version than the announcements agreed */
+	next_announce(5, 3, 2);
+	next_exchange(5, &r);
+	ok(r.init_ok && r.init.len == 68 && !r.set_r_ok && !r.secret_r_ok,
+	   "a v2 INIT where v1 KE data was agreed is refused");
+	run_free(&r);
+	qkd_peer_gone(5);
+	qkd_peer_gone(100);
+}
 
 int main(void)
 {
@@ -1048,6 +1361,8 @@ int main(void)
 		a->destroy(a);
 		DESTROY_IF(x);
 	}
+
+	test_next_ids();
 
 	qkd_ke_set_links(NULL);
 	links->destroy(links);

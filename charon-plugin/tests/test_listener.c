@@ -65,6 +65,27 @@ int qkd_keysrc_annotate(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
 	return 0;
 }
 
+int qkd_keysrc_reserve(const char *link, uint8_t id[QKD_KEYSRC_ID_LEN],
+					   char err[QKD_KEYSRC_ERR_LEN])
+{
+	err[0] = '\0';
+	return -ENOENT;
+}
+
+int qkd_keysrc_release(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+					   char err[QKD_KEYSRC_ERR_LEN])
+{
+	err[0] = '\0';
+	return -ENOENT;
+}
+
+int qkd_keysrc_want(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
+					char err[QKD_KEYSRC_ERR_LEN])
+{
+	err[0] = '\0';
+	return -ENOENT;
+}
+
 /* ------------------------------------------------- a KE object stub */
 
 typedef struct {
@@ -490,9 +511,9 @@ static void test_announcement(void)
 	l->message(l, ike_sa, msg, FALSE, TRUE);
 	n = msg->get_notify(msg, QKD_NOTIFY_ANNOUNCE);
 	data = n ? n->get_notification_data(n) : chunk_empty;
-	ok(n && chunk_equals(data, chunk_from_chars('Q','K','D','A', 2,
+	ok(n && chunk_equals(data, chunk_from_chars('Q','K','D','A', 3,
 				QKD_ANNOUNCE_F_LINK | QKD_ANNOUNCE_F_REQUIRE, 0xfa, 0xf2)),
-	   "outgoing IKE_AUTH: announcement notify %d added (v2, link, require)",
+	   "outgoing IKE_AUTH: announcement notify %d added (v3, link, require)",
 	   QKD_NOTIFY_ANNOUNCE);
 	l->message(l, ike_sa, msg, FALSE, TRUE);
 	l->message(l, ike_sa, msg, FALSE, FALSE);
@@ -512,7 +533,7 @@ static void test_announcement(void)
 	/* the same message, seen by the peer: recorded */
 	l->message(l, ike_sa, msg, TRUE, TRUE);
 	ok(qkd_peer_get_announced(ike_sa->get_unique_id(ike_sa), &v, &f) &&
-	   v == 2 && f == (QKD_ANNOUNCE_F_LINK | QKD_ANNOUNCE_F_REQUIRE),
+	   v == 3 && f == (QKD_ANNOUNCE_F_LINK | QKD_ANNOUNCE_F_REQUIRE),
 	   "incoming IKE_AUTH: announcement recorded for the IKE_SA");
 	msg->destroy(msg);
 

@@ -190,9 +190,12 @@ static void test_malformed(void)
 	qkd_wire_encode(&r, good_r, sizeof(good_r));
 
 	memcpy(b, good_i, sizeof(good_i));
-	b[0] = 2;
+	b[0] = 3;
 	ok(parse_exact(b, sizeof(good_i), QKD_WIRE_INIT, &p) == QKD_WIRE_E_VERSION,
-	   "version 2 rejected");
+	   "version 3 rejected");
+	b[0] = 2;
+	ok(parse_exact(b, sizeof(good_i), QKD_WIRE_INIT, &p) == QKD_WIRE_E_LENGTH,
+	   "version 2 at the length of version 1 rejected");
 	b[0] = 0;
 	ok(parse_exact(b, sizeof(good_i), QKD_WIRE_INIT, &p) == QKD_WIRE_E_VERSION,
 	   "version 0 rejected");
@@ -379,9 +382,9 @@ static void test_announce(void)
 
 	n = qkd_announce_encode(QKD_ANNOUNCE_F_LINK | QKD_ANNOUNCE_F_REQUIRE,
 							64242, buf, sizeof(buf));
-	ok(n == 8 && memcmp(buf, "QKDA\x02\x03\xfa\xf2", 8) == 0,
-	   "announcement: 8 bytes, magic, version 2, flags, method 64242");
-	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_OK && a.version == 2 &&
+	ok(n == 8 && memcmp(buf, "QKDA\x03\x03\xfa\xf2", 8) == 0,
+	   "announcement: 8 bytes, magic, version 3, flags, method 64242");
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_OK && a.version == 3 &&
 	   a.flags == 3 && a.method == 64242, "announcement round trip");
 	ok(qkd_announce_encode(0x04, 64242, buf, sizeof(buf)) == 0 &&
 	   qkd_announce_encode(0, 64242, buf, 7) == 0 &&
@@ -417,18 +420,116 @@ static void test_announce(void)
 	buf[5] = 0x01;
 	ok(qkd_announce_parse(buf, n, 65516, &a) == QKD_WIRE_E_METHOD,
 	   "announcement with another method number refused");
+	buf[4] = 3;
+	buf[5] = 0x81;
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_E_FLAGS,
+	   "announcement v3 with unknown flags refused");
+	buf[5] = 0x01;
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_OK &&
+	   a.version == 3 && a.flags == 1, "announcement v3 (ours) parsed");
+	buf[4] = 2;
+	ok(qkd_announce_parse(buf, n, 64242, &a) == QKD_WIRE_OK &&
+	   a.version == 2 && a.flags == 1,
+	   "announcement v2 (an older build) parsed: both then speak v2");
 	memcpy(big, buf, n);
-	big[4] = 3;
+	big[4] = 4;
 	big[5] = 0xf3;
 	memset(big + n, 0xee, 8);
 	ok(qkd_announce_parse(big, n + 8, 64242, &a) == QKD_WIRE_OK &&
-	   a.version == 3 && a.flags == 3,
-	   "announcement v3: longer data and unknown flags ignored (speak v2)");
+	   a.version == 4 && a.flags == 3,
+	   "announcement v4: longer data and unknown flags ignored (speak v3)");
 	ok(strcmp(qkd_wire_strerror(QKD_WIRE_E_MAGIC),
 			  "not a qkd-ipsec announcement (magic)") == 0 &&
 	   strcmp(qkd_wire_strerror(QKD_WIRE_E_METHOD),
 			  "peer uses another key exchange method number") == 0,
 	   "announcement error strings");
+}
+
+/* KE data version 2 (protocol v3): the next key ID */
+static struct qkd_wire_msg with_next(struct qkd_wire_msg m, uint8_t seed)
+{
+	m.version = QKD_WIRE_VERSION_NEXT;
+	if (seed)
+	{
+		fill(m.next_id, sizeof(m.next_id), seed);
+	}
+	return m;
+}
+
+static void test_next_id(void)
+{
+	struct qkd_wire_msg i = with_next(mk_init(0), 0xa0), r, p, q;
+	uint8_t bi[QKD_WIRE_MAX_LEN + 4], br[QKD_WIRE_MAX_LEN + 4];
+	uint8_t t[QKD_WIRE_TRANSCRIPT_MAX + 4];
+	size_t ni, nr, len;
+	int bad;
+
+	r = with_next(mk_resp(&i, 0), 0xb0);
+	ok(QKD_WIRE_INIT_LEN_NEXT == 68 && QKD_WIRE_RESP_LEN_NEXT == 84 &&
+	   QKD_WIRE_MAX_LEN == 84, "version 2: INIT 68 bytes, RESP 84");
+	ni = qkd_wire_encode(&i, bi, sizeof(bi));
+	nr = qkd_wire_encode(&r, br, sizeof(br));
+	ok(ni == 68 && bi[0] == 2 && !memcmp(bi + 20, i.next_id, 16) &&
+	   !memcmp(bi + 36, i.x25519, 32), "v2 INIT: version 2, next ID after "
+	   "the key ID, X25519 last");
+	ok(nr == 84 && br[0] == 2 && !memcmp(br + 20, r.next_id, 16) &&
+	   !memcmp(br + 36, r.tag, 16) && !memcmp(br + 52, r.x25519, 32),
+	   "v2 RESP: next ID, then tag, then X25519");
+	ok(parse_exact(bi, ni, QKD_WIRE_INIT, &p) == QKD_WIRE_OK &&
+	   p.version == 2 && !memcmp(p.next_id, i.next_id, 16) &&
+	   !memcmp(p.id, i.id, 16), "v2 INIT round trip");
+	ok(parse_exact(br, nr, QKD_WIRE_RESP, &q) == QKD_WIRE_OK &&
+	   q.version == 2 && !memcmp(q.next_id, r.next_id, 16) &&
+	   qkd_wire_check_resp(&p, &q) == QKD_WIRE_OK, "v2 RESP round trip, "
+	   "answers the INIT");
+	for (bad = 0, len = 0; len < ni; len++)
+	{
+		bad |= parse_exact(bi, len, QKD_WIRE_INIT, &p) == QKD_WIRE_OK;
+	}
+	ok(!bad && parse_exact(bi, ni + 1, QKD_WIRE_INIT, &p) ==
+	   QKD_WIRE_E_LENGTH, "v2 INIT: every truncation and trailing data "
+	   "refused");
+	bi[0] = 1;
+	ok(parse_exact(bi, ni, QKD_WIRE_INIT, &p) == QKD_WIRE_E_LENGTH,
+	   "version 1 at the length of version 2 refused");
+	bi[0] = 2;
+	i.version = QKD_WIRE_VERSION;
+	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 0, "version 1 with a next ID "
+	   "not encoded");
+	i = with_next(mk_init(0), 0);
+	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 68 &&
+	   parse_exact(bi, 68, QKD_WIRE_INIT, &p) == QKD_WIRE_OK,
+	   "v2 without a next ID (zero: none) is valid");
+	memcpy(i.next_id, i.id, 16);
+	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 0, "next ID = the message's "
+	   "own key ID not encoded");
+	i = with_next(mk_init(0), 0xa0);
+	ni = qkd_wire_encode(&i, bi, sizeof(bi));
+	memcpy(bi + 20, bi + 4, 16);
+	ok(parse_exact(bi, ni, QKD_WIRE_INIT, &p) == QKD_WIRE_E_ID,
+	   "... nor parsed");
+	i = with_next(mk_init(QKD_WIRE_F_NO_KEY), 0xa0);
+	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 68, "a NO_KEY INIT may "
+	   "announce a next ID");
+	/* versions do not mix */
+	i = with_next(mk_init(0), 0xa0);
+	r = mk_resp(&i, 0);
+	ok(qkd_wire_check_resp(&i, &r) == QKD_WIRE_E_MISMATCH &&
+	   qkd_wire_transcript(&i, &r, t, sizeof(t)) == 0,
+	   "a v1 RESP does not answer a v2 INIT (no transcript either)");
+	r = with_next(mk_resp(&i, 0), 0xb0);
+	len = qkd_wire_transcript(&i, &r, t, sizeof(t));
+	ok(len == QKD_WIRE_TRANSCRIPT_MAX && len == QKD_WIRE_TAG_LABEL_LEN +
+	   68 + 84 && !memcmp(t + QKD_WIRE_TAG_LABEL_LEN + 20, i.next_id, 16) &&
+	   !memcmp(t + QKD_WIRE_TAG_LABEL_LEN + 68 + 20, r.next_id, 16),
+	   "v2 transcript covers both next IDs");
+	ok(qkd_wire_transcript(&i, &r, t, len - 1) == 0,
+	   "v2 transcript needs QKD_WIRE_TRANSCRIPT_MAX bytes");
+	memcpy(&q, &r, sizeof(q));
+	q.next_id[0] ^= 1;
+	ok(qkd_wire_transcript(&i, &q, t + 2, sizeof(t) - 2) == len &&
+	   memcmp(t + 2 + QKD_WIRE_TAG_LABEL_LEN + 68 + 20, r.next_id, 16),
+	   "a changed next ID changes the transcript (the tag covers it)");
 }
 
 int main(void)
@@ -443,5 +544,6 @@ int main(void)
 	test_fuzz();
 	test_misc();
 	test_announce();
+	test_next_id();
 	return tap_done();
 }

@@ -11,7 +11,7 @@
 # Two gateways in two netns joined by veth, a CA and gateway certificates
 # from `pki`, identical keys injected into both namespaces' module links
 # (a's initiator keys are b's responder keys and vice versa).  Checks: both
-# announce the plugin (protocol v2); policy require with childless = force:
+# announce the plugin (protocol v3); policy require with childless = force:
 # the first CHILD_SA is created in CREATE_CHILD_SA with a QKD key (an
 # IKE_AUTH CHILD_SA has no key exchange and would be refused); rekeys from both sides
 # take exactly one key per side and change the SPIs; ESP packets are
@@ -77,10 +77,10 @@ ok $? "tunnel up with certificates"
 [ "$failed" = 0 ] || bail "no tunnel"
 wait_log a "keyed with a QKD key" 1 30 && wait_log b "keyed with a QKD key" 1 30
 ok $? "first CHILD_SA (childless = force: created in CREATE_CHILD_SA) keyed with a QKD key on both sides"
-grep -q "qkd: gw\[1\] (C=CH, O=qkd-test, CN=gw-b) announced qkd protocol v2, a link for us, require; CHILD_SAs are keyed with QKD" "$L/a-charon.log" &&
-	grep -q "qkd: gw\[1\] (C=CH, O=qkd-test, CN=gw-a) announced qkd protocol v2, a link for us, require" "$L/b-charon.log" &&
+grep -q "qkd: gw\[1\] (C=CH, O=qkd-test, CN=gw-b) announced qkd protocol v3, a link for us, require; CHILD_SAs are keyed with QKD" "$L/a-charon.log" &&
+	grep -q "qkd: gw\[1\] (C=CH, O=qkd-test, CN=gw-a) announced qkd protocol v3, a link for us, require" "$L/b-charon.log" &&
 	! grep -q "keyed without QKD\|refusing CHILD_SA" "$L/a-charon.log" "$L/b-charon.log"
-ok $? "both announced the plugin (v2, link, require) in IKE_AUTH; no CHILD_SA without a QKD key"
+ok $? "both announced the plugin (v3, link, require) in IKE_AUTH; no CHILD_SA without a QKD key"
 grep -q "uses link 'to-b' (module link 'peer', matched by identity" "$L/a-charon.log"
 ok $? "link found by certificate identity"
 sleep 1

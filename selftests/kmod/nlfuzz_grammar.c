@@ -151,6 +151,12 @@ static const char *refuse_take(const struct fz_seen *s)
 		return "INITIATOR without key ID";
 	if ((f & QKD_TAKE_F_RESERVE) && id)
 		return "RESERVE with key ID";
+	if ((f & (QKD_TAKE_F_WANT | QKD_TAKE_F_RELEASE)) &&
+	    f != QKD_TAKE_F_WANT && f != QKD_TAKE_F_RELEASE)
+		return "WANT or RELEASE with another flag";
+	if ((f & (QKD_TAKE_F_WANT | QKD_TAKE_F_RELEASE)) &&
+	    (!id || HAS(QKD_A_WAIT_MS)))
+		return "WANT or RELEASE without key ID or with wait-ms";
 	return NULL;
 }
 

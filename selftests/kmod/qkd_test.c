@@ -1005,6 +1005,161 @@ TEST_F(store, reserve_then_take_initiator_by_id)
 	qkd_key_wipe(&got);
 }
 
+TEST_F(store, want_asks_the_agent_once_and_takes_nothing)
+{
+	struct qkd_key_buf k, got;
+	struct qkd_nl *ntf;
+	struct qkd_ntf n;
+
+	ASSERT_EQ(0, qkd_nl_open(&ntf, 0, NULL));
+	ASSERT_EQ(0, qkd_nl_subscribe(ntf, QKD_NL_GROUP_KEYS));
+	make_key(&k, 90, QKD_KEY_ROLE_RESPONDER, 32);
+	/* not held: KEY_WANTED, ENOENT, nothing pending */
+	EXPECT_EQ(-ENOENT, qkd_key_want(self->nl, LINK, k.id));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "KEY_WANTED sent"));
+	ASSERT_EQ(1, qkd_ntf_recv(ntf, &n, 2000));
+	EXPECT_EQ(QKD_CMD_KEY_WANTED_NTF, n.cmd);
+	EXPECT_EQ(0, memcmp(k.id, n.key_id, QKD_KEY_ID_LEN));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_PENDING));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_REJECTED_NOT_FOUND));
+	/* the same ID again: deduplicated, no second notification */
+	EXPECT_EQ(-ENOENT, qkd_key_want(self->nl, LINK, k.id));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "already asked"));
+	EXPECT_EQ(0, qkd_ntf_recv(ntf, &n, 300));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	/* the agent injects it: a want finds it and leaves it there */
+	ASSERT_EQ(0, qkd_key_inject(self->nl, LINK, &k, 1));
+	EXPECT_EQ(0, qkd_key_want(self->nl, LINK, k.id));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_KEYS_BUFFERED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_TAKEN));
+	/* the take by ID finds it at once and asks nobody */
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, k.id, 0, &got));
+	EXPECT_EQ(90, key_num(got.id));
+	EXPECT_EQ(32, got.len);
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_TAKEN));
+	/* spent: refused, no notification */
+	EXPECT_EQ(-ENOENT, qkd_key_want(self->nl, LINK, k.id));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "already taken"));
+	EXPECT_EQ(0, qkd_ntf_recv(ntf, &n, 300));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	qkd_key_wipe(&got);
+	qkd_nl_free(ntf);
+}
+
+TEST_F(store, want_dedup_remembers_the_last_ids_only)
+{
+	struct qkd_key_buf k, got;
+	unsigned int i;
+
+	for (i = 0; i < QKD_LINK_WANT_RECENT; i++) {
+		make_key(&k, 100 + i, QKD_KEY_ROLE_RESPONDER, 32);
+		EXPECT_EQ(-ENOENT, qkd_key_want(self->nl, LINK, k.id));
+	}
+	EXPECT_EQ(QKD_LINK_WANT_RECENT,
+		  stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	/* all remembered: none asked again */
+	for (i = 0; i < QKD_LINK_WANT_RECENT; i++) {
+		make_key(&k, 100 + i, QKD_KEY_ROLE_RESPONDER, 32);
+		EXPECT_EQ(-ENOENT, qkd_key_want(self->nl, LINK, k.id));
+	}
+	EXPECT_EQ(QKD_LINK_WANT_RECENT,
+		  stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	/* one more pushes the oldest out; that one is asked again */
+	make_key(&k, 200, QKD_KEY_ROLE_RESPONDER, 32);
+	EXPECT_EQ(-ENOENT, qkd_key_want(self->nl, LINK, k.id));
+	make_key(&k, 100, QKD_KEY_ROLE_RESPONDER, 32);
+	EXPECT_EQ(-ENOENT, qkd_key_want(self->nl, LINK, k.id));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "KEY_WANTED sent"));
+	EXPECT_EQ(QKD_LINK_WANT_RECENT + 2,
+		  stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	/* a take by ID is never deduplicated: its waiter needs the agent */
+	make_key(&k, 110, QKD_KEY_ROLE_RESPONDER, 32);
+	EXPECT_EQ(-ENOENT, qkd_key_take(self->nl, LINK, k.id, 0, &got));
+	EXPECT_EQ(QKD_LINK_WANT_RECENT + 3,
+		  stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+}
+
+static void build_raw_no_id(struct nlmsghdr *nlh, void *arg)
+{
+	mnl_attr_put_strz(nlh, QKD_A_LINK_NAME, LINK);
+	mnl_attr_put_u32(nlh, QKD_A_TAKE_FLAGS, *(const uint32_t *)arg);
+}
+
+TEST_F(store, want_and_release_refuse_what_they_cannot_mean)
+{
+	struct qkd_key_buf r, i, got;
+	struct raw_take t = { i.id, 0, 0 };
+	uint32_t flags;
+
+	make_key(&r, 95, QKD_KEY_ROLE_RESPONDER, 32);
+	make_key(&i, 96, QKD_KEY_ROLE_INITIATOR, 32);
+	ASSERT_EQ(0, qkd_key_inject(self->nl, LINK, &i, 1));
+	/* a want never reaches this side's initiator keys */
+	EXPECT_EQ(-ENOENT, qkd_key_want(self->nl, LINK, i.id));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "initiator"));
+	/* release: the key is not reserved / not held / a responder ID */
+	EXPECT_EQ(-ENOENT, qkd_key_release(self->nl, LINK, i.id));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "no reserved"));
+	EXPECT_EQ(-ENOENT, qkd_key_release(self->nl, LINK, r.id));
+	/* alone, by ID, without a wait */
+	flags = QKD_TAKE_F_WANT;
+	EXPECT_EQ(-EINVAL, qkd_nl_request(self->nl, QKD_CMD_KEY_TAKE, 0,
+					  build_raw_no_id, &flags, NULL, NULL));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "by ID"));
+	flags = QKD_TAKE_F_RELEASE;
+	EXPECT_EQ(-EINVAL, qkd_nl_request(self->nl, QKD_CMD_KEY_TAKE, 0,
+					  build_raw_no_id, &flags, NULL, NULL));
+	t.id = r.id;
+	t.flags = QKD_TAKE_F_WANT | QKD_TAKE_F_QUIET;
+	EXPECT_EQ(-EINVAL, qkd_nl_request(self->nl, QKD_CMD_KEY_TAKE, 0,
+					  build_raw_take, &t, NULL, NULL));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "alone"));
+	t.flags = QKD_TAKE_F_WANT;
+	t.wait_ms = 1000;
+	EXPECT_EQ(-EINVAL, qkd_nl_request(self->nl, QKD_CMD_KEY_TAKE, 0,
+					  build_raw_take, &t, NULL, NULL));
+	EXPECT_NE(NULL, strstr(qkd_nl_error(self->nl), "never wait"));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_WANTED));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_PENDING));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_INITIATOR_KEYS));
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(96, key_num(got.id));
+	qkd_key_wipe(&got);
+}
+
+TEST_F(store, release_makes_a_reserved_key_ordinary)
+{
+	struct qkd_key_buf got;
+	uint8_t id[QKD_KEY_ID_LEN];
+
+	ASSERT_EQ(0, inject_range(self->nl, LINK, 80, 2, QKD_KEY_ROLE_INITIATOR));
+	ASSERT_EQ(0, qkd_key_reserve(self->nl, LINK, id, NULL));
+	EXPECT_EQ(80, key_num(id));
+	EXPECT_EQ(1, stat_of(self->nl, LINK, QKD_STATS_A_RESERVED));
+	ASSERT_EQ(0, qkd_key_release(self->nl, LINK, id));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_RESERVED));
+	EXPECT_EQ(2, stat_of(self->nl, LINK, QKD_STATS_A_INITIATOR_KEYS));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_TAKEN));
+	/* released twice: not reserved any more */
+	EXPECT_EQ(-ENOENT, qkd_key_release(self->nl, LINK, id));
+	/* the oldest again, for a take of the oldest */
+	ASSERT_EQ(0, qkd_key_take(self->nl, LINK, NULL, -1, &got));
+	EXPECT_EQ(80, key_num(got.id));
+	/* gone (taken): release is ENOENT */
+	EXPECT_EQ(-ENOENT, qkd_key_release(self->nl, LINK, id));
+	/* a reserved key flushed: release is ENOENT, the stat follows */
+	ASSERT_EQ(0, qkd_key_reserve(self->nl, LINK, id, NULL));
+	EXPECT_EQ(81, key_num(id));
+	ASSERT_EQ(0, qkd_flush(self->nl, LINK, 0));
+	EXPECT_EQ(0, stat_of(self->nl, LINK, QKD_STATS_A_RESERVED));
+	EXPECT_EQ(-ENOENT, qkd_key_release(self->nl, LINK, id));
+	EXPECT_EQ(-ENOENT, qkd_key_take_flags(self->nl, LINK, id, -1,
+					      QKD_TAKE_F_INITIATOR, &got));
+	qkd_key_wipe(&got);
+}
+
 TEST_F(store, link_changes_notify_the_monitor_group)
 {
 	struct qkd_link_opts o;

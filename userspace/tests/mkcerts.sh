@@ -1,7 +1,8 @@
 #!/bin/sh
 # mkcerts.sh DIR: test PKI made with the openssl CLI.
 #   ca.{crt,key}            test CA
-#   kme.{crt,key}           KME server cert (localhost, 127.0.0.1)
+#   kme.{crt,key}           KME server cert (localhost, 127.0.0.1, and
+#                           192.0.2.1: selftests/charon/e2e-next.sh)
 #   kme-wronghost.{crt,key} KME server cert of the same CA for another host
 #   SAE_A.{crt,key}, SAE_B.{crt,key}, SAE_X.{crt,key}   clients (CN = SAE ID)
 #   rogue-ca.*, rogue.{crt,key}   client cert "SAE_A" from another CA
@@ -27,7 +28,7 @@ mkleaf() { # name cn ca ext
 }
 mkca ca
 mkca rogue-ca
-mkleaf kme localhost ca "subjectAltName=DNS:localhost,IP:127.0.0.1
+mkleaf kme localhost ca "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:192.0.2.1
 extendedKeyUsage=serverAuth"
 # trusted CA, wrong host name: clients must refuse it for 127.0.0.1/localhost
 mkleaf kme-wronghost kme.elsewhere.example ca "subjectAltName=DNS:kme.elsewhere.example

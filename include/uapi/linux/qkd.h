@@ -60,11 +60,23 @@
  *  RESERVE    without QKD_A_KEY_ID: reserve the oldest unreserved
  *             initiator key and reply with its ID and no material; take-
  *             oldest skips reserved keys, a take with INITIATOR takes it
+ *  WANT       with QKD_A_KEY_ID, alone: get the responder key of that ID
+ *             ahead of its take, without taking it.  Held: 0 and its ID
+ *             (no material).  Not held: KEY_WANTED (unless one went out
+ *             for that ID among the link's last QKD_LINK_WANT_RECENT
+ *             wants) and -ENOENT.  Never pending, takes no token, leaves
+ *             no audit record
+ *  RELEASE    with QKD_A_KEY_ID, alone: this side's initiator key of that
+ *             ID is no longer reserved (-ENOENT if not held or not
+ *             reserved); replies its ID only
  */
 #define QKD_TAKE_F_QUIET	(1U << 0)
 #define QKD_TAKE_F_INITIATOR	(1U << 1)
 #define QKD_TAKE_F_RESERVE	(1U << 2)
-#define QKD_TAKE_F_ALL		7	/* all three */
+#define QKD_TAKE_F_WANT		(1U << 3)
+#define QKD_TAKE_F_RELEASE	(1U << 4)
+#define QKD_TAKE_F_ALL		31	/* all five */
+#define QKD_LINK_WANT_RECENT	16	/* want IDs remembered per link */
 
 /* Defaults applied by LINK_NEW for limits the caller does not give. */
 #define QKD_LINK_DEFAULT_MAX_KEYS	1024

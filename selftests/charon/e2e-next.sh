@@ -1,0 +1,217 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# End-to-end test of the next key IDs (plugin protocol v3) with the real
+# module, qkd-agent and qkd-kms-sim.  Runs in the guest:
+#
+#   selftests/vm/run --timeout 1500 -- selftests/charon/e2e-next.sh
+#
+# Two gateways (lib.sh: two netns joined by veth, certificates from `pki`),
+# each with its own module store fed by its own qkd-agent (role both:
+# enc_keys as master for its initiator keys, dec_keys on KEY_WANTED for the
+# peer's); qkd-kms-sim plays KME A and KME B, in a's netns on 192.0.2.1.
+# No key is injected by the test: every key comes from the simulated KMEs.
+#
+#   1  the first CHILD_SA (childless = force) in CREATE_CHILD_SA: b's take
+#      by ID waits for the agent once (nothing was announced yet); each side
+#      announces its next key, the other's module asks its agent for it
+#   2  six rekeys, alternating a, b: before each, the responder's module
+#      already holds the key the initiator announced (the agent fetched it
+#      on the want alone, no take pending) and its KEY_WANTED was counted;
+#      the initiator takes its announced key by ID, the responder's take
+#      finds it: wanted counters exact (one per announced ID plus the one
+#      take of step 1), pending 0, the audit has one take per exchange and
+#      side with the IDs both logged
+#   3  the key a announced is flushed (with all of a's keys) before a's
+#      rekey: a takes another, b takes that one by ID (waits for its agent
+#      once), the rekey is QKD-keyed, nothing hangs
+#   4  charons stopped: no reservation left in either module
+#
+# Output: TAP.  Helpers from lib.sh; QKD_AGENT, QKD_SIM override the
+# binaries.  Logs show key IDs only, never key material (ike=3).
+set -u
+
+NS_A=qkdnext-a
+NS_B=qkdnext-b
+LIB_TAG=charon-e2e-next
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+AGENT=${QKD_AGENT:-$REPO/userspace/agent/qkd-agent}
+SIM=${QKD_SIM:-$REPO/userspace/kms-sim/qkd-kms-sim}
+PIDS=()
+next_cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	cleanup
+}
+trap next_cleanup EXIT
+
+# responder keys held by a link (the peer's, fetched by ID)
+resp_keys() {	# resp_keys NAME
+	local kb ik
+	kb=$(stat_of "$1" keys_buffered) ik=$(stat_of "$1" initiator_keys)
+	echo $((${kb:-0} - ${ik:-0}))
+}
+wait_cond() {	# wait_cond TIMEOUT_S CMD...: CMD until it succeeds
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.3
+	done
+}
+pool_ge() { [ "$(stat_of "$1" initiator_keys)" -ge "$2" ] 2>/dev/null; }
+resp_is() { [ "$(resp_keys "$1")" = "$2" ]; }
+# responder-role take records of a link
+resp_takes() { cli "$1" audit peer 2>/dev/null | grep -c ' role=2 '; }
+init_takes() { cli "$1" audit peer 2>/dev/null | grep -c ' role=1 '; }
+
+check_prereqs
+[ -x "$AGENT" ] && [ -x "$SIM" ] || bail "qkd-agent / qkd-kms-sim not built (make -C userspace)"
+
+# ---------------------------------------------------------------- setup
+setup_module
+setup_netns || bail "netns and veth setup failed"
+make_pki
+ok $? "pki: CA and gateway certificates"
+"$REPO/userspace/tests/mkcerts.sh" "$T/kpki" > "$L/mkcerts.out" 2>&1
+ok $? "KME and SAE certificates (userspace/tests/mkcerts.sh)"
+P=$T/kpki
+ip netns exec "$NS_A" "$SIM" --cert-a "$P/kme.crt" --key-a "$P/kme.key" \
+	--ca "$P/ca.crt" --listen-a $ADDR_A:18443 --listen-b $ADDR_A:18444 \
+	--key-rate 51200 --initial-keys 64 > "$L/sim.out" 2> "$L/sim.log" &
+PIDS+=($!)
+wait_cond 30 grep -q ready "$L/sim.out"
+ok $? "qkd-kms-sim up (KME A and B on $ADDR_A)"
+for g in a b; do
+	S=${g^^} O=$(other_of "$g"); O=${O^^}
+	port=18443; [ "$g" = b ] && port=18444
+	cat > "$T/agent-$g.conf" <<EOC
+[agent]
+stats_interval = 2
+[link peer]
+kme_url = https://$ADDR_A:$port
+local_sae_id = SAE_$S
+remote_sae_id = SAE_$O
+role = both
+key_size = 256
+client_cert = $P/SAE_$S.crt
+client_key = $P/SAE_$S.key
+ca_cert = $P/ca.crt
+low_watermark = 3
+high_watermark = 6
+poll_interval = 1
+backoff_base_ms = 100
+backoff_max_ms = 1000
+EOC
+	ip netns exec "$(ns_of "$g")" "$AGENT" -c "$T/agent-$g.conf" -v \
+		> /dev/null 2> "$L/agent-$g.log" &
+	PIDS+=($!)
+done
+wait_cond 90 pool_ge a 6 && wait_cond 90 pool_ge b 6
+ok $? "both agents created link 'peer' and filled it (enc_keys): a $(stat_of a initiator_keys), b $(stat_of b initiator_keys) initiator keys"
+
+CONF_IKE=3
+CONF_QKD=$(qkd_link_by_id a require 8000 "rekey_first_child = yes"); write_conf a
+CONF_QKD=$(qkd_link_by_id b require 8000); write_conf b
+SW_CHILDLESS=force
+write_swanctl a; write_swanctl b
+start_charon a && start_charon b
+ok $? "both charons started"
+sw a --load-all > "$L/load-a.out" 2>&1 && sw b --load-all > "$L/load-b.out" 2>&1
+ok $? "swanctl --load-all"
+[ "$failed" = 0 ] || bail "setup failed"
+
+# ---------------------------------------------------------------- 1
+sw a --initiate --child net --timeout 120 > "$L/initiate.out" 2>&1
+ok $? "1: tunnel up"
+wait_log a "keyed with a QKD key" 1 60 && wait_log b "keyed with a QKD key" 1 60
+ok $? "1: first CHILD_SA keyed with a QKD key on both sides"
+grep -q "announced qkd protocol v3" "$L/a-charon.log" &&
+	grep -q "announced qkd protocol v3" "$L/b-charon.log"
+ok $? "1: both announced protocol v3"
+# a announced its next key, b its own; each module asked its agent
+wait_cond 60 resp_is b 1 && wait_cond 60 resp_is a 1
+ok $? "1: each module holds the key the other side announced (fetched ahead, not taken)"
+wb=$(stat_of b wanted) wa=$(stat_of a wanted)
+[ "$wb" = 2 ] && [ "$wa" = 1 ] && [ "$(stat_of a pending)" = 0 ] && [ "$(stat_of b pending)" = 0 ] &&
+	[ "$(stat_of a reserved)" = 1 ] && [ "$(stat_of b reserved)" = 1 ]
+ok $? "1: wanted b=$wb (its one take by ID + a's next key), a=$wa (b's next key); pending 0; one reservation per side"
+
+# ---------------------------------------------------------------- 2
+bad=0 ra=0 rb=0 waits=0
+for k in 1 2 3 4 5 6; do
+	i=a; [ $((k % 2)) = 0 ] && i=b
+	r=$(other_of "$i")
+	# the responder holds the announced key already, nothing pending
+	wait_cond 60 resp_is "$r" 1 || { bad=$((bad + 1)); diag "rekey $k: $r does not hold $i's announced key"; }
+	w0=$(stat_of "$r" wanted)
+	read -r in0 _ <<< "$(child_spis a)"
+	c0=$(logcount "$i" "the one announced to")
+	sw "$i" --rekey --child net > "$L/rekey-$k.out" 2>&1
+	wait_log a "keyed with a QKD key" $((k + 1)) 60 && wait_log b "keyed with a QKD key" $((k + 1)) 60 ||
+		{ bad=$((bad + 1)); diag "rekey $k by $i: not QKD-keyed"; }
+	read -r in1 _ <<< "$(child_spis a)"
+	[ -n "$in1" ] && [ "$in1" != "$in0" ] || { bad=$((bad + 1)); diag "rekey $k: SPIs unchanged"; }
+	[ "$(logcount "$i" "the one announced to")" = $((c0 + 1)) ] ||
+		{ bad=$((bad + 1)); diag "rekey $k: $i did not take its announced key"; }
+	# the responder's take found the key: it asked its agent for nothing
+	# but the initiator's new next key (one KEY_WANTED, from the want)
+	w1=$(stat_of "$r" wanted)
+	[ "$w1" = $((w0 + 1)) ] || { bad=$((bad + 1)); diag "rekey $k: $r wanted $w0 -> $w1 (expected +1)"; }
+	[ "$(stat_of "$r" pending)" = 0 ] || bad=$((bad + 1))
+	if [ "$i" = a ]; then ra=$((ra + 1)); else rb=$((rb + 1)); fi
+done
+ok $bad "2: six rekeys (a, b alternating): each initiator took its announced key by ID, each responder held it before the CREATE_CHILD_SA (one KEY_WANTED per announced ID, counted before the rekey, none for the take)"
+wait_cond 60 resp_is a 1 && wait_cond 60 resp_is b 1
+wa=$(stat_of a wanted) wb=$(stat_of b wanted)
+[ "$wb" = $((2 + ra)) ] && [ "$wa" = $((1 + rb)) ] &&
+	[ "$(stat_of a pending)" = 0 ] && [ "$(stat_of b pending)" = 0 ]
+ok $? "2: wanted counters exact: b $wb (= 2 + $ra rekeys by a), a $wa (= 1 + $rb rekeys by b); pending 0"
+[ "$(logcount a "the one announced to")" = $ra ] && [ "$(logcount b "the one announced to")" = $rb ] &&
+	[ "$(logcount b "the one it announced")" = $ra ] && [ "$(logcount a "the one it announced")" = $rb ] &&
+	! grep -q "not the one it announced\|is gone from link" "$L/a-charon.log" "$L/b-charon.log"
+ok $? "2: logs: every rekey used the announced key on both sides (initiator and responder)"
+[ "$(init_takes a)" = $((1 + ra)) ] && [ "$(resp_takes b)" = $((1 + ra)) ] &&
+	[ "$(init_takes b)" = "$rb" ] && [ "$(resp_takes a)" = "$rb" ]
+ok $? "2: audit: one take per exchange per side (a initiator $(init_takes a), b responder $(resp_takes b); b initiator $(init_takes b), a responder $(resp_takes a))"
+[ "$(stat_of a taken)" = $((1 + ra + rb)) ] && [ "$(stat_of b taken)" = $((1 + ra + rb)) ]
+ok $? "2: taken counters exact: $((1 + ra + rb)) per side"
+ping_ok
+ok $? "2: traffic flows"
+
+# ---------------------------------------------------------------- 3
+wb0=$(stat_of b wanted)
+cli a flush peer > /dev/null
+ok $? "3: a's link flushed (its announced key with it)"
+wait_cond 60 pool_ge a 4
+ok $? "3: a's agent refilled the pool ($(stat_of a initiator_keys) keys)"
+read -r in0 _ <<< "$(child_spis a)"
+sw a --rekey --child net > "$L/rekey-flush.out" 2>&1
+wait_log a "keyed with a QKD key" $((2 + ra + rb)) 60 && wait_log b "keyed with a QKD key" $((2 + ra + rb)) 60
+ok $? "3: a's rekey is QKD-keyed on both sides"
+read -r in1 _ <<< "$(child_spis a)"
+[ -n "$in1" ] && [ "$in1" != "$in0" ] && [ "$(child_count a)" = 1 ]
+ok $? "3: SPIs changed, one CHILD_SA"
+[ "$(logcount a "is gone from link 'peer'")" = 1 ] &&
+	[ "$(logcount b "not the one it announced")" = 1 ]
+ok $? "3: a logged its announced key gone and took another; b took the ID the INIT named"
+wait_cond 30 resp_is b 1
+[ "$(stat_of b wanted)" = $((wb0 + 2)) ] && [ "$(stat_of b pending)" = 0 ]
+ok $? "3: b asked its agent twice (its take of the unannounced key, a's new next key): wanted $wb0 -> $(stat_of b wanted), pending 0"
+ping_ok
+ok $? "3: traffic flows"
+
+# ---------------------------------------------------------------- 4
+stop_charon a
+stop_charon b
+[ "$(stat_of a reserved)" = 0 ] && [ "$(stat_of b reserved)" = 0 ]
+ok $? "4: charons stopped: their reservations released (reserved a=$(stat_of a reserved) b=$(stat_of b reserved))"
+grep -c "released reserved key" "$L/a-charon.log" "$L/b-charon.log" | tr '\n' ' ' > "$L/released.out"
+# 256-bit keys as 64 hex digits (key IDs print as UUIDs or 32 digits)
+! grep -Eiq '[0-9a-f]{64}' "$L"/*-charon.log "$L"/agent-*.log "$L"/sim.log "$L"/*.out
+ok $? "no key material in the charon, agent and simulator logs (no 64-hex-digit run; ike=3)"
+
+echo "1..$n"
+exit $((failed != 0))
