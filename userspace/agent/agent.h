@@ -159,6 +159,8 @@ struct link {
 struct audit_trail {
 	uint64_t next_seq;	/* oldest record not written yet; 0: none seen */
 	uint64_t last_time_ns;	/* take time of the last record written */
+	uint64_t head_seq;	/* the unsettled record holding the others back, */
+	double head_seen;	/* since this mono time */
 	double next_run;
 	uint64_t netns;		/* inode of our network namespace (QKD_NETNS) */
 	int no_journal;		/* the journal refused: records go to the log */

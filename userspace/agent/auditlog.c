@@ -12,8 +12,9 @@
  * (the sink's audit op), oldest first.  A record is written when it is
  * settled: charon annotates the SPIs of the CHILD_SA a key keyed after the
  * SA is installed, so a record waits until it names two SPIs (one SA
- * pair) or a usage text, or is audit_settle seconds old (a take by qkdctl
- * or a failed rekey never gets SPIs).  Records are written strictly in
+ * pair) or a usage text, or is audit_settle seconds old by its take time
+ * or by how long the agent has held it back (a take by qkdctl or a failed
+ * rekey never gets SPIs; a wall clock stepped back must not stall it).  Records are written strictly in
  * sequence order: an unsettled record holds back the newer ones until it
  * settles, so next_seq alone says what was written.
  *
@@ -62,6 +63,7 @@ struct audit_fields {
 struct audit_walk {
 	struct agent *a;
 	uint64_t now_ns;	/* realtime, to age records */
+	double mono;		/* mono_now() */
 	uint64_t newest;	/* newest sequence number in the ring */
 	int held;		/* an unsettled record: stop writing */
 	int restarted;		/* a record newer than the last written, with a lower seq */
@@ -170,11 +172,24 @@ static void emit(struct agent *a, const struct audit_fields *af)
 	t->logged++;
 }
 
-static int settled(const struct qkd_audit_buf *r, uint64_t now_ns, uint32_t settle_s)
+/* Settled: annotated, or audit_settle old by the take time, or held back
+ * that long by the agent's own monotonic clock (a wall clock stepped back
+ * must not stall the trail). */
+static int settled(const struct qkd_audit_buf *r, struct audit_walk *w)
 {
+	struct audit_trail *t = &w->a->audit;
+	uint32_t settle_s = w->a->conf->audit_settle;
+
 	if (r->nr_spi >= 2 || ((r->present & (1ULL << QKD_AUDIT_A_USAGE)) && r->usage[0]))
 		return 1;
-	return now_ns >= r->time_ns && now_ns - r->time_ns >= (uint64_t)settle_s * 1000000000ULL;
+	if (w->now_ns >= r->time_ns && w->now_ns - r->time_ns >= (uint64_t)settle_s * 1000000000ULL)
+		return 1;
+	if (t->head_seq != r->seq) {
+		t->head_seq = r->seq;
+		t->head_seen = w->mono;
+		return 0;
+	}
+	return w->mono - t->head_seen >= settle_s;
 }
 
 static int on_record(const struct qkd_audit_buf *r, void *arg)
@@ -202,7 +217,7 @@ static int on_record(const struct qkd_audit_buf *r, void *arg)
 		t->lost += r->seq - t->next_seq;
 		t->next_seq = r->seq;
 	}
-	if (!settled(r, w->now_ns, w->a->conf->audit_settle)) {
+	if (!settled(r, w)) {
 		w->held = 1;
 		return 0;
 	}
@@ -221,7 +236,7 @@ int auditlog_active(const struct agent *a)
 void auditlog_step(struct agent *a, double now, uint64_t real_ns)
 {
 	struct audit_trail *t = &a->audit;
-	struct audit_walk w = { .a = a, .now_ns = real_ns };
+	struct audit_walk w = { .a = a, .now_ns = real_ns, .mono = now };
 	int r;
 
 	if (!auditlog_active(a) || now < t->next_run)

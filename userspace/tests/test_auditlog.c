@@ -213,6 +213,17 @@ int main(void)
 	ok(!a.audit.no_journal && a.audit.journaled == 10 && njournal == 10 && seq_of(9) == 4,
 	   "journal back: the next record is journaled");
 
+	/* the wall clock stepped back an hour: a record without SPIs still
+	 * settles after audit_settle of the agent's own (monotonic) time */
+	now += 5;
+	rec(4, 5, T0 + 69 * SEC, 0, NULL);
+	nring = 5;
+	auditlog_step(&a, now, T0 + 69 * SEC - 3600 * SEC);
+	ok(njournal == 10, "clock stepped back: record 5 held (take time in the future)");
+	now += 31;
+	auditlog_step(&a, now, T0 + 69 * SEC - 3600 * SEC + 31 * SEC);
+	ok(njournal == 11 && seq_of(10) == 5, "written after audit_settle (30 s) of monotonic time");
+
 	/* audit_journal = no: the ring is not read */
 	c.audit_journal = 0;
 	dumps = 0;
