@@ -25,6 +25,12 @@
 #   3  the key a announced is flushed (with all of a's keys) before a's
 #      rekey: a takes another, b takes that one by ID (waits for its agent
 #      once), the rekey is QKD-keyed, nothing hangs
+#   5  KME failover with the tunnel up: the first replicas of KME A and
+#      KME B go down (the simulator serves each KME on two endpoints over
+#      one key store); four rekeys during the outage are all QKD-keyed,
+#      both agents switch to the second replicas (one line each), a ping
+#      stream across the outage loses nothing; the replicas come back and
+#      both agents fail back after kme_failback, the next rekeys QKD-keyed
 #   4  charons stopped: no reservation left in either module
 #
 # Output: TAP.  Helpers from lib.sh; QKD_AGENT, QKD_SIM override the
@@ -80,6 +86,7 @@ ok $? "KME and SAE certificates (userspace/tests/mkcerts.sh)"
 P=$T/kpki
 ip netns exec "$NS_A" "$SIM" --cert-a "$P/kme.crt" --key-a "$P/kme.key" \
 	--ca "$P/ca.crt" --listen-a $ADDR_A:18443 --listen-b $ADDR_A:18444 \
+	--listen-a2 $ADDR_A:18445 --listen-b2 $ADDR_A:18446 --admin $ADDR_A:18447 \
 	--key-rate 51200 --initial-keys 64 > "$L/sim.out" 2> "$L/sim.log" &
 PIDS+=($!)
 wait_cond 30 grep -q ready "$L/sim.out"
@@ -87,11 +94,13 @@ ok $? "qkd-kms-sim up (KME A and B on $ADDR_A)"
 for g in a b; do
 	S=${g^^} O=$(other_of "$g"); O=${O^^}
 	port=18443; [ "$g" = b ] && port=18444
+	# two replicas of this site's KME (section 5)
 	cat > "$T/agent-$g.conf" <<EOC
 [agent]
 stats_interval = 2
 [link peer]
-kme_url = https://$ADDR_A:$port
+kme_url = https://$ADDR_A:$port, https://$ADDR_A:$((port + 2))
+kme_failback = 3
 local_sae_id = SAE_$S
 remote_sae_id = SAE_$O
 role = both
@@ -202,6 +211,48 @@ wait_cond 30 resp_is b 1
 ok $? "3: b asked its agent twice (its take of the unannounced key, a's new next key): wanted $wb0 -> $(stat_of b wanted), pending 0"
 ping_ok
 ok $? "3: traffic flows"
+
+# ---------------------------------------------------------------- 5
+adm() { ip netns exec "$NS_A" curl -s -o /dev/null -w '%{http_code}' "http://$ADDR_A:18447/admin/$1"; }
+keyed=$(logcount a "keyed with a QKD key")
+[ "$(adm 'replica?name=a&up=0')" = 200 ] && [ "$(adm 'replica?name=b&up=0')" = 200 ]
+ok $? "5: the first replicas of KME A and KME B down"
+ip netns exec "$NS_A" busybox ping -c 80 -i 0.25 -W 5 -I "$NET_A" "$NET_B" > "$L/ping-failover.out" 2>&1 &
+PING=$!
+bad=0
+for k in 1 2 3 4; do
+	i=a; [ $((k % 2)) = 0 ] && i=b
+	sw "$i" --rekey --child net > "$L/rekey-fo-$k.out" 2>&1
+	wait_log a "keyed with a QKD key" $((keyed + k)) 90 && wait_log b "keyed with a QKD key" $((keyed + k)) 90 ||
+		{ bad=$((bad + 1)); diag "failover rekey $k by $i: not QKD-keyed"; }
+done
+ok $bad "5: four rekeys (a, b alternating) during the outage, all QKD-keyed on both sides"
+grep -q "unreachable: switching to https://$ADDR_A:18445" "$L/agent-a.log" &&
+	grep -q "unreachable: switching to https://$ADDR_A:18446" "$L/agent-b.log"
+ok $? "5: both agents switched to the second replicas (after each kme_failback try of the first: $(grep -c "switching to" "$L/agent-a.log") and $(grep -c "switching to" "$L/agent-b.log") lines)"
+wait $PING
+tx=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) packets received.*/\1 \2/p' "$L/ping-failover.out")
+[ "${tx% *}" = 80 ] && [ "${tx#* }" = 80 ]
+ok $? "5: a ping stream across the outage and the rekeys lost nothing (sent/received: $tx)"
+[ "$(adm 'replica?name=a&up=1')" = 200 ] && [ "$(adm 'replica?name=b&up=1')" = 200 ]
+ok $? "5: the first replicas back"
+keyed=$(logcount a "keyed with a QKD key")
+sleep 4		# kme_failback 3 s
+for k in 1 2; do
+	i=a; [ $k = 2 ] && i=b
+	sw "$i" --rekey --child net > "$L/rekey-fb-$k.out" 2>&1
+	wait_log a "keyed with a QKD key" $((keyed + k)) 90 && wait_log b "keyed with a QKD key" $((keyed + k)) 90
+	ok $? "5: after the replicas came back, the rekey by $i is QKD-keyed"
+done
+# failed back: the agent's last replica line is its try of the first one
+on_first() {	# on_first AGENT PORT
+	grep -E "switching to|trying the first KME" "$L/agent-$1.log" | tail -n 1 |
+		grep -q "trying the first KME https://$ADDR_A:$2 again"
+}
+wait_cond 60 on_first a 18443 && wait_cond 60 on_first b 18444
+ok $? "5: both agents failed back to the first replicas and stayed there"
+ping_ok
+ok $? "5: traffic flows"
 
 # ---------------------------------------------------------------- 4
 stop_charon a
