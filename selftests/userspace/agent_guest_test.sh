@@ -268,6 +268,29 @@ tap 'kill -0 $APID' "agent survives the KME going down"
 	>"$T/sim2.out" 2>>"$T/sim.log" &
 pids+=($!)
 tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 10' "KME back: pool refilled"
+
+# as the units run it: user nobody (the units: qkd-agent) with CAP_NET_ADMIN
+# only, ambient; its files readable through its group (0640)
+kill -TERM $APID; wait $APID
+"$PROBE" del to-b
+chmod 711 "$T"
+mkdir -m 750 "$T/nr"
+cp "$P/SAE_A.crt" "$P/SAE_A.key" "$P/ca.crt" "$T/nr/"
+chmod 640 "$T/nr"/*; chgrp -R nogroup "$T/nr"
+sed "s|$P/|$T/nr/|" "$T/a.conf" >"$T/nr/a.conf"; chmod 640 "$T/nr/a.conf"; chgrp nogroup "$T/nr/a.conf"
+setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all,+net_admin \
+	--ambient-caps=-all,+net_admin --bounding-set=-all,+net_admin \
+	"$AGENT" -c "$T/nr/a.conf" -v 2>"$T/nr.log" & APID=$!; pids+=($APID)
+tap 'wait_for "[ \"\$(field to-b initiator)\" = 32 ]" 15 && [ "$(awk "/^Uid:/ {print \$2}" /proc/$APID/status)" = 65534 ]' \
+	"not root (uid 65534), CAP_NET_ADMIN only: the agent creates to-b and fills it (32)"
+kill -TERM $APID; wait $APID
+"$PROBE" del to-b
+setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all \
+	"$AGENT" -c "$T/nr/a.conf" -v 2>"$T/nr2.log" & APID=$!; pids+=($APID)
+sleep 3
+tap '! "$PROBE" get to-b >/dev/null 2>&1 && grep -qi "not permitted" "$T/nr2.log"' \
+	"without CAP_NET_ADMIN: no link, the refusal logged ($(grep -io "[^:]*not permitted" "$T/nr2.log" | head -n 1))"
+kill -TERM $APID; wait $APID
 tap '! grep -qi "\"key\"" "$T"/*.log' "no key material in the logs"
 echo "1..$n"
 [ $rc -eq 0 ] || { echo "# logs in $T"; for f in "$T"/*.log "$T/probe.err"; do echo "# == $f"; tail -20 "$f" | sed 's/^/# /'; done; }

@@ -42,9 +42,10 @@ char *p11_read_pin(const char *path, char *why, size_t whysz)
 		snprintf(why, whysz, "cannot read it: %s", strerror(errno));
 		goto out;
 	}
-	if (st.st_mode & 0077) {
-		snprintf(why, whysz, "readable by group or others (mode %03o): chmod 600 it",
-			 (unsigned)(st.st_mode & 0777));
+	/* group read: root:qkd-agent 0640, as the unit's user reads it */
+	if (st.st_mode & 0037) {
+		snprintf(why, whysz, "open to others or writable by the group (mode %03o): "
+			 "chmod 600 or 640 it", (unsigned)(st.st_mode & 0777));
 		goto out;
 	}
 	pin = sec_malloc(P11_PIN_MAX + 2);

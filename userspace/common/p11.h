@@ -9,7 +9,7 @@
 
 /* "pkcs11:..." (RFC 7512) */
 int p11_is_uri(const char *s);
-/* The PIN from a file only the owner can read (one line; the newline is
+/* The PIN from a file only its owner (and group) can read (one line; the newline is
  * dropped), in the wiping heap; NULL with the reason in why. */
 char *p11_read_pin(const char *path, char *why, size_t whysz);
 void p11_free_pin(char *pin);

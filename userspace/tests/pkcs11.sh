@@ -67,7 +67,7 @@ tap '[ $st -eq 2 ] && [[ $out == *"could not be loaded"* ]]' "a missing object i
 chmod 644 "$T/pin"
 out=$("$AGENT" -c "$T/a.conf" --check 2>&1); st=$?
 chmod 600 "$T/pin"
-tap '[ $st -eq 2 ] && [[ $out == *"client_key_pin_file"*"readable by group or others (mode 644)"* ]]' "a PIN file others can read is refused: $out"
+tap '[ $st -eq 2 ] && [[ $out == *"client_key_pin_file"*"open to others or writable by the group (mode 644)"* ]]' "a PIN file others can read is refused: $out"
 conf "$T/bad.conf" "$URI;pin-value=$PIN" "$T/pin"
 out=$("$AGENT" -c "$T/bad.conf" --check 2>&1); st=$?
 tap '[ $st -eq 2 ] && [[ $out == *"PIN in client_key_pin_file, not in the URI"* ]] && [[ $out != *$PIN* ]]' \
