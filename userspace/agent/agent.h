@@ -221,6 +221,9 @@ int journal_log_init(int (*sendv)(const struct iovec *iov, int n));
 /* The link (and its KME) the loop works on now, for those fields; NULLs
  * after. */
 void log_context(const char *link, const char *kme);
+/* The key ID (UUID text) the next lines are about, for QKD_KEY_ID; NULL
+ * after. */
+void log_context_key(const char *key_id);
 
 /* auditlog.c */
 void auditlog_init(struct agent *a);

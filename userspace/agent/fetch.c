@@ -133,7 +133,9 @@ static void dec_keys_refused(struct link *l, const uint8_t (*ids)[16], size_t ni
 		char u[UUID_STR_LEN + 1];
 
 		uuid_format(ids[0], u);
+		log_context_key(u);
 		log_warn("link %s: KME has no key %s for us: %s", l->cfg->name, u, res->msg);
+		log_context_key(NULL);
 		l->wanted_failed++;
 		remove_wanted(l, k, 1);
 		kme_unknown_id(l);
@@ -193,8 +195,10 @@ static void expire_wanted(struct link *l, double now)
 			char u[UUID_STR_LEN + 1];
 
 			uuid_format(l->wanted[i].id, u);
+			log_context_key(u);
 			log_warn("link %s: key %s wanted for %.0f s; giving up", l->cfg->name, u,
 				 now - l->wanted[i].since);
+			log_context_key(NULL);
 			l->wanted_expired++;
 			remove_wanted(l, i, 1);
 		} else {

@@ -78,8 +78,10 @@ static void dup_known(struct agent *a, struct link *l, const uint8_t id[16])
 		remember(l, id);
 	l->dup_skipped++;
 	uuid_format(id, u);
+	log_context_key(u);
 	log_debug("link %s: key %s skipped: %s", l->cfg->name, u,
 		  a->sink.last_error[0] ? a->sink.last_error : "already known to the key store");
+	log_context_key(NULL);
 }
 
 /*
@@ -256,7 +258,9 @@ static int drop_if(const struct etsi_key *k, size_t i, void *arg)
 	if (!d->pred(d->l, k, d->arg))
 		return 0;
 	uuid_format(k->id, u);
+	log_context_key(u);
 	log_warn("link %s: key %s (%zu bytes) %s: dropped", d->l->cfg->name, u, k->len, d->why);
+	log_context_key(NULL);
 	return 1;
 }
 

@@ -4,7 +4,8 @@
  * connected its stderr to the journal (JOURNAL_STREAM names stderr's
  * device and inode, systemd.exec(5)): MESSAGE, PRIORITY,
  * SYSLOG_IDENTIFIER, and QKD_LINK / QKD_KME for the lines written while
- * the loop works on one link (log_context), so that
+ * the loop works on one link (log_context), QKD_KEY_ID for a line about
+ * one key (log_context_key), so that
  *
  *   journalctl -u qkd-agent QKD_LINK=site-b
  *   journalctl -u qkd-agent QKD_KME=https://kme-a2:8443 -p warning
@@ -24,6 +25,7 @@
 
 static struct {
 	const char *link, *kme;		/* the loop's current link, or NULL */
+	const char *key;		/* the key ID a line is about, or NULL */
 	int (*sendv)(const struct iovec *iov, int n);
 } J;
 
@@ -33,11 +35,16 @@ void log_context(const char *link, const char *kme)
 	J.kme = kme;
 }
 
+void log_context_key(const char *key_id)
+{
+	J.key = key_id;
+}
+
 static int to_journal(int level, const char *text)
 {
 	static const int prio[] = { 3, 4, 6, 7 };
-	char f[5][1200];
-	struct iovec iov[5];
+	char f[6][1200];
+	struct iovec iov[6];
 	int n = 0, i;
 
 	snprintf(f[n++], sizeof(f[0]), "MESSAGE=%s", text);
@@ -47,6 +54,8 @@ static int to_journal(int level, const char *text)
 		snprintf(f[n++], sizeof(f[0]), "QKD_LINK=%s", J.link);
 	if (J.kme)
 		snprintf(f[n++], sizeof(f[0]), "QKD_KME=%s", J.kme);
+	if (J.key)
+		snprintf(f[n++], sizeof(f[0]), "QKD_KEY_ID=%s", J.key);
 	for (i = 0; i < n; i++) {
 		iov[i].iov_base = f[i];
 		iov[i].iov_len = strlen(f[i]);

@@ -51,6 +51,13 @@ int main(void)
 	ok(nentry == 2 && !strcmp(entry[1], "|MESSAGE=link site-b: KME said \"bad\\x0aline\"|PRIORITY=4|"
 				     "SYSLOG_IDENTIFIER=qkd-agent|QKD_LINK=site-b|QKD_KME=https://kme-a2:8443"),
 	   "link context: QKD_LINK and QKD_KME; a newline from the network escaped (%s)", entry[1]);
+	log_context_key("4a577dea-f7e2-46ca-ba05-f8bbab0bedc1");
+	log_warn("link site-b: key 4a577dea-f7e2-46ca-ba05-f8bbab0bedc1 wanted for 60 s; giving up");
+	log_context_key(NULL);
+	ok(nentry == 3 && strstr(entry[2], "|QKD_LINK=site-b|QKD_KME=https://kme-a2:8443|"
+				   "QKD_KEY_ID=4a577dea-f7e2-46ca-ba05-f8bbab0bedc1"),
+	   "a line about one key: QKD_KEY_ID too");
+	nentry = 2;
 	log_debug("not at info level");
 	ok(nentry == 2, "below log_level: no entry");
 	log_context(NULL, NULL);
