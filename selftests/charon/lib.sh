@@ -150,6 +150,13 @@ xfrm_unwatch() {	# xfrm_unwatch NAME
 	[ -f "$T/watch-$1.pid" ] && kill "$(cat "$T/watch-$1.pid")" 2>/dev/null
 	rm -f "$T/watch-$1.pid"
 }
+# highest counter per SA of xfrm_watch/xfrm_snapshot lines, summed per
+# direction: "OUT IN SAS_WITH_PACKETS"
+sums() {	# sums FILE LOCAL_ADDR
+	awk -v me="$2" '{ k = $1 " " $2; if (!(k in m) || $3 > m[k]) m[k] = $3 }
+		END { for (k in m) { split(k, a, " "); if (a[1] == me) o += m[k]; else i += m[k]; if (m[k] > 0) s++ }
+			print o + 0, i + 0, s + 0 }' "$1"
+}
 # ESP SPIs installed in the kernel, sorted, one line
 xfrm_spis() {	# xfrm_spis NAME
 	ip -n "$(ns_of "$1")" xfrm state 2>/dev/null |
@@ -290,6 +297,7 @@ make_pki() {
 #   CONF_CHARON  extra charon settings
 #   CONF_IKE     filelog level of group ike (default 2; 3 is the most
 #                verbose level at which strongSwan logs no secrets)
+#   CONF_LOG_MS  yes: log time stamps with milliseconds (HH:MM:SS.mmm)
 write_conf() {	# write_conf NAME
 	local name=$1 qkd=qkd
 	[ "${CONF_PLUGIN:-yes}" = yes ] || qkd=
@@ -308,6 +316,7 @@ charon {
 			ike = ${CONF_IKE:-2}
 			flush_line = yes
 			time_format = %T
+			time_add_ms = ${CONF_LOG_MS:-no}
 		}
 	}
 	plugins {
@@ -373,6 +382,7 @@ host_net() {	# host_net ADDR
 #   SW_REMOTE     extra lines in remote {}
 #   SW_CHILDLESS  childless (force: the first CHILD_SA in CREATE_CHILD_SA,
 #                 with a key exchange; policy require refuses the IKE_AUTH one)
+#   SW_CHILDREN   more sections inside children {} (besides "net")
 write_swanctl() {	# write_swanctl NAME
 	local g=$1 o l=$ADDR_A r=$ADDR_B lts rts
 	lts=$(host_net "$NET_A") rts=$(host_net "$NET_B")
@@ -411,6 +421,7 @@ connections {
 				rekey_time = 20h
 				life_time = 24h
 			}
+			${SW_CHILDREN:-}
 		}
 		proposals = ${SW_PROPOSALS:-aes256-sha256-x25519}
 		rekey_time = 20h
