@@ -136,9 +136,12 @@ xfrm_snapshot() {	# xfrm_snapshot NAME
 }
 # the same lines for every SA the kernel reports (new, updated, deleted: a
 # deleted SA's message carries its final counters); runs until killed.
+# Only the SA group: "all" would also subscribe to async events, which the
+# kernel then sends every few packets per SA (net.core.xfrm_aevent_rseqth);
+# at 1000 packets/s they overran the socket and SA deletions were lost.
 # Only src/SPI/packets leave awk: the messages also hold key material.
 xfrm_watch() {	# xfrm_watch NAME OUTFILE (stop with xfrm_unwatch NAME)
-	ip -s -n "$(ns_of "$1")" xfrm monitor 2>/dev/null > >(awk '
+	ip -s -n "$(ns_of "$1")" xfrm monitor SA 2>/dev/null > >(awk '
 		match($0, /src [^ ]+ dst /) { split(substr($0, RSTART), f, " "); src = f[2] }
 		$1 == "proto" && $2 == "esp" { spi = $4 }
 		spi != "" && /\(bytes\),/ && /\(packets\)/ {
