@@ -98,14 +98,15 @@ vici_open() {	# vici_open NAME: a long-running vici client (demo/vici-rekey.pl)
 	exec {fd}< "$T/vici-$1.out"; VR[$1]=$fd
 }
 # ask NAME's charon to rekey CHILD, wait until its log shows one more
-# "CHILD_SA CHILD{..} established" (the initiator has the answer)
+# "outbound CHILD_SA CHILD{..} established" (charon 5.9.8 logs the inbound
+# and then the outbound SA; the initiator installs both on the answer)
 rekey_wait() {	# rekey_wait NAME CHILD
 	local r c
-	c=$(logcount "$1" "CHILD_SA $2{[0-9]*} established")
+	c=$(logcount "$1" "outbound CHILD_SA $2{[0-9]*} established")
 	echo "$2" >&"${VW[$1]}"
 	IFS= read -r -t 60 r <&"${VR[$1]}" || r="fail: no answer"
 	[ "$r" = ok ] || { diag "rekey $2 from $1: $r"; return 1; }
-	wait_log "$1" "CHILD_SA $2{[0-9]*} established" $((c + 1)) 60
+	wait_log "$1" "outbound CHILD_SA $2{[0-9]*} established" $((c + 1)) 60
 }
 
 # x25519 and ecp256 children next to lib.sh's "net" (qkd): same IKE_SA,
@@ -155,15 +156,17 @@ gateways_up() {
 }
 
 # ------------------------------------------------------------ figure 1
-# initiator a: "generating CREATE_CHILD_SA request" to the next "CHILD_SA
-# NAME{N} established", lines after FROM; "method ms" lines
+# initiator a: "generating CREATE_CHILD_SA request" to the next "outbound
+# CHILD_SA NAME{N} established" (the new SA carries traffic from then on;
+# the inbound one is logged a few ms before), lines after FROM; "method ms"
+# lines
 rekey_times() {	# rekey_times LOG FROM
 	awk -v from="$2" 'BEGIN { m["net"] = "qkd"; m["x"] = "x25519"; m["e"] = "ecp256" }
 		NR <= from { next }
 		{ split($1, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3] }
 		/generating CREATE_CHILD_SA request/ { t0 = s; have = 1; next }
-		have && match($0, /CHILD_SA [^ {]+\{[0-9]+\} established/) {
-			c = substr($0, RSTART + 9, RLENGTH - 9); sub(/\{.*/, "", c)
+		have && match($0, /outbound CHILD_SA [^ {]+\{[0-9]+\} established/) {
+			c = substr($0, RSTART + 18, RLENGTH - 18); sub(/\{.*/, "", c)
 			d = s - t0; if (d < 0) d += 86400
 			printf "%s %.1f\n", (c in m ? m[c] : c), d * 1000; have = 0 }' "$1"
 }
@@ -216,11 +219,13 @@ fig_loss() {
 	sleep 0.5
 	xfrm_unwatch a; xfrm_unwatch b
 	sleep 0.5
-	{ cat "$T/snap-a"; xfrm_snapshot a; } > "$L/fig3-snap-a.out"
-	{ cat "$T/snap-b"; xfrm_snapshot b; } > "$L/fig3-snap-b.out"
+	# "src SPI packets" per SA event and at the end (bench/report.py pairs
+	# each SA's counters on the two gateways)
+	{ cat "$T/snap-a"; xfrm_snapshot a; } > "$RAW/fig3-snap-a"
+	{ cat "$T/snap-b"; xfrm_snapshot b; } > "$RAW/fig3-snap-b"
 	read -r _ sent _ serr _ recv _ < "$RAW/fig3-stream.out"
-	read -r ao ai as <<< "$(sums "$L/fig3-snap-a.out" $ADDR_A)"
-	read -r bo bi bs <<< "$(sums "$L/fig3-snap-b.out" $ADDR_B)"
+	read -r ao ai as <<< "$(sums "$RAW/fig3-snap-a" $ADDR_A)"
+	read -r bo bi bs <<< "$(sums "$RAW/fig3-snap-b" $ADDR_B)"
 	put "$f" rekeys "$N_LOSS"
 	put "$f" rekeys_failed "$bad"
 	put "$f" pps_asked "$PPS"

@@ -111,6 +111,37 @@ def fig1():
         r, v["qkd_per_ecp256"]), text=text, met=r <= 1.10)
 
 
+def snap(name):
+    """xfrm_watch/xfrm_snapshot lines -> {(src, spi): highest count}, in
+    the order the SAs first appear"""
+    m = {}
+    path = os.path.join(RAW, name)
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                src, spi, n = line.split()
+                spi = spi.split("(")[0]
+                m[(src, spi)] = max(m.get((src, spi), 0), int(n))
+    return m
+
+
+def fig3_dat():
+    """per SA with packets: its counter at the sender and at the receiver
+    (block 0: a->b, block 1: b->a)"""
+    a, b = snap("fig3-snap-a"), snap("fig3-snap-b")
+    with open(os.path.join(DAT, "fig3.dat"), "w") as o:
+        for src, snd, rcv in (("192.0.2.1", a, b), ("192.0.2.2", b, a)):
+            o.write("# SAs from %s: index sender receiver lost\n" % src)
+            i = 0
+            for k in list(snd) + [k for k in rcv if k not in snd]:
+                if k[0] != src or (snd.get(k, 0) == 0 and rcv.get(k, 0) == 0):
+                    continue
+                i += 1
+                o.write("%d %d %d %d\n" % (i, snd.get(k, 0), rcv.get(k, 0),
+                                            snd.get(k, 0) - rcv.get(k, 0)))
+            o.write("\n\n")
+
+
 def fig3():
     d = kv("fig3.kv")
     if d is None or "failed" in d or num(d, "sent") is None:
@@ -129,9 +160,7 @@ def fig3():
     v["lost_end_to_end"] = v["sent"] - v["received"]
     on = v["a_out"] + v["b_out"]
     r = v["lost_on_sas"] / on if on else None
-    with open(os.path.join(DAT, "fig3.dat"), "w") as o:
-        o.write('"a->b" %d %d %d\n' % (v["sent"], v["a_out"], v["b_in"]))
-        o.write('"b->a" %d %d %d\n' % (v["b_out"], v["b_out"], v["a_in"]))
+    fig3_dat()
     text = ("%d rekeys (%d failed), %d sent at ~%s pps: lost on the SAs a->b %d, b->a %d;"
             " sent but not on an SA %d; send errors %d; end to end %d") % (
         v["rekeys"], v["rekeys_failed"], v["sent"],
@@ -152,7 +181,7 @@ def fig4():
     r = v["take_us_median"] / v["enc_keys_us_median"]
     with open(os.path.join(DAT, "fig4.dat"), "w") as o:
         o.write('"take (netlink)" %.1f %.1f\n' % (v["take_us_median"], v["take_us_p90"]))
-        o.write('"enc\\_keys (HTTPS)" %.1f %.1f\n' % (v["enc_keys_us_median"], v["enc_keys_us_p90"]))
+        o.write('"enc_keys (HTTPS)" %.1f %.1f\n' % (v["enc_keys_us_median"], v["enc_keys_us_p90"]))
     text = "median take %.1f us, enc_keys %.1f us (n=%d each)" % (
         v["take_us_median"], v["enc_keys_us_median"], v["take_n"])
     return fig(4, values=v, ratio=r, ratio_text="take/enc_keys %.4f" % r, text=text,
