@@ -15,6 +15,9 @@
 #                    interleaved from a; times from a's log (ms stamps)
 #   figure 3         an ICMP echo stream at PPS across N rekeys of net from
 #                    both sides; ESP packet counters of every SA, both ways
+#   figure 2         qkd-agent on both gateways with qkd-kms-sim (KME A, KME
+#                    B): a's keys from enc_keys, b's fetched by ID (dec_keys)
+#                    during each rekey; rekeys of net and x interleaved
 #
 # BENCH_MODE=quick|full (bench/lib.sh bench_counts).  A figure that fails
 # writes "failed REASON" into its raw file and the others still run.
@@ -63,11 +66,24 @@ fig_kmod() {
 }
 
 # ------------------------------------------------------------ figure 4
+# the ETSI side's certificates (figures 4 and 2): mkcerts.sh's CA, KME
+# (127.0.0.1) and SAE certificates, and one more KME certificate for
+# 192.0.2.1, where agent B reaches the simulator over the veth
+etsi_pki() {	# etsi_pki DIR
+	"$REPO/userspace/tests/mkcerts.sh" "$1" > "$L/mkcerts.out" 2>&1 || return 1
+	(
+		cd "$1" || exit 1
+		printf 'subjectAltName=IP:192.0.2.1\nextendedKeyUsage=serverAuth\n' > kme-b.ext
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-subj /CN=kme-b -keyout kme-b.key -out kme-b.csr &&
+			openssl x509 -req -in kme-b.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+				-days 2 -out kme-b.crt -extfile kme-b.ext && chmod 600 kme-b.key
+	) >> "$L/mkcerts.out" 2>&1
+}
 fig_etsi() {
 	local p=$T/etsi-pki port=18543 i
 	step "figure 4: $N_ETSI takes vs $N_ETSI enc_keys (HTTPS keep-alive)"
-	"$REPO/userspace/tests/mkcerts.sh" "$p" > "$L/mkcerts.out" 2>&1 ||
-		{ put "$RAW/fig4.kv" "failed mkcerts.sh"; return 1; }
+	etsi_pki "$p" || { put "$RAW/fig4.kv" "failed making the ETSI certificates"; return 1; }
 	"$SIM" --cert-a "$p/kme.crt" --key-a "$p/kme.key" --ca "$p/ca.crt" \
 		--listen-a 127.0.0.1:$port --listen-b 127.0.0.1:$((port + 1)) \
 		--key-rate 10000000 --initial-keys $((N_ETSI + 10)) \
@@ -194,6 +210,20 @@ fig_rekey() {
 }
 
 # ------------------------------------------------------------ figure 3
+# where packets can be dropped outside the SA counters, "key value" lines:
+# each gateway's /proc/net/xfrm_stat (per netns) and veth drops, and the
+# receive backlog drops of all CPUs (/proc/net/softnet_stat, column 2)
+net_drops() {
+	local g d=0 x y
+	for g in a b; do
+		ip netns exec "$(ns_of $g)" cat /proc/net/xfrm_stat | awk -v p="${g}_" '{ print p $1, $2 }'
+		ip -s -n "$(ns_of $g)" link show dev "qkdv$g" | awk -v p="${g}_" '
+			/RX:/ { getline; print p "veth_rx_dropped", $4 }
+			/TX:/ { getline; print p "veth_tx_dropped", $4 }'
+	done
+	while read -r x y _; do d=$((d + 0x$y)); done < /proc/net/softnet_stat
+	echo "backlog_dropped $d"
+}
 fig_loss() {
 	local f=$RAW/fig3.kv i who bad=0 t0 t1 sent serr recv ao ai as bo bi bs
 	step "figure 3: $N_LOSS rekeys of net (from a and b in turn) under $PPS pps"
@@ -205,6 +235,7 @@ fig_loss() {
 		> "$RAW/fig3-stream.out" 2>&1 &
 	echo $! > "$T/stream.pid"
 	t0=$(date +%s.%N)
+	net_drops > "$RAW/fig3-drops-before"
 	sleep 2
 	for i in $(seq "$N_LOSS"); do
 		who=a; [ $((i % 2)) = 0 ] && who=b
@@ -215,6 +246,7 @@ fig_loss() {
 	touch "$T/stop-stream"
 	wait "$(cat "$T/stream.pid")"
 	t1=$(date +%s.%N)
+	net_drops > "$RAW/fig3-drops-after"
 	rm -f "$T/stream.pid"
 	sleep 0.5
 	xfrm_unwatch a; xfrm_unwatch b
@@ -240,6 +272,94 @@ fig_loss() {
 	[ "$bad" = 0 ]
 }
 
+# ------------------------------------------------------------ figure 2
+AGENT=$REPO/userspace/agent/qkd-agent
+# agent's configuration: link "peer" (the module link the plugin uses)
+agent_conf() {	# agent_conf NAME ROLE KME_URL
+	local me=A peer=B p=$T/etsi-pki
+	[ "$1" = b ] && { me=B; peer=A; }
+	cat > "$T/agent-$1.conf" <<EOC
+[agent]
+metrics_listen = 127.0.0.1:9464
+stats_interval = 2
+[link peer]
+kme_url = $3
+local_sae_id = SAE_$me
+remote_sae_id = SAE_$peer
+role = $2
+client_cert = $p/SAE_$me.crt
+client_key = $p/SAE_$me.key
+ca_cert = $p/ca.crt
+low_watermark = 4
+high_watermark = $((N_REKEY + 8))
+poll_interval = 1
+backoff_base_ms = 100
+backoff_max_ms = 1000
+EOC
+}
+agent_metric() {	# agent_metric NAME METRIC_WITH_LABELS
+	ip netns exec "$(ns_of "$1")" curl -s --max-time 10 http://127.0.0.1:9464/metrics 2>/dev/null |
+		awk -v k="$2" '$1 == k { print $2 }'
+}
+# the simulator in a's netns: KME A on 127.0.0.1 for agent A, KME B on
+# 192.0.2.1 (over the veth) for agent B; both agents started; a's pool
+# filled by agent A (enc_keys), b's left empty: b's key comes by ID
+agents_up() {
+	local p=$T/etsi-pki i
+	# fresh links with the SAE IDs the agents have (an agent does not
+	# adopt a link of other SAE IDs); the pre-injected keys go with them
+	cli a link-del peer > /dev/null && cli b link-del peer > /dev/null &&
+		cli a link-add peer SAE_A SAE_B > /dev/null &&
+		cli b link-add peer SAE_B SAE_A > /dev/null || return 1
+	ip netns exec "$NS_A" "$SIM" --cert-a "$p/kme.crt" --key-a "$p/kme.key" \
+		--cert-b "$p/kme-b.crt" --key-b "$p/kme-b.key" --ca "$p/ca.crt" \
+		--listen-a 127.0.0.1:18643 --listen-b 192.0.2.1:18644 --key-rate 10000000 \
+		--initial-keys 200 --max-key-count 2000 -q > "$L/sim2.out" 2> "$L/sim2.log" &
+	echo $! > "$T/sim2.pid"
+	agent_conf a master https://localhost:18643
+	agent_conf b slave https://192.0.2.1:18644
+	ip netns exec "$NS_A" "$AGENT" -c "$T/agent-a.conf" 2> "$L/agent-a.log" &
+	echo $! > "$T/agent-a.pid"
+	ip netns exec "$NS_B" "$AGENT" -c "$T/agent-b.conf" 2> "$L/agent-b.log" &
+	echo $! > "$T/agent-b.pid"
+	for i in $(seq 120); do
+		[ "$(stat_of a initiator_keys)" -ge $((N_REKEY + 2)) ] 2>/dev/null && return 0
+		sleep 1
+	done
+	return 1
+}
+agents_down() {
+	local x
+	for x in agent-a agent-b sim2; do
+		[ -f "$T/$x.pid" ] && kill "$(cat "$T/$x.pid")" 2>/dev/null
+		rm -f "$T/$x.pid"
+	done
+}
+fig_agent() {
+	local f=$RAW/fig2.kv from fromb i bad=0 log=$L/a-charon.log
+	step "figure 2: $N_REKEY rekeys of net with the agents (b's key by ID from KME B), x25519 between"
+	agents_up || { put "$f" "failed the agents did not fill a's pool (agent-a.log)"; agents_down; return 1; }
+	from=$(wc -l < "$log")
+	fromb=$(wc -l < "$L/b-charon.log")
+	for i in $(seq "$N_REKEY"); do
+		for c in net x; do
+			rekey_wait a $c || bad=$((bad + 1))
+			sleep 0.2
+		done
+	done
+	sleep 1
+	rekey_times "$log" "$from" > "$RAW/fig2.samples"
+	put "$f" rekeys_failed "$bad"
+	put "$f" qkd_keyed "$(tail -n +$((from + 1)) "$log" | grep -c 'CHILD_SA net{[0-9]*} keyed with a QKD key')"
+	put "$f" b_took_by_id "$(tail -n +$((fromb + 1)) "$L/b-charon.log" | grep -c 'qkd: took key .* by ID')"
+	put "$f" agent_b_wanted "$(agent_metric b 'qkd_agent_key_wanted_total{link="peer",outcome="received"}')"
+	put "$f" agent_b_injected "$(agent_metric b 'qkd_agent_keys_injected_total{link="peer",role="responder"}')"
+	put "$f" fallbacks "$(tail -n +$((from + 1)) "$log" | grep -c 'falling back to X25519 alone')"
+	agents_down
+	sed 's/^/bench:   /' "$f"
+	[ "$bad" = 0 ]
+}
+
 # ------------------------------------------------------------ main
 check_prereqs
 [ -x "$ETSI_BENCH" ] || bail "$ETSI_BENCH missing (make -C bench)"
@@ -252,12 +372,14 @@ fig_etsi || step "figure 4 failed"
 if gateways_up; then
 	fig_rekey || step "figure 1: some rekeys failed"
 	fig_loss || step "figure 3: some rekeys failed"
+	fig_agent || step "figure 2 failed"
 	cli a stats peer > "$L/stats-a.out" 2>&1 || true
 	cli b stats peer > "$L/stats-b.out" 2>&1 || true
 else
 	step "gateways failed: no figure 1 or 3 (logs in $L)"
 	put "$RAW/fig1.kv" "failed gateways did not come up"
 	put "$RAW/fig3.kv" "failed gateways did not come up"
+	put "$RAW/fig2.kv" "failed gateways did not come up"
 fi
 stop_charon a
 stop_charon b

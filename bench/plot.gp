@@ -11,13 +11,23 @@ set style fill solid 0.8 border -1
 set boxwidth 0.6
 if (fig == 1) {
 	set title "Figure 1: CHILD_SA rekey time on one IKE_SA, interleaved (initiator's log)\n".sub
-	set xlabel 'ms from "generating CREATE_CHILD_SA request" to "CHILD_SA ... established"'
+	set xlabel 'ms from "generating CREATE_CHILD_SA request" to "outbound CHILD_SA ... established"'
 	set ylabel 'fraction of rekeys (CDF)'
 	set yrange [0:1.05]
 	set key bottom right
 	plot dat index 0 using 3:4 with steps lw 2 title 'qkd (X25519 + QKD key)', \
 	     dat index 1 using 3:4 with steps lw 2 title 'x25519', \
 	     dat index 2 using 3:4 with steps lw 2 title 'ecp256'
+}
+if (fig == 2) {
+	set title "Figure 2: qkd rekeys with qkd-agent and the simulator (responder's key fetched by ID)\n".sub
+	set xlabel 'ms from "generating CREATE_CHILD_SA request" to "outbound CHILD_SA ... established"'
+	set ylabel 'fraction of rekeys (CDF)'
+	set yrange [0:1.05]
+	set key bottom right
+	plot dat index 0 using 3:4 with steps lw 2 title 'qkd, keys from the agents', \
+	     dat index 1 using 3:4 with steps lw 2 title 'qkd, keys pre-injected (figure 1)', \
+	     dat index 2 using 3:4 with steps lw 2 title 'x25519, interleaved with the agent rekeys'
 }
 if (fig == 3) {
 	set title "Figure 3: ESP packets per SA across the rekeys, counted on both gateways\n".sub

@@ -76,33 +76,47 @@ def failed(n, why):
     return fig(n, status="failed", reason=why, values={}, ratio=None, met=None)
 
 
+def samples(name):
+    """'method ms' lines -> {method: [ms, ...]}"""
+    by = {}
+    path = os.path.join(RAW, name)
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                m, ms = line.split()
+                by.setdefault(m, []).append(float(ms))
+    return by
+
+
+def stats(xs):
+    return {"n": len(xs), "median_ms": median(xs), "p90_ms": pct(xs, 90),
+            "min_ms": min(xs), "max_ms": max(xs)}
+
+
+def cdf_dat(name, series):
+    """one block per (label, samples): index label ms fraction"""
+    with open(os.path.join(DAT, name), "w") as o:
+        for i, (label, xs) in enumerate(series):
+            o.write("# %s\n" % label)
+            for j, x in enumerate(sorted(xs)):
+                o.write("%d %s %.1f %.4f\n" % (i, label, x, (j + 1) / len(xs)))
+            o.write("\n\n")
+
+
 def fig1():
     d = kv("fig1.kv")
-    path = os.path.join(RAW, "fig1.samples")
-    if d is None or "failed" in d or not os.path.exists(path):
+    by = samples("fig1.samples")
+    if d is None or "failed" in d:
         return failed(1, (d or {}).get("failed", "no raw results"))
-    by = {}
-    with open(path) as f:
-        for line in f:
-            m, ms = line.split()
-            by.setdefault(m, []).append(float(ms))
     if not all(by.get(m) for m in ("qkd", "x25519", "ecp256")):
         return failed(1, "a method without samples")
-    v = {}
-    for m, xs in by.items():
-        v[m] = {"n": len(xs), "median_ms": median(xs), "p90_ms": pct(xs, 90),
-                "min_ms": min(xs), "max_ms": max(xs)}
+    v = {m: stats(xs) for m, xs in by.items()}
     for k in ("rekeys_failed", "qkd_keyed", "x25519_proposals", "ecp256_proposals", "fallbacks"):
         v[k] = int(num(d, k) or 0)
     r = v["qkd"]["median_ms"] / v["x25519"]["median_ms"]
     v["qkd_per_ecp256"] = v["qkd"]["median_ms"] / v["ecp256"]["median_ms"]
     v["p90_qkd_per_x25519"] = v["qkd"]["p90_ms"] / v["x25519"]["p90_ms"]
-    with open(os.path.join(DAT, "fig1.dat"), "w") as o:
-        for i, m in enumerate(("qkd", "x25519", "ecp256")):
-            o.write("# %s\n" % m)
-            for j, x in enumerate(sorted(by[m])):
-                o.write("%d %s %.1f %.4f\n" % (i, m, x, (j + 1) / len(by[m])))
-            o.write("\n\n")
+    cdf_dat("fig1.dat", [(m, by[m]) for m in ("qkd", "x25519", "ecp256")])
     text = "median qkd %.1f, x25519 %.1f, ecp256 %.1f ms; p90 %.1f/%.1f/%.1f ms (n=%d/%d/%d)" % (
         v["qkd"]["median_ms"], v["x25519"]["median_ms"], v["ecp256"]["median_ms"],
         v["qkd"]["p90_ms"], v["x25519"]["p90_ms"], v["ecp256"]["p90_ms"],
@@ -142,6 +156,45 @@ def fig3_dat():
             o.write("\n\n")
 
 
+def fig2():
+    d = kv("fig2.kv")
+    by, pre = samples("fig2.samples"), samples("fig1.samples").get("qkd")
+    if d is None or "failed" in d or not by.get("qkd") or not by.get("x25519") or not pre:
+        return failed(2, (d or {}).get("failed", "no samples (or no figure 1 to compare with)"))
+    v = {"qkd_agent": stats(by["qkd"]), "x25519": stats(by["x25519"]),
+         "qkd_preinjected_fig1": stats(pre)}
+    for k in ("rekeys_failed", "qkd_keyed", "b_took_by_id", "agent_b_wanted",
+              "agent_b_injected", "fallbacks"):
+        v[k] = int(num(d, k) or 0)
+    r = v["qkd_agent"]["median_ms"] / v["qkd_preinjected_fig1"]["median_ms"]
+    f1 = samples("fig1.samples")
+    v["normalized"] = (v["qkd_agent"]["median_ms"] / v["x25519"]["median_ms"]) / (
+        median(f1["qkd"]) / median(f1["x25519"]))
+    cdf_dat("fig2.dat", [("qkd_agent", by["qkd"]), ("qkd_preinjected", pre),
+                         ("x25519", by["x25519"])])
+    text = ("median qkd with agents %.1f ms vs pre-injected (fig 1) %.1f ms; x25519 beside it %.1f ms;"
+            " p90 %.1f ms; n=%d; b took %d by ID, agent B fetched %d") % (
+        v["qkd_agent"]["median_ms"], v["qkd_preinjected_fig1"]["median_ms"],
+        v["x25519"]["median_ms"], v["qkd_agent"]["p90_ms"], v["qkd_agent"]["n"],
+        v["b_took_by_id"], v["agent_b_injected"])
+    return fig(2, values=v, ratio=r, ratio_text="agent/pre-injected %.2f (over x25519: %.2f)" % (
+        r, v["normalized"]), text=text, met=r <= 1.05)
+
+
+def drops():
+    """counters of fig3-drops-after minus -before, the non-zero ones"""
+    a, b = kv("fig3-drops-after") or {}, kv("fig3-drops-before") or {}
+    out = {}
+    for k in a:
+        try:
+            dlt = int(a[k]) - int(b.get(k, 0))
+        except ValueError:
+            continue
+        if dlt:
+            out[k] = dlt
+    return out
+
+
 def fig3():
     d = kv("fig3.kv")
     if d is None or "failed" in d or num(d, "sent") is None:
@@ -151,6 +204,7 @@ def fig3():
                                            "b_out", "a_in", "sas_with_packets_a",
                                            "sas_with_packets_b")}
     v["stream_s"] = num(d, "stream_s")
+    v["drops"] = drops()
     v["pps_reached"] = v["sent"] / v["stream_s"] if v["stream_s"] else None
     v["lost_a_to_b"] = v["a_out"] - v["b_in"]
     v["lost_b_to_a"] = v["b_out"] - v["a_in"]
@@ -167,9 +221,12 @@ def fig3():
         "%.0f" % v["pps_reached"] if v["pps_reached"] else "?",
         v["lost_a_to_b"], v["lost_b_to_a"], v["sent_not_on_sa"], v["send_errors"],
         v["lost_end_to_end"])
+    if os.path.exists(os.path.join(RAW, "fig3-drops-after")):
+        text += "; drops elsewhere: %s" % (", ".join(
+            "%s %d" % kv_ for kv_ in sorted(v["drops"].items())) or "none")
     met = (v["lost_on_sas"] == 0 and v["lost_end_to_end"] == 0 and v["send_errors"] == 0
            and v["sent_not_on_sa"] == 0 and v["rekeys_failed"] == 0)
-    return fig(3, values=v, ratio=r, ratio_text="lost/sent %s" % (
+    return fig(3, values=v, ratio=r, ratio_text="lost/ESP sent %s" % (
         "%.5f" % r if r is not None else "-"), text=text, met=met)
 
 
@@ -275,10 +332,10 @@ def table(figs):
 def main():
     info = kv(INFO) or {}
     guest = kv("guest.kv") or {}
-    figs = {1: fig1(), 3: fig3(), 4: fig4()}
+    figs = {1: fig1(), 2: fig2(), 3: fig3(), 4: fig4()}
     for f in figs567():
         figs[f["figure"]] = f
-    for n in (2, 8):
+    for n in (8,):
         figs[n] = fig(n, status="not measured yet", values={}, ratio=None, met=None)
     figs = [figs[n] for n in sorted(figs)]
     doc = {"machine": info, "guest": guest, "figures": figs}
