@@ -149,7 +149,12 @@ EOC
 gateways_up() {
 	step "gateways: netns, pki, charons, keys, three CHILD_SAs"
 	setup_netns || return 1
-	make_pki || return 1
+	# made on the host by bench/run (BENCH_PKI), else here (slow under TCG)
+	if [ -f "${BENCH_PKI:-/nonexistent}/ca.crt" ]; then
+		cp -a "$BENCH_PKI" "$T/pki" || return 1
+	else
+		make_pki || return 1
+	fi
 	CONF_IKE=1 CONF_LOG_MS=yes
 	CONF_QKD=$(qkd_link_by_id a prefer 8000); write_conf a
 	CONF_QKD=$(qkd_link_by_id b prefer 8000); write_conf b

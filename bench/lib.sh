@@ -20,7 +20,7 @@ bench_counts() {	# bench_counts quick|full
 	case $1 in
 	quick)
 		N_REKEY=3	# figure 1: rekeys per method
-		N_LOSS=4	# figure 3: rekeys under traffic
+		N_LOSS=2	# figure 3: rekeys under traffic
 		N_ETSI=50	# figure 4: operations of each kind
 		QB_ARGS="1000 1024" ;;	# figures 5-7: qkd_bench MAX_KEYS SPEED_KEYS
 	full)
