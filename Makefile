@@ -10,7 +10,8 @@
 #   make check-interop  our gateway against libreswan 4.10 and plain
 #                  strongSwan in the guest, long mode (check: short mode)
 #   make demo      the two-site demo on a simulated QKD link (see README)
-#   make bench     bytes per buffered key and throughput (in the guest)
+#   make bench     every performance figure in one guest run: table, JSON,
+#                  plots (bench/README.md); bench-quick: small counts (CI)
 #   make fuzz      libFuzzer on every parser harness (FUZZ_SECONDS each)
 #   make fuzz-kmod the netlink fuzzer in the guest: FUZZ_KMOD_COUNT messages
 #                  (default 10^6) under slub_debug, module reloaded every
@@ -101,13 +102,21 @@ check-host: all
 check-interop: all
 	selftests/interop/run $(INTEROP)
 
-# Kernel memory per buffered key at 10^3..10^6 keys, and throughput (in
-# the guest, booted without slab debugging; TCG numbers).  BENCH_ARGS:
-# MAX_KEYS [SPEED_KEYS] (selftests/kmod/qkd_bench.c).
-bench: module selftests
-	QKD_VM_APPEND="slub_debug=- $(QKD_VM_APPEND)" selftests/vm/run \
-		--timeout 1800 -- /bin/sh -c 'insmod $(REPO)/kmod/qkd.ko && \
-		$(REPO)/selftests/kmod/qkd_bench $(BENCH_ARGS)'
+# Every performance figure in one guest boot (bench/README.md): one table,
+# bench/results/<date>-<host>.json and a PNG per figure.  Figures 5-7 are
+# qkd_bench's (kernel memory per buffered key at 10^3..10^6 keys, inject
+# and take throughput; BENCH_ARGS: MAX_KEYS [SPEED_KEYS] as before, see
+# selftests/kmod/qkd_bench.c); the guest boots without slab debugging.
+# bench-quick: small counts, results in build/bench/quick, TAP checks that
+# every figure produced numbers (CI; no timing is judged).
+bench-progs: module selftests $(SUBDIRS)
+	$(MAKE) -C bench
+
+bench: bench-progs
+	bench/run
+
+bench-quick: bench-progs
+	bench/check
 
 # libFuzzer harnesses (clang) of every parser that reads untrusted bytes:
 # libqkd's replies, the plugin's KE data, qkdctl's key input, the agent's
@@ -190,8 +199,9 @@ pkg-test: deb
 clean: module-clean
 	$(MAKE) -C selftests/kmod clean
 	$(MAKE) -C selftests/userspace clean
+	$(MAKE) -C bench clean
 	for d in lib $(SUBDIRS); do $(MAKE) -C $$d clean; done
 
 .PHONY: all module module-clean module-checks netlink-gen checkpatch selftests deps \
-	check check-host check-interop bench fuzz fuzz-kmod demo install install-dkms-src deb \
+	check check-host check-interop bench bench-quick bench-progs fuzz fuzz-kmod demo install install-dkms-src deb \
 	pkg-test clean lib $(SUBDIRS) debug-kernel debug-module check-debug

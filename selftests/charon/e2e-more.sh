@@ -52,45 +52,6 @@ ok_todo() {	# ok_todo NAME REASON: a known problem, reported, not counted
 	n=$((n + 1))
 	echo "not ok $n - $1 # TODO $2"
 }
-cat > "$T/icmpstream.py" <<'EOPY'
-import socket, struct, sys, time, select, os, errno
-src, dst, count, interval = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-stop = sys.argv[5] if len(sys.argv) > 5 else None
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.bind((src, 0))
-ident = os.getpid() & 0xffff
-def csum(b):
-    if len(b) % 2: b += b'\0'
-    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    t = (t >> 16) + (t & 0xffff); t += t >> 16
-    return ~t & 0xffff
-sent = errs = 0; got = set(); errset = {}
-def drain(timeout):
-    end = time.monotonic() + timeout
-    while True:
-        left = end - time.monotonic()
-        if left <= 0: return
-        r, _, _ = select.select([s], [], [], left)
-        if not r: return
-        d = s.recv(2048)
-        ihl = (d[0] & 15) * 4
-        typ, code, _, i, seq = struct.unpack('!BBHHH', d[ihl:ihl + 8])
-        if typ == 0 and i == ident: got.add(seq)
-nxt = time.monotonic()
-for seq in range(count):
-    if stop and os.path.exists(stop): break
-    payload = b'q' * 56
-    h = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
-    pkt = struct.pack('!BBHHH', 8, 0, csum(h + payload), ident, seq) + payload
-    try:
-        s.sendto(pkt, (dst, 0)); sent += 1
-    except OSError as e:
-        errs += 1; errset[e.strerror] = errset.get(e.strerror, 0) + 1
-    nxt += interval
-    drain(max(0, nxt - time.monotonic()))
-drain(5)
-print("sent %d send_errors %d received %d %s" % (sent, errs, len(got), ",".join("%s=%d" % kv for kv in errset.items())))
-EOPY
 
 check_prereqs
 setup_module
@@ -152,12 +113,6 @@ swapped() {	# swapped "X Y" -> "Y X"
 }
 
 # ====================================================================== s1
-# highest counter per SA, summed per direction: "OUT IN SAS_WITH_PACKETS"
-sums() {	# sums FILE LOCAL_ADDR
-	awk -v me="$2" '{ k = $1 " " $2; if (!(k in m) || $3 > m[k]) m[k] = $3 }
-		END { for (k in m) { split(k, a, " "); if (a[1] == me) o += m[k]; else i += m[k]; if (m[k] > 0) s++ }
-			print o + 0, i + 0, s + 0 }' "$1"
-}
 if want 1; then
 	begin s1
 	CONF_QKD=$(qkd_link_by_id a require 8000 "rekey_first_child = yes"); write_conf a
@@ -182,7 +137,7 @@ if want 1; then
 	# the stream runs until told to stop (at most NP requests, 50 ms apart)
 	NP=${S1_PINGS:-3000}
 	rm -f "$T/stop-stream"
-	ip netns exec "$NS_A" python3 "$T/icmpstream.py" "$NET_A" "$NET_B" "$NP" 0.05 \
+	ip netns exec "$NS_A" python3 "$LIB_HERE/icmpstream.py" "$NET_A" "$NET_B" "$NP" 0.05 \
 		"$T/stop-stream" > "$L/s1-stream.out" 2>&1 &
 	ping_pid=$!
 	sleep 3

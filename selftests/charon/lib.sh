@@ -136,9 +136,12 @@ xfrm_snapshot() {	# xfrm_snapshot NAME
 }
 # the same lines for every SA the kernel reports (new, updated, deleted: a
 # deleted SA's message carries its final counters); runs until killed.
+# Only the SA group: "all" would also subscribe to async events, which the
+# kernel then sends every few packets per SA (net.core.xfrm_aevent_rseqth);
+# at 1000 packets/s they overran the socket and SA deletions were lost.
 # Only src/SPI/packets leave awk: the messages also hold key material.
 xfrm_watch() {	# xfrm_watch NAME OUTFILE (stop with xfrm_unwatch NAME)
-	ip -s -n "$(ns_of "$1")" xfrm monitor 2>/dev/null > >(awk '
+	ip -s -n "$(ns_of "$1")" xfrm monitor SA 2>/dev/null > >(awk '
 		match($0, /src [^ ]+ dst /) { split(substr($0, RSTART), f, " "); src = f[2] }
 		$1 == "proto" && $2 == "esp" { spi = $4 }
 		spi != "" && /\(bytes\),/ && /\(packets\)/ {
@@ -149,6 +152,13 @@ xfrm_watch() {	# xfrm_watch NAME OUTFILE (stop with xfrm_unwatch NAME)
 xfrm_unwatch() {	# xfrm_unwatch NAME
 	[ -f "$T/watch-$1.pid" ] && kill "$(cat "$T/watch-$1.pid")" 2>/dev/null
 	rm -f "$T/watch-$1.pid"
+}
+# highest counter per SA of xfrm_watch/xfrm_snapshot lines, summed per
+# direction: "OUT IN SAS_WITH_PACKETS"
+sums() {	# sums FILE LOCAL_ADDR
+	awk -v me="$2" '{ k = $1 " " $2; if (!(k in m) || $3 > m[k]) m[k] = $3 }
+		END { for (k in m) { split(k, a, " "); if (a[1] == me) o += m[k]; else i += m[k]; if (m[k] > 0) s++ }
+			print o + 0, i + 0, s + 0 }' "$1"
 }
 # ESP SPIs installed in the kernel, sorted, one line
 xfrm_spis() {	# xfrm_spis NAME
@@ -183,19 +193,19 @@ keyid() {	# keyid PREFIX N
 	printf '%s%030x' "$1" "$2"
 }
 inject() {	# inject FROM TO PREFIX COUNT: keys FROM takes as initiator
-	local from=$1 to=$2 i id k
-	: > "$T/inj-$from" ; : > "$T/inj-$to"
-	for i in $(seq 1 "$4"); do
-		id=$(keyid "$3" "$i")
-		k=$(keyline)
-		echo "$k" >> "$T/injected.keys"
-		echo "initiator $id $k" >> "$T/inj-$from"
-		echo "responder $id $k" >> "$T/inj-$to"
-	done
-	cli "$from" inject peer < "$T/inj-$from" >/dev/null &&
+	local from=$1 to=$2 k=$T/inj-keys
+	# one od and one awk for all keys (every process start costs under TCG);
+	# IDs as keyid makes them
+	od -An -v -tx1 -N$((32 * $4)) /dev/urandom | tr -d ' \n' | fold -w 64 > "$k" &&
+		echo >> "$k" &&
+		awk -v p="$3" -v f="$T/inj-$from" -v t="$T/inj-$to" 'NF {
+			id = sprintf("%s%030x", p, NR)
+			print "initiator", id, $1 > f; print "responder", id, $1 > t }' "$k" &&
+		grep . "$k" >> "$T/injected.keys" &&
+		cli "$from" inject peer < "$T/inj-$from" >/dev/null &&
 		cli "$to" inject peer < "$T/inj-$to" >/dev/null
 	local rc=$?
-	rm -f "$T/inj-$from" "$T/inj-$to"
+	rm -f "$T/inj-$from" "$T/inj-$to" "$k"
 	return $rc
 }
 # key_leaked KEYLIST FILES...: succeeds if the first 8 bytes of any key in
@@ -290,6 +300,7 @@ make_pki() {
 #   CONF_CHARON  extra charon settings
 #   CONF_IKE     filelog level of group ike (default 2; 3 is the most
 #                verbose level at which strongSwan logs no secrets)
+#   CONF_LOG_MS  yes: log time stamps with milliseconds (HH:MM:SS.mmm)
 write_conf() {	# write_conf NAME
 	local name=$1 qkd=qkd
 	[ "${CONF_PLUGIN:-yes}" = yes ] || qkd=
@@ -308,6 +319,7 @@ charon {
 			ike = ${CONF_IKE:-2}
 			flush_line = yes
 			time_format = %T
+			time_add_ms = ${CONF_LOG_MS:-no}
 		}
 	}
 	plugins {
@@ -373,6 +385,7 @@ host_net() {	# host_net ADDR
 #   SW_REMOTE     extra lines in remote {}
 #   SW_CHILDLESS  childless (force: the first CHILD_SA in CREATE_CHILD_SA,
 #                 with a key exchange; policy require refuses the IKE_AUTH one)
+#   SW_CHILDREN   more sections inside children {} (besides "net")
 write_swanctl() {	# write_swanctl NAME
 	local g=$1 o l=$ADDR_A r=$ADDR_B lts rts
 	lts=$(host_net "$NET_A") rts=$(host_net "$NET_B")
@@ -411,6 +424,7 @@ connections {
 				rekey_time = 20h
 				life_time = 24h
 			}
+			${SW_CHILDREN:-}
 		}
 		proposals = ${SW_PROPOSALS:-aes256-sha256-x25519}
 		rekey_time = 20h
