@@ -439,20 +439,15 @@ static bool fallback_allowed(private_qkd_ke_t *this, const char *why,
 }
 
 /**
- * Compute the key confirmation tag over init and resp:
  * HMAC-SHA256(HMAC-SHA256(K, TAG_KEY_LABEL), transcript), truncated
  */
-static bool compute_tag(private_qkd_ke_t *this, struct qkd_wire_msg *resp,
-						uint8_t tag[QKD_WIRE_TAG_LEN])
+static bool tag_over(private_qkd_ke_t *this, uint8_t *transcript, size_t tlen,
+					 uint8_t tag[QKD_WIRE_TAG_LEN])
 {
-	uint8_t transcript[QKD_WIRE_TRANSCRIPT_MAX];
 	uint8_t tkey[HASH_SIZE_SHA256], mac[HASH_SIZE_SHA256];
-	size_t tlen;
 	prf_t *prf;
 	bool ok = FALSE;
 
-	tlen = qkd_wire_transcript(&this->init, resp, transcript,
-							   sizeof(transcript));
 	if (!tlen)
 	{
 		return FALSE;
@@ -478,6 +473,30 @@ static bool compute_tag(private_qkd_ke_t *this, struct qkd_wire_msg *resp,
 	memwipe(tkey, sizeof(tkey));
 	memwipe(mac, sizeof(mac));
 	return ok;
+}
+
+/**
+ * Compute the responder's key confirmation tag over init and resp
+ */
+static bool compute_tag(private_qkd_ke_t *this, struct qkd_wire_msg *resp,
+						uint8_t tag[QKD_WIRE_TAG_LEN])
+{
+	uint8_t transcript[QKD_WIRE_TRANSCRIPT_MAX];
+
+	return tag_over(this, transcript, qkd_wire_transcript(&this->init, resp,
+					transcript, sizeof(transcript)), tag);
+}
+
+/**
+ * Compute the initiator's key confirmation tag over init (version 2)
+ */
+static bool compute_init_tag(private_qkd_ke_t *this,
+							 uint8_t tag[QKD_WIRE_TAG_LEN])
+{
+	uint8_t transcript[QKD_WIRE_TRANSCRIPT_INIT_LEN];
+
+	return tag_over(this, transcript, qkd_wire_init_transcript(&this->init,
+					transcript, sizeof(transcript)), tag);
 }
 
 /**
@@ -881,6 +900,8 @@ static bool build_init(private_qkd_ke_t *this)
 	announce_next(this, this->init.next_id);
 encode:
 	if (!get_x25519(this, this->init.x25519) ||
+		(this->init.version == QKD_WIRE_VERSION_NEXT && this->have_key &&
+		 !compute_init_tag(this, this->init.tag)) ||
 		!(this->init_len = qkd_wire_encode(&this->init, this->init_buf,
 										   sizeof(this->init_buf))))
 	{
@@ -1073,6 +1094,44 @@ static bool resp_by_id(private_qkd_ke_t *this, bool peer_requires)
 	return TRUE;
 }
 
+/*
+ * Version 2: verify the initiator's key confirmation tag once we took the
+ * key, before we accept the exchange.  A mismatch is never a fallback: the
+ * exchange is refused (strongSwan answers NO_PROPOSAL_CHOSEN and installs
+ * nothing), one alarm line names the key ID.
+ */
+static bool check_init_tag(private_qkd_ke_t *this)
+{
+	uint8_t tag[QKD_WIRE_TAG_LEN];
+	char idstr[37];
+	bool match;
+
+	if (!this->have_key || this->init.version != QKD_WIRE_VERSION_NEXT)
+	{	/* no key taken (fallback), or version 1: no initiator tag */
+		return TRUE;
+	}
+	if (!compute_init_tag(this, tag))
+	{
+		return FALSE;
+	}
+	match = memeq_const(tag, this->init.tag, QKD_WIRE_TAG_LEN);
+	memwipe(tag, sizeof(tag));
+	qkd_wire_id_str(this->init.id, idstr);
+	if (match)
+	{
+		DBG2(DBG_IKE, "qkd: initiator's key confirmation of key %s "
+			 "succeeded", idstr);
+		return TRUE;
+	}
+	qkd_count(QKD_CNT_CONFIRM_FAIL);
+	DBG1(DBG_IKE, "qkd: ALARM: key confirmation FAILED for key %s on link "
+		 "'%s' with %s (initiator's tag): the peers hold different keys for "
+		 "this ID; refusing the exchange, nothing installed, existing SAs "
+		 "stay", idstr, this->link.link, this->peer);
+	this->unused = "confirmation failed";
+	return FALSE;
+}
+
 static bool build_resp(private_qkd_ke_t *this)
 {
 	bool peer_requires, ok;
@@ -1104,7 +1163,7 @@ static bool build_resp(private_qkd_ke_t *this)
 	}
 	else
 	{
-		ok = resp_by_id(this, peer_requires);
+		ok = resp_by_id(this, peer_requires) && check_init_tag(this);
 	}
 	if (!ok || !get_x25519(this, this->resp.x25519))
 	{
@@ -1183,9 +1242,10 @@ static bool process_resp(private_qkd_ke_t *this, chunk_t value)
 		if (!memeq_const(tag, this->resp.tag, QKD_WIRE_TAG_LEN))
 		{
 			qkd_count(QKD_CNT_CONFIRM_FAIL);
-			DBG1(DBG_IKE, "qkd: key confirmation FAILED for key %s on link "
-				 "'%s' with %s: the peers hold different keys for this ID; "
-				 "the exchange fails, existing SAs stay",
+			DBG1(DBG_IKE, "qkd: ALARM: key confirmation FAILED for key %s on "
+				 "link '%s' with %s (responder's tag): the peers hold "
+				 "different keys for this ID; the exchange fails, existing SAs "
+				 "stay",
 				 idstr, this->link.link, this->peer);
 			this->unused = "confirmation failed";
 			this->failed = TRUE;

@@ -48,7 +48,9 @@ static int all_zero(const uint8_t *p, size_t len)
 
 static size_t type_len(int type, int version)
 {
+	/* version 2: a next ID more, and INIT carries a tag too */
 	size_t next = version == QKD_WIRE_VERSION_NEXT ? QKD_WIRE_ID_LEN : 0;
+	size_t itag = version == QKD_WIRE_VERSION_NEXT ? QKD_WIRE_TAG_LEN : 0;
 
 	if (version != QKD_WIRE_VERSION && version != QKD_WIRE_VERSION_NEXT)
 	{
@@ -57,7 +59,7 @@ static size_t type_len(int type, int version)
 	switch (type)
 	{
 		case QKD_WIRE_INIT:
-			return QKD_WIRE_INIT_LEN + next;
+			return QKD_WIRE_INIT_LEN + next + itag;
 		case QKD_WIRE_RESP:
 			return QKD_WIRE_RESP_LEN + next;
 		default:
@@ -118,6 +120,11 @@ static int validate(const struct qkd_wire_msg *msg, int type)
 	{
 		return QKD_WIRE_E_TAG;
 	}
+	if (type == QKD_WIRE_INIT && enc_version(msg) == QKD_WIRE_VERSION_NEXT &&
+		no_key && !all_zero(msg->tag, QKD_WIRE_TAG_LEN))
+	{	/* version 2 INIT: the initiator's tag only with a key */
+		return QKD_WIRE_E_TAG;
+	}
 	if (all_zero(msg->x25519, QKD_WIRE_X25519_LEN))
 	{
 		return QKD_WIRE_E_X25519;
@@ -155,7 +162,8 @@ size_t qkd_wire_encode(const struct qkd_wire_msg *msg, uint8_t *out,
 		memcpy(out + pos, msg->next_id, QKD_WIRE_ID_LEN);
 		pos += QKD_WIRE_ID_LEN;
 	}
-	if (msg->type == QKD_WIRE_RESP)
+	if (msg->type == QKD_WIRE_RESP ||
+		enc_version(msg) == QKD_WIRE_VERSION_NEXT)
 	{
 		memcpy(out + pos, msg->tag, QKD_WIRE_TAG_LEN);
 		pos += QKD_WIRE_TAG_LEN;
@@ -213,7 +221,7 @@ int qkd_wire_parse(const uint8_t *buf, size_t len, enum qkd_wire_type type,
 		memcpy(msg->next_id, buf + pos, QKD_WIRE_ID_LEN);
 		pos += QKD_WIRE_ID_LEN;
 	}
-	if (type == QKD_WIRE_RESP)
+	if (type == QKD_WIRE_RESP || msg->version == QKD_WIRE_VERSION_NEXT)
 	{
 		memcpy(msg->tag, buf + pos, QKD_WIRE_TAG_LEN);
 		pos += QKD_WIRE_TAG_LEN;
@@ -282,6 +290,32 @@ size_t qkd_wire_transcript(const struct qkd_wire_msg *init,
 	}
 	pos += n;
 	return pos == want ? pos : 0;
+}
+
+size_t qkd_wire_init_transcript(const struct qkd_wire_msg *init, uint8_t *out,
+								size_t outlen)
+{
+	struct qkd_wire_msg i;
+	size_t n;
+
+	if (!init || !out || init->type != QKD_WIRE_INIT ||
+		enc_version(init) != QKD_WIRE_VERSION_NEXT ||
+		(init->flags & QKD_WIRE_F_NO_KEY) ||
+		outlen < QKD_WIRE_TRANSCRIPT_INIT_LEN)
+	{
+		return 0;
+	}
+	memcpy(out, QKD_WIRE_TAG_LABEL_INIT, QKD_WIRE_TAG_LABEL_INIT_LEN);
+	i = *init;
+	memset(i.tag, 0, sizeof(i.tag));
+	n = qkd_wire_encode(&i, out + QKD_WIRE_TAG_LABEL_INIT_LEN,
+						outlen - QKD_WIRE_TAG_LABEL_INIT_LEN);
+	memset(&i, 0, sizeof(i));
+	if (n != QKD_WIRE_INIT_LEN_NEXT)
+	{
+		return 0;
+	}
+	return QKD_WIRE_TRANSCRIPT_INIT_LEN;
 }
 
 void qkd_wire_id_str(const uint8_t id[QKD_WIRE_ID_LEN], char out[37])

@@ -52,12 +52,12 @@
  *     +---------------------------------------------------------------+
  *     |                 next key ID (16 bytes, zero: none)            |
  *     +---------------------------------------------------------------+
- *     | type RESP only: key confirmation tag (16 bytes)               |
+ *     |     key confirmation tag (16 bytes, INIT and RESP)            |
  *     +---------------------------------------------------------------+
  *     |                 X25519 public value (32 bytes)                |
  *     +---------------------------------------------------------------+
  *
- * INIT is 68 bytes, RESP 84.  The next key ID names the initiator-role key
+ * INIT and RESP are 84 bytes each.  The next key ID names the initiator-role key
  * the sender reserved in its module for the next QKD exchange it will
  * initiate on this IKE_SA (any CHILD_SA, or the IKE_SA's own rekey; carried
  * over to the new IKE_SA when the IKE_SA is rekeyed).  The receiver asks
@@ -67,8 +67,23 @@
  * always the key used (the reserved key may have expired or been flushed,
  * and the sender then takes its oldest key: the receiver takes whatever
  * ID the INIT names, as in version 1).  Flags, ID and tag rules are those
- * of version 1; the next ID is never the message's own key ID.  The tag's
- * transcript is the version 2 messages, next IDs included.  A receiver
+ * of version 1; the next ID is never the message's own key ID.  The RESP
+ * tag's transcript is the version 2 messages as sent (next IDs and the
+ * INIT's tag included).
+ *
+ * Key confirmation both ways (version 2): an INIT that names a key carries
+ * the initiator's tag
+ *     HMAC-SHA256(TK, label-init || INIT message with a zero tag)
+ *   truncated to 16 bytes (label-init "qkd-ipsec initiator key
+ *   confirmation v1", TK as above); an INIT with NO_KEY has a zero tag.
+ * The responder checks it right after it took the key of that ID and
+ * before it accepts the exchange: on a mismatch it refuses the
+ * CREATE_CHILD_SA (strongSwan answers NO_PROPOSAL_CHOSEN and installs
+ * nothing), never falls back, and the initiator keeps the old SA.  So a
+ * key that differs between the sites is detected by the responder without
+ * any new SA on either side; the RESP tag still lets the initiator detect
+ * a broken or lying responder.  Version 1 (IKE_SA_INIT, v2 peers) is
+ * unchanged: only the responder's tag.  A receiver
  * refuses KE data of another version than the one the announcements
  * negotiated (no downgrade of the format inside an exchange).
  */
@@ -90,13 +105,20 @@
 #define QKD_WIRE_RESP_LEN		(QKD_WIRE_HDR_LEN + QKD_WIRE_ID_LEN + \
 								 QKD_WIRE_TAG_LEN + QKD_WIRE_X25519_LEN)
 /* version 2 (QKD_WIRE_VERSION_NEXT): a next key ID more */
-#define QKD_WIRE_INIT_LEN_NEXT	(QKD_WIRE_INIT_LEN + QKD_WIRE_ID_LEN)
+#define QKD_WIRE_INIT_LEN_NEXT	(QKD_WIRE_INIT_LEN + QKD_WIRE_ID_LEN + \
+								 QKD_WIRE_TAG_LEN)
 #define QKD_WIRE_RESP_LEN_NEXT	(QKD_WIRE_RESP_LEN + QKD_WIRE_ID_LEN)
 #define QKD_WIRE_MAX_LEN		QKD_WIRE_RESP_LEN_NEXT
 
 /** Label prefixed to the key confirmation transcript */
 #define QKD_WIRE_TAG_LABEL		"qkd-ipsec key confirmation v1"
 #define QKD_WIRE_TAG_LABEL_LEN	(sizeof(QKD_WIRE_TAG_LABEL) - 1)
+/** Label of the initiator's key confirmation (version 2 INIT only) */
+#define QKD_WIRE_TAG_LABEL_INIT	"qkd-ipsec initiator key confirmation v1"
+#define QKD_WIRE_TAG_LABEL_INIT_LEN	(sizeof(QKD_WIRE_TAG_LABEL_INIT) - 1)
+/** Length of the initiator's transcript (version 2) */
+#define QKD_WIRE_TRANSCRIPT_INIT_LEN	(QKD_WIRE_TAG_LABEL_INIT_LEN + \
+										 QKD_WIRE_INIT_LEN_NEXT)
 /** Length of the transcript the tag is computed over (version 1) */
 #define QKD_WIRE_TRANSCRIPT_LEN	(QKD_WIRE_TAG_LABEL_LEN + QKD_WIRE_INIT_LEN + \
 								 QKD_WIRE_RESP_LEN)
@@ -127,7 +149,7 @@ struct qkd_wire_msg {
 	uint8_t flags;
 	uint8_t id[QKD_WIRE_ID_LEN];
 	uint8_t next_id[QKD_WIRE_ID_LEN];	/* version 2 only; zero: none */
-	uint8_t tag[QKD_WIRE_TAG_LEN];		/* RESP only */
+	uint8_t tag[QKD_WIRE_TAG_LEN];		/* RESP, and INIT of version 2 */
 	uint8_t x25519[QKD_WIRE_X25519_LEN];
 };
 
@@ -155,8 +177,9 @@ const char *qkd_wire_strerror(int err);
  * Encode a message.
  *
  * @param msg		message (version 0 or 1: version 1 is written, and
- *					next_id must be zero; QKD_WIRE_VERSION_NEXT: version 2
- *					with next_id; tag ignored for INIT)
+ *					next_id must be zero, the tag of an INIT is ignored;
+ *					QKD_WIRE_VERSION_NEXT: version 2 with next_id, and the
+ *					tag of INIT and RESP)
  * @param out		buffer
  * @param outlen	size of buffer
  * @return			bytes written, or 0 if the buffer is too small or msg is
@@ -204,6 +227,19 @@ int qkd_wire_uses_key(const struct qkd_wire_msg *resp);
 size_t qkd_wire_transcript(const struct qkd_wire_msg *init,
 						   const struct qkd_wire_msg *resp, uint8_t *out,
 						   size_t outlen);
+
+/**
+ * Build the initiator's key confirmation transcript (version 2 INIT that
+ * names a key): label-init || INIT with a zero tag.
+ *
+ * @param init		INIT message (its tag is ignored)
+ * @param out		buffer (QKD_WIRE_TRANSCRIPT_INIT_LEN bytes)
+ * @return			QKD_WIRE_TRANSCRIPT_INIT_LEN, or 0 for a version 1 INIT
+ *					(it has no tag), an INIT without a key (NO_KEY), an
+ *					invalid message or a short buffer
+ */
+size_t qkd_wire_init_transcript(const struct qkd_wire_msg *init, uint8_t *out,
+								size_t outlen);
 
 /**
  * Format a key ID as 8-4-4-4-12 UUID text (37 bytes with NUL).

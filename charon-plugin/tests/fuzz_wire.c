@@ -27,6 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = qkd_wire_encode(&init, out, sizeof(out));
 		if (n != size || memcmp(out, buf, size))
 			abort();	/* parse and encode disagree */
+		n = qkd_wire_init_transcript(&init, transcript,
+					     sizeof(transcript));
+		if (n && (n != QKD_WIRE_TRANSCRIPT_INIT_LEN ||
+			  init.version != QKD_WIRE_VERSION_NEXT))
+			abort();	/* only a v2 INIT with a key has one */
 	}
 	if (rr == QKD_WIRE_OK) {
 		n = qkd_wire_encode(&resp, out, sizeof(out));

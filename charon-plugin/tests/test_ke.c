@@ -500,8 +500,10 @@ static bool next_is(chunk_t msg, uint8_t idbyte)
 	struct qkd_wire_msg m;
 	bool is = FALSE;
 
-	if (!qkd_wire_parse(msg.ptr, msg.len, msg.len == QKD_WIRE_INIT_LEN_NEXT ?
-						QKD_WIRE_INIT : QKD_WIRE_RESP, &m))
+	/* version 2 INIT and RESP have the same length: the type byte tells */
+	if (!qkd_wire_parse(msg.ptr, msg.len, msg.len > 1 &&
+						msg.ptr[1] == QKD_WIRE_INIT ? QKD_WIRE_INIT :
+						QKD_WIRE_RESP, &m))
 	{
 		is = idbyte ? m.next_id[0] == idbyte && m.next_id[15] == 1
 					: memeq(m.next_id, chunk_from_chars(
@@ -538,7 +540,7 @@ static void test_next_ids(void)
 	/* 1: the oldest, the next one reserved and announced */
 	next_exchange(5, &r);
 	k = key_of(0x31);
-	ok(secret_is(&r, &k) && r.init.len == 68 && r.resp.len == 84 &&
+	ok(secret_is(&r, &k) && r.init.len == 84 && r.resp.len == 84 &&
 	   next_is(r.init, 0x32) && next_is(r.resp, 0),
 	   "v3: first exchange keyed by the oldest key; INIT (68 bytes) "
 	   "announces the next key 0x32, RESP (84) none (b has no key)");
@@ -646,8 +648,8 @@ static void test_next_ids(void)
 		a1 = &qkd_ke_create(QKD_KE_METHOD)->ke;
 		a2 = &qkd_ke_create(QKD_KE_METHOD)->ke;
 		ok(a1->get_public_key(a1, &i1) && a2->get_public_key(a2, &i2) &&
-		   i1.len == 68 && i1.ptr[4] == 0x61 && next_is(i1, 0x62) &&
-		   i2.len == 68 && i2.ptr[4] == 0x62 && next_is(i2, 0x63) &&
+		   i1.len == 84 && i1.ptr[4] == 0x61 && next_is(i1, 0x62) &&
+		   i2.len == 84 && i2.ptr[4] == 0x62 && next_is(i2, 0x63) &&
 		   links_[0].reserves == 2 && links_[0].takes == 2 &&
 		   links_[0].init_by_id == 1 && links_[0].nrsvd == 1,
 		   "v3: two INITs at once on one IKE_SA: the first takes 0x61 and "
@@ -675,9 +677,125 @@ static void test_next_ids(void)
 	/* 9: KE data of another version than the announcements agreed */
 	next_announce(5, 3, 2);
 	next_exchange(5, &r);
-	ok(r.init_ok && r.init.len == 68 && !r.set_r_ok && !r.secret_r_ok,
+	ok(r.init_ok && r.init.len == 84 && !r.set_r_ok && !r.secret_r_ok,
 	   "a v2 INIT where v1 KE data was agreed is refused");
 	run_free(&r);
+
+	/* 10: key confirmation both ways (v3): the initiator's tag */
+	stub_reset();
+	next_announce(5, 3, 3);
+	add_key(0x81, 0x3c, 32, 0, 1);
+	k = key_of(0x81);
+	memset(k.material, 0x3c, 32);
+	k.material[0] = 0x81;
+	next_exchange(5, &r);
+	{
+		struct qkd_wire_msg mi;
+		uint8_t t[QKD_WIRE_TRANSCRIPT_INIT_LEN], tk[32], mac[32];
+		prf_t *prf = lib->crypto->create_prf(lib->crypto, PRF_HMAC_SHA2_256);
+		bool good = FALSE;
+
+		if (prf && secret_is(&r, &k) &&
+			qkd_wire_parse(r.init.ptr, r.init.len, QKD_WIRE_INIT, &mi) == 0 &&
+			qkd_wire_init_transcript(&mi, t, sizeof(t)) == sizeof(t))
+		{
+			good = prf->set_key(prf, chunk_create(k.material, k.len)) &&
+				   prf->get_bytes(prf, chunk_from_str("qkd-ipsec confirm v1"),
+								  tk) &&
+				   prf->set_key(prf, chunk_from_thing(tk)) &&
+				   prf->get_bytes(prf, chunk_from_thing(t), mac) &&
+				   memeq(mac, mi.tag, QKD_WIRE_TAG_LEN);
+		}
+		ok(good, "v3: INIT tag = HMAC(HMAC(K, \"qkd-ipsec confirm v1\"), "
+		   "\"qkd-ipsec initiator key confirmation v1\" || INIT with a zero "
+		   "tag), the exchange succeeds");
+		DESTROY_IF(prf);
+		memwipe(&mi, sizeof(mi));
+	}
+	run_free(&r);
+
+	/* 11: different material for one key ID: the responder refuses before
+	 * it answers (no RESP, no secret: charon installs nothing) */
+	stub_reset();
+	next_announce(5, 3, 3);
+	add_key(0x82, 0x77, 32, 1, 1);
+	{
+		u_int cf = qkd_counter(QKD_CNT_CONFIRM_FAIL);
+		key_exchange_t *a, *b;
+
+		qkd_ke_test_set_peer(id_b, host_b, 5);
+		a = &qkd_ke_create(QKD_KE_METHOD)->ke;
+		qkd_ke_test_set_peer(id_a, host_a, 100);
+		b = &qkd_ke_create(QKD_KE_METHOD)->ke;
+		exchange(a, b, ORDER_CHILD, &r);
+		ok(r.init_ok && r.set_r_ok && !r.secret_r_ok && !r.resp_ok &&
+		   !r.set_i_ok && !r.secret_i_ok && links_[1].takes == 1 &&
+		   qkd_counter(QKD_CNT_CONFIRM_FAIL) == cf + 1,
+		   "v3, different key material: the responder's check of the "
+		   "initiator's tag fails: no secret, no RESP, counted");
+		b->destroy(b);
+		ok(strstr(links_[1].last_usage, "unused: confirmation failed") !=
+		   NULL, "v3, different key material: responder's audit says unused "
+		   "(%s)", links_[1].last_usage);
+		a->destroy(a);
+		ok(strstr(links_[0].last_usage, "unused: ") != NULL,
+		   "v3, refused exchange: initiator's audit says unused (%s)",
+		   links_[0].last_usage);
+		run_free(&r);
+
+		/* a tampered INIT tag is refused the same way */
+		stub_reset();
+		next_announce(5, 3, 3);
+		add_key(0x83, 0x77, 32, 0, 1);
+		qkd_ke_test_set_peer(id_b, host_b, 5);
+		a = &qkd_ke_create(QKD_KE_METHOD)->ke;
+		qkd_ke_test_set_peer(id_a, host_a, 100);
+		b = &qkd_ke_create(QKD_KE_METHOD)->ke;
+		memset(&r, 0, sizeof(r));
+		r.init_ok = a->get_public_key(a, &r.init);
+		if (r.init_ok && r.init.len == QKD_WIRE_INIT_LEN_NEXT)
+		{
+			r.init.ptr[36] ^= 0x01;
+		}
+		r.set_r_ok = b->set_public_key(b, r.init);
+		r.secret_r_ok = b->get_shared_secret(b, &r.sr);
+		r.resp_ok = b->get_public_key(b, &r.resp);
+		ok(r.init_ok && r.set_r_ok && !r.secret_r_ok && !r.resp_ok &&
+		   qkd_counter(QKD_CNT_CONFIRM_FAIL) == cf + 2,
+		   "v3: an INIT whose tag was changed is refused by the responder");
+		b->destroy(b);
+		a->destroy(a);
+		run_free(&r);
+
+		/* a lying responder (RESP tag wrong): the initiator fails */
+		stub_reset();
+		next_announce(5, 3, 3);
+		add_key(0x84, 0x77, 32, 0, 1);
+		qkd_ke_test_set_peer(id_b, host_b, 5);
+		a = &qkd_ke_create(QKD_KE_METHOD)->ke;
+		qkd_ke_test_set_peer(id_a, host_a, 100);
+		b = &qkd_ke_create(QKD_KE_METHOD)->ke;
+		memset(&r, 0, sizeof(r));
+		r.init_ok = a->get_public_key(a, &r.init);
+		r.set_r_ok = b->set_public_key(b, r.init);
+		r.secret_r_ok = b->get_shared_secret(b, &r.sr);
+		r.resp_ok = b->get_public_key(b, &r.resp);
+		if (r.resp_ok && r.resp.len == QKD_WIRE_RESP_LEN_NEXT)
+		{
+			r.resp.ptr[36] ^= 0x01;
+		}
+		r.set_i_ok = a->set_public_key(a, r.resp);
+		r.secret_i_ok = a->get_shared_secret(a, &r.si);
+		ok(r.secret_r_ok && r.resp_ok && !r.secret_i_ok && !uses(a) &&
+		   qkd_counter(QKD_CNT_CONFIRM_FAIL) == cf + 3,
+		   "v3: a RESP with a wrong tag fails at the initiator (no secret)");
+		a->destroy(a);
+		ok(strstr(links_[0].last_usage, "unused: confirmation failed") !=
+		   NULL, "v3, wrong RESP tag: initiator's audit says unused (%s)",
+		   links_[0].last_usage);
+		b->destroy(b);
+		run_free(&r);
+	}
 	qkd_peer_gone(5);
 	qkd_peer_gone(100);
 }

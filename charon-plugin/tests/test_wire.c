@@ -446,6 +446,18 @@ static void test_announce(void)
 }
 
 /* KE data version 2 (protocol v3): the next key ID */
+static int all_zero_buf(const uint8_t *p, size_t len)
+{
+	while (len--)
+	{
+		if (*p++)
+		{
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static struct qkd_wire_msg with_next(struct qkd_wire_msg m, uint8_t seed)
 {
 	m.version = QKD_WIRE_VERSION_NEXT;
@@ -465,19 +477,21 @@ static void test_next_id(void)
 	int bad;
 
 	r = with_next(mk_resp(&i, 0), 0xb0);
-	ok(QKD_WIRE_INIT_LEN_NEXT == 68 && QKD_WIRE_RESP_LEN_NEXT == 84 &&
-	   QKD_WIRE_MAX_LEN == 84, "version 2: INIT 68 bytes, RESP 84");
+	ok(QKD_WIRE_INIT_LEN_NEXT == 84 && QKD_WIRE_RESP_LEN_NEXT == 84 &&
+	   QKD_WIRE_MAX_LEN == 84, "version 2: INIT 84 bytes, RESP 84");
 	ni = qkd_wire_encode(&i, bi, sizeof(bi));
 	nr = qkd_wire_encode(&r, br, sizeof(br));
-	ok(ni == 68 && bi[0] == 2 && !memcmp(bi + 20, i.next_id, 16) &&
-	   !memcmp(bi + 36, i.x25519, 32), "v2 INIT: version 2, next ID after "
-	   "the key ID, X25519 last");
+	ok(ni == 84 && bi[0] == 2 && !memcmp(bi + 20, i.next_id, 16) &&
+	   !memcmp(bi + 36, i.tag, 16) && !memcmp(bi + 52, i.x25519, 32),
+	   "v2 INIT: version 2, next ID after the key ID, then the initiator's "
+	   "tag, X25519 last");
 	ok(nr == 84 && br[0] == 2 && !memcmp(br + 20, r.next_id, 16) &&
 	   !memcmp(br + 36, r.tag, 16) && !memcmp(br + 52, r.x25519, 32),
 	   "v2 RESP: next ID, then tag, then X25519");
 	ok(parse_exact(bi, ni, QKD_WIRE_INIT, &p) == QKD_WIRE_OK &&
 	   p.version == 2 && !memcmp(p.next_id, i.next_id, 16) &&
-	   !memcmp(p.id, i.id, 16), "v2 INIT round trip");
+	   !memcmp(p.id, i.id, 16) && !memcmp(p.tag, i.tag, 16),
+	   "v2 INIT round trip (tag included)");
 	ok(parse_exact(br, nr, QKD_WIRE_RESP, &q) == QKD_WIRE_OK &&
 	   q.version == 2 && !memcmp(q.next_id, r.next_id, 16) &&
 	   qkd_wire_check_resp(&p, &q) == QKD_WIRE_OK, "v2 RESP round trip, "
@@ -497,8 +511,8 @@ static void test_next_id(void)
 	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 0, "version 1 with a next ID "
 	   "not encoded");
 	i = with_next(mk_init(0), 0);
-	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 68 &&
-	   parse_exact(bi, 68, QKD_WIRE_INIT, &p) == QKD_WIRE_OK,
+	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 84 &&
+	   parse_exact(bi, 84, QKD_WIRE_INIT, &p) == QKD_WIRE_OK,
 	   "v2 without a next ID (zero: none) is valid");
 	memcpy(i.next_id, i.id, 16);
 	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 0, "next ID = the message's "
@@ -509,8 +523,55 @@ static void test_next_id(void)
 	ok(parse_exact(bi, ni, QKD_WIRE_INIT, &p) == QKD_WIRE_E_ID,
 	   "... nor parsed");
 	i = with_next(mk_init(QKD_WIRE_F_NO_KEY), 0xa0);
-	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 68, "a NO_KEY INIT may "
+	memset(i.tag, 0, 16);
+	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 84, "a NO_KEY INIT may "
 	   "announce a next ID");
+	/* the initiator's tag (version 2) */
+	i.tag[3] = 1;
+	ok(qkd_wire_encode(&i, bi, sizeof(bi)) == 0, "v2 NO_KEY INIT with a "
+	   "non-zero tag not encoded");
+	i.tag[3] = 0;
+	ni = qkd_wire_encode(&i, bi, sizeof(bi));
+	bi[40] = 1;
+	ok(ni == 84 && parse_exact(bi, ni, QKD_WIRE_INIT, &p) == QKD_WIRE_E_TAG,
+	   "... nor parsed (E_TAG)");
+	ok(qkd_wire_init_transcript(&i, t, sizeof(t)) == 0,
+	   "no initiator transcript without a key (NO_KEY)");
+	i = with_next(mk_init(0), 0xa0);
+	i.version = QKD_WIRE_VERSION;
+	memset(i.next_id, 0, 16);
+	ok(qkd_wire_init_transcript(&i, t, sizeof(t)) == 0 &&
+	   qkd_wire_encode(&i, bi, sizeof(bi)) == 52,
+	   "version 1 INIT: no initiator tag, no transcript, 52 bytes as before");
+	i = with_next(mk_init(0), 0xa0);
+	memset(i.tag, 0x5a, 16);
+	len = qkd_wire_init_transcript(&i, t, sizeof(t));
+	ni = qkd_wire_encode(&i, bi, sizeof(bi));
+	ok(len == QKD_WIRE_TRANSCRIPT_INIT_LEN &&
+	   len == strlen("qkd-ipsec initiator key confirmation v1") + 84 &&
+	   !memcmp(t, "qkd-ipsec initiator key confirmation v1",
+			   QKD_WIRE_TAG_LABEL_INIT_LEN) &&
+	   !memcmp(t + QKD_WIRE_TAG_LABEL_INIT_LEN, bi, 36) &&
+	   all_zero_buf(t + QKD_WIRE_TAG_LABEL_INIT_LEN + 36, 16) &&
+	   !memcmp(t + QKD_WIRE_TAG_LABEL_INIT_LEN + 52, bi + 52, 32),
+	   "initiator transcript: label-init || INIT with a zero tag");
+	ok(qkd_wire_init_transcript(&i, t, len - 1) == 0,
+	   "initiator transcript needs QKD_WIRE_TRANSCRIPT_INIT_LEN bytes");
+	{
+		uint8_t t1[QKD_WIRE_TRANSCRIPT_INIT_LEN], t2[QKD_WIRE_TRANSCRIPT_INIT_LEN];
+
+		qkd_wire_init_transcript(&i, t1, sizeof(t1));
+		q = i;
+		q.next_id[0] ^= 1;
+		qkd_wire_init_transcript(&q, t2, sizeof(t2));
+		ok(memcmp(t1, t2, sizeof(t1)) != 0, "a changed next ID changes the "
+		   "initiator transcript");
+		q = i;
+		q.x25519[5] ^= 1;
+		qkd_wire_init_transcript(&q, t2, sizeof(t2));
+		ok(memcmp(t1, t2, sizeof(t1)) != 0, "a changed X25519 value changes "
+		   "the initiator transcript");
+	}
 	/* versions do not mix */
 	i = with_next(mk_init(0), 0xa0);
 	r = mk_resp(&i, 0);
@@ -519,16 +580,19 @@ static void test_next_id(void)
 	   "a v1 RESP does not answer a v2 INIT (no transcript either)");
 	r = with_next(mk_resp(&i, 0), 0xb0);
 	len = qkd_wire_transcript(&i, &r, t, sizeof(t));
+	memset(i.tag, 0x5a, 16);
+	len = qkd_wire_transcript(&i, &r, t, sizeof(t));
 	ok(len == QKD_WIRE_TRANSCRIPT_MAX && len == QKD_WIRE_TAG_LABEL_LEN +
-	   68 + 84 && !memcmp(t + QKD_WIRE_TAG_LABEL_LEN + 20, i.next_id, 16) &&
-	   !memcmp(t + QKD_WIRE_TAG_LABEL_LEN + 68 + 20, r.next_id, 16),
-	   "v2 transcript covers both next IDs");
+	   84 + 84 && !memcmp(t + QKD_WIRE_TAG_LABEL_LEN + 20, i.next_id, 16) &&
+	   !memcmp(t + QKD_WIRE_TAG_LABEL_LEN + 36, i.tag, 16) &&
+	   !memcmp(t + QKD_WIRE_TAG_LABEL_LEN + 84 + 20, r.next_id, 16),
+	   "v2 transcript covers both next IDs and the initiator's tag");
 	ok(qkd_wire_transcript(&i, &r, t, len - 1) == 0,
 	   "v2 transcript needs QKD_WIRE_TRANSCRIPT_MAX bytes");
 	memcpy(&q, &r, sizeof(q));
 	q.next_id[0] ^= 1;
 	ok(qkd_wire_transcript(&i, &q, t + 2, sizeof(t) - 2) == len &&
-	   memcmp(t + 2 + QKD_WIRE_TAG_LABEL_LEN + 68 + 20, r.next_id, 16),
+	   memcmp(t + 2 + QKD_WIRE_TAG_LABEL_LEN + 84 + 20, r.next_id, 16),
 	   "a changed next ID changes the transcript (the tag covers it)");
 }
 

@@ -17,7 +17,12 @@
 # take exactly one key per side and change the SPIs; ESP packets are
 # counted by `ip -s xfrm state` on the SA the module's audit names; the
 # responder waits for a key that arrives late; require with an empty pool
-# keeps the old SA; logs at ike=3 contain no trace of any injected key.
+# keeps the old SA; a key ID with different material on the two sides,
+# rekeyed from each side: the responder's check of the initiator's tag
+# refuses the exchange (one alarm line with the key ID), the old SA stays
+# and carries traffic on both sides, the kernel's ESP SAs are unchanged on
+# both sides, and the next rekey with a good key succeeds; logs at ike=3
+# contain no trace of any injected key.
 # Output: TAP.
 #
 # Helpers from lib.sh.  Environment: QKD_KO (default kmod/qkd.ko), QKD_CLI
@@ -172,19 +177,71 @@ ok $? "require, empty pool: logged"
 ping_ok 3
 ok $? "traffic still flows over the old SA"
 
-# mismatching material: confirmation fails on a, old SA stays
-id=$(keyid dd 1)
-inject1 a initiator "$id"
-inject1 b responder "$id"
-sw a --rekey --child net > "$L/rekey-mismatch.out" 2>&1
-sleep 2
-grep -q "key confirmation FAILED for key dd000000" "$L/a-charon.log"
-ok $? "different key material: key confirmation fails"
+# mismatching material for one key ID (protocol v3: key confirmation both
+# ways): the responder checks the initiator's tag, refuses the
+# CREATE_CHILD_SA before it installs anything, one ALARM line names the ID;
+# the initiator keeps the old SA.  From each side in turn.
+esp_sas() {	# esp_sas NAME: number of ESP SAs in the kernel
+	ip -n "$(ns_of "$1")" xfrm state 2>/dev/null | grep -c '^	proto esp '
+}
+# mismatch FROM ID: FROM rekeys with key ID (different material on the
+# two sides); checks the outcome on both sides
+mismatch() {
+	local from=$1 id=$2 to idp sa sb ca cb xa xb np na nb
+	to=$(other_of "$from")
+	idp=$(echo "$id" | sed 's/^\(.\{8\}\)\(.\{4\}\)\(.\{4\}\)\(.\{4\}\)/\1-\2-\3-\4-/')
+	sa=$(child_spis a) sb=$(child_spis b)
+	ca=$(esp_sas a) cb=$(esp_sas b) xa=$(xfrm_spis a) xb=$(xfrm_spis b)
+	np=$(logcount "$from" "received NO_PROPOSAL_CHOSEN notify, no CHILD_SA built")
+	inject1 "$from" initiator "$id"
+	inject1 "$to" responder "$id"
+	sw "$from" --rekey --child net > "$L/rekey-mismatch-$from.out" 2>&1
+	wait_log "$to" "ALARM: key confirmation FAILED for key $idp" 1 30 &&
+		wait_log "$from" "received NO_PROPOSAL_CHOSEN notify, no CHILD_SA built" $((np + 1)) 30
+	ok $? "mismatch, rekey from $from: $to detects it (initiator's tag), answers NO_PROPOSAL_CHOSEN"
+	sleep 1
+	na=$(grep -c "ALARM: key confirmation FAILED for key $idp" "$L/$to-charon.log")
+	nb=$(grep -c "ALARM: key confirmation FAILED for key $idp" "$L/$from-charon.log")
+	[ "$na" = 1 ] && [ "$nb" = 0 ] &&
+		grep "ALARM: key confirmation FAILED for key $idp" "$L/$to-charon.log" |
+			grep -q "link 'peer'"
+	ok $? "mismatch, rekey from $from: exactly one alarm line on $to naming key $idp and the link, none on $from"
+	[ -n "$sa" ] && [ "$(child_spis a)" = "$sa" ] && [ "$(child_spis b)" = "$sb" ] &&
+		[ "$(child_count a)" = 1 ] && [ "$(child_count b)" = 1 ]
+	ok $? "mismatch, rekey from $from: the old CHILD_SA stays on both sides (a: $sa, b: $sb)"
+	[ "$(esp_sas a)" = "$ca" ] && [ "$(esp_sas b)" = "$cb" ] &&
+		[ "$(xfrm_spis a)" = "$xa" ] && [ "$(xfrm_spis b)" = "$xb" ]
+	ok $? "mismatch, rekey from $from: ESP SAs in the kernel unchanged on both sides ($ca on a, $cb on b, same SPIs): nothing half-installed"
+	local pa0 pb0 pa1 pb1
+	pa0=$(xfrm_packets a "${sa#* }") pb0=$(xfrm_packets b "${sb#* }")
+	ping_ok 3
+	pa1=$(xfrm_packets a "${sa#* }") pb1=$(xfrm_packets b "${sb#* }")
+	[ -n "$pa1" ] && [ -n "$pb1" ] && [ "$pa1" -ge $((${pa0:-0} + 3)) ] &&
+		[ "$pb1" -ge $((${pb0:-0} + 3)) ]
+	ok $? "mismatch, rekey from $from: the old SA carries traffic both ways (a out ${pa0:-0} -> $pa1, b out ${pb0:-0} -> $pb1)"
+	audit_of "$to" "${id:0:2}" > "$L/audit-mismatch-$from.out"
+	grep -q "usage=unused: confirmation failed" "$L/audit-mismatch-$from.out"
+	ok $? "mismatch, rekey from $from: $to's audit record says the key was unused (confirmation failed)"
+}
+# b has no initiator key left and a none either (flushed above): the keys
+# of the mismatch are the only ones each initiator can take
+cli b flush peer
+mismatch a "$(keyid dd 1)"
+mismatch b "$(keyid de 1)"
+# the next rekey with a good key succeeds (a retry of a failed rekey may
+# take it first: either way the SPIs change and the SA is QKD-keyed)
+nk=$(logcount a "keyed with a QKD key")
+inject a b df 1
+sw a --rekey --child net > "$L/rekey-after-mismatch.out" 2>&1
+wait_log a "keyed with a QKD key" $((nk + 1)) 30
+sleep 1
 read -r in6 out6 <<< "$(child_spis a)"
-[ "$in6" = "$in4" ]
-ok $? "after the failed confirmation the old SA stays"
-ping_ok 3
-ok $? "traffic still flows"
+[ -n "$in6" ] && [ "$in6" != "$in4" ] &&
+	grep -q "took key df000000-0000-0000-0000-000000000001 (32 bytes) by ID" "$L/b-charon.log" &&
+	[ "$(child_count a)" = 1 ] && [ "$(child_count b)" = 1 ]
+ok $? "after the mismatches the next rekey with a good key succeeds (new SA $in6, QKD-keyed)"
+esp_after_ping "$out6" 3
+ok $? "traffic on the new SA ($p packets)"
 
 # ---------------------------------------------------------------- prefer
 # module gone: prefer falls back to X25519 alone, then QKD resumes
