@@ -192,7 +192,7 @@ fi
 # ====================================================================== s2
 if want 2; then
 	begin s2
-	CONF_RTO=30
+	CONF_RTO=60
 	CONF_QKD=$(qkd_link_by_id a require 8000 "rekey_first_child = yes"); write_conf a
 	CONF_QKD=$(qkd_link_by_id b require 8000); write_conf b
 	SW_CHILDLESS=force
@@ -202,19 +202,20 @@ if want 2; then
 	initiate a && wait_log a "keyed with a QKD key" 1 60 &&
 		wait_log b "keyed with a QKD key" 1 60 && wait_settled 60
 	ok $? "s2: tunnel up, first CHILD_SA keyed with a QKD key"
-	# 10 s each way: both CREATE_CHILD_SA requests are in flight at once
-	# (the two swanctl calls start within a few seconds of each other under
-	# TCG; with 5 s one CI run saw them not cross: a collision on one side
-	# only); retransmit_timeout 30 s keeps retransmits out of it
-	tc -n "$NS_A" qdisc add dev qkdva root netem delay 10s &&
-		tc -n "$NS_B" qdisc add dev qkdvb root netem delay 10s
-	ok $? "s2: netem delay 10 s on both veth ends"
+	# 20 s each way: both CREATE_CHILD_SA requests are in flight at once
+	# if the second leaves within 20 s of the first (the two swanctl calls
+	# start together, but under a loaded TCG host with 5 s and with 10 s a
+	# CI run each saw them not cross: a collision on one side only);
+	# retransmit_timeout 60 s keeps retransmits out of the 40 s round trip
+	tc -n "$NS_A" qdisc add dev qkdva root netem delay 20s &&
+		tc -n "$NS_B" qdisc add dev qkdvb root netem delay 20s
+	ok $? "s2: netem delay 20 s on both veth ends"
 	sw a --rekey --child net > "$L/s2-rekey-a.out" 2>&1 &
 	p1=$!
 	sw b --rekey --child net > "$L/s2-rekey-b.out" 2>&1 &
 	p2=$!
 	wait $p1 $p2
-	wait_log a "CHILD_SA rekey collision" 1 60 && wait_log b "CHILD_SA rekey collision" 1 60
+	wait_log a "CHILD_SA rekey collision" 1 120 && wait_log b "CHILD_SA rekey collision" 1 120
 	r=$?
 	# packets already queued keep their delay; new ones go at once
 	tc -n "$NS_A" qdisc change dev qkdva root netem delay 0ms
@@ -223,7 +224,9 @@ if want 2; then
 	ok $? "s2: both sides detected the CHILD_SA rekey collision"
 	grep -h "CHILD_SA rekey collision" "$L/a-charon.log" "$L/b-charon.log" |
 		sed 's/^[0-9:]* [0-9]*\[IKE\] /# /' | sort -u
-	wait_settled 60
+	# the deletes of the redundant and the old child went out while the
+	# 20 s delay was on: up to two delayed legs, then their answers
+	wait_settled 150
 	ok $? "s2: after the collision one CHILD_SA per side, the same 2 ESP SAs in both kernels"
 	sa=$(child_spis a); sb=$(child_spis b)
 	[ -n "$sa" ] && [ "$sa" = "$(swapped $sb)" ]
