@@ -239,7 +239,6 @@ int auditlog_active(const struct agent *a);
  * interval (the unsettled ones stay in the ring for the next start). */
 void auditlog_flush(struct agent *a);
 uint64_t auditlog_realtime_ns(void);
-uint64_t audit_netns_inode(void);
 
 /* loop.c */
 /* Run until agent_stop_requested (or the poll itself fails). */

@@ -69,7 +69,7 @@ struct audit_walk {
 	int restarted;		/* a record newer than the last written, with a lower seq */
 };
 
-uint64_t audit_netns_inode(void)
+static uint64_t audit_netns_inode(void)
 {
 	struct stat st;
 

@@ -57,16 +57,6 @@ static const char *link_restart_field(const struct conf_link *o, const struct co
 	return NULL;
 }
 
-static const struct conf_link *find_link(const struct conf *c, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < c->nlinks; i++)
-		if (!strcmp(c->links[i].name, name))
-			return &c->links[i];
-	return NULL;
-}
-
 /* Log every change that needs a restart; returns how many. */
 static int restart_needed(const struct conf *o, const struct conf *n)
 {
@@ -78,14 +68,14 @@ static int restart_needed(const struct conf *o, const struct conf *n)
 	if (strcmp(o->metrics_listen, n->metrics_listen) && ++bad)
 		log_err("reload: metrics_listen changed: needs a restart");
 	for (i = 0; i < o->nlinks; i++) {
-		nl = find_link(n, o->links[i].name);
+		nl = conf_find(n, o->links[i].name);
 		if (!nl && ++bad)
 			log_err("reload: link %s removed: needs a restart", o->links[i].name);
 		else if (nl && (f = link_restart_field(&o->links[i], nl)) && ++bad)
 			log_err("reload: link %s: %s changed: needs a restart", o->links[i].name, f);
 	}
 	for (i = 0; i < n->nlinks; i++)
-		if (!find_link(o, n->links[i].name) && ++bad)
+		if (!conf_find(o, n->links[i].name) && ++bad)
 			log_err("reload: link %s added: needs a restart", n->links[i].name);
 	return bad;
 }
@@ -153,7 +143,7 @@ static void apply(struct agent *a, const struct conf *n)
 	c->cert_warn_days = n->cert_warn_days;
 	qkd_log_level = a->cli_log_level >= 0 ? a->cli_log_level : c->log_level;
 	for (i = 0; i < a->nlinks; i++)
-		apply_link(a, &a->links[i], find_link(n, a->links[i].cfg->name));
+		apply_link(a, &a->links[i], conf_find(n, a->links[i].cfg->name));
 	/* a shorter interval takes effect now, not after the old one */
 	a->next_stats = mono_now() + c->stats_interval;
 	a->audit.next_run = 0;
