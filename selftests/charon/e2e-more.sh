@@ -16,7 +16,7 @@
 #       rekeys from both sides: 0% loss, and the kernel's ESP packet counters
 #       of all SAs (old and new, sampled until the old ones are deleted) add
 #       up to exactly the pings sent and received, on both gateways
-#   s2  simultaneous child rekeys from both sides (collision, netem delay):
+#   s2  simultaneous child rekeys from both sides (collision, plug qdisc):
 #       no QKD key taken twice (audit), taken counters exact, one CHILD_SA
 #       left on each side with the same SPIs (swapped) and the same kernel SAs
 #   s3  qkd in the IKE proposals (link found by address): IKE_SA_INIT
@@ -55,7 +55,7 @@ ok_todo() {	# ok_todo NAME REASON: a known problem, reported, not counted
 
 check_prereqs
 setup_module
-modprobe sch_netem 2>/dev/null
+modprobe sch_netem 2>/dev/null; modprobe sch_plug 2>/dev/null
 setup_netns
 ok $? "two gateways in two netns joined by veth"
 make_pki
@@ -202,31 +202,39 @@ if want 2; then
 	initiate a && wait_log a "keyed with a QKD key" 1 60 &&
 		wait_log b "keyed with a QKD key" 1 60 && wait_settled 60
 	ok $? "s2: tunnel up, first CHILD_SA keyed with a QKD key"
-	# 20 s each way: both CREATE_CHILD_SA requests are in flight at once
-	# if the second leaves within 20 s of the first (the two swanctl calls
-	# start together, but under a loaded TCG host with 5 s and with 10 s a
-	# CI run each saw them not cross: a collision on one side only);
-	# retransmit_timeout 60 s keeps retransmits out of the 40 s round trip
-	tc -n "$NS_A" qdisc add dev qkdva root netem delay 20s &&
-		tc -n "$NS_B" qdisc add dev qkdvb root netem delay 20s
-	ok $? "s2: netem delay 20 s on both veth ends"
+	# Both CREATE_CHILD_SA requests must be in flight at once.  A netem
+	# delay made that a race against the second swanctl call (CI runs saw
+	# it lost with 5, 10 and 20 s); a plug qdisc on each veth end holds
+	# every packet until released, so each request waits until both are
+	# sent.  A's end goes first: B meets A's request with its own active,
+	# and B's answer queues behind B's request, so A meets B's request
+	# with its own still active too.  retransmit_timeout 60 s keeps
+	# retransmits out of the hold.
+	tc -n "$NS_A" qdisc add dev qkdva root plug &&
+		tc -n "$NS_B" qdisc add dev qkdvb root plug
+	ok $? "s2: plug qdisc on both veth ends (packets held)"
+	na=$(logcount a "generating CREATE_CHILD_SA request"); nb=$(logcount b "generating CREATE_CHILD_SA request")
 	sw a --rekey --child net > "$L/s2-rekey-a.out" 2>&1 &
 	p1=$!
 	sw b --rekey --child net > "$L/s2-rekey-b.out" 2>&1 &
 	p2=$!
 	wait $p1 $p2
-	wait_log a "CHILD_SA rekey collision" 1 120 && wait_log b "CHILD_SA rekey collision" 1 120
+	wait_log a "generating CREATE_CHILD_SA request" $((na + 1)) 60 &&
+		wait_log b "generating CREATE_CHILD_SA request" $((nb + 1)) 60
+	ok $? "s2: both rekey requests sent and held"
+	tc -n "$NS_A" qdisc change dev qkdva root plug release_indefinite
+	tc -n "$NS_B" qdisc change dev qkdvb root plug release_indefinite
+	wait_log a "CHILD_SA rekey collision" 1 60 && wait_log b "CHILD_SA rekey collision" 1 60
 	r=$?
-	# packets already queued keep their delay; new ones go at once
-	tc -n "$NS_A" qdisc change dev qkdva root netem delay 0ms
-	tc -n "$NS_B" qdisc change dev qkdvb root netem delay 0ms
+	tc -n "$NS_A" qdisc del dev qkdva root
+	tc -n "$NS_B" qdisc del dev qkdvb root
+	[ $r = 0 ] || grep -H -E "CREATE_CHILD_SA|collision" "$L/a-charon.log" "$L/b-charon.log" |
+		tail -n 20 | sed 's/^/# /'
 	[ $r = 0 ]
 	ok $? "s2: both sides detected the CHILD_SA rekey collision"
 	grep -h "CHILD_SA rekey collision" "$L/a-charon.log" "$L/b-charon.log" |
 		sed 's/^[0-9:]* [0-9]*\[IKE\] /# /' | sort -u
-	# the deletes of the redundant and the old child went out while the
-	# 20 s delay was on: up to two delayed legs, then their answers
-	wait_settled 150
+	wait_settled 60
 	ok $? "s2: after the collision one CHILD_SA per side, the same 2 ESP SAs in both kernels"
 	sa=$(child_spis a); sb=$(child_spis b)
 	[ -n "$sa" ] && [ "$sa" = "$(swapped $sb)" ]
