@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "qkd_peer.h"
+#include "qkd_metrics.h"
 #include "qkd_keysrc.h"
 #include "qkd_wire.h"
 
@@ -450,7 +451,15 @@ const char *qkd_peer_why_not(qkd_peer_view_t *view)
 
 u_int qkd_count(enum qkd_counter counter)
 {
-	return counter < QKD_CNT_MAX ? ref_get(&counters[counter]) : 0;
+	u_int v;
+
+	if (counter >= QKD_CNT_MAX)
+	{
+		return 0;
+	}
+	v = ref_get(&counters[counter]);
+	qkd_metrics_changed();
+	return v;
 }
 
 u_int qkd_counter(enum qkd_counter counter)

@@ -5,6 +5,7 @@
 #include "qkd_links.h"
 #include "qkd_listener.h"
 #include "qkd_method.h"
+#include "qkd_metrics.h"
 #include "qkd_peer.h"
 
 #include <ctype.h>
@@ -35,6 +36,9 @@ struct private_qkd_plugin_t {
 
 	/** bus listener */
 	qkd_listener_t *listener;
+
+	/** the counters' metrics file */
+	qkd_metrics_t *metrics;
 };
 
 /**
@@ -187,6 +191,7 @@ METHOD(plugin_t, reload, bool,
 {
 	this->links->reload(this->links);
 	this->listener->reload(this->listener);
+	this->metrics->write(this->metrics);
 	check_log_levels();
 	qkd_log_counters();
 	return TRUE;
@@ -199,6 +204,7 @@ METHOD(plugin_t, destroy, void,
 	qkd_ke_set_links(NULL);
 	this->listener->destroy(this->listener);
 	this->links->destroy(this->links);
+	this->metrics->destroy(this->metrics);
 	free(this);
 }
 
@@ -232,6 +238,7 @@ plugin_t *qkd_plugin_create(void)
 	);
 	this->listener = qkd_listener_create(this->links);
 	qkd_ke_set_links(this->links);
+	this->metrics = qkd_metrics_create();
 
 	lib->proposal->register_token(lib->proposal, QKD_KE_TOKEN,
 								  KEY_EXCHANGE_METHOD, QKD_KE_METHOD, 0);

@@ -98,6 +98,8 @@ for g in a b; do
 	cat > "$T/agent-$g.conf" <<EOC
 [agent]
 stats_interval = 2
+metrics_listen = $(addr_of "$g"):19464
+plugin_metrics = $T/$g-plugin.prom
 [link peer]
 kme_url = https://$ADDR_A:$port, https://$ADDR_A:$((port + 2))
 kme_failback = 3
@@ -122,8 +124,9 @@ wait_cond 90 pool_ge a 6 && wait_cond 90 pool_ge b 6
 ok $? "both agents created link 'peer' and filled it (enc_keys): a $(stat_of a initiator_keys), b $(stat_of b initiator_keys) initiator keys"
 
 CONF_IKE=3
-CONF_QKD=$(qkd_link_by_id a require 8000 "rekey_first_child = yes"); write_conf a
-CONF_QKD=$(qkd_link_by_id b require 8000); write_conf b
+CONF_QKD=$(qkd_link_by_id a require 8000 "rekey_first_child = yes
+			metrics_file = $T/a-plugin.prom"); write_conf a
+CONF_QKD=$(qkd_link_by_id b require 8000 "metrics_file = $T/b-plugin.prom"); write_conf b
 SW_CHILDLESS=force
 write_swanctl a; write_swanctl b
 start_charon a && start_charon b
@@ -254,9 +257,45 @@ ok $? "5: both agents failed back to the first replicas and stayed there"
 ping_ok
 ok $? "5: traffic flows"
 
+# ---------------------------------------------------------------- 6
+# The operator's view: each agent's /metrics serves its charon's plugin
+# counters (the file the plugin writes) and the kernel's SAs by keying.
+scrape() { ip netns exec "$(ns_of "$1")" curl -s "http://$(addr_of "$1"):19464/metrics"; }
+metric() {	# metric NAME 'SERIES' (exact name and labels): its value
+	scrape "$1" | awk -v k="$2" '$1 == k { print $2 }'
+}
+# the plugin writes within a second of a count; ping_ok above was the last
+# change
+plugin_settled() {
+	[ "$(metric "$1" 'qkd_plugin_keys_taken_total{role="initiator"}')" != "" ] &&
+	[ $(( $(metric "$1" 'qkd_plugin_keys_taken_total{role="initiator"}') +
+	      $(metric "$1" 'qkd_plugin_keys_taken_total{role="responder"}') )) = "$(stat_of "$1" taken)" ]
+}
+for g in a b; do
+	wait_cond 10 plugin_settled "$g"
+	ok $? "6: $g's agent serves its plugin's counters: keys taken as initiator $(metric "$g" 'qkd_plugin_keys_taken_total{role="initiator"}') + responder $(metric "$g" 'qkd_plugin_keys_taken_total{role="responder"}') = the module's taken $(stat_of "$g" taken)"
+	[ "$(metric "$g" qkd_agent_plugin_metrics_up)" = 1 ] &&
+		[ "$(metric "$g" qkd_plugin_confirmation_failures_total)" = 0 ] &&
+		[ "$(metric "$g" qkd_plugin_child_sas_refused_total)" = 0 ] &&
+		[ "$(metric "$g" qkd_plugin_classical_child_sas_total)" = 0 ]
+	ok $? "6: $g: plugin metrics up, 0 confirmation failures, 0 refused and 0 classical CHILD_SAs"
+	nsa=$(ip -n "$(ns_of "$g")" xfrm state | grep -c '^src')
+	scrape "$g" | grep '^qkd_xfrm' > "$L/xfrm-metrics-$g.out"
+	[ "$nsa" -ge 2 ] && [ "$(metric "$g" qkd_xfrm_up)" = 1 ] &&
+		[ "$(metric "$g" 'qkd_xfrm_sas{keying="qkd"}')" = "$nsa" ] &&
+		[ "$(metric "$g" 'qkd_xfrm_sas{keying="classical"}')" = 0 ] &&
+		[ "$(metric "$g" 'qkd_xfrm_sas{keying="unknown"}')" = 0 ] &&
+		[ "$(metric "$g" 'qkd_xfrm_link_sas{link="peer"}')" = "$nsa" ] &&
+		[ "$(metric "$g" 'qkd_xfrm_packets{keying="qkd"}')" -gt 0 ]
+	ok $? "6: $g: qkd_xfrm_sas qkd = the $nsa SAs of ip xfrm state, all of link peer, classical 0, unknown 0, packets $(metric "$g" 'qkd_xfrm_packets{keying="qkd"}')"
+done
+
 # ---------------------------------------------------------------- 4
 stop_charon a
 stop_charon b
+[ ! -e "$T/a-plugin.prom" ] && [ ! -e "$T/b-plugin.prom" ] &&
+	[ "$(metric a qkd_agent_plugin_metrics_up)" = 0 ] && [ "$(metric b qkd_agent_plugin_metrics_up)" = 0 ]
+ok $? "4: charons stopped: their plugins removed the metrics files, the agents say plugin metrics up 0"
 [ "$(stat_of a reserved)" = 0 ] && [ "$(stat_of b reserved)" = 0 ]
 ok $? "4: charons stopped: their reservations released (reserved a=$(stat_of a reserved) b=$(stat_of b reserved))"
 grep -c "released reserved key" "$L/a-charon.log" "$L/b-charon.log" | tr '\n' ' ' > "$L/released.out"

@@ -78,6 +78,9 @@ ns_of() {	# ns_of a|b
 other_of() {
 	if [ "$1" = b ]; then echo a; else echo b; fi
 }
+addr_of() {	# addr_of a|b: the gateway's outer address
+	if [ "$1" = b ]; then echo "$ADDR_B"; else echo "$ADDR_A"; fi
+}
 cli() {	# cli NAME ARGS...
 	local ns
 	ns=$(ns_of "$1")

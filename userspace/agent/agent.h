@@ -187,6 +187,7 @@ struct agent {
 	int cli_log_level;		/* -v/-q: over log_level at a reload; -1: none */
 	uint32_t cli_stats_interval;	/* --stats-interval; 0: none */
 	uint64_t reloads_ok, reloads_refused;
+	char plugin_metrics_why[160];	/* last reason the plugin's file was not served */
 };
 
 static inline double ms_to_s(uint32_t ms)
@@ -332,6 +333,8 @@ void agent_stats(struct agent *a, double now);
  * store at each scrape and appended to b. */
 struct sbuf;
 void modstats_render(struct sbuf *b, struct sink *sink, int sink_ok);
+/* xfrmstats.c: the kernel's IPsec SAs by keying (qkd_xfrm_*) */
+void xfrmstats_render(struct sbuf *b, struct sink *sink, int sink_ok);
 
 /* metrics.c */
 int metrics_start(struct agent *a, const char *listen);

@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "agent.h"
 #include "expo.h"
+#include "plugstats.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -239,6 +240,9 @@ static char *render(struct agent *a)
 	sb_printf(&b, "qkd_agent_config_reloads_total{result=\"refused\"} %llu\n",
 		  (unsigned long long)a->reloads_refused);
 	modstats_render(&b, &a->sink, a->sink_ok);
+	xfrmstats_render(&b, &a->sink, a->sink_ok);
+	plugstats_render(&b, a->conf->plugin_metrics, a->plugin_metrics_why,
+			 sizeof(a->plugin_metrics_why));
 	return b.p;
 }
 

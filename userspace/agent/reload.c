@@ -141,6 +141,7 @@ static void apply(struct agent *a, const struct conf *n)
 	c->audit_interval = n->audit_interval;
 	c->audit_settle = n->audit_settle;
 	c->cert_warn_days = n->cert_warn_days;
+	memcpy(c->plugin_metrics, n->plugin_metrics, sizeof(c->plugin_metrics));
 	qkd_log_level = a->cli_log_level >= 0 ? a->cli_log_level : c->log_level;
 	for (i = 0; i < a->nlinks; i++)
 		apply_link(a, &a->links[i], conf_find(n, a->links[i].cfg->name));

@@ -383,6 +383,17 @@ static int agent_key(struct conf *c, const char *k, const char *v, const char **
 	if (!strcmp(k, "audit_settle"))
 		return parse_u32(v, 1, 3600, &c->audit_settle) ?
 		       (*why = "expected an integer in 1..3600", -1) : 0;
+	if (!strcmp(k, "plugin_metrics")) {
+		/* read at each scrape: a file that is missing now may appear
+		 * when charon starts, so only the form is checked here */
+		if (!strcmp(v, "off")) {
+			c->plugin_metrics[0] = '\0';
+			return 0;
+		}
+		if (v[0] != '/' || set_str(c->plugin_metrics, sizeof(c->plugin_metrics), v))
+			return *why = "plugin_metrics must be an absolute path or off", -1;
+		return 0;
+	}
 	if (!strcmp(k, "audit_journal")) {
 		if (strcmp(v, "yes") && strcmp(v, "no"))
 			return *why = "audit_journal must be yes or no", -1;
@@ -460,6 +471,7 @@ int conf_parse_buf(const char *file, const char *buf, size_t len, struct conf *c
 	c->audit_interval = 5;
 	c->audit_settle = 30;
 	c->cert_warn_days = 30;
+	snprintf(c->plugin_metrics, sizeof(c->plugin_metrics), "%s", CONF_PLUGIN_METRICS_DEFAULT);
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;

@@ -34,6 +34,9 @@
 #define CONF_SAE_MAX	64	/* = QKD_SAE_ID_MAX (asserted in conf.c) */
 #define CONF_LINKS_MAX	64
 #define CONF_KMES_MAX	4	/* kme_url replicas per link */
+/* where the strongSwan plugin writes its counters by default
+ * (charon.plugins.qkd.metrics_file) */
+#define CONF_PLUGIN_METRICS_DEFAULT "/run/qkd/charon-plugin.prom"
 
 enum conf_role { ROLE_BOTH = 0, ROLE_MASTER, ROLE_SLAVE };
 /* Keep a pool ahead of demand (yes), fetch just in time (no), or keep a
@@ -85,6 +88,7 @@ struct conf {
 	uint32_t audit_interval;	/* s, between two reads of the audit ring */
 	uint32_t audit_settle;		/* s, a record without SPIs is written then */
 	uint32_t cert_warn_days;	/* warn this many days before client_cert expires (0: never) */
+	char plugin_metrics[CONF_PATH_MAX];	/* the charon plugin's metrics file, "" = off */
 	size_t nlinks;
 	struct conf_link links[CONF_LINKS_MAX];
 };

@@ -11,62 +11,6 @@
 
 #include "util.h"
 
-static bool record_has_spi(const struct audit_record *r, uint32_t spi)
-{
-	unsigned int i;
-
-	for (i = 0; i < r->n_spi && i < QKD_AUDIT_SPI_MAX; i++)
-		if (r->spi[i] == spi)
-			return true;
-	return false;
-}
-
-struct sa_annotation annotate_sa(const struct sa_info *sa,
-				 const struct audit_list *audit)
-{
-	struct sa_annotation an = { .keying = SA_KEYING_CLASSICAL, .rec = NULL };
-	uint64_t latest_ok_ns;
-	size_t i;
-
-	if (!audit) {
-		an.keying = SA_KEYING_UNKNOWN;
-		return an;
-	}
-	latest_ok_ns = (sa->add_time + ANNOTATE_CLOCK_SLACK_S) * 1000000000ULL;
-	for (i = 0; i < audit->count; i++) {
-		const struct audit_record *r = &audit->rec[i];
-
-		if (!record_has_spi(r, sa->spi))
-			continue;
-		if (sa->add_time && r->time_ns > latest_ok_ns)
-			continue;	/* taken after the SA existed: SPI reuse */
-		if (!an.rec || r->seq > an.rec->seq)
-			an.rec = r;
-	}
-	if (an.rec) {
-		an.keying = SA_KEYING_QKD;
-		return an;
-	}
-	/* Sequence numbers start at 1: a higher first one means older
-	 * records were overwritten, and this SA's may have been one. */
-	if (audit->count && audit->rec[0].seq > 1 &&
-	    audit->rec[0].time_ns / 1000000000ULL > sa->add_time)
-		an.keying = SA_KEYING_UNKNOWN;
-	return an;
-}
-
-const char *sa_keying_name(enum sa_keying k)
-{
-	switch (k) {
-	case SA_KEYING_QKD:
-		return "qkd";
-	case SA_KEYING_CLASSICAL:
-		return "classical";
-	default:
-		return "unknown";
-	}
-}
-
 const char *xfrm_proto_name(uint8_t proto)
 {
 	switch (proto) {

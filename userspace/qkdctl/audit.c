@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* qkdctl audit [show] [link NAME], qkdctl audit annotate */
-#include "audit.h"
+#include "sakeying.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,43 +21,6 @@ static void audit_usage(FILE *out)
 	      "  taken key (what the strongSwan plugin does after installing SAs).\n", out);
 }
 
-void audit_record_from_lib(const struct qkd_audit_buf *b, struct audit_record *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->seq = b->seq;
-	r->time_ns = b->time_ns;
-	copy_str(r->link, sizeof(r->link), b->link_name);
-	r->has_key_id = b->present & (1ULL << QKD_AUDIT_A_KEY_ID);
-	memcpy(r->key_id, b->key_id, QKD_KEY_ID_LEN);
-	r->role = b->role;
-	r->has_pid = b->present & (1ULL << QKD_AUDIT_A_PID);
-	r->pid = b->pid;
-	copy_str(r->comm, sizeof(r->comm), b->comm);
-	r->n_spi = b->nr_spi < QKD_AUDIT_SPI_MAX ? b->nr_spi : QKD_AUDIT_SPI_MAX;
-	memcpy(r->spi, b->spi, r->n_spi * sizeof(r->spi[0]));
-	copy_str(r->usage, sizeof(r->usage), b->usage);
-}
-
-static int audit_append(const struct qkd_audit_buf *b, void *arg)
-{
-	struct audit_record r;
-
-	audit_record_from_lib(b, &r);
-	return audit_list_append(arg, &r) < 0 ? -ENOMEM : 0;
-}
-
-int audit_fetch(struct qkd_nl *nl, const char *name, struct audit_list *out)
-{
-	int n;
-
-	memset(out, 0, sizeof(*out));
-	n = qkd_audit_dump_each(nl, name, audit_append, out);
-	if (n < 0) {
-		audit_list_free(out);
-		return n;
-	}
-	return 0;
-}
 
 static int audit_show_run(struct qkd_nl *nl, void *arg)
 {

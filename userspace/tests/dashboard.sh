@@ -3,7 +3,11 @@
 # PromQL names must be exported by qkd-agent.  The scrape comes from a
 # dry-run agent (its dry-run sink emulates the module, so the qkd_module_*
 # families are there too; the KME is not needed for the families to be
-# declared).  Then the checker itself: a dashboard naming a metric that does
+# declared).  The agent also serves the strongSwan plugin's metrics file:
+# here the plugin's own sample (charon-plugin/tests/metrics-sample.prom,
+# which the plugin's test_metrics proves is what the plugin writes), so the
+# dashboard's qkd_plugin_* names and the agent's filter of that file are
+# checked against the plugin's real output.  Then the checker itself: a dashboard naming a metric that does
 # not exist must fail.  TAP output.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,9 +25,11 @@ trap cleanup EXIT
 
 "$here/mkcerts.sh" "$T/pki" >/dev/null 2>&1
 P=$T/pki
+cp "$top/charon-plugin/tests/metrics-sample.prom" "$T/plugin.prom"
 cat >"$T/a.conf" <<CONF
 [agent]
 metrics_listen = 127.0.0.1:$PORT
+plugin_metrics = $T/plugin.prom
 [link to-b]
 kme_url = https://127.0.0.1:$((PORT + 1))
 local_sae_id = SAE_A
@@ -42,6 +48,10 @@ for _ in $(seq 50); do
 done
 tap 'grep -q "^qkd_module_up 1" "$T/scrape" && grep -q "^qkd_agent_sink_up" "$T/scrape"' \
 	"dry-run agent scraped ($(grep -c '^# TYPE' "$T/scrape") metric families)"
+tap 'grep -q "^qkd_agent_plugin_metrics_up 1" "$T/scrape" &&
+	grep -q "^qkd_plugin_keys_taken_total{role=\"initiator\"} 1$" "$T/scrape" &&
+	grep -q "^qkd_xfrm_up" "$T/scrape"' \
+	"the agent serves the plugin's sample file ($(grep -c '^qkd_plugin_' "$T/scrape") samples) and the qkd_xfrm_* families"
 echo "# $CHECK $DASH scrape"
 $CHECK "$DASH" "$T/scrape" | sed 's/^/    /'
 tap '[ ${PIPESTATUS[0]} -eq 0 ]' "every metric the dashboard names is exported by the agent"

@@ -173,6 +173,7 @@ int main(void)
 		 "log_level = debug\n"
 		 "audit_journal = no\n"
 		 "audit_interval = 7\n"
+		 "plugin_metrics = /run/ns-a/charon-plugin.prom\n"
 		 "\n"
 		 "%s"
 		 "role = master\n"
@@ -197,13 +198,14 @@ int main(void)
 	ok(r == 0, "conf: valid file accepted (%s)", r ? err : "ok");
 	ok(r == 0 && c->nlinks == 2 && !strcmp(c->metrics_listen, "127.0.0.1:9464") &&
 	   c->log_level == 3 && c->audit_journal == 0 && c->audit_interval == 7 &&
-	   c->audit_settle == 30, "conf: [agent] section parsed (audit_settle default 30)");
+	   c->audit_settle == 30 && !strcmp(c->plugin_metrics, "/run/ns-a/charon-plugin.prom"),
+	   "conf: [agent] section parsed (audit_settle default 30)");
 	ok(r == 0 && !strcmp(c->links[0].name, "site-b") &&
 	   !strcmp(c->links[0].kme_url, "https://127.0.0.1:8443") &&
 	   c->links[0].role == ROLE_MASTER && c->links[0].key_size == 512 &&
 	   c->links[0].low_watermark == 8 && c->links[0].high_watermark == 32 &&
 	   c->links[0].max_keys == 100 && c->links[0].key_ttl == 600 && c->links[0].rate == 50 &&
-	   c->links[0].burst == 10 && c->links[0].qber_threshold == 0.05 && c->links[0].line == 8,
+	   c->links[0].burst == 10 && c->links[0].qber_threshold == 0.05 && c->links[0].line == 9,
 	   "conf: link values parsed, trailing '/' of kme_url dropped");
 	ok(r == 0 && c->links[1].role == ROLE_BOTH && c->links[1].key_size == 256 &&
 	   c->links[1].low_watermark == 16 && c->links[1].high_watermark == 64,
@@ -224,6 +226,14 @@ int main(void)
 	expect_bad("[agent]\nmetrics_listen = 9464\n", 2, "metrics_listen", "metrics without address");
 	expect_bad("[agent]\nmetrics_listen = localhost:9464\n", 2, "IPV4:PORT", "metrics with a host name");
 	expect_bad("[agent]\nmetrics_listen = 127.0.0.1:99999\n", 2, "IPV4:PORT", "metrics port out of range");
+	expect_bad("[agent]\nplugin_metrics = run/x.prom\n", 2, "absolute path or off",
+		   "plugin_metrics relative");
+	r = conf_parse_buf("t.conf", good_link(), strlen(good_link()), c, err, sizeof(err));
+	ok(r == 0 && !strcmp(c->plugin_metrics, "/run/qkd/charon-plugin.prom"),
+	   "conf: plugin_metrics defaults to the plugin's default metrics_file");
+	snprintf(text, sizeof(text), "[agent]\nplugin_metrics = off\n%s", good_link());
+	r = conf_parse_buf("t.conf", text, strlen(text), c, err, sizeof(err));
+	ok(r == 0 && c->plugin_metrics[0] == '\0', "conf: plugin_metrics = off");
 	expect_bad("[agent]\n[agent]\n", 2, "duplicate [agent]", "duplicate agent section");
 	expect_bad("", 1, "no [link NAME]", "empty file");
 

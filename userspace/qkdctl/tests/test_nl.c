@@ -21,9 +21,9 @@
 #include <libqkd.h>
 #include "fake_kernel.h"	/* lib/tests: what the module's replies carry */
 
-#include "audit.h"
+#include "sakeying.h"
 #include "stats.h"
-#include "xfrm.h"
+#include "xfrm_dump.h"
 
 #include <arpa/inet.h>
 #include <linux/xfrm.h>
