@@ -34,8 +34,17 @@
 #   s6  prefer + module rate limit hit: X25519 alone, logged on both sides;
 #       require + key ID never arriving (wait_ms expires): rekey refused,
 #       old SA stays
+#   s7  IPv6 and mixed families (6 in 6, 4 in 6, 6 in 4) between two of our
+#       gateways, link found by address, require: the first CHILD_SA and a
+#       rekey by each side QKD-keyed, one key per side per exchange, SAs of
+#       the outer family and policies of the inner one, pings counted on
+#       the SA
+#   s8  hostile input (ikeattack.py): spoofed IKE_SA_INITs whose qkd KE
+#       names a held and an unheld key ID, a replayed CREATE_CHILD_SA
+#       request, forged requests on the IKE_SA: no key taken or fetched, no
+#       alarm, the SAs unchanged, the next rekey QKD-keyed
 #
-# SCENARIOS="1 2 3a 3b 4 5 6" selects scenarios (default: all).  Output: TAP.
+# SCENARIOS="1 2 3a 3b 4 5 6 7 8" selects scenarios (default: all).  Output: TAP.
 set -u
 
 NS_A=qkdmore-a
@@ -45,7 +54,7 @@ LIB_TAG=charon-e2e-more
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 trap cleanup EXIT
 
-SCENARIOS=${SCENARIOS:-1 2 3a 3b 4 5 6}
+SCENARIOS=${SCENARIOS:-1 2 3a 3b 4 5 6 7 8}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 START=$(date +%s)
 ok_todo() {	# ok_todo NAME REASON: a known problem, reported, not counted
@@ -587,6 +596,128 @@ if want 6; then
 	p=$(xfrm_packets a "$o3")
 	[ $r = 0 ] && [ "$p" = 3 ]
 	ok $? "s6: traffic still flows over the old SA ($p packets)"
+	sw a --terminate --ike gw > /dev/null 2>&1
+fi
+
+# ====================================================================== s7
+# IPv6 and mixed families between two gateways that run the plugin: outer
+# and inner IPv6, IPv4 inner over IPv6 outer, IPv6 inner over IPv4 outer.
+# The link is found by the peer's (IPv6 or IPv4) address; require, so every
+# CHILD_SA must be QKD-keyed.
+if want 7; then
+	modprobe -a esp6 xfrm6_tunnel tunnel6 tunnel4 2>/dev/null
+	ip -n "$NS_A" addr add 2001:db8::1/64 dev qkdva nodad 2>/dev/null
+	ip -n "$NS_B" addr add 2001:db8::2/64 dev qkdvb nodad 2>/dev/null
+	ip -n "$NS_A" addr add 2001:db8:1::1/128 dev lo 2>/dev/null
+	ip -n "$NS_B" addr add 2001:db8:2::1/128 dev lo 2>/dev/null
+	V4_ADDR_A=$ADDR_A V4_ADDR_B=$ADDR_B V4_NET_A=$NET_A V4_NET_B=$NET_B
+	fi7=0
+	for fam in 6in6 4in6 6in4; do
+		begin "s7-$fam"
+		fi7=$((fi7 + 1))
+		case $fam in
+		*in6) ADDR_A=2001:db8::1 ADDR_B=2001:db8::2 ;;
+		*) ADDR_A=$V4_ADDR_A ADDR_B=$V4_ADDR_B ;;
+		esac
+		case $fam in
+		6in*) NET_A=2001:db8:1::1 NET_B=2001:db8:2::1 ;;
+		*) NET_A=$V4_NET_A NET_B=$V4_NET_B ;;
+		esac
+		CONF_QKD=$(qkd_link_by_addr a require 8000); write_conf a
+		CONF_QKD=$(qkd_link_by_addr b require 8000); write_conf b
+		SW_CHILDLESS=force
+		write_swanctl a; write_swanctl b
+		# the first child and a rekey from a, a rekey from b
+		inject a b "7$fi7" 2 && inject b a "8$fi7" 1 && start_pair
+		ok $? "s7 $fam: outer $ADDR_A -> $ADDR_B, inner $NET_A -> $NET_B: keys injected, charons started"
+		initiate a && wait_log a "keyed with a QKD key" 1 60 && wait_log b "keyed with a QKD key" 1 60
+		ok $? "s7 $fam: tunnel up, first CHILD_SA keyed with a QKD key (link found by address)"
+		bad=0 k=1
+		for who in b a; do
+			c0=$(child_spis a)
+			sw $who --rekey --child net > "$L/s7-$fam-rekey-$who.out" 2>&1
+			k=$((k + 1))
+			wait_log a "keyed with a QKD key" $k 60 && wait_log b "keyed with a QKD key" $k 60 &&
+				wait_child_change a "$c0" 30 > /dev/null || { bad=1; diag "s7 $fam: rekey by $who"; }
+		done
+		wait_settled 60 || bad=1
+		ok $bad "s7 $fam: rekeys by b and by a, each QKD-keyed on both sides, one CHILD_SA left"
+		[ "$(stat_of a taken)" = 3 ] && [ "$(stat_of b taken)" = 3 ]
+		ok $? "s7 $fam: exactly one key per side per exchange (taken a=$(stat_of a taken) b=$(stat_of b taken))"
+		# the kernel's SAs have the outer family, its policies the inner one
+		sa=$(ip -n "$NS_A" xfrm state | grep -c "^src $ADDR_A dst $ADDR_B$")
+		sb=$(ip -n "$NS_A" xfrm state | grep -c "^src $ADDR_B dst $ADDR_A$")
+		pol=$(ip -n "$NS_A" xfrm policy | grep -c "^src $(host_net "$NET_A") dst $(host_net "$NET_B")")
+		[ "$sa" = 1 ] && [ "$sb" = 1 ] && [ "$pol" -ge 1 ]
+		ok $? "s7 $fam: ESP SAs $ADDR_A <-> $ADDR_B (out $sa, in $sb), policy $(host_net "$NET_A") -> $(host_net "$NET_B") ($pol)"
+		ping_ok 3
+		r=$?
+		read -r _ o <<< "$(child_spis a)"
+		p=$(xfrm_packets a "$o")
+		[ $r = 0 ] && [ "$p" = 3 ]
+		ok $? "s7 $fam: 3 pings $NET_A -> $NET_B answered, 3 packets on the outbound SA $o ($p)"
+		sw a --terminate --ike gw > /dev/null 2>&1
+	done
+	ADDR_A=$V4_ADDR_A ADDR_B=$V4_ADDR_B NET_A=$V4_NET_A NET_B=$V4_NET_B
+fi
+
+# ====================================================================== s8
+# Hostile input from an on-path attacker (ikeattack.py, raw sockets in a's
+# netns, so its packets come from a's address): spoofed IKE_SA_INITs whose
+# qkd KE data names a key ID b holds, and one b does not hold (the old
+# attacks: spend the key for an unauthenticated peer, make the agent fetch
+# IDs of the sender's choice); a's real CREATE_CHILD_SA request captured
+# and replayed; forged requests on the IKE_SA.  None may take or fetch a
+# key, raise an alarm, or touch the tunnel.
+if want 8; then
+	begin s8
+	CONF_QKD=$(qkd_link_by_addr a require 8000 "rekey_first_child = yes"); write_conf a
+	CONF_QKD=$(qkd_link_by_addr b require 8000); write_conf b
+	SW_PROPOSALS=aes256-sha256-qkd SW_CHILDLESS=force
+	write_swanctl a; write_swanctl b
+	inject a b a8 2 && inject b a b8 1 && start_pair
+	ok $? "s8: qkd in the IKE proposals, links by address, require: charons started"
+	initiate a && wait_log a "keyed with a QKD key" 1 60 && wait_log b "keyed with a QKD key" 1 60 &&
+		wait_settled 60
+	ok $? "s8: tunnel up, first CHILD_SA keyed with a QKD key"
+	held=$(keyid c8 1) unheld=$(keyid d8 1)
+	inject1 b responder "$held"
+	snap() { echo "b taken $(stat_of b taken) wanted $(stat_of b wanted) buffered $(stat_of b keys_buffered), a taken $(stat_of a taken)"; }
+	s0=$(snap) u0=$(logcount b "qkd method carries X25519 alone (no QKD key before the peer is authenticated)")
+	attack() { ip netns exec "$NS_A" python3 "$LIB_HERE/ikeattack.py" "$@" >> "$L/s8-attack.out" 2>&1; }
+	attack init "$ADDR_A" "$ADDR_B" "$held" 3 && attack init "$ADDR_A" "$ADDR_B" "$unheld" 3
+	ok $? "s8: 6 spoofed IKE_SA_INITs from a's address, qkd KE naming a key b holds (3) and one it does not (3)"
+	wait_log b "qkd method carries X25519 alone (no QKD key before the peer is authenticated)" $((u0 + 6)) 30
+	ok $? "s8: b answered each without a QKD key ($(($(logcount b "qkd method carries X25519 alone (no QKD key before the peer is authenticated)") - u0)) lines: X25519 alone before authentication)"
+	sleep 1
+	s1=$(snap)
+	[ "$s1" = "$s0" ]
+	ok $? "s8: no key taken, fetched or dropped by them ($s1)"
+
+	rm -f "$T/s8-ccsa"
+	ip netns exec "$NS_B" python3 "$LIB_HERE/ikeattack.py" capture qkdvb "$T/s8-ccsa" 90 \
+		> "$L/s8-capture.out" 2>&1 &
+	cap=$!
+	end=$((SECONDS + 20))
+	until grep -q listening "$L/s8-capture.out" 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 0.1; done
+	sw a --rekey --child net > "$L/s8-rekey-1.out" 2>&1
+	wait_log a "keyed with a QKD key" 2 60 && wait_log b "keyed with a QKD key" 2 60 && wait $cap &&
+		wait_settled 60
+	ok $? "s8: a's rekey QKD-keyed; its CREATE_CHILD_SA request captured on b's side of the wire"
+	s2=$(snap) c2=$(child_spis a) i2=$(ike_spis a)
+	attack replay "$T/s8-ccsa" 3 && attack junk "$T/s8-ccsa" 3
+	ok $? "s8: the captured request replayed 3 times, 3 forged requests on the IKE_SA sent"
+	sleep 3
+	[ "$(snap)" = "$s2" ] && [ "$(child_spis a)" = "$c2" ] && [ "$(child_spis b)" = "$(swapped $c2)" ] &&
+		[ "$(ike_spis a)" = "$i2" ] && [ "$(ike_spis b)" = "$i2" ]
+	ok $? "s8: after them no key taken ($(snap)), CHILD_SA $c2 and IKE_SA unchanged on both sides"
+	grep -h -E "retransmit|integrity|decrypt|verification|ignored|invalid" "$L/b-charon.log" |
+		sed 's/^[0-9:]* [0-9]*\[[A-Z]*\] /# b: /' | sort | uniq -c | head -8
+	! grep -E -q "ALARM|different key|confirmation fail" "$L/a-charon.log" "$L/b-charon.log"
+	ok $? "s8: no alarm and no confirmation failure on either side"
+	sw b --rekey --child net > "$L/s8-rekey-2.out" 2>&1
+	wait_log a "keyed with a QKD key" 3 60 && wait_log b "keyed with a QKD key" 3 60 && ping_ok 3
+	ok $? "s8: the next rekey (by b) is QKD-keyed and traffic flows"
 	sw a --terminate --ike gw > /dev/null 2>&1
 fi
 
