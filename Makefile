@@ -16,6 +16,8 @@
 #   make fuzz-kmod the netlink fuzzer in the guest: FUZZ_KMOD_COUNT messages
 #                  (default 10^6) under slub_debug, module reloaded every
 #                  FUZZ_KMOD_RELOAD_MS (selftests/kmod/README.md)
+#   make faults    the fault matrix with the real daemons in the guest and a
+#                  STORM_SECONDS (default 60) rekey storm (CI: 20 s)
 #   make install   install everything (DESTDIR, PREFIX) incl. DKMS source
 #   make deb       Debian packages (dpkg-buildpackage -us -uc -b) in build/deb/
 #   make pkg-test  install them into a clean Debian 12 root and check them
@@ -138,6 +140,12 @@ fuzz-kmod: module selftests
 		--ko $(REPO)/kmod/qkd.ko --count $(FUZZ_KMOD_COUNT) \
 		--reload-ms $(FUZZ_KMOD_RELOAD_MS) $(FUZZ_KMOD_ARGS)
 
+# selftests/charon/faults.sh: one boot, every fault, then the storm
+STORM_SECONDS ?= 60
+faults: all
+	STORM_SECONDS=$(STORM_SECONDS) QKD_VM_PASS_ENV=STORM_SECONDS \
+		selftests/vm/run --timeout 3600 -- $(REPO)/selftests/charon/faults.sh
+
 # The debug guest kernel and the module built against it (selftests/vm/README.md).
 debug-kernel:
 	selftests/vm/debug-kernel/build -j2
@@ -204,4 +212,4 @@ clean: module-clean
 
 .PHONY: all module module-clean module-checks netlink-gen checkpatch selftests deps \
 	check check-host check-interop bench bench-quick bench-progs fuzz fuzz-kmod demo install install-dkms-src deb \
-	pkg-test clean lib $(SUBDIRS) debug-kernel debug-module check-debug
+	pkg-test clean lib $(SUBDIRS) debug-kernel debug-module check-debug faults

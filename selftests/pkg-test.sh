@@ -59,10 +59,10 @@ deps=$(for d in "${PKGS[@]}"; do dpkg-deb -f "$d" Depends Recommends; done |
 	sed 's/^[A-Za-z]*: //' | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' |
 	grep -v '^$' | grep -vxF -f <(tr ' ' '\n' <<<"$ours") || true)
 # The demo (--demo) also needs swanctl, pki, iproute2, perl, busybox and
-# gnuplot (the picture of its run).
+# gnuplot (the picture of its run) and python3 (its audit-trail check).
 NEED=$(printf '%s\n' $deps linux-headers-amd64 systemd openssl strongswan-charon \
 	strongswan-libcharon libstrongswan-standard-plugins kmod ca-certificates \
-	strongswan-swanctl strongswan-pki iproute2 perl busybox gnuplot-nox |
+	strongswan-swanctl strongswan-pki iproute2 perl busybox gnuplot-nox python3 |
 	sort -u | tr '\n' ' ')
 KEY=$(echo "$NEED $MIRROR" | sha256sum | cut -c1-12)
 BASE=$CACHE/base-$KEY

@@ -683,12 +683,23 @@ if want 8; then
 	held=$(keyid c8 1) unheld=$(keyid d8 1)
 	inject1 b responder "$held"
 	snap() { echo "b taken $(stat_of b taken) wanted $(stat_of b wanted) buffered $(stat_of b keys_buffered), a taken $(stat_of a taken)"; }
-	s0=$(snap) u0=$(logcount b "qkd method carries X25519 alone (no QKD key before the peer is authenticated)")
+	X25519_LINE="qkd method carries X25519 alone (no QKD key before the peer is authenticated)"
+	s0=$(snap) u0=$(logcount b "$X25519_LINE") p0=$(logcount b "parsed IKE_SA_INIT request")
 	attack() { ip netns exec "$NS_A" python3 "$LIB_HERE/ikeattack.py" "$@" >> "$L/s8-attack.out" 2>&1; }
-	attack init "$ADDR_A" "$ADDR_B" "$held" 3 && attack init "$ADDR_A" "$ADDR_B" "$unheld" 3
-	ok $? "s8: 6 spoofed IKE_SA_INITs from a's address, qkd KE naming a key b holds (3) and one it does not (3)"
-	wait_log b "qkd method carries X25519 alone (no QKD key before the peer is authenticated)" $((u0 + 6)) 30
-	ok $? "s8: b answered each without a QKD key ($(($(logcount b "qkd method carries X25519 alone (no QKD key before the peer is authenticated)") - u0)) lines: X25519 alone before authentication)"
+	r=0
+	for i in 1 2 3; do	# alternating: charon may drop some (below)
+		attack init "$ADDR_A" "$ADDR_B" "$held" 1 && attack init "$ADDR_A" "$ADDR_B" "$unheld" 1 || r=1
+	done
+	ok $r "s8: 6 spoofed IKE_SA_INITs from a's address, qkd KE naming a key b holds and one it does not, alternating"
+	# charon's own DoS limits (block_threshold: half-open IKE_SAs per
+	# peer address) may drop some before they are parsed; every one b
+	# parsed must have had its answer without a QKD key
+	sleep 3
+	np=$(($(logcount b "parsed IKE_SA_INIT request") - p0)) nu=$(($(logcount b "$X25519_LINE") - u0))
+	grep -h -E "IKE_SA_INIT|half-open|blocked|aggressive|cookie" "$L/b-charon.log" | tail -n +3 |
+		sed 's/^[0-9:]* [0-9]*\[[A-Z]*\] /# b: /' | sort | uniq -c | head -8
+	[ "$np" -ge 1 ] && [ "$nu" = "$np" ]
+	ok $? "s8: each of the $np IKE_SA_INITs b parsed was answered without a QKD key ($nu lines: X25519 alone before authentication)"
 	sleep 1
 	s1=$(snap)
 	[ "$s1" = "$s0" ]
@@ -703,7 +714,10 @@ if want 8; then
 	sw a --rekey --child net > "$L/s8-rekey-1.out" 2>&1
 	wait_log a "keyed with a QKD key" 2 60 && wait_log b "keyed with a QKD key" 2 60 && wait $cap &&
 		wait_settled 60
-	ok $? "s8: a's rekey QKD-keyed; its CREATE_CHILD_SA request captured on b's side of the wire"
+	r=$?
+	[ $r = 0 ] || { sed 's/^/# capture: /' "$L/s8-capture.out";
+		grep -h -E "CREATE_CHILD_SA|keyed|sending packet" "$L/a-charon.log" | tail -6 | sed 's/^/# a: /'; }
+	ok $r "s8: a's rekey QKD-keyed; its CREATE_CHILD_SA request captured on b's side of the wire"
 	s2=$(snap) c2=$(child_spis a) i2=$(ike_spis a)
 	attack replay "$T/s8-ccsa" 3 && attack junk "$T/s8-ccsa" 3
 	ok $? "s8: the captured request replayed 3 times, 3 forged requests on the IKE_SA sent"

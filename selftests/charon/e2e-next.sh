@@ -42,33 +42,8 @@ NS_B=qkdnext-b
 LIB_TAG=charon-e2e-next
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
-AGENT=${QKD_AGENT:-$REPO/userspace/agent/qkd-agent}
-SIM=${QKD_SIM:-$REPO/userspace/kms-sim/qkd-kms-sim}
-PIDS=()
-next_cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	cleanup
-}
-trap next_cleanup EXIT
+trap cleanup EXIT
 
-# responder keys held by a link (the peer's, fetched by ID)
-resp_keys() {	# resp_keys NAME
-	local kb ik
-	kb=$(stat_of "$1" keys_buffered) ik=$(stat_of "$1" initiator_keys)
-	echo $((${kb:-0} - ${ik:-0}))
-}
-wait_cond() {	# wait_cond TIMEOUT_S CMD...: CMD until it succeeds
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.3
-	done
-}
-pool_ge() { [ "$(stat_of "$1" initiator_keys)" -ge "$2" ] 2>/dev/null; }
-resp_is() { [ "$(resp_keys "$1")" = "$2" ]; }
 # responder-role take records of a link
 resp_takes() { cli "$1" audit peer 2>/dev/null | grep -c ' role=2 '; }
 init_takes() { cli "$1" audit peer 2>/dev/null | grep -c ' role=1 '; }
@@ -81,44 +56,12 @@ setup_module
 setup_netns || bail "netns and veth setup failed"
 make_pki
 ok $? "pki: CA and gateway certificates"
-"$REPO/userspace/tests/mkcerts.sh" "$T/kpki" > "$L/mkcerts.out" 2>&1
+make_kme_pki
 ok $? "KME and SAE certificates (userspace/tests/mkcerts.sh)"
-P=$T/kpki
-ip netns exec "$NS_A" "$SIM" --cert-a "$P/kme.crt" --key-a "$P/kme.key" \
-	--ca "$P/ca.crt" --listen-a $ADDR_A:18443 --listen-b $ADDR_A:18444 \
-	--listen-a2 $ADDR_A:18445 --listen-b2 $ADDR_A:18446 --admin $ADDR_A:18447 \
-	--key-rate 51200 --initial-keys 64 > "$L/sim.out" 2> "$L/sim.log" &
-PIDS+=($!)
-wait_cond 30 grep -q ready "$L/sim.out"
+start_sim --key-rate 51200 --initial-keys 64
 ok $? "qkd-kms-sim up (KME A and B on $ADDR_A)"
 for g in a b; do
-	S=${g^^} O=$(other_of "$g"); O=${O^^}
-	port=18443; [ "$g" = b ] && port=18444
-	# two replicas of this site's KME (section 5)
-	cat > "$T/agent-$g.conf" <<EOC
-[agent]
-stats_interval = 2
-metrics_listen = $(addr_of "$g"):19464
-plugin_metrics = $T/$g-plugin.prom
-[link peer]
-kme_url = https://$ADDR_A:$port, https://$ADDR_A:$((port + 2))
-kme_failback = 3
-local_sae_id = SAE_$S
-remote_sae_id = SAE_$O
-role = both
-key_size = 256
-client_cert = $P/SAE_$S.crt
-client_key = $P/SAE_$S.key
-ca_cert = $P/ca.crt
-low_watermark = 3
-high_watermark = 6
-poll_interval = 1
-backoff_base_ms = 100
-backoff_max_ms = 1000
-EOC
-	ip netns exec "$(ns_of "$g")" "$AGENT" -c "$T/agent-$g.conf" -v \
-		> /dev/null 2> "$L/agent-$g.log" &
-	PIDS+=($!)
+	write_agent_conf "$g" && start_agent "$g"
 done
 wait_cond 90 pool_ge a 6 && wait_cond 90 pool_ge b 6
 ok $? "both agents created link 'peer' and filled it (enc_keys): a $(stat_of a initiator_keys), b $(stat_of b initiator_keys) initiator keys"
@@ -216,7 +159,6 @@ ping_ok
 ok $? "3: traffic flows"
 
 # ---------------------------------------------------------------- 5
-adm() { ip netns exec "$NS_A" curl -s -o /dev/null -w '%{http_code}' "http://$ADDR_A:18447/admin/$1"; }
 keyed=$(logcount a "keyed with a QKD key")
 [ "$(adm 'replica?name=a&up=0')" = 200 ] && [ "$(adm 'replica?name=b&up=0')" = 200 ]
 ok $? "5: the first replicas of KME A and KME B down"

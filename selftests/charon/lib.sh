@@ -502,3 +502,80 @@ rotate_logs() {	# rotate_logs TAG
 		[ -f "$L/$g.out" ] && mv "$L/$g.out" "$L/$1-$g.out"
 	done
 }
+
+# ------------------------------------------------------------------------
+# The real key path: qkd-kms-sim plays KME A and KME B (each on two
+# replica endpoints over one key store) in a's netns, one qkd-agent per
+# gateway (role both) feeds its module.  Their pid files in $T: cleanup
+# stops them.  QKD_AGENT, QKD_SIM override the binaries.
+AGENT=${QKD_AGENT:-$REPO/userspace/agent/qkd-agent}
+SIM=${QKD_SIM:-$REPO/userspace/kms-sim/qkd-kms-sim}
+SIM_ADMIN_PORT=18447
+wait_cond() {	# wait_cond TIMEOUT_S CMD...: CMD until it succeeds
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.3
+	done
+}
+# responder keys held by a link (the peer's, fetched by ID)
+resp_keys() {	# resp_keys NAME
+	local kb ik
+	kb=$(stat_of "$1" keys_buffered) ik=$(stat_of "$1" initiator_keys)
+	echo $((${kb:-0} - ${ik:-0}))
+}
+pool_ge() { [ "$(stat_of "$1" initiator_keys)" -ge "$2" ] 2>/dev/null; }
+resp_is() { [ "$(resp_keys "$1")" = "$2" ]; }
+# KME and SAE certificates in $T/kpki (userspace/tests/mkcerts.sh)
+make_kme_pki() {
+	"$REPO/userspace/tests/mkcerts.sh" "$T/kpki" > "$L/mkcerts.out" 2>&1
+}
+start_sim() {	# start_sim [EXTRA_ARGS...]: KME A on :18443/:18445, B on :18444/:18446
+	local P=$T/kpki
+	ip netns exec "$NS_A" "$SIM" --cert-a "$P/kme.crt" --key-a "$P/kme.key" \
+		--ca "$P/ca.crt" --listen-a "$ADDR_A:18443" --listen-b "$ADDR_A:18444" \
+		--listen-a2 "$ADDR_A:18445" --listen-b2 "$ADDR_A:18446" \
+		--admin "$ADDR_A:$SIM_ADMIN_PORT" "$@" > "$L/sim.out" 2> "$L/sim.log" &
+	echo $! > "$T/sim.pid"
+	wait_cond 30 grep -q ready "$L/sim.out"
+}
+# the simulator's admin endpoint: prints the HTTP status
+adm() {	# adm PATH?QUERY
+	ip netns exec "$NS_A" curl -s -o /dev/null -w '%{http_code}' \
+		"http://$ADDR_A:$SIM_ADMIN_PORT/admin/$1"
+}
+# $T/agent-NAME.conf: link "peer", both replicas of the gateway's KME;
+# AGENT_EXTRA: more [link peer] lines
+write_agent_conf() {	# write_agent_conf NAME
+	local g=$1 S O port=18443 P=$T/kpki
+	S=${g^^} O=$(other_of "$g"); O=${O^^}
+	[ "$g" = b ] && port=18444
+	cat > "$T/agent-$g.conf" <<EOC
+[agent]
+stats_interval = 2
+metrics_listen = $(addr_of "$g"):19464
+plugin_metrics = $T/$g-plugin.prom
+[link peer]
+kme_url = https://$ADDR_A:$port, https://$ADDR_A:$((port + 2))
+kme_failback = 3
+local_sae_id = SAE_$S
+remote_sae_id = SAE_$O
+role = both
+key_size = 256
+client_cert = $P/SAE_$S.crt
+client_key = $P/SAE_$S.key
+ca_cert = $P/ca.crt
+low_watermark = 3
+high_watermark = 6
+poll_interval = 1
+backoff_base_ms = 100
+backoff_max_ms = 1000
+${AGENT_EXTRA:-}
+EOC
+}
+start_agent() {	# start_agent NAME: appends to $L/agent-NAME.log
+	ip netns exec "$(ns_of "$1")" "$AGENT" -c "$T/agent-$1.conf" -v \
+		> /dev/null 2>> "$L/agent-$1.log" &
+	echo $! > "$T/agent-$1.pid"
+}
