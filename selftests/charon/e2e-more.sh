@@ -117,9 +117,6 @@ wait_settled() {	# wait_settled TIMEOUT_S
 		sleep 0.5
 	done
 }
-swapped() {	# swapped "X Y" -> "Y X"
-	echo "$2 $1"
-}
 
 # ====================================================================== s1
 if want 1; then

@@ -60,14 +60,19 @@ stream_start() {	# stream_start TAG
 stream_stop() {	# stream_stop: sets SENT RECV; fails on a loss
 	touch "$T/stop-stream"
 	wait "$STREAM"
-	read -r _ SENT _ _ _ RECV _ < "$STREAM_OUT"
+	read -r _ SENT _ ERRS _ RECV _ < "$STREAM_OUT"
 	[ -n "${SENT:-}" ] && [ "$SENT" -gt 0 ] && [ "$RECV" = "$SENT" ]
 }
-# ESP SAs the kernel installs, with their reqid, as the fault goes on
+# ESP SAs the kernel installs (new and updated, not the deletions), as
+# "SPI REQID" lines, while the fault goes on (nokeys, and only those two
+# fields leave awk: the messages hold keys)
 watch_sas() {	# watch_sas TAG
 	local g
 	for g in a b; do
-		ip -n "$(ns_of $g)" xfrm monitor sa > "$L/$1-sas-$g.out" 2>&1 &
+		ip -n "$(ns_of $g)" xfrm monitor nokeys SA 2>/dev/null > >(awk '
+			/^[^ \t]/ { deleted = ($1 == "Deleted") }
+			$1 == "proto" && $2 == "esp" && $5 == "reqid" && !deleted { print $4, $6; fflush() }' \
+			> "$L/$1-sas-$g.out") &
 		echo $! > "$T/monitor-$g.pid"
 	done
 }
@@ -87,10 +92,10 @@ reqid_of() {	# reqid_of NAME CHILD: the reqid of the installed CHILD_SA
 require_held() {	# require_held TAG NAME "REQID..." : prints the SAs checked
 	local spi n=0 bad=0
 	cli "$2" audit peer > "$L/$1-audit-$2.out" 2>&1
-	for spi in $(awk -v r=" $3 " '$1 == "proto" && $2 == "esp" && $5 == "reqid" && index(r, " " $6 " ") { print $4 }' \
+	for spi in $(awk -v r=" $3 " 'index(r, " " $2 " ") { print $1 }' \
 			"$L/$1-sas-$2.out" | sort -u); do
 		n=$((n + 1))
-		grep -q "spi=$spi" "$L/$1-audit-$2.out" || { bad=1; diag "$1: $2 installed $spi for sec without a QKD key"; }
+		grep -q "spi=$spi" "$L/$1-audit-$2.out" || { bad=1; diag "$1: $2 installed $spi for sec without a QKD key" >&2; }
 	done
 	echo "$n"
 	return $bad
@@ -129,6 +134,11 @@ rekeys_qkd() {	# rekeys_qkd TAG
 	return $bad
 }
 wait_pools() { wait_cond "${1:-90}" pool_ge a 4 && wait_cond "${1:-90}" pool_ge b 4; }
+# an outage allowed (graceful restart, crash): reported, not judged
+ok_outage() {
+	[ -n "${SENT:-}" ] && [ "${RECV:-0}" -gt 0 ]
+	ok $? "$FAULT: the stream resumed: sent $SENT, received $RECV, lost $((SENT - RECV)), not sent (no route) $ERRS"
+}
 FAULT=
 begin_fault() {	# begin_fault NAME
 	FAULT=$1
@@ -145,14 +155,17 @@ end_fault() {
 	ok $? "$FAULT: afterwards QKD resumes: net and sec rekeyed by a and by b, each QKD-keyed on both sides"
 	if [ "${OUTAGE:-no}" = yes ]; then
 		stream_stop
-		diag "$FAULT: stream sent $SENT, received $RECV"
+		ok_outage
 	else
 		stream_stop
 		ok $? "$FAULT: prefer (net): 0 packets lost (sent $SENT, received $RECV)"
 	fi
 	sleep 2
 	unwatch_sas
-	sa=$(require_held "$FAULT" a "$REQ_A") && sb=$(require_held "$FAULT" b "$REQ_B")
+	# (the rekeys above installed at least two sec SAs per side)
+	sa=? sb=?
+	sa=$(require_held "$FAULT" a "$REQ_A") && sb=$(require_held "$FAULT" b "$REQ_B") &&
+		[ "$sa" -ge 2 ] && [ "$sb" -ge 2 ]
 	ok $? "$FAULT: require (sec): every SA installed for sec was QKD-keyed (a $sa, b $sb SAs, each named by an audit record)"
 	accounted a && r="$ACCT" && accounted b
 	ok $? "$FAULT: every key accounted for ($r; $ACCT)"
@@ -216,10 +229,12 @@ ok $? "traffic flows"
 # ---------------------------------------------------------------- faults
 if want agent-kill; then
 	begin_fault agent-kill
-	# the flush empties a's pool: the agent fetches a batch at once
-	cli a flush peer > /dev/null
+	# four takes drop a's pool below its low watermark: the agent fetches
+	# a batch at once (a flush would also drop the peer's announced key
+	# a's agent fetched ahead, which no KME hands out twice)
+	for i in 1 2 3 4; do cli a take peer > /dev/null 2>&1; done
 	kill -9 "$(cat "$T/agent-a.pid")"
-	ok $? "agent-kill: a's pool flushed, a's agent killed -9 while it refills"
+	ok $? "agent-kill: 4 of a's keys taken, a's agent killed -9 while it refills"
 	rekey_qkd a net 60 || diag "agent-kill: a's rekey without its agent fell back (prefer)"
 	start_agent a
 	wait_pools
@@ -248,6 +263,7 @@ fi
 if want module-reload; then
 	begin_fault module-reload
 	# the audit ring goes with the module: check what it holds first
+	sa=? sb=?
 	sa=$(require_held module-reload a "$REQ_A") && sb=$(require_held module-reload b "$REQ_B")
 	ok $? "module-reload: before the unload every SA installed for sec was QKD-keyed (a $sa, b $sb)"
 	accounted a && r="$ACCT" && accounted b
@@ -272,8 +288,13 @@ if want module-reload; then
 fi
 
 if want charon-kill; then
+	# b restarts without state; a's IKE_SA with it is dead (a would
+	# reuse it for every new child), so b initiates: its INITIAL_CONTACT
+	# makes a delete the dead IKE_SA and its SAs.  Between that and the
+	# new CHILD_SAs (childless = force: CREATE_CHILD_SA after IKE_AUTH) the
+	# stream has no SA: an outage, measured and reported.
 	begin_fault charon-kill
-	old=$(list_sas a | awk '/^gw: #/ { sub("#", "", $2); sub(",", "", $2); print $2; exit }')
+	OUTAGE=yes
 	kill -9 "$(cat "$T/b.pid")"
 	wait "$(cat "$T/b.pid")" 2>/dev/null
 	rm -f "$T/b.pid"
@@ -281,11 +302,12 @@ if want charon-kill; then
 	start_charon b && sw b --load-all > "$L/load-b2.out" 2>&1
 	ok $? "charon-kill: b's charon restarted"
 	ka=$(keyed a) kb=$(keyed b)
-	up_both && wait_log a "keyed with a QKD key" $((ka + 2)) 60 &&
-		wait_log b "keyed with a QKD key" $((kb + 2)) 60
-	ok $? "charon-kill: a initiated a new IKE_SA with both children, QKD-keyed"
-	sw a --terminate --ike-id "$old" > /dev/null 2>&1
-	ok $? "charon-kill: a deleted the IKE_SA b forgot (#$old)"
+	sw b --initiate --child net --timeout 120 > "$L/initiate-b-net.out" 2>&1 &&
+		sw b --initiate --child sec --timeout 120 > "$L/initiate-b-sec.out" 2>&1 &&
+		wait_log a "keyed with a QKD key" $((ka + 2)) 60 && wait_log b "keyed with a QKD key" $((kb + 2)) 60
+	ok $? "charon-kill: b initiated a new IKE_SA with both children, QKD-keyed"
+	wait_cond 30 test "$(list_sas a | grep -c '^gw: #')" = 1
+	ok $? "charon-kill: a deleted the dead IKE_SA (b's INITIAL_CONTACT): one IKE_SA left"
 	REQ_A="$REQ_A $(reqid_of a sec)" REQ_B="$REQ_B $(reqid_of b sec)"
 	end_fault
 fi
@@ -312,14 +334,14 @@ if want desync; then
 	idd=$(keyid dd 1)
 	inject1 a initiator "$idd" && inject1 b responder "$idd"
 	ok $? "desync: agents stopped, pools flushed, key $idd injected with different material on each side"
-	c0=$(child_spis a)
+	c0=$(child_spis a net)
 	sw a --rekey --child net > /dev/null 2>&1
 	uuid=$(echo "$idd" | sed -E 's/(.{8})(.{4})(.{4})(.{4})(.{12})/\1-\2-\3-\4-\5/')
 	wait_log b "ALARM.*$uuid" 1 30 || wait_log a "ALARM.*$uuid" 1 5
 	ok $? "desync: the key confirmation failed, the alarm names the key ID ($uuid)"
 	grep -h "ALARM" "$L/a-charon.log" "$L/b-charon.log" | sed 's/^[0-9:]* [0-9]*\[[A-Z]*\] /# /' | head -4
 	sleep 2
-	[ "$(child_spis a)" = "$c0" ] && [ "$(child_spis b)" = "$(swapped $c0)" ]
+	[ -n "$c0" ] && [ "$(child_spis a net)" = "$c0" ] && [ "$(child_spis b net)" = "$(swapped $c0)" ]
 	ok $? "desync: both ends keep the old SA of net ($c0)"
 	start_agent a && start_agent b
 	wait_pools

@@ -104,12 +104,15 @@ list_sas() {	# list_sas NAME|-
 	if [ "$1" = - ]; then cat; else sw "$1" --list-sas 2>/dev/null; fi
 }
 # in/out SPIs of the CHILD_SA in state INSTALLED, as "in out"
-child_spis() {	# child_spis NAME|-
-	list_sas "$1" | awk '
-		/^  [^ ].*: #[0-9]+, reqid/ { inst = ($0 ~ /INSTALLED/) }
+child_spis() {	# child_spis NAME|- [CHILD]: "IN OUT" of the (named) installed CHILD_SA
+	list_sas "$1" | awk -v c="${2:-}" '
+		/^  [^ ].*: #[0-9]+, reqid/ { inst = ($0 ~ /INSTALLED/) && (c == "" || $1 == c ":") }
 		inst && $1 == "in" { sub(",", "", $2); i = $2 }
 		inst && $1 == "out" { sub(",", "", $2); o = $2 }
 		END { if (i != "") print i, o }'
+}
+swapped() {	# swapped "X Y" -> "Y X"
+	echo "$2 $1"
 }
 # number of CHILD_SAs in state INSTALLED
 child_count() {	# child_count NAME|-
