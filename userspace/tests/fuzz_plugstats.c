@@ -18,6 +18,13 @@
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
+static int starts(const char *l, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && !memcmp(l, prefix, n);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	struct sbuf out = { NULL, 0, 0 };
@@ -44,11 +51,13 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 
 		assert(nl);	/* every line ends with a newline */
 		if (nl > l) {
-			const char *sp = memchr(l, ' ', (size_t)(nl - l));
+			size_t ll = (size_t)(nl - l);
+			const char *sp = memchr(l, ' ', ll);
 
-			assert(!strncmp(l, "# HELP qkd_plugin_", 18) ||
-			       !strncmp(l, "# TYPE qkd_plugin_", 18) ||
-			       !strncmp(l, "qkd_plugin_", 11));
+			/* the input has no NUL: compare within the line only */
+			assert(starts(l, ll, "# HELP qkd_plugin_") ||
+			       starts(l, ll, "# TYPE qkd_plugin_") ||
+			       starts(l, ll, "qkd_plugin_"));
 			if (l[0] != '#') {
 				const char *v = nl;
 
