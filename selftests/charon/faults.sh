@@ -376,23 +376,41 @@ if want graceful-restart; then
 fi
 
 if want storm; then
+	# b's link: 1 key/s, burst 2, below what the storm asks for: the
+	# bucket must bound b's takes (as responder and as initiator), the
+	# rekeys beyond it fall back (net, prefer) or are refused (sec,
+	# require, the old SA stays) instead of waiting
 	diag "---- rekey storm ($(($(date +%s) - START)) s)"
-	cli b link-set peer rate 2 burst 4 > /dev/null
-	t0=$(stat_of b taken) fb0=$(logcount b "falling back to X25519 alone")
+	cli b link-set peer rate 1 burst 2 > /dev/null
+	t0=$(stat_of b taken) fb0=$(logcount b "falling back to X25519 alone") rl0=$(stat_of b rate_limited)
 	stream_start storm
-	end=$((SECONDS + STORM_SECONDS)) k=0
-	while [ $SECONDS -lt $end ]; do
-		sw a --rekey --child net > /dev/null 2>&1
-		k=$((k + 1))
-	done
+	# three loops (a: net, a: sec, b: net): one swanctl process per rekey
+	# manages about 1/s under TCG, three together exceed b's bucket
+	end=$((SECONDS + STORM_SECONDS))
+	storm_loop() {	# storm_loop WHO CHILD: prints its rekey count
+		local c=0
+		while [ $SECONDS -lt $end ]; do
+			sw "$1" --rekey --child "$2" > /dev/null 2>&1
+			c=$((c + 1))
+		done
+		echo "$c"
+	}
+	storm_loop a net > "$T/storm-1" &
+	p1=$!
+	storm_loop a sec > "$T/storm-2" &
+	p2=$!
+	storm_loop b net > "$T/storm-3" &
+	wait $p1 $p2 $!
+	k=$(( $(cat "$T/storm-1") + $(cat "$T/storm-2") + $(cat "$T/storm-3") ))
 	sleep 3
-	taken=$(( $(stat_of b taken) - t0 ))
-	diag "storm: $k rekeys requested in $STORM_SECONDS s ($(awk -v k="$k" -v s="$STORM_SECONDS" 'BEGIN { printf "%.1f", k / s }')/s); b took $taken keys, $(( $(logcount b "falling back to X25519 alone") - fb0 )) fell back"
-	[ "$taken" -le $((4 + 2 * (STORM_SECONDS + 3))) ]
-	ok $? "storm: b's takes ($taken) within its token bucket (burst 4 + 2/s x $((STORM_SECONDS + 3)) s)"
+	taken=$(( $(stat_of b taken) - t0 )) fb=$(( $(logcount b "falling back to X25519 alone") - fb0 ))
+	rl=$(( $(stat_of b rate_limited) - rl0 )) cap=$((2 + STORM_SECONDS + 3))
+	diag "storm: $k rekeys requested in $STORM_SECONDS s ($(awk -v k="$k" -v s="$STORM_SECONDS" 'BEGIN { printf "%.1f", k / s }')/s); b took $taken keys, $rl takes rate-limited, $fb fell back"
+	[ "$taken" -le "$cap" ] && { [ "$k" -le "$cap" ] || { [ "$rl" -ge 1 ] && [ "$fb" -ge 1 ]; }; }
+	ok $? "storm: b's takes ($taken) within its token bucket (burst 2 + 1/s x $((STORM_SECONDS + 3)) s = $cap); the $k rekeys beyond it rate-limited ($rl) and net's fell back ($fb)"
 	stream_stop
-	[ "${RECV:-0}" -gt 0 ]
-	ok $? "storm: the stream kept flowing (sent $SENT, received $RECV)"
+	[ "${RECV:-0}" -gt 0 ] && [ "$RECV" = "$SENT" ]
+	ok $? "storm: the stream kept flowing, nothing lost (sent $SENT, received $RECV)"
 	timeout 10 ip netns exec "$NS_B" env STRONGSWAN_CONF="$T/b/strongswan.conf" swanctl --stats \
 		> "$L/storm-stats.out" 2>&1
 	ok $? "storm: b's charon answers swanctl --stats within 10 s"
