@@ -36,6 +36,9 @@ struct private_qkd_metrics_t {
 	/** a write job is scheduled */
 	bool scheduled;
 
+	/** the last write failed (logged once until one succeeds) */
+	bool failing;
+
 	/** when the plugin was loaded (s since the epoch) */
 	time_t started;
 };
@@ -120,43 +123,54 @@ static bool render(private_qkd_metrics_t *this, char *buf, size_t len)
 	return TRUE;
 }
 
-/** write to a temporary name in the same directory, then rename */
-static void write_file(private_qkd_metrics_t *this, const char *path)
+/** the directory of path, if missing (one level: /run exists) */
+static int make_dir(const char *path)
 {
-	char buf[4096], tmp[PATH_MAX], *dir, *slash;
-	int fd, n, err = 0;
+	char *dir = strdup(path), *slash;
+	int err = 0;
 
-	if (!render(this, buf, sizeof(buf)))
-	{
-		DBG1(DBG_CFG, "qkd: metrics text over %zu bytes, %s not written",
-			 sizeof(buf), path);
-		return;
-	}
-	dir = strdup(path);
 	slash = dir ? strrchr(dir, '/') : NULL;
 	if (slash && slash != dir)
 	{
 		*slash = '\0';
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		{
-			DBG1(DBG_CFG, "qkd: cannot create %s for the metrics file: %s",
-				 dir, strerror(errno));
+			err = errno;
 		}
 	}
 	free(dir);
+	return err;
+}
+
+/** write to a temporary name in the same directory, then rename; 0 or
+ * an errno */
+static int write_tmp_rename(const char *path, const char *text)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(text);
+	int fd, n, err;
+
+	err = make_dir(path);
+	if (err)
+	{
+		return err;
+	}
 	n = snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, getpid());
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 	{
-		DBG1(DBG_CFG, "qkd: metrics_file path too long: %s", path);
-		return;
+		return ENAMETOOLONG;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf) ||
-		fchmod(fd, 0644) < 0)
+	if (fd < 0)
 	{
-		err = errno;
+		return errno;
 	}
-	if (fd >= 0 && close(fd) < 0 && !err)
+	/* a short write without errno must not be renamed into place */
+	if (write(fd, text, len) != (ssize_t)len || fchmod(fd, 0644) < 0)
+	{
+		err = errno ? errno : EIO;
+	}
+	if (close(fd) < 0 && !err)
 	{
 		err = errno;
 	}
@@ -166,10 +180,33 @@ static void write_file(private_qkd_metrics_t *this, const char *path)
 	}
 	if (err)
 	{
-		DBG1(DBG_CFG, "qkd: cannot write the metrics file %s: %s", path,
-			 strerror(err));
 		unlink(tmp);
 	}
+	return err;
+}
+
+/** render and write; one log line when writing starts failing, not one
+ * per count */
+static void write_file(private_qkd_metrics_t *this, const char *path)
+{
+	char buf[4096];
+	int err;
+
+	if (!render(this, buf, sizeof(buf)))
+	{
+		err = EMSGSIZE;
+	}
+	else
+	{
+		errno = 0;
+		err = write_tmp_rename(path, buf);
+	}
+	if (err && !this->failing)
+	{
+		DBG1(DBG_CFG, "qkd: cannot write the metrics file %s: %s (logged "
+			 "once until a write succeeds)", path, strerror(err));
+	}
+	this->failing = err != 0;
 }
 
 METHOD(qkd_metrics_t, write_, void,

@@ -180,6 +180,21 @@ int main(int argc, char *argv[])
 	m->write(m);
 	ok(stat(moved, &st) == 0 && stat(path, &st) < 0,
 	   "reload with another metrics_file: written there, the old file removed");
+	{	/* a directory two levels deep is not created: nothing written,
+		 * no temporary file left, and the next good path works again */
+		char deep[300];
+
+		snprintf(deep, sizeof(deep), "%s/no/such/charon-plugin.prom", dir);
+		set_path(deep);
+		m->write(m);
+		m->write(m);
+		snprintf(deep, sizeof(deep), "%s/no", dir);
+		ok(stat(deep, &st) < 0 && stat(moved, &st) < 0,
+		   "an uncreatable metrics_file: not written, the old file removed");
+		set_path(moved);
+		m->write(m);
+		ok(stat(moved, &st) == 0, "then a good metrics_file is written again");
+	}
 	set_path("");
 	m->write(m);
 	ok(stat(moved, &st) < 0, "metrics_file = \"\": off, the file removed");
