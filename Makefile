@@ -18,6 +18,9 @@
 #                  FUZZ_KMOD_RELOAD_MS (selftests/kmod/README.md)
 #   make faults    the fault matrix with the real daemons in the guest and a
 #                  STORM_SECONDS (default 60) rekey storm (CI: 20 s)
+#   make ramscan   the fault matrix, then all guest RAM searched from the
+#                  host for every key handed out, with and without
+#                  init_on_free=1 (selftests/ramscan/README.md; CI: with)
 #   make install   install everything (DESTDIR, PREFIX) incl. DKMS source
 #   make deb       Debian packages (dpkg-buildpackage -us -uc -b) in build/deb/
 #   make pkg-test  install them into a clean Debian 12 root and check them
@@ -84,6 +87,7 @@ checkpatch: $(LINUXSRC)/scripts/checkpatch.pl
 selftests: $(LINUXSRC)/scripts/checkpatch.pl lib $(SUBDIRS)
 	$(MAKE) -C selftests/kmod
 	$(MAKE) -C selftests/userspace
+	$(MAKE) -C selftests/ramscan
 
 $(SUBDIRS):
 	$(MAKE) -C $@
@@ -145,6 +149,15 @@ STORM_SECONDS ?= 60
 faults: all
 	STORM_SECONDS=$(STORM_SECONDS) QKD_VM_PASS_ENV=STORM_SECONDS \
 		selftests/vm/run --timeout 3600 -- $(REPO)/selftests/charon/faults.sh
+
+# The full-RAM scan after the fault matrix (selftests/ramscan/README.md):
+# once with init_on_free=1 (judged: 0 copies), once without (reported);
+# both run, the status is the first failure.
+ramscan: all
+	@st=0; for z in "" --no-init-on-free; do \
+		STORM_SECONDS=20 QKD_VM_PASS_ENV=STORM_SECONDS selftests/ramscan/run $$z \
+			--timeout 3600 -- $(REPO)/selftests/charon/faults.sh || st=$$?; \
+	done; exit $$st
 
 # The debug guest kernel and the module built against it (selftests/vm/README.md).
 debug-kernel:
@@ -212,4 +225,4 @@ clean: module-clean
 
 .PHONY: all module module-clean module-checks netlink-gen checkpatch selftests deps \
 	check check-host check-interop bench bench-quick bench-progs fuzz fuzz-kmod demo install install-dkms-src deb \
-	pkg-test clean lib $(SUBDIRS) debug-kernel debug-module check-debug faults
+	pkg-test clean lib $(SUBDIRS) debug-kernel debug-module check-debug faults ramscan

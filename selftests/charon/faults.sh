@@ -30,6 +30,12 @@
 # token bucket on b's link: b's takes stay within the bucket, the stream
 # flows, charon answers.
 #
+# Then, when started by selftests/ramscan/run (vm/run --hostcall and a
+# seeded simulator), the full-RAM scan: all guest RAM searched from the
+# host for every key the simulator handed out, once with everything
+# running and once after everything stopped and the module unloaded
+# (selftests/ramscan/README.md).
+#
 # FAULTS="..." selects faults (names below; default all).  TAP output.
 set -u
 
@@ -44,6 +50,12 @@ STORM_SECONDS=${STORM_SECONDS:-60}
 want() { [[ " $FAULTS " == *" $1 "* ]]; }
 START=$(date +%s)
 SEC_A=10.1.0.2 SEC_B=10.2.0.2
+# the RAM scan's seed goes to the simulator only, never to the environment
+# of the other daemons
+RAMSCAN_SEED=${QKD_KMS_SIM_TEST_SEED:-}
+unset QKD_KMS_SIM_TEST_SEED
+RAMSCAN=
+[ -n "$RAMSCAN_SEED" ] && [ -f "${QKD_VM_RESULTS:-/nonexistent}/hostcall.enabled" ] && RAMSCAN=1
 
 check_prereqs
 [ -x "$AGENT" ] && [ -x "$SIM" ] || bail "qkd-agent / qkd-kms-sim not built (make -C userspace)"
@@ -174,6 +186,84 @@ end_fault() {
 	OUTAGE=no
 }
 
+# ---------------------------------------------------------------- RAM scan
+# (selftests/ramscan/README.md) judged with init_on_free=1 only: without
+# it the kernel frees the skbs of inject requests and take replies without
+# wiping them (docs/security.md), and that is what the report then shows
+ZEROED=
+grep -qw 'init_on_free=1' /proc/cmdline && ZEROED=1
+RS=$REPO/selftests/ramscan
+issued() {	# the number of keys the seeded simulator handed out
+	ip netns exec "$NS_A" curl -s "http://$ADDR_A:$SIM_ADMIN_PORT/admin/status" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["test_keys_issued"])'
+}
+# a process that holds test key number DECOY_N (far beyond what the
+# simulator hands out in a test): the scan must find it there, or it
+# could not find anything
+DECOY_N=1000000
+start_decoy() {	# start_decoy N
+	RAMSCAN_SEED=$RAMSCAN_SEED python3 -c '
+import hashlib, hmac, os, sys, time
+seed = bytes.fromhex(os.environ.pop("RAMSCAN_SEED"))
+n = int(sys.argv[1]).to_bytes(8, "big")
+held = bytearray(hmac.new(seed, b"qkd-kms-sim test key" + n + bytes(4), hashlib.sha256).digest())
+time.sleep(3600)' "$1" &
+	DECOY=$!
+}
+# print the copies in REPORT whose key ID is in IDS_FILE
+copies_of() {	# copies_of REPORT IDS_FILE
+	awk 'NR == FNR { want[$1] = 1; next }
+	     $1 == "copy" { for (i = 2; i <= NF; i++) if ($i ~ /^id=/ && want[substr($i, 4)]) print }' "$2" "$1"
+}
+ramscan_run() {	# ramscan_run TAG COUNT [DECOY]: the report in $L/ramscan-TAG.out
+	"$RS/scan" "$@" > "$L/ramscan-$1.out" 2>&1
+	local rc=$?
+	grep -E '^(dump|owner|total)' "$L/ramscan-$1.out" | sed "s/^/# ramscan $1: /"
+	return $rc
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
+ramscan_live() {
+	local k
+	k=$(issued)
+	start_decoy $DECOY_N
+	sleep 2
+	{ cli a audit peer; cli b audit peer; } 2>/dev/null | grep -o ' id=[0-9a-f-]*' |
+		cut -d= -f2 | sort -u > "$L/taken-ids.txt"
+	ramscan_run live "$k" $DECOY_N
+	ok $? "ramscan live: all guest RAM dumped from the host and searched for the $k keys handed out and a decoy, everything running"
+	grep -q "^copy key=$DECOY_N .* owner=python3\[$DECOY\]" "$L/ramscan-live.out"
+	ok $? "ramscan live: the decoy's key found in the decoy's memory (the scan finds what is there)"
+	kill "$DECOY" && wait_cond 15 gone "$DECOY"
+	copies_of "$L/ramscan-live.out" "$L/taken-ids.txt" > "$L/ramscan-live-taken.out"
+	if [ -n "$ZEROED" ]; then
+		[ ! -s "$L/ramscan-live-taken.out" ]
+		ok $? "ramscan live (init_on_free=1): 0 copies of the $(wc -l < "$L/taken-ids.txt") keys charon took (audit, both sides)"
+	else
+		diag "ramscan live (without init_on_free=1): $(wc -l < "$L/ramscan-live-taken.out") copies of the $(wc -l < "$L/taken-ids.txt") taken keys (not judged)"
+	fi
+	sed 's/^/# taken: /' "$L/ramscan-live-taken.out" | head -n 40
+}
+ramscan_final() {
+	local k d pid
+	k=$(issued)
+	for d in agent-a agent-b sim; do
+		pid=$(cat "$T/$d.pid") && rm -f "$T/$d.pid" && kill "$pid" && wait_cond 15 gone "$pid"
+	done
+	rmmod qkd
+	ok $? "ramscan final: charon, agents and simulator stopped, module unloaded ($k keys handed out)"
+	sleep 1
+	# and the decoy's key: its process has exited, its pages are free
+	ramscan_run final "$k" $DECOY_N
+	ok $? "ramscan final: all guest RAM dumped and searched again (and for the decoy's key)"
+	if [ -n "$ZEROED" ]; then
+		grep -q '^total: 0 copies' "$L/ramscan-final.out"
+		ok $? "ramscan final (init_on_free=1): 0 copies of any of the $k keys left in RAM, nor of the exited decoy's"
+	else
+		diag "ramscan final (without init_on_free=1): $(grep -c "^copy key=$DECOY_N " "$L/ramscan-final.out") copies of the exited decoy's key in freed memory, $(grep '^copy' "$L/ramscan-final.out" | grep -vc "^copy key=$DECOY_N ") of the $k keys (not judged)"
+	fi
+	grep '^copy' "$L/ramscan-final.out" | head -n 40 | sed 's/^/# /'
+}
+
 # ---------------------------------------------------------------- setup
 setup_module
 setup_netns &&
@@ -183,8 +273,13 @@ make_pki
 ok $? "pki: CA and gateway certificates"
 make_kme_pki
 ok $? "KME and SAE certificates"
-start_sim --key-rate 51200 --initial-keys 64
-ok $? "qkd-kms-sim up (KME A and B on $ADDR_A)"
+if [ -n "$RAMSCAN" ]; then
+	QKD_KMS_SIM_TEST_SEED=$RAMSCAN_SEED start_sim --key-rate 51200 --initial-keys 64
+	ok $? "qkd-kms-sim up (KME A and B on $ADDR_A), test keys from the RAM scan's seed"
+else
+	start_sim --key-rate 51200 --initial-keys 64
+	ok $? "qkd-kms-sim up (KME A and B on $ADDR_A)"
+fi
 for g in a b; do write_agent_conf $g && start_agent $g; done
 wait_pools
 ok $? "both agents created link 'peer' and filled it"
@@ -417,6 +512,11 @@ if want storm; then
 	cli b link-set peer rate 0 > /dev/null
 fi
 
+if [ -n "$RAMSCAN" ]; then
+	ramscan_live
+	stop_charon a; stop_charon b
+	ramscan_final
+fi
 stop_charon a; stop_charon b
 ! grep -Eiq '[0-9a-f]{64}' "$L"/*charon.log "$L"/agent-*.log "$L"/sim.log
 ok $? "no key material in the logs"

@@ -1,17 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "uuid.h"
+#include "hex.h"
 #include <openssl/rand.h>
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int uuid_parse(const char *s, size_t len, uint8_t out[16])
 {
@@ -28,8 +18,8 @@ int uuid_parse(const char *s, size_t len, uint8_t out[16])
 			i++;
 			continue;
 		}
-		hi = hexval(s[i]);
-		lo = hexval(s[i + 1]);
+		hi = hex_digit(s[i]);
+		lo = hex_digit(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[o++] = (uint8_t)(hi << 4 | lo);

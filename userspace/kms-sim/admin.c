@@ -125,6 +125,9 @@ static enum MHD_Result send_status(struct MHD_Connection *c)
 		json_object_set_new(j, "spoilt_keys", json_integer((json_int_t)S.spoilt_keys));
 		json_object_set_new(j, "hung", json_integer((json_int_t)S.hung));
 		json_object_set_new(j, "endpoints", replicas_json());
+		if (S.test_seeded)
+			json_object_set_new(j, "test_keys_issued",
+					    json_integer((json_int_t)S.test_keys_issued));
 	}
 	pthread_mutex_unlock(&S.lock);
 	return send_json(c, 200, j);

@@ -16,6 +16,7 @@
 #include "secmem.h"
 #include "signals.h"
 #include "sim.h"
+#include "testkeys.h"
 
 #define SIM_VERSION	"1.0"
 
@@ -352,6 +353,14 @@ int main(int argc, char **argv)
 	if ((rc = parse_args(argc, argv, &cli)) >= 0)
 		return rc;
 	rc = 1;
+	{
+		char why[128];
+
+		if (store_test_seed_from_env(why, sizeof(why))) {
+			fprintf(stderr, "qkd-kms-sim: %s\n", why);
+			return 2;
+		}
+	}
 	lock_secrets();
 	sec_json_allocator_init();
 	if (store_init()) {
@@ -382,6 +391,9 @@ int main(int argc, char **argv)
 			 S.kme_id[0], cli.listen_a, S.kme_id[1], cli.listen_b, S.key_rate,
 			 cli.admin_at ? cli.admin_at : "off", dev[0] ? ", deviations " : "", dev);
 	}
+	if (S.test_seeded)
+		log_warn("TEST ONLY: keys are derived from %s, not random: anyone with the seed knows them",
+			 TESTKEYS_SEED_ENV);
 	/* Readiness line for scripts (stdout). */
 	printf("ready\n");
 	fflush(stdout);

@@ -89,6 +89,11 @@ struct sim {
 	/* deviations at work: keys dropped by discard-unfetched, keys made
 	 * unusable in replies (bad-entries, malformed-json), requests hung */
 	unsigned long long discarded, spoilt_keys, hung;
+	/* test-only (QKD_KMS_SIM_TEST_SEED): keys derived from this seed,
+	 * test_keys_issued of them so far (selftests/ramscan) */
+	int test_seeded;
+	uint8_t test_seed[32];
+	unsigned long long test_keys_issued;
 };
 
 extern struct sim S;
@@ -116,6 +121,9 @@ double eff_rate_locked(void);
 int stored_keys_locked(void);
 
 /* store.c */
+/* Take the test seed from the environment (and clear it there).
+ * Returns 0 (seeded or not) or -1 with why (a malformed seed). */
+int store_test_seed_from_env(char *why, size_t whysz);
 int store_init(void);
 void store_free(void);
 /* Drop the keys their slave did not fetch within pending_ttl. */

@@ -5,12 +5,45 @@
  * older than pending_ttl.  Every key leaves the table wiped.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/rand.h>
 #include "clock.h"
 #include "secmem.h"
 #include "sim.h"
+#include "testkeys.h"
 #include "uuid.h"
+
+int store_test_seed_from_env(char *why, size_t whysz)
+{
+	char *hex = getenv(TESTKEYS_SEED_ENV);
+	int r = 0;
+
+	if (!hex)
+		return 0;
+	if (testkeys_parse_seed(hex, S.test_seed)) {
+		snprintf(why, whysz, "%s: not %d hex digits", TESTKEYS_SEED_ENV,
+			 2 * TESTKEYS_SEED_LEN);
+		r = -1;
+	} else {
+		S.test_seeded = 1;
+	}
+	/* not left in the environment (children, /proc/PID/environ is
+	 * the original block: wiped there too) */
+	sec_wipe(hex, strlen(hex));
+	unsetenv(TESTKEYS_SEED_ENV);
+	return r;
+}
+
+/* A new key: random, or test key number test_keys_issued. */
+static int new_key(uint8_t id[16], uint8_t *key, size_t len)
+{
+	if (S.test_seeded)
+		return testkeys_derive(S.test_seed, S.test_keys_issued++, id, key, len);
+	if (uuid_generate_v4(id) || RAND_priv_bytes(key, (int)len) != 1)
+		return -1;
+	return 0;
+}
 
 int store_init(void)
 {
@@ -22,6 +55,7 @@ void store_free(void)
 {
 	if (S.pending)
 		sec_free(S.pending);
+	sec_wipe(S.test_seed, sizeof(S.test_seed));
 }
 
 /* Move the last entry into slot i (wiping the last one). */
@@ -54,8 +88,7 @@ int store_issue_locked(struct etsi_keys *ks, int number, int size, int master, i
 	for (i = 0; i < number; i++) {
 		struct pending_key *p = &S.pending[S.npending + i];
 
-		if (uuid_generate_v4(ks->keys[i].id) ||
-		    RAND_priv_bytes(ks->keys[i].key, size / 8) != 1) {
+		if (new_key(ks->keys[i].id, ks->keys[i].key, (size_t)size / 8)) {
 			snprintf(why, whysz, "random generator failed");
 			return -1;
 		}

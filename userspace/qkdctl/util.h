@@ -16,6 +16,7 @@
 
 /* UUID_STR_LEN, uuid_parse() and uuid_format() come from the shared
  * userspace/common library (libqkdcommon), as do base64 and wiping. */
+#include "hex.h"
 #include "uuid.h"
 
 /*
@@ -32,13 +33,11 @@ int parse_spi(const char *s, uint32_t *out);
 
 
 /*
- * Decode hex (even number of digits) or standard base64 (with '=' padding
+ * Decode (hex_decode, hex_encode: common/hex.h) standard base64 (with '=' padding
  * to a multiple of 4) into out[0..cap).  Returns the decoded length, -1 on a
  * bad character or shape, -2 if the result would not fit in cap.
  */
-int hex_decode(const char *s, size_t len, uint8_t *out, size_t cap);
 int base64_decode(const char *s, size_t len, uint8_t *out, size_t cap); /* common b64_decode */
-void hex_encode(const uint8_t *in, size_t len, char *out); /* 2*len+1 */
 
 /* libqkd's qkd_role_name(), or "unknown" for output where it has none. */
 const char *role_label(uint8_t role);
