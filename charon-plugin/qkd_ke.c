@@ -30,6 +30,7 @@
 #include <daemon.h>
 #include <library.h>
 #include <collections/hashtable.h>
+#include <processing/jobs/callback_job.h>
 #include <utils/debug.h>
 
 typedef struct private_qkd_ke_t private_qkd_ke_t;
@@ -597,26 +598,71 @@ static ike_sa_t *current_sa(void)
 	return NULL;
 }
 
-static void do_annotate(private_qkd_ke_t *this, uint32_t *spis, int count,
-						char *usage)
+/**
+ * An audit annotation on its way to the module: a key ID, SPIs and text,
+ * no key material
+ */
+typedef struct {
+	char link[32];
+	uint8_t id[QKD_KEYSRC_ID_LEN];
+	uint32_t spis[2];
+	int count;
+	char usage[128];
+} annotation_t;
+
+static job_requeue_t annotate_now(annotation_t *a)
 {
 	char err[QKD_KEYSRC_ERR_LEN] = "", idstr[37];
 	int ret;
 
-	this->annotated = TRUE;
-	qkd_wire_id_str(this->key.id, idstr);
-	ret = qkd_keysrc_annotate(this->link.link, this->key.id, spis, count,
-							  usage, err);
+	qkd_wire_id_str(a->id, idstr);
+	ret = qkd_keysrc_annotate(a->link, a->id, a->count ? a->spis : NULL,
+							  a->count, a->usage, err);
 	if (ret)
 	{
 		DBG1(DBG_IKE, "qkd: annotating the audit record of key %s on link "
-			 "'%s' failed: %s%s%s", idstr, this->link.link, strerror(-ret),
+			 "'%s' failed: %s%s%s", idstr, a->link, strerror(-ret),
 			 err[0] ? ": " : "", err);
 	}
 	else
 	{
-		DBG2(DBG_IKE, "qkd: audit record of key %s: %s", idstr, usage);
+		DBG2(DBG_IKE, "qkd: audit record of key %s: %s", idstr, a->usage);
 	}
+	return JOB_REQUEUE_NONE;
+}
+
+/**
+ * Write what a key keyed into its audit record.  The module round trip is
+ * handed to one of charon's workers, so that the bus hook (and the thread
+ * that holds the IKE_SA) does not wait for it; without workers (the unit
+ * tests) it is made here.
+ */
+static void do_annotate(private_qkd_ke_t *this, uint32_t *spis, int count,
+						char *usage)
+{
+	annotation_t *a;
+
+	this->annotated = TRUE;
+	INIT(a,
+		.count = count < 0 ? 0 : (count > 2 ? 2 : count),
+	);
+	snprintf(a->link, sizeof(a->link), "%s", this->link.link);
+	memcpy(a->id, this->key.id, sizeof(a->id));
+	if (a->count)
+	{
+		memcpy(a->spis, spis, a->count * sizeof(a->spis[0]));
+	}
+	snprintf(a->usage, sizeof(a->usage), "%s", usage ?: "");
+	if (lib->processor &&
+		lib->processor->get_total_threads(lib->processor) > 0)
+	{
+		lib->processor->queue_job(lib->processor, (job_t*)
+			callback_job_create((callback_job_cb_t)annotate_now, a,
+								(callback_job_cleanup_t)free, NULL));
+		return;
+	}
+	annotate_now(a);
+	free(a);
 }
 
 /**

@@ -6,13 +6,19 @@
  * replies).  This file only maps between the plugin's types and the
  * library's, and keeps the plugin's own error conventions.
  *
- * Every call opens its own handle and resolves the family (so a reloaded
- * module is picked up, and any charon thread may call).  No strongSwan
- * dependency: unit-tested on the host.
+ * Handles are kept open between calls in a small pool (any charon thread
+ * takes one, a call has it to itself): a take is then one round trip, not
+ * a socket, a family lookup and the take.  A handle whose last call ended
+ * without the kernel's answer is closed, never reused; one that gets
+ * -ENOENT is checked against a fresh family lookup, because after a
+ * module reload the old family ID answers -ENOENT too (the call is then
+ * made again on the reconnected handle).  No strongSwan dependency:
+ * unit-tested on the host.
  */
 #include "qkd_kmod.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,6 +87,17 @@ int qkd_kmod_parse_take(const struct nlmsghdr *nlh, const uint8_t *want_id,
 	return ret;
 }
 
+/** idle handles; at most QKD_KMOD_POOL_MAX stay open */
+#define QKD_KMOD_POOL_MAX	4
+
+static struct {
+	pthread_mutex_t lock;
+	struct qkd_nl *idle[QKD_KMOD_POOL_MAX];
+	int nidle;
+	/** handles opened and calls served by a reused one (tests, debug) */
+	unsigned long opened, reused;
+} pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
 static int check_link(const char *link, char *err)
 {
 	if (!link || !link[0] || strlen(link) >= QKD_LINK_NAME_MAX)
@@ -111,6 +128,109 @@ static struct qkd_nl *open_module(uint32_t timeout_ms, int *ret, char *err)
 		return NULL;
 	}
 	return nl;
+}
+
+/**
+ * A handle for one call: an idle one (*reused set) or a new one.
+ */
+static struct qkd_nl *get_handle(bool *reused, int *ret, char *err)
+{
+	struct qkd_nl *nl = NULL;
+
+	pthread_mutex_lock(&pool.lock);
+	if (pool.nidle > 0)
+	{
+		nl = pool.idle[--pool.nidle];
+		pool.idle[pool.nidle] = NULL;
+		pool.reused++;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	*reused = nl != NULL;
+	if (nl)
+	{
+		*ret = 0;
+		return nl;
+	}
+	nl = open_module(QKD_KMOD_TIMEOUT_MS, ret, err);
+	if (nl)
+	{
+		pthread_mutex_lock(&pool.lock);
+		pool.opened++;
+		pthread_mutex_unlock(&pool.lock);
+	}
+	return nl;
+}
+
+/**
+ * After a call: back to the pool if the kernel answered it (nothing of
+ * it can still arrive), otherwise closed.
+ */
+static void put_handle(struct qkd_nl *nl)
+{
+	if (!nl)
+	{
+		return;
+	}
+	if (!qkd_nl_outcome_unknown(nl) && qkd_nl_connected(nl))
+	{
+		pthread_mutex_lock(&pool.lock);
+		if (pool.nidle < QKD_KMOD_POOL_MAX)
+		{
+			pool.idle[pool.nidle++] = nl;
+			nl = NULL;
+		}
+		pthread_mutex_unlock(&pool.lock);
+	}
+	qkd_nl_free(nl);
+}
+
+/**
+ * -ENOENT on a reused handle: is its family ID stale (the module was
+ * reloaded, or unloaded)?  Reconnects it.  Returns 1 if the family ID
+ * changed (the call is worth making again), 0 if not (the -ENOENT was the
+ * module's), or what opening a handle returns now (-ENOPROTOOPT: no
+ * module; err says so; the handle is closed and put_handle() frees it).
+ */
+static int family_changed(struct qkd_nl *nl, char *err)
+{
+	uint16_t before = qkd_nl_family(nl);
+	int ret = qkd_nl_connect(nl, QKD_KMOD_TIMEOUT_MS);
+
+	if (ret)
+	{
+		set_err(err, "%s", qkd_nl_error(nl));
+		return ret == -ENOENT ? -ENOPROTOOPT : ret;
+	}
+	return qkd_nl_family(nl) != before;
+}
+
+/** after -ENOENT on a reused handle: 1 to make the call again, else ret */
+static int stale(struct qkd_nl *nl, bool reused, int *ret, char *err)
+{
+	int changed;
+
+	if (*ret != -ENOENT || !reused)
+	{
+		return 0;
+	}
+	changed = family_changed(nl, err);
+	if (changed < 0)
+	{
+		*ret = changed;
+	}
+	return changed > 0;
+}
+
+/** close the idle handles (at unload) */
+static void __attribute__((destructor)) pool_close(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	while (pool.nidle > 0)
+	{
+		qkd_nl_free(pool.idle[--pool.nidle]);
+		pool.idle[pool.nidle] = NULL;
+	}
+	pthread_mutex_unlock(&pool.lock);
 }
 
 /** a take on an open handle (the unit tests give it a fake kernel) */
@@ -149,6 +269,7 @@ int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 					char err[QKD_KEYSRC_ERR_LEN])
 {
 	struct qkd_nl *nl;
+	bool reused;
 	int ret;
 
 	set_err(err, "%s", "");
@@ -162,13 +283,17 @@ int qkd_keysrc_take(const char *link, const uint8_t *id, uint32_t wait_ms,
 	{
 		wait_ms = QKD_TAKE_WAIT_MAX_MS;
 	}
-	nl = open_module(QKD_KMOD_TIMEOUT_MS, &ret, err);
+	nl = get_handle(&reused, &ret, err);
 	if (!nl)
 	{
 		return ret;
 	}
 	ret = kmod_take(nl, link, id, wait_ms, flags, key, err);
-	qkd_nl_free(nl);
+	if (stale(nl, reused, &ret, err))
+	{	/* nothing was taken: the old family is gone */
+		ret = kmod_take(nl, link, id, wait_ms, flags, key, err);
+	}
+	put_handle(nl);
 	return ret;
 }
 
@@ -178,6 +303,7 @@ int qkd_keysrc_annotate(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
 {
 	char ubuf[QKD_USAGE_MAX];
 	struct qkd_nl *nl;
+	bool reused;
 	int ret;
 
 	set_err(err, "%s", "");
@@ -186,7 +312,7 @@ int qkd_keysrc_annotate(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
 	{
 		return ret;
 	}
-	nl = open_module(QKD_KMOD_TIMEOUT_MS, &ret, err);
+	nl = get_handle(&reused, &ret, err);
 	if (!nl)
 	{
 		return ret;
@@ -201,11 +327,16 @@ int qkd_keysrc_annotate(const char *link, const uint8_t id[QKD_KEYSRC_ID_LEN],
 	}
 	ret = qkd_audit_annotate(nl, link, id, spis, nspis < 0 ? 0 : nspis,
 							 usage && usage[0] ? ubuf : NULL);
+	if (stale(nl, reused, &ret, err))
+	{
+		ret = qkd_audit_annotate(nl, link, id, spis, nspis < 0 ? 0 : nspis,
+								 usage && usage[0] ? ubuf : NULL);
+	}
 	if (ret)
 	{
 		set_err(err, "%s", qkd_nl_error(nl));
 	}
-	qkd_nl_free(nl);
+	put_handle(nl);
 	return ret;
 }
 
@@ -216,10 +347,26 @@ enum id_op {
 	OP_WANT,
 };
 
+static int id_op_on(struct qkd_nl *nl, const char *link, enum id_op op,
+					uint8_t *id)
+{
+	switch (op)
+	{
+		case OP_RESERVE:
+			return qkd_key_reserve(nl, link, id, NULL);
+		case OP_RELEASE:
+			return qkd_key_release(nl, link, id);
+		case OP_WANT:
+		default:
+			return qkd_key_want(nl, link, id);
+	}
+}
+
 static int kmod_id_op(const char *link, enum id_op op, uint8_t *id,
 					  char *err)
 {
 	struct qkd_nl *nl;
+	bool reused;
 	int ret;
 
 	set_err(err, "%s", "");
@@ -228,26 +375,18 @@ static int kmod_id_op(const char *link, enum id_op op, uint8_t *id,
 	{
 		return ret;
 	}
-	nl = open_module(QKD_KMOD_TIMEOUT_MS, &ret, err);
+	nl = get_handle(&reused, &ret, err);
 	if (!nl)
 	{
 		return ret;
 	}
-	switch (op)
+	ret = id_op_on(nl, link, op, id);
+	if (stale(nl, reused, &ret, err))
 	{
-		case OP_RESERVE:
-			ret = qkd_key_reserve(nl, link, id, NULL);
-			break;
-		case OP_RELEASE:
-			ret = qkd_key_release(nl, link, id);
-			break;
-		case OP_WANT:
-		default:
-			ret = qkd_key_want(nl, link, id);
-			break;
+		ret = id_op_on(nl, link, op, id);
 	}
 	set_err(err, "%s", ret ? qkd_nl_error(nl) : "");
-	qkd_nl_free(nl);
+	put_handle(nl);
 	return ret;
 }
 

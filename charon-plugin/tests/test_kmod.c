@@ -271,11 +271,125 @@ static void test_second_reply(void)
 	qkd_nl_free(nl);
 }
 
+static struct qkd_nl *reloaded_nl;
+
+/* the fake kernel after a module reload: KEY_TAKE on the old family ID
+ * gets genetlink's -ENOENT, GETFAMILY gives family id `arg`, a take on
+ * that one gets a key */
+static void answer_reloaded(struct nlmsghdr *req, void *arg)
+{
+	uint16_t new_id = *(uint16_t *)arg;
+	struct fake_dgram *d = fake_dgram(0);
+	struct fake_take t = { ID, 32, QKD_KEY_ROLE_INITIATOR, 1, 1 };
+
+	if (req->nlmsg_type == GENL_ID_CTRL)
+	{	/* (the reconnected handle's socket is real, its I/O still the
+		 * fake's: the fake answers as port FAKE_PORT) */
+		reloaded_nl->portid = FAKE_PORT;
+		struct nlmsghdr *nlh = fake_put_genl(d, req, GENL_ID_CTRL,
+											 CTRL_CMD_NEWFAMILY, 0);
+		struct nlattr *grps, *g;
+
+		mnl_attr_put_u16(nlh, CTRL_ATTR_FAMILY_ID, new_id);
+		mnl_attr_put_u32(nlh, CTRL_ATTR_VERSION, QKD_FAMILY_VERSION);
+		grps = mnl_attr_nest_start(nlh, CTRL_ATTR_MCAST_GROUPS);
+		g = mnl_attr_nest_start(nlh, 1);
+		mnl_attr_put_strz(nlh, CTRL_ATTR_MCAST_GRP_NAME, QKD_MCGRP_KEYS);
+		mnl_attr_put_u32(nlh, CTRL_ATTR_MCAST_GRP_ID, 7);
+		mnl_attr_nest_end(nlh, g);
+		g = mnl_attr_nest_start(nlh, 2);
+		mnl_attr_put_strz(nlh, CTRL_ATTR_MCAST_GRP_NAME, QKD_MCGRP_MONITOR);
+		mnl_attr_put_u32(nlh, CTRL_ATTR_MCAST_GRP_ID, 8);
+		mnl_attr_nest_end(nlh, g);
+		mnl_attr_nest_end(nlh, grps);
+		fake_end(d, nlh);
+		fake_ack(d, req, 0, NULL);
+	}
+	else if (req->nlmsg_type == new_id)
+	{
+		fk.head = fk.tail;	/* drop d: fake_answer_take makes its own */
+		fake_answer_take(req, &t);
+	}
+	else
+	{	/* the old family ID: genetlink knows it no more, no extack */
+		fake_ack(d, req, -ENOENT, NULL);
+	}
+}
+
+/* the fake kernel after an unload: -ENOENT to everything */
+static void answer_unloaded(struct nlmsghdr *req, void *arg)
+{
+	int enoent = -ENOENT;
+
+	(void)arg;
+	reloaded_nl->portid = FAKE_PORT;	/* as in answer_reloaded() */
+	fake_answer_error(req, &enoent);
+}
+
+static void pool_reset(void)
+{
+	pool_close();
+	pool.opened = pool.reused = 0;
+}
+
+/* handles are kept between calls, closed when the kernel's answer is
+ * missing, and re-resolved when a reload made their family ID stale */
+static void test_pool(void)
+{
+	char err[QKD_KEYSRC_ERR_LEN] = "";
+	struct fake_take one = { ID, 32, QKD_KEY_ROLE_INITIATOR, 1, 1 };
+	struct qkd_key key;
+	uint16_t new_id = FAKE_FAMILY + 1;
+	int r1, r2;
+
+	pool_reset();
+	pool.idle[pool.nidle++] = fake_kernel_handle();
+	fk.respond = fake_answer_take;
+	fk.arg = &one;
+	r1 = qkd_keysrc_take("l1", NULL, 0, 0, &key, err);
+	r2 = qkd_keysrc_take("l1", NULL, 0, 0, &key, err);
+	ok(r1 == 0 && r2 == 0 && key.len == 32 && fk.sends == 2 &&
+	   pool.reused == 2 && pool.opened == 0 && pool.nidle == 1,
+	   "two takes on one pooled handle: 2 requests, no new handle "
+	   "(reused %lu, opened %lu, idle %d)", pool.reused, pool.opened,
+	   pool.nidle);
+
+	fk.respond = NULL;	/* no answer: the receive times out */
+	r1 = qkd_keysrc_take("l1", NULL, 0, 0, &key, err);
+	ok(r1 == -EAGAIN && pool.nidle == 0,
+	   "no answer (%d): the handle is closed, not pooled (idle %d)", r1,
+	   pool.nidle);
+
+	pool_reset();
+	pool.idle[pool.nidle++] = reloaded_nl = fake_kernel_handle();
+	fk.respond = answer_reloaded;
+	fk.arg = &new_id;
+	r1 = qkd_keysrc_take("l1", NULL, 0, 0, &key, err);
+	ok(r1 == 0 && key.len == 32 && fk.sends == 3 && pool.nidle == 1 &&
+	   qkd_nl_family(pool.idle[0]) == new_id,
+	   "module reloaded: -ENOENT on the old family ID, family looked up "
+	   "again (0x%x), the take made again and served (%d, %u requests)",
+	   pool.nidle ? qkd_nl_family(pool.idle[0]) : 0, r1, fk.sends);
+	/* a later take goes to the new ID at once */
+	r2 = qkd_keysrc_take("l1", NULL, 0, 0, &key, err);
+	ok(r2 == 0 && fk.sends == 4, "and the next take is one request (%u)",
+	   fk.sends);
+
+	/* unloaded: -ENOENT, and GETFAMILY finds nothing */
+	fk.respond = answer_unloaded;
+	r1 = qkd_keysrc_take("l1", NULL, 0, 0, &key, err);
+	ok(r1 == -ENOPROTOOPT && strstr(err, "not found") && pool.nidle == 0,
+	   "module unloaded: -ENOENT, no family any more: -ENOPROTOOPT, '%s', "
+	   "the handle closed", err);
+	pool_reset();
+}
+
 int main(void)
 {
 	test_take();
 	test_error();
 	test_no_module();
 	test_second_reply();
+	test_pool();
 	return tap_done();
 }
