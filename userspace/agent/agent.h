@@ -332,9 +332,16 @@ void agent_stats(struct agent *a, double now);
 /* modstats.c: the module's counters (qkd_module_*), read from the
  * store at each scrape and appended to b. */
 struct sbuf;
-void modstats_render(struct sbuf *b, struct sink *sink, int sink_ok);
-/* xfrmstats.c: the kernel's IPsec SAs by keying (qkd_xfrm_*) */
-void xfrmstats_render(struct sbuf *b, struct sink *sink, int sink_ok);
+struct audit_list;
+/* One read of the module's audit ring per scrape, for both renders
+ * below: 1 if it was read into out, else 0 (out stays empty). */
+int modstats_audit_read(struct sink *sink, int sink_ok, struct audit_list *out);
+/* audit: the ring as read at this scrape, NULL if it could not be */
+void modstats_render(struct sbuf *b, struct sink *sink, int sink_ok,
+		     const struct audit_list *audit);
+/* xfrmstats.c: the kernel's IPsec SAs by keying (qkd_xfrm_*); audit as
+ * for modstats_render() */
+void xfrmstats_render(struct sbuf *b, const struct audit_list *audit);
 
 /* metrics.c */
 int metrics_start(struct agent *a, const char *listen);

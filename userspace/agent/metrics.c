@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "agent.h"
 #include "expo.h"
+#include "sakeying.h"
 #include "plugstats.h"
 #include "log.h"
 #include "secmem.h"
@@ -225,6 +226,8 @@ static char *render(struct agent *a)
 {
 	label_names names;
 	struct sbuf b = { NULL, 0, 0 };
+	struct audit_list audit;
+	int audit_ok;
 	size_t i;
 
 	for (i = 0; i < a->nlinks && i < CONF_LINKS_MAX; i++)
@@ -239,8 +242,11 @@ static char *render(struct agent *a)
 		  (unsigned long long)a->reloads_ok);
 	sb_printf(&b, "qkd_agent_config_reloads_total{result=\"refused\"} %llu\n",
 		  (unsigned long long)a->reloads_refused);
-	modstats_render(&b, &a->sink, a->sink_ok);
-	xfrmstats_render(&b, &a->sink, a->sink_ok);
+	/* the audit ring once per scrape, for the module's and the SAs' view */
+	audit_ok = modstats_audit_read(&a->sink, a->sink_ok, &audit);
+	modstats_render(&b, &a->sink, a->sink_ok, audit_ok ? &audit : NULL);
+	xfrmstats_render(&b, audit_ok ? &audit : NULL);
+	audit_list_free(&audit);
 	plugstats_render(&b, a->conf->plugin_metrics, a->plugin_metrics_why,
 			 sizeof(a->plugin_metrics_why));
 	return b.p;

@@ -27,6 +27,7 @@
 #include <string.h>
 #include "agent.h"
 #include "expo.h"
+#include "sakeying.h"
 
 /* One link as the module reported it, plus its audit records. */
 struct modlink {
@@ -109,28 +110,42 @@ static int collect_link(const struct qkd_link_info *info, void *arg)
 	return 0;
 }
 
-static int collect_audit(const struct qkd_audit_buf *r, void *arg)
+static void collect_audit(struct modsnap *s, const struct audit_record *r)
 {
-	struct modsnap *s = arg;
-	struct modlink *m = snap_find(s, r->link_name);
+	struct modlink *m = snap_find(s, r->link);
 
 	if (r->seq > s->audit_seq)
 		s->audit_seq = r->seq;
 	if (!m)		/* a record of a link deleted since */
-		return 0;
+		return;
 	if (r->role <= QKD_KEY_ROLE_RESPONDER)
 		m->takes[r->role]++;
-	if (r->nr_spi) {
+	if (r->n_spi) {
 		m->keyed++;
-		m->spis += r->nr_spi;
+		m->spis += r->n_spi;
 	}
-	return 0;
 }
 
-/* One consistent dump of the links (again if links changed meanwhile),
- * then the audit ring. */
-static void collect(struct modsnap *s, struct sink *sink, int sink_ok)
+int modstats_audit_read(struct sink *sink, int sink_ok, struct audit_list *out)
 {
+	memset(out, 0, sizeof(*out));
+	if (!sink_ok || !sink->ops->audit)
+		return 0;
+	if (sink->ops->audit(sink, audit_list_add_lib, out) < 0) {
+		audit_list_free(out);
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	return 1;
+}
+
+/* One consistent dump of the links (again if links changed meanwhile);
+ * the audit ring as read for this scrape. */
+static void collect(struct modsnap *s, struct sink *sink, int sink_ok,
+		    const struct audit_list *audit)
+{
+	size_t i;
+
 	int r = -ENOENT, tries = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -141,8 +156,11 @@ static void collect(struct modsnap *s, struct sink *sink, int sink_ok)
 		r = sink->ops->link_stats(sink, collect_link, s);
 	} while (r == -EINTR && ++tries < 3);
 	s->up = r >= 0;
-	if (s->up && sink->ops->audit)
-		s->audit_ok = sink->ops->audit(sink, collect_audit, s) >= 0;
+	if (!s->up || !audit)
+		return;
+	s->audit_ok = 1;
+	for (i = 0; i < audit->count; i++)
+		collect_audit(s, &audit->rec[i]);
 }
 
 typedef char modnames[QKD_LINK_NAME_MAX * 2 + 1];
@@ -215,13 +233,14 @@ static void render_audit(struct sbuf *b, const struct modsnap *s, modnames *nm)
 		sb_printf(b, "qkd_module_audit_spis{link=\"%s\"} %u\n", nm[i], s->v[i].spis);
 }
 
-void modstats_render(struct sbuf *b, struct sink *sink, int sink_ok)
+void modstats_render(struct sbuf *b, struct sink *sink, int sink_ok,
+		     const struct audit_list *audit)
 {
 	struct modsnap s;
 	modnames *nm = NULL;
 	size_t i;
 
-	collect(&s, sink, sink_ok);
+	collect(&s, sink, sink_ok, audit);
 	if (s.n) {
 		nm = calloc(s.n, sizeof(*nm));
 		if (!nm)

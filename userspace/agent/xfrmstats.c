@@ -64,9 +64,8 @@ static void count_link(struct xfrm_snap *s, const char *name)
 	s->links[s->nlinks++].sas = 1;
 }
 
-static void collect(struct xfrm_snap *s, struct sink *sink, int sink_ok)
+static void collect(struct xfrm_snap *s, const struct audit_list *audit)
 {
-	struct audit_list audit = { 0 };
 	struct sa_list sas;
 	struct nl_status st;
 	size_t i;
@@ -75,22 +74,20 @@ static void collect(struct xfrm_snap *s, struct sink *sink, int sink_ok)
 	if (xfrm_sa_dump(&sas, &st) < 0)
 		return;
 	s->up = 1;
-	if (sink_ok && sink->ops->audit)
-		s->audit_ok = sink->ops->audit(sink, audit_list_add_lib, &audit) >= 0;
+	s->audit_ok = audit != NULL;
 	for (i = 0; i < sas.count; i++) {
 		const struct sa_info *sa = &sas.sa[i];
 		struct sa_annotation an;
 
 		if (sa->proto != IPPROTO_ESP && sa->proto != IPPROTO_AH)
 			continue;	/* IPComp SAs carry no key */
-		an = annotate_sa(sa, s->audit_ok ? &audit : NULL);
+		an = annotate_sa(sa, audit);
 		s->by_keying[an.keying].sas++;
 		s->by_keying[an.keying].bytes += sa->bytes;
 		s->by_keying[an.keying].packets += sa->packets;
 		if (an.keying == SA_KEYING_QKD)
 			count_link(s, an.rec->link);
 	}
-	audit_list_free(&audit);
 	sa_list_free(&sas);
 }
 
@@ -123,7 +120,7 @@ static void render_keying(struct sbuf *b, const struct xfrm_snap *s)
 	}
 }
 
-void xfrmstats_render(struct sbuf *b, struct sink *sink, int sink_ok)
+void xfrmstats_render(struct sbuf *b, const struct audit_list *audit)
 {
 	struct xfrm_snap *s = calloc(1, sizeof(*s));
 	char name[QKD_LINK_NAME_MAX * 2 + 1];
@@ -131,7 +128,7 @@ void xfrmstats_render(struct sbuf *b, struct sink *sink, int sink_ok)
 
 	if (!s)
 		return;		/* the rest of the scrape still goes out */
-	collect(s, sink, sink_ok);
+	collect(s, audit);
 	help(b, "qkd_xfrm_up", "gauge",
 	     "1 if the kernel's IPsec SAs were read at this scrape (0: no CAP_NET_ADMIN or no XFRM)");
 	sb_printf(b, "qkd_xfrm_up %d\n", s->up);

@@ -17,6 +17,7 @@
 #include "fake_kernel.h"
 #include "../agent/agent.h"
 #include "../agent/expo.h"
+#include "sakeying.h"
 #include "tap.h"
 
 int __wrap_qkd_nl_connect(struct qkd_nl *nl, unsigned int timeout_ms);
@@ -150,8 +151,11 @@ static char *render_samples(struct sink *s, int sink_ok, char **full)
 	struct sbuf b = { NULL, 0, 0 };
 	struct sbuf out = { NULL, 0, 0 };
 	char *line, *save = NULL;
+	struct audit_list audit;
+	int audit_ok = modstats_audit_read(s, sink_ok, &audit);
 
-	modstats_render(&b, s, sink_ok);
+	modstats_render(&b, s, sink_ok, audit_ok ? &audit : NULL);
+	audit_list_free(&audit);
 	*full = strdup(b.p ? b.p : "");
 	for (line = strtok_r(b.p, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		if (line[0] != '#')
