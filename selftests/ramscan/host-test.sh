@@ -5,7 +5,10 @@
 #    and IDs an independent derivation (Python's hmac) gives, counts them,
 #    leaves no seed in its environment and refuses a malformed seed;
 #  - ramscan_find finds every form of a key planted in a synthetic dump at
-#    its offset, and nothing else; refuses bad arguments.
+#    its offset, and nothing else; refuses bad arguments;
+#  - dump-and-scan against a stand-in for QEMU's QMP (fake-qmp.py): the
+#    commands in order, the planted key found and its owner named, the
+#    dump deleted; without a socket a clear error and nothing left.
 # No key is printed or written to a file: Python computes and compares.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -113,5 +116,30 @@ QKD_KMS_SIM_TEST_SEED=zz "$FIND" /dev/null 3 2> "$T/e3"; r3=$?
 [ "$r1$r2$r3" = 222 ] && grep -q "/nonexistent: cannot open" "$T/e1" &&
 	grep -q "COUNT '3x': not a number" "$T/e2" && grep -q "QKD_KMS_SIM_TEST_SEED: not 64" "$T/e3"
 ok $? "ramscan_find: a missing dump, a bad COUNT, a bad seed: exit 2, each named"
+# dump-and-scan against a stand-in for QMP: 64 MiB with key 4 at page 0x123
+# (mapped by "charon" pid 77 in owners-t.txt), key 5 beyond COUNT
+QMP=$T/qmp.sock
+QKD_KMS_SIM_TEST_SEED=$SEED python3 "$HERE/fake-qmp.py" "$QMP" $((64 << 20)) 4 0x123010 "$T/qmp.log" \
+	> "$T/qmp.out" &
+QMPPID=$!
+for _ in $(seq 50); do grep -q ready "$T/qmp.out" 2>/dev/null && break; sleep 0.1; done
+mkdir "$T/res"
+echo "291 77 charon" > "$T/res/owners-t.txt"	# 291 = 0x123
+head -c $(((64 << 20) / 4096 * 8)) /dev/zero > "$T/res/kpageflags-t.bin"
+QKD_VM_QMP=$QMP QKD_VM_RES=$T/res QKD_KMS_SIM_TEST_SEED=$SEED "$HERE/dump-and-scan" t 5 > "$T/scan.out" 2>&1
+r=$?
+wait "$QMPPID" 2>/dev/null
+dumpfile=$(awk '/^dump .* deleted$/ { print $2 }' "$T/scan.out")
+[ $r = 0 ] && grep -q '^copy key=4 .* form=raw offset=0x123010 owner=charon\[77\]$' "$T/scan.out" &&
+	grep -q '^total: 1 copies of 1 keys, 5 keys searched' "$T/scan.out" &&
+	[ "$(tr '\n' ' ' < "$T/qmp.log")" = "qmp_capabilities query-memory-size-summary stop pmemsave cont " ] &&
+	[ -n "$dumpfile" ] && [ ! -e "$dumpfile" ] && [ ! -e "$(dirname "$dumpfile")" ]
+ok $? "dump-and-scan: QMP stop, pmemsave, cont; the planted key found at its address, owner named; the dump and its directory deleted"
+before=$(ls -d /dev/shm/qkd-ramscan.* 2>/dev/null)
+QKD_VM_RES=$T/res QKD_VM_QMP=$T/nosuch.sock QKD_KMS_SIM_TEST_SEED=$SEED "$HERE/dump-and-scan" t 5 > "$T/scan2.out" 2>&1
+r=$?
+[ $r = 1 ] && grep -q "^dump-and-scan: .*No such file" "$T/scan2.out" &&
+	[ "$(ls -d /dev/shm/qkd-ramscan.* 2>/dev/null)" = "$before" ]
+ok $? "dump-and-scan without a QMP socket: exit 1, the reason said, nothing left in /dev/shm"
 echo "1..$n"
 exit $rc
