@@ -151,17 +151,9 @@ start_charon() {	# start_charon NAME NS
 		STRONGSWAN_CONF=$T/$1/strongswan.conf LD_PRELOAD=$TPLUGIN $CHARON" \
 		> "$T/$1/charon.out" 2>&1 &
 	echo $! > "$T/$1.pid"
-	wait_for 5 test -S "$T/$1/charon.vici"
+	wait_cond 5 test -S "$T/$1/charon.vici"
 }
 
-wait_for() {	# wait_for TIMEOUT_S CMD...: poll CMD until it succeeds
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.1
-	done
-}
 nlines() {	# nlines NAME PATTERN
 	grep -c -- "$2" "$T/$1/charon.log"
 }
@@ -199,7 +191,7 @@ qkd_sa() {	# qkd_sa NAME CHILD: CHILD is INSTALLED with the qkd method
 }
 counters() {	# counters NAME: the counter line logged at reload
 	sw "$1" --reload-settings >/dev/null 2>&1
-	wait_for 5 has_lines "$1" "qkd: keys taken as initiator" "$2"
+	wait_cond 5 has_lines "$1" "qkd: keys taken as initiator" "$2"
 	grep "qkd: keys taken as initiator" "$T/$1/charon.log" | tail -1
 }
 
@@ -240,10 +232,10 @@ grep -q "announced qkd protocol v2, a link for us; CHILD_SAs are keyed with QKD"
 ok $? "link require with a prefer child rule: announced without REQUIRE (both sides)"
 qkd_sa a finance && qkd_sa a web && qkd_sa b finance && qkd_sa b web
 ok $? "finance and web INSTALLED with ESP:AES_GCM_16-256/(64242) on both sides"
-wait_for 5 has_lines a "qkd: CHILD_SA finance{[0-9]*} keyed with a QKD key" 1 &&
-	wait_for 5 has_lines a "qkd: CHILD_SA web{[0-9]*} keyed with a QKD key" 1 &&
-	wait_for 5 has_lines b "qkd: CHILD_SA finance{[0-9]*} keyed with a QKD key" 1 &&
-	wait_for 5 has_lines b "qkd: CHILD_SA web{[0-9]*} keyed with a QKD key" 1
+wait_cond 5 has_lines a "qkd: CHILD_SA finance{[0-9]*} keyed with a QKD key" 1 &&
+	wait_cond 5 has_lines a "qkd: CHILD_SA web{[0-9]*} keyed with a QKD key" 1 &&
+	wait_cond 5 has_lines b "qkd: CHILD_SA finance{[0-9]*} keyed with a QKD key" 1 &&
+	wait_cond 5 has_lines b "qkd: CHILD_SA web{[0-9]*} keyed with a QKD key" 1
 ok $? "both sides: finance and web keyed with a QKD key"
 [ "$(count_keys a initiator)" = 2 ] && [ "$(count_keys b responder)" = 2 ]
 ok $? "exactly one key per CHILD_SA per side"
@@ -260,13 +252,13 @@ ok $? "each key exchange bound to its CHILD_SA's rule (initiator and responder)"
 
 f1=$(spis a finance); w1=$(spis a web)
 sw a --rekey --ike gw --child finance >/dev/null 2>&1
-wait_for 10 changed a finance "$f1"
+wait_cond 10 changed a finance "$f1"
 ok $? "rekey of finance with a key: SPIs changed"
 sw a --rekey --ike gw --child web >/dev/null 2>&1
-wait_for 10 changed a web "$w1"
+wait_cond 10 changed a web "$w1"
 ok $? "rekey of web with a key: SPIs changed"
-wait_for 5 has_lines a "qkd: CHILD_SA finance{[0-9]*} keyed with a QKD key" 2 &&
-	wait_for 5 has_lines a "qkd: CHILD_SA web{[0-9]*} keyed with a QKD key" 2 &&
+wait_cond 5 has_lines a "qkd: CHILD_SA finance{[0-9]*} keyed with a QKD key" 2 &&
+	wait_cond 5 has_lines a "qkd: CHILD_SA web{[0-9]*} keyed with a QKD key" 2 &&
 	qkd_sa a finance && qkd_sa a web
 ok $? "both rekeys QKD-keyed"
 [ "$(count_keys a initiator)" = 0 ] && [ "$(count_keys b responder)" = 0 ]
@@ -276,7 +268,7 @@ ok $? "one key per rekey per side: pool now empty"
 f2=$(spis a finance); w2=$(spis a web)
 fb2=$(spis b finance)
 sw a --rekey --ike gw --child finance >/dev/null 2>&1
-wait_for 10 has_lines a "for gw\[[0-9]*\] .*CHILD_SA finance{[0-9]*}, child rule 'finance' of link 'peer' (by name): policy require, refusing the key exchange" 1
+wait_cond 10 has_lines a "for gw\[[0-9]*\] .*CHILD_SA finance{[0-9]*}, child rule 'finance' of link 'peer' (by name): policy require, refusing the key exchange" 1
 ok $? "finance, empty pool: refused with one line naming the child and its rule"
 [ "$(nlines a "CHILD_SA finance{[0-9]*}, child rule 'finance' of link 'peer' (by name): policy require, refusing the key exchange")" = 1 ]
 ok $? "exactly one refusal line"
@@ -293,11 +285,11 @@ ok $? "finance: the old QKD-keyed SA stays on both sides"
 ok $? "finance never falls back, on either side"
 
 sw a --rekey --ike gw --child web >/dev/null 2>&1
-wait_for 10 changed a web "$w2"
+wait_cond 10 changed a web "$w2"
 ok $? "web, empty pool: rekey succeeds (X25519 alone)"
 [ "$(nlines a "WARNING: no QKD key from link 'qkdlink': .* for gw\[[0-9]*\] .*CHILD_SA web{[0-9]*}, child rule 'web-ts' of link 'peer' (by traffic selectors): policy prefer, falling back to X25519 alone (fallback #1;")" = 1 ]
 ok $? "a warns once, naming web and rule web-ts (fallback #1)"
-wait_for 5 has_lines b "WARNING: peer sent no QKD key ID (it had no key) for .*CHILD_SA web{[0-9]*}, child rule 'web-ts' of link 'peer' (by traffic selectors): policy prefer, falling back" 1
+wait_cond 5 has_lines b "WARNING: peer sent no QKD key ID (it had no key) for .*CHILD_SA web{[0-9]*}, child rule 'web-ts' of link 'peer' (by traffic selectors): policy prefer, falling back" 1
 ok $? "b (responder) warns too, naming web and its rule"
 c=$(counters a 2)
 nref=$(nlines a "policy require, refusing the key exchange")
@@ -317,15 +309,15 @@ for i in 1 2 3 4; do
 done
 f3=$(spis a finance); fb3=$(spis b finance); w3=$(spis a web)
 sw a --rekey --ike gw --child web >/dev/null 2>&1
-wait_for 10 changed a web "$w3"
+wait_cond 10 changed a web "$w3"
 ok $? "3b: web rekeyed although b could not get the key (prefer on both sides)"
-wait_for 5 has_lines b "WARNING: could not get QKD key ab000000-.* for gw\[[0-9]*\] .*CHILD_SA web{[0-9]*}, child rule 'web-ts' of link 'peer' (by traffic selectors): policy prefer, falling back to X25519 alone" 1 &&
-	wait_for 5 has_lines a "WARNING: peer could not get QKD key ab000000-.* for gw\[[0-9]*\] .*CHILD_SA web{[0-9]*}, child rule 'web-ts' of link 'peer' (by traffic selectors): policy prefer, falling back to X25519 alone" 1
+wait_cond 5 has_lines b "WARNING: could not get QKD key ab000000-.* for gw\[[0-9]*\] .*CHILD_SA web{[0-9]*}, child rule 'web-ts' of link 'peer' (by traffic selectors): policy prefer, falling back to X25519 alone" 1 &&
+	wait_cond 5 has_lines a "WARNING: peer could not get QKD key ab000000-.* for gw\[[0-9]*\] .*CHILD_SA web{[0-9]*}, child rule 'web-ts' of link 'peer' (by traffic selectors): policy prefer, falling back to X25519 alone" 1
 ok $? "3b: b (responder) and a warn, naming web and its rule"
 sw a --rekey --ike gw --child finance >/dev/null 2>&1
-wait_for 10 has_lines b "could not get QKD key ab000000-.* for gw\[[0-9]*\] .*CHILD_SA finance{[0-9]*}, child rule 'finance' of link 'peer' (by name): policy require, refusing the key exchange" 1
+wait_cond 10 has_lines b "could not get QKD key ab000000-.* for gw\[[0-9]*\] .*CHILD_SA finance{[0-9]*}, child rule 'finance' of link 'peer' (by name): policy require, refusing the key exchange" 1
 ok $? "3b: b refuses finance's rekey by its own rule (one line naming child and rule)"
-wait_for 5 has_lines a "CHILD_SA rekeying failed, trying again in" 2
+wait_cond 5 has_lines a "CHILD_SA rekeying failed, trying again in" 2
 ok $? "3b: a's rekey failed (strongSwan schedules a retry)"
 [ "$(spis a finance)" = "$f3" ] && [ "$(spis b finance)" = "$fb3" ] && qkd_sa a finance && qkd_sa b finance
 ok $? "3b: finance keeps its old QKD-keyed SA on both sides"
@@ -338,7 +330,7 @@ sw a --initiate --ike gw2 --child web > "$T/init-gw2-web.out" 2>&1
 ok $? "gw2: web in IKE_AUTH comes up (prefer)"
 grep -q "WARNING: CHILD_SA web{[0-9]*} with gw2\[[0-9]*\] .*keyed without QKD (no key exchange (created in IKE_AUTH, or a proposal without PFS)): policy prefer (classical CHILD_SA #1; not quantum-safe); policy set by child rule 'web-ts' of link 'peer' (by traffic selectors)" "$T/a/charon.log"
 ok $? "a warns: web keyed without QKD, prefer from rule web-ts (classical #1)"
-wait_for 5 has_lines b "WARNING: CHILD_SA web{[0-9]*} with gw\[[0-9]*\] .*keyed without QKD .*policy prefer (classical CHILD_SA #1; .*policy set by child rule 'web-ts'" 1
+wait_cond 5 has_lines b "WARNING: CHILD_SA web{[0-9]*} with gw\[[0-9]*\] .*keyed without QKD .*policy prefer (classical CHILD_SA #1; .*policy set by child rule 'web-ts'" 1
 ok $? "b warns too"
 sw a --terminate --ike gw2 >/dev/null 2>&1
 ok $? "gw2 terminated"
