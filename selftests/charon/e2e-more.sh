@@ -317,11 +317,9 @@ s3_body() {	# s3_body TAG IKE
 	sleep 1
 	[ "$(stat_of a taken)" = 4 ] && [ "$(stat_of b taken)" = 4 ]
 	ok $? "$t: child rekey took exactly one key per side (taken 4/4)"
-	ping_ok 3
 	read -r i0 c0 <<< "$c2"
-	p=$(xfrm_packets a "$c0")
-	[ -n "$p" ] && [ "$p" = 3 ]
-	ok $? "$t: 3 pings, ESP SA out $c0 counted $p packets"
+	ping_counted "$c0" 3
+	ok $? "$t: 3 pings, ESP SA out $c0 counted $P packets"
 }
 
 if want 3a; then
@@ -499,11 +497,9 @@ if want 5; then
 	grep -q "INSTALLED, TUNNEL, ESP:AES_GCM_16-256/CURVE_25519" "$L/s5-sas-2.out" &&
 		[ "$(child_spis b)" = "$(swapped $c3)" ]
 	ok $? "s5: still classical (X25519), same SPIs on both sides"
-	ping_ok 3
 	read -r _ o3 <<< "$c3"
-	p=$(xfrm_packets a "$o3")
-	[ "$p" = 3 ]
-	ok $? "s5: ESP on the classically rekeyed SA ($p packets)"
+	ping_counted "$o3" 3
+	ok $? "s5: ESP on the classically rekeyed SA ($P packets)"
 	[ "$(stat_of a taken)" = 0 ] && [ "$(stat_of a rejected_not_found)" = 0 ]
 	ok $? "s5: a's module untouched (no take attempted without a link)"
 	[ "$(logcount a 'keyed with a QKD key')" = 0 ] &&
@@ -587,12 +583,9 @@ if want 6; then
 	audit_of a 7a > "$L/s6-audit-a.out"
 	grep -q "usage=unused" "$L/s6-audit-a.out"
 	ok $? "s6: a's audit record marks the key 7a..01 unused"
-	ping_ok 3
-	r=$?
 	read -r _ o3 <<< "$c3"
-	p=$(xfrm_packets a "$o3")
-	[ $r = 0 ] && [ "$p" = 3 ]
-	ok $? "s6: traffic still flows over the old SA ($p packets)"
+	ping_counted "$o3" 3
+	ok $? "s6: traffic still flows over the old SA ($P packets)"
 	sw a --terminate --ike gw > /dev/null 2>&1
 fi
 
@@ -647,12 +640,9 @@ if want 7; then
 		pol=$(ip -n "$NS_A" xfrm policy | grep -c "^src $(host_net "$NET_A") dst $(host_net "$NET_B")")
 		[ "$sa" = 1 ] && [ "$sb" = 1 ] && [ "$pol" -ge 1 ]
 		ok $? "s7 $fam: ESP SAs $ADDR_A <-> $ADDR_B (out $sa, in $sb), policy $(host_net "$NET_A") -> $(host_net "$NET_B") ($pol)"
-		ping_ok 3
-		r=$?
 		read -r _ o <<< "$(child_spis a)"
-		p=$(xfrm_packets a "$o")
-		[ $r = 0 ] && [ "$p" = 3 ]
-		ok $? "s7 $fam: 3 pings $NET_A -> $NET_B answered, 3 packets on the outbound SA $o ($p)"
+		ping_counted "$o" 3
+		ok $? "s7 $fam: 3 pings $NET_A -> $NET_B answered, 3 packets on the outbound SA $o ($P)"
 		sw a --terminate --ike gw > /dev/null 2>&1
 	done
 	ADDR_A=$V4_ADDR_A ADDR_B=$V4_ADDR_B NET_A=$V4_NET_A NET_B=$V4_NET_B

@@ -175,6 +175,16 @@ ping_ok() {
 	ip netns exec "$NS_A" busybox ping -c "${1:-3}" -W 3 -I "$NET_A" "$NET_B" \
 		>> "$L/ping.out" 2>&1
 }
+# ping COUNT times, then P = the packets the kernel counted on a's ESP SA
+# SPI; succeeds if every ping was answered and P is COUNT (at-least: at
+# least COUNT, when other traffic may share the SA)
+ping_counted() {	# ping_counted SPI COUNT [at-least]
+	local r=0
+	ping_ok "$2" || r=1
+	P=$(xfrm_packets a "$1")
+	[ $r = 0 ] && [ -n "$P" ] || return 1
+	if [ "${3:-}" = at-least ]; then [ "$P" -ge "$2" ]; else [ "$P" = "$2" ]; fi
+}
 # (all waits use wall-clock deadlines: under a loaded TCG guest every
 # process start costs a lot, so iteration counts are no measure of time)
 wait_log() {	# wait_log NAME PATTERN COUNT TIMEOUT_S
