@@ -126,12 +126,12 @@ for _ in $(seq 50); do grep -q ready "$T/qmp.out" 2>/dev/null && break; sleep 0.
 mkdir "$T/res"
 echo "291 77 charon" > "$T/res/owners-t.txt"	# 291 = 0x123
 head -c $(((64 << 20) / 4096 * 8)) /dev/zero > "$T/res/kpageflags-t.bin"
-QKD_VM_QMP=$QMP QKD_VM_RES=$T/res QKD_KMS_SIM_TEST_SEED=$SEED "$HERE/dump-and-scan" t 5 > "$T/scan.out" 2>&1
+QKD_VM_QMP=$QMP QKD_VM_RES=$T/res QKD_KMS_SIM_TEST_SEED=$SEED "$HERE/dump-and-scan" t 5 9 > "$T/scan.out" 2>&1
 r=$?
 wait "$QMPPID" 2>/dev/null
 dumpfile=$(awk '/^dump .* deleted$/ { print $2 }' "$T/scan.out")
 [ $r = 0 ] && grep -q '^copy key=4 .* form=raw offset=0x123010 owner=charon\[77\]$' "$T/scan.out" &&
-	grep -q '^total: 1 copies of 1 keys, 5 keys searched' "$T/scan.out" &&
+	grep -q "^total: 1 copies of 1 keys, 5 keys and the decoy's searched" "$T/scan.out" &&
 	[ "$(tr '\n' ' ' < "$T/qmp.log")" = "qmp_capabilities query-memory-size-summary stop pmemsave cont " ] &&
 	[ -n "$dumpfile" ] && [ ! -e "$dumpfile" ] && [ ! -e "$(dirname "$dumpfile")" ]
 ok $? "dump-and-scan: QMP stop, pmemsave, cont; the planted key found at its address, owner named; the dump and its directory deleted"
