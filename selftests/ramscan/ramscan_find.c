@@ -19,6 +19,7 @@
  * hash of 8-byte prefixes, because every byte offset of gigabytes is
  * looked up (no library matches many fixed patterns that fast).
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -31,6 +32,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "b64.h"
+#include "hex.h"
 #include "testkeys.h"
 #include "uuid.h"
 
@@ -80,21 +82,12 @@ static void add(uint32_t key, enum form f, const void *p, size_t len)
 	first3[h >> 3] |= (uint8_t)(1 << (h & 7));
 }
 
-static void hexenc(const uint8_t *in, size_t n, char *out, const char *digits)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-}
-
 /* Entries 0..count-1: keys 0..count-1, then key extra if not -1. */
 static int build(const uint8_t seed[TESTKEYS_SEED_LEN], uint32_t count, long long extra)
 {
 	char text[2 * MAX_KEYBYTES + 4];
 	uint32_t n;
+	size_t i;
 
 	for (nslots = 16; nslots < (size_t)count * F__N * 2; nslots <<= 1)
 		;
@@ -119,9 +112,10 @@ static int build(const uint8_t seed[TESTKEYS_SEED_LEN], uint32_t count, long lon
 		if (b64_encode(keys[n], keybytes, text, sizeof(text)) < 0)
 			return -1;
 		add(n, F_B64, text, B64_ENCODED_LEN(keybytes));
-		hexenc(keys[n], keybytes, text, "0123456789abcdef");
+		hex_encode(keys[n], keybytes, text);
 		add(n, F_HEX, text, 2 * keybytes);
-		hexenc(keys[n], keybytes, text, "0123456789ABCDEF");
+		for (i = 0; i < 2 * keybytes; i++)
+			text[i] = (char)toupper((unsigned char)text[i]);
 		add(n, F_HEXU, text, 2 * keybytes);
 	}
 	OPENSSL_cleanse(text, sizeof(text));
